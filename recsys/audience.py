@@ -1,0 +1,414 @@
+"""Audience selection: for a content, rank every eligible candidate and keep the top k.
+
+Each candidate gets component scores, each a dot product of a candidate-side matrix with a
+content-side vector, so one matrix product scores everyone (no Python loop per subscriber):
+
+==============  ================================================  ===========================
+component       candidate side                                    content side
+==============  ================================================  ===========================
+``content``     profile vector (``recsys.embedding``)             text vector
+``mf``          MF user factors (``recsys.mf``)                   item factors (fold-in/projection)
+``lookalike``   unit MF user factors                              seed centroid (``recsys.lookalike``)
+``category``    share of the subscriber's reads per category      indicator of its categories
+``ctr``         usual push CTR                                    (same for every content)
+``recency``     -log1p(days since last activity)                  (same for every content)
+==============  ================================================  ===========================
+
+The linear total is ``sum(weight * z)`` with each component standardised over the candidates
+of that content (z-score), so components on different scales mix. A component the content
+cannot have (no seed yet, no text) drops out. With a ``ClickModel`` as ``reranker``, the best
+``rerank_depth`` candidates by the linear total are re-scored by calibrated click probability,
+which becomes the total. The caller filters eligibility (opt-in, frequency cap, quiet hours)
+before; ``Content.exclude_ids`` (the seed, earlier recipients) are never returned.
+
+Memory: candidates are scored in chunks, so beyond the inputs only a few float32 arrays of
+one chunk are alive; no normalised copy of the factor matrix is made.
+
+Public API::
+
+    Candidates(ids, factors, profiles=None, baseline_ctr=None, days_inactive=None,
+               category_affinity=None, factor_norms=None)
+    Content(factors=None, text_vector=None, seed_factors=None, seed_weights=None,
+            categories=None, exclude_ids=(), age_hours=0.0, hour=12)
+    BlendWeights(content=0.5, mf=1.0, lookalike=1.0, category=0.5, ctr=1.0, recency=0.5)
+    select_audience(candidates, content, k, weights=BlendWeights(), reranker=None,
+                    rerank_depth=5000) -> Audience(ids, total, components)
+    select_audience_batch(candidates, contents, k, ...) -> list[Audience]
+    component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
+    click_features(candidates, content, raw, z, rows=None) -> (r, len(CLICK_FEATURES)) array
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+
+import numpy as np
+
+from .click import CLICK_FEATURES
+from .lookalike import row_norms, seed_centroid
+
+__all__ = [
+    "Candidates",
+    "Content",
+    "BlendWeights",
+    "Audience",
+    "COMPONENTS",
+    "select_audience",
+    "select_audience_batch",
+    "component_scores",
+    "click_features",
+]
+
+# content-specific components (a matrix product each) and candidate-only ones
+_PER_CONTENT = ("content", "mf", "lookalike", "category")
+_PER_CANDIDATE = ("ctr", "recency")
+COMPONENTS = _PER_CONTENT + _PER_CANDIDATE
+
+
+def _f32(x, ndim: int, name: str) -> np.ndarray:
+    a = np.asarray(x)
+    if a.dtype != np.float32:
+        a = a.astype(np.float32)
+    if a.ndim != ndim:
+        raise ValueError(f"{name} must have {ndim} dimension(s), got shape {a.shape}")
+    return a
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Eligible subscribers of one send, one row each, all arrays aligned with ``ids``."""
+
+    ids: np.ndarray
+    factors: np.ndarray
+    profiles: np.ndarray | None = None
+    baseline_ctr: np.ndarray | None = None
+    days_inactive: np.ndarray | None = None
+    category_affinity: np.ndarray | None = None
+    factor_norms: np.ndarray | None = None  # cache of row norms, reused across sends
+
+    def __post_init__(self):
+        n = len(self.ids)
+        object.__setattr__(self, "ids", np.asarray(self.ids))
+        object.__setattr__(self, "factors", _f32(self.factors, 2, "factors"))
+        for f in fields(self)[2:]:
+            v = getattr(self, f.name)
+            if v is None:
+                continue
+            v = _f32(v, 2 if f.name in ("profiles", "category_affinity") else 1, f.name)
+            object.__setattr__(self, f.name, v)
+        for f in fields(self)[1:]:
+            v = getattr(self, f.name)
+            if v is not None and len(v) != n:
+                raise ValueError(f"{f.name} has {len(v)} rows, ids has {n}")
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def with_norms(self) -> Candidates:
+        """A copy carrying the factor row norms, to score many contents without recomputing."""
+        if self.factor_norms is not None:
+            return self
+        from dataclasses import replace
+
+        return replace(self, factor_norms=row_norms(self.factors))
+
+
+@dataclass(frozen=True)
+class Content:
+    """What is known of one content at decision time."""
+
+    factors: np.ndarray | None = None  # item factors: fold-in from early readers, or text projection
+    text_vector: np.ndarray | None = None  # recsys.embedding content vector
+    seed_factors: np.ndarray | None = None  # MF factors of the seed (early readers / clickers)
+    seed_weights: np.ndarray | None = None
+    categories: np.ndarray | None = None  # column indices into Candidates.category_affinity
+    exclude_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
+    age_hours: float = 0.0
+    hour: int = 12
+
+
+@dataclass(frozen=True)
+class BlendWeights:
+    content: float = 0.5
+    mf: float = 1.0
+    lookalike: float = 1.0
+    category: float = 0.5
+    ctr: float = 1.0
+    recency: float = 0.5
+
+    def get(self, name: str) -> float:
+        return float(getattr(self, name))
+
+
+@dataclass(frozen=True)
+class Audience:
+    """The chosen top k, best first: ``components[name][i]`` is ``ids[i]``'s raw score."""
+
+    ids: np.ndarray
+    total: np.ndarray
+    components: dict[str, np.ndarray]
+
+
+# ------------------------------------------------------------------------------ internals
+
+
+@dataclass(frozen=True)
+class _Side:
+    """Content-side matrices of a batch: one column per content, and which ones apply."""
+
+    mats: dict[str, np.ndarray]  # name -> (dim, m) float32
+    present: dict[str, np.ndarray]  # name -> (m,) bool
+
+
+def _content_side(cands: Candidates, contents: Sequence[Content]) -> _Side:
+    m = len(contents)
+    f = cands.factors.shape[1]
+    dims = {
+        "mf": f,
+        "lookalike": f,
+        "content": None if cands.profiles is None else cands.profiles.shape[1],
+        "category": None if cands.category_affinity is None else cands.category_affinity.shape[1],
+    }
+    mats = {k: np.zeros((d, m), np.float32) for k, d in dims.items() if d is not None}
+    present = {k: np.zeros(m, bool) for k in _PER_CONTENT}
+    for j, c in enumerate(contents):
+        if c.factors is not None:
+            v = np.asarray(c.factors, np.float32).reshape(-1)
+            if len(v) != f:
+                raise ValueError(f"content {j}: factors have {len(v)} dims, candidates {f}")
+            mats["mf"][:, j], present["mf"][j] = v, True
+        if c.seed_factors is not None and np.size(c.seed_factors):
+            mats["lookalike"][:, j] = seed_centroid(np.asarray(c.seed_factors).reshape(-1, f), c.seed_weights)
+            present["lookalike"][j] = True
+        if c.text_vector is not None and "content" in mats:
+            v = np.asarray(c.text_vector, np.float32).reshape(-1)
+            if len(v) != dims["content"]:
+                raise ValueError(f"content {j}: text vector has {len(v)} dims, profiles {dims['content']}")
+            mats["content"][:, j], present["content"][j] = v, bool(np.any(v))
+        if c.categories is not None and len(c.categories) and "category" in mats:
+            mats["category"][np.asarray(c.categories, np.int64), j] = 1.0
+            present["category"][j] = True
+    return _Side(mats, present)
+
+
+def _chunk_raw(cands: Candidates, side: _Side, rows) -> dict[str, np.ndarray]:
+    """Raw content components for candidate ``rows`` (slice or index array): (b, m) each."""
+    u = cands.factors[rows]
+    out = {}
+    if "mf" in side.mats:
+        out["mf"] = u @ side.mats["mf"]
+    norms = row_norms(u) if cands.factor_norms is None else cands.factor_norms[rows]
+    out["lookalike"] = (u @ side.mats["lookalike"]) / np.maximum(norms, 1e-12)[:, None]
+    if "content" in side.mats:
+        out["content"] = cands.profiles[rows] @ side.mats["content"]
+    if "category" in side.mats:
+        out["category"] = cands.category_affinity[rows] @ side.mats["category"]
+    return out
+
+
+def _candidate_components(cands: Candidates) -> dict[str, np.ndarray]:
+    n = len(cands)
+    ctr = np.zeros(n, np.float32) if cands.baseline_ctr is None else cands.baseline_ctr
+    if cands.days_inactive is None:
+        rec = np.zeros(n, np.float32)
+    else:
+        d = cands.days_inactive
+        worst = np.nanmax(d) if np.isfinite(d).any() else 0.0
+        rec = -np.log1p(np.maximum(np.where(np.isfinite(d), d, worst), 0.0)).astype(np.float32)
+    return {"ctr": ctr, "recency": rec}
+
+
+def _zscore(x: np.ndarray, mean, std) -> np.ndarray:
+    return (x - mean) / np.where(std > 0, std, 1.0)
+
+
+def _chunk_size(n: int, m: int) -> int:
+    return int(max(4096, min(n, (1 << 21) // max(m, 1))))
+
+
+def _moments(cands: Candidates, side: _Side, chunk: int):
+    """Per-content mean and std of each content component over all candidates."""
+    n = len(cands)
+    s1 = {k: 0.0 for k in side.mats}
+    s2 = {k: 0.0 for k in side.mats}
+    first = None
+    for lo in range(0, n, chunk):
+        raw = _chunk_raw(cands, side, slice(lo, lo + chunk))
+        if lo == 0 and chunk >= n:
+            first = raw
+        for k, v in raw.items():
+            s1[k] = s1[k] + v.sum(axis=0, dtype=np.float64)
+            s2[k] = s2[k] + np.einsum("ij,ij->j", v, v, dtype=np.float64)
+    mean = {k: (s1[k] / n).astype(np.float32) for k in s1}
+    std = {k: np.sqrt(np.maximum(s2[k] / n - (s1[k] / n) ** 2, 0.0)).astype(np.float32) for k in s1}
+    return mean, std, first
+
+
+def _exclusion_sorted(contents: Sequence[Content]) -> list[np.ndarray]:
+    return [np.unique(np.asarray(c.exclude_ids)) for c in contents]
+
+
+def component_scores(cands: Candidates, content: Content) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Raw and standardised components of one content for every candidate, (n,) arrays each.
+
+    Components the content lacks (no seed, no text...) are zeros in both dicts.
+    """
+    side = _content_side(cands, [content])
+    mean, std, first = _moments(cands, side, len(cands) or 1)
+    raw = {k: v[:, 0] for k, v in (first or _chunk_raw(cands, side, slice(None))).items()}
+    z = {}
+    for k in _PER_CONTENT:
+        if k in raw and side.present[k][0]:
+            z[k] = _zscore(raw[k], mean[k][0], std[k][0])
+        else:
+            raw[k] = np.zeros(len(cands), np.float32)
+            z[k] = raw[k]
+    for k, v in _candidate_components(cands).items():
+        raw[k] = v
+        z[k] = _zscore(v, v.mean(), v.std())
+    return raw, z
+
+
+def click_features(
+    cands: Candidates,
+    content: Content,
+    raw: dict[str, np.ndarray],
+    z: dict[str, np.ndarray],
+    rows: np.ndarray | None = None,
+) -> np.ndarray:
+    """Rows of ``CLICK_FEATURES`` for candidate ``rows`` (default all) of one content."""
+    sel = slice(None) if rows is None else rows
+    n = len(cands) if rows is None else len(rows)
+    days = cands.days_inactive[sel] if cands.days_inactive is not None else np.full(n, np.nan, np.float32)
+    ctr = cands.baseline_ctr[sel] if cands.baseline_ctr is not None else np.full(n, np.nan, np.float32)
+    cols = {
+        "content": raw["content"][sel],
+        "mf": raw["mf"][sel],
+        "lookalike": raw["lookalike"][sel],
+        "category": raw["category"][sel],
+        "content_z": z["content"][sel],
+        "mf_z": z["mf"][sel],
+        "lookalike_z": z["lookalike"][sel],
+        "category_z": z["category"][sel],
+        "baseline_ctr": ctr,
+        "days_inactive": days,
+        "content_age_h": np.full(n, content.age_hours, np.float32),
+        "hour": np.full(n, content.hour, np.float32),
+    }
+    return np.column_stack([cols[name] for name in CLICK_FEATURES]).astype(np.float32)
+
+
+def _merge_top(best_idx, best_val, idx, val, depth):
+    if best_idx is not None:
+        idx = np.concatenate([best_idx, idx])
+        val = np.concatenate([best_val, val])
+    if len(val) > depth:
+        keep = np.argpartition(-val, depth - 1)[:depth]
+        idx, val = idx[keep], val[keep]
+    return idx, val
+
+
+def select_audience_batch(
+    candidates: Candidates,
+    contents: Sequence[Content],
+    k: int,
+    weights: BlendWeights = BlendWeights(),
+    reranker=None,
+    rerank_depth: int = 5000,
+) -> list[Audience]:
+    """``select_audience`` for many contents at once over the same candidates.
+
+    Candidates are scored in chunks against all contents with one matrix product per
+    component; per content only a running top list is kept.
+    """
+    cands = candidates
+    n, m = len(cands), len(contents)
+    if k <= 0:
+        raise ValueError("k must be positive")
+    if m == 0:
+        return []
+    if n == 0:
+        empty = np.empty(0, np.float32)
+        return [Audience(cands.ids[:0], empty, {c: empty for c in COMPONENTS}) for _ in contents]
+    side = _content_side(cands, contents)
+    chunk = _chunk_size(n, m)
+    mean, std, first = _moments(cands, side, chunk)
+    per_cand = _candidate_components(cands)
+    z_cand = sum(weights.get(c) * _zscore(v, v.mean(), v.std()) for c, v in per_cand.items())
+    w = {c: np.where(side.present[c], weights.get(c), 0.0).astype(np.float32) for c in side.mats}
+    excl = _exclusion_sorted(contents)
+    depth = min(n, max(k, rerank_depth if reranker is not None else k))
+    best: list = [(None, None)] * m
+    for lo in range(0, n, chunk):
+        rows = slice(lo, min(n, lo + chunk))
+        raw = first if first is not None else _chunk_raw(cands, side, rows)
+        total = np.repeat(z_cand[rows, None], m, axis=1)
+        for c, v in raw.items():
+            total += w[c] * _zscore(v, mean[c], std[c])
+        ids = cands.ids[rows]
+        for j in range(m):
+            col = total[:, j]
+            if len(excl[j]):
+                col[np.isin(ids, excl[j], assume_unique=False)] = -np.inf
+            top = min(depth, len(col))
+            part = np.argpartition(-col, top - 1)[:top]
+            best[j] = _merge_top(best[j][0], best[j][1], part + lo, col[part], depth)
+    out = []
+    for j, content in enumerate(contents):
+        idx, val = best[j]
+        ok = np.isfinite(val)
+        idx, val = idx[ok], val[ok]
+        out.append(_finish(cands, content, side, j, idx, val, mean, std, per_cand, k, reranker))
+    return out
+
+
+def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, reranker) -> Audience:
+    """Components of the shortlist, optional re-ranking, final top-k ordering."""
+    sub = {c: v[:, j] for c, v in _chunk_raw(cands, side, idx).items()}
+    raw, z = {}, {}
+    for c in _PER_CONTENT:
+        if c in sub and side.present[c][j]:
+            raw[c] = sub[c]
+            z[c] = _zscore(sub[c], mean[c][j], std[c][j])
+        else:
+            raw[c] = z[c] = np.zeros(len(idx), np.float32)
+    for c, v in per_cand.items():
+        raw[c] = v[idx]
+    total = linear.astype(np.float32)
+    comps = dict(raw)
+    if reranker is not None and len(idx):
+        # click_features indexes whole-candidate arrays; give it the shortlist's values
+        full_raw = {c: raw[c] for c in _PER_CONTENT}
+        full_z = {c: z[c] for c in _PER_CONTENT}
+        sub_cands = _subset(cands, idx)
+        x = click_features(sub_cands, content, full_raw, full_z)
+        comps["linear"] = total
+        total = reranker.predict_proba(x).astype(np.float32)
+    order = np.lexsort((idx, -total))[:k]  # ties broken by candidate position: deterministic
+    return Audience(cands.ids[idx[order]], total[order], {c: v[order] for c, v in comps.items()})
+
+
+def _subset(cands: Candidates, idx: np.ndarray) -> Candidates:
+    take = lambda a: None if a is None else a[idx]  # noqa: E731
+    return Candidates(
+        ids=cands.ids[idx],
+        factors=cands.factors[idx],
+        profiles=take(cands.profiles),
+        baseline_ctr=take(cands.baseline_ctr),
+        days_inactive=take(cands.days_inactive),
+        category_affinity=take(cands.category_affinity),
+        factor_norms=take(cands.factor_norms),
+    )
+
+
+def select_audience(
+    candidates: Candidates,
+    content: Content,
+    k: int,
+    weights: BlendWeights = BlendWeights(),
+    reranker=None,
+    rerank_depth: int = 5000,
+) -> Audience:
+    """Top ``k`` candidates for one content, best first, with the total and every component."""
+    return select_audience_batch(candidates, [content], k, weights, reranker, rerank_depth)[0]

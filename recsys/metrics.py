@@ -1,0 +1,155 @@
+"""Offline metrics shared by the models, the replay and the promotion rule.
+
+Public API::
+
+    auc(y, score); log_loss(y, p); spearman(a, b)
+    reliability_table(y, p, bins=10) -> list[ReliabilityBin]; expected_calibration_error(y, p)
+    isotonic_fit(score, y) -> (knots_x, knots_y); isotonic_apply(knots, score)
+    ranking_metrics(ranked_hits, n_relevant, n_candidates, k) -> dict
+    mean_ci(values) -> (mean, low, high)   # 95% normal interval of the mean
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.stats import rankdata
+
+__all__ = [
+    "auc",
+    "log_loss",
+    "spearman",
+    "ReliabilityBin",
+    "reliability_table",
+    "expected_calibration_error",
+    "isotonic_fit",
+    "isotonic_apply",
+    "ranking_metrics",
+    "mean_ci",
+]
+
+
+def auc(y: np.ndarray, score: np.ndarray) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count half); nan without both classes."""
+    y = np.asarray(y).astype(bool)
+    n_pos, n_neg = int(y.sum()), int((~y).sum())
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    r = rankdata(np.asarray(score, dtype=np.float64))
+    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+
+
+def log_loss(y: np.ndarray, p: np.ndarray, eps: float = 1e-7) -> float:
+    y = np.asarray(y, dtype=np.float64)
+    p = np.clip(np.asarray(p, dtype=np.float64), eps, 1 - eps)
+    return float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+
+
+def spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman rank correlation (average ranks for ties)."""
+    ra, rb = rankdata(a), rankdata(b)
+    if ra.std() == 0 or rb.std() == 0:
+        return float("nan")
+    return float(np.corrcoef(ra, rb)[0, 1])
+
+
+@dataclass(frozen=True)
+class ReliabilityBin:
+    low: float
+    high: float
+    count: int
+    mean_predicted: float
+    observed_rate: float
+
+
+def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10, strategy: str = "quantile") -> list[ReliabilityBin]:
+    """Predicted vs observed click rate per bin of predicted probability.
+
+    ``strategy="quantile"`` gives bins of equal count (readable for rare clicks),
+    ``"uniform"`` bins of equal width on [0, 1]. Empty bins are left out.
+    """
+    y = np.asarray(y, dtype=np.float64)
+    p = np.asarray(p, dtype=np.float64)
+    if strategy == "quantile":
+        edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
+    elif strategy == "uniform":
+        edges = np.linspace(0, 1, bins + 1)
+    else:
+        raise ValueError("strategy must be 'quantile' or 'uniform'")
+    which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
+    out = []
+    for b in range(len(edges) - 1):
+        m = which == b
+        if m.any():
+            out.append(ReliabilityBin(float(edges[b]), float(edges[b + 1]), int(m.sum()), float(p[m].mean()), float(y[m].mean())))
+    return out
+
+
+def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
+    """Count-weighted mean |predicted - observed| over quantile bins."""
+    table = reliability_table(y, p, bins)
+    n = sum(b.count for b in table)
+    return float(sum(b.count * abs(b.mean_predicted - b.observed_rate) for b in table) / n)
+
+
+def isotonic_fit(score: np.ndarray, y: np.ndarray, max_knots: int = 200) -> tuple[np.ndarray, np.ndarray]:
+    """Monotone map score -> probability by pool-adjacent-violators; returns interpolation knots."""
+    order = np.argsort(score, kind="stable")
+    x = np.asarray(score, dtype=np.float64)[order]
+    t = np.asarray(y, dtype=np.float64)[order]
+    # blocks: value, weight, x-range; merged while they violate monotonicity
+    vals, wts, xs_lo, xs_hi = [], [], [], []
+    for xi, ti in zip(x, t):
+        vals.append(ti)
+        wts.append(1.0)
+        xs_lo.append(xi)
+        xs_hi.append(xi)
+        while len(vals) > 1 and vals[-2] >= vals[-1]:
+            w = wts[-2] + wts[-1]
+            v = (vals[-2] * wts[-2] + vals[-1] * wts[-1]) / w
+            hi = xs_hi[-1]
+            for lst in (vals, wts, xs_lo, xs_hi):
+                lst.pop()
+            vals[-1], wts[-1], xs_hi[-1] = v, w, hi
+    kx = (np.array(xs_lo) + np.array(xs_hi)) / 2
+    ky = np.array(vals)
+    if len(kx) > max_knots:  # thin the knots, keeping the ends
+        keep = np.unique(np.linspace(0, len(kx) - 1, max_knots).round().astype(int))
+        kx, ky = kx[keep], ky[keep]
+    return kx, ky
+
+
+def isotonic_apply(knots: tuple[np.ndarray, np.ndarray], score: np.ndarray) -> np.ndarray:
+    kx, ky = knots
+    return np.interp(np.asarray(score, dtype=np.float64), kx, ky)
+
+
+def ranking_metrics(hits_in_order: np.ndarray, n_relevant: int, n_candidates: int, k: int) -> dict[str, float]:
+    """precision@k, lift@k, recall@k and ndcg@k for one ranked list.
+
+    ``hits_in_order`` is a boolean array over the ranked candidates (best first, at least the
+    first k); lift is precision over the base rate ``n_relevant / n_candidates``.
+    """
+    top = np.asarray(hits_in_order[:k], dtype=np.float64)
+    prec = top.sum() / k
+    base = n_relevant / n_candidates if n_candidates else 0.0
+    discounts = 1.0 / np.log2(np.arange(2, k + 2))
+    ideal = discounts[: min(n_relevant, k)].sum()
+    return {
+        f"precision@{k}": float(prec),
+        f"lift@{k}": float(prec / base) if base > 0 else float("nan"),
+        f"recall@{k}": float(top.sum() / n_relevant) if n_relevant else float("nan"),
+        f"ndcg@{k}": float((top * discounts[: len(top)]).sum() / ideal) if ideal > 0 else float("nan"),
+    }
+
+
+def mean_ci(values) -> tuple[float, float, float]:
+    """Mean and 95% normal-approximation interval of the mean (nan values ignored)."""
+    v = np.asarray(values, dtype=np.float64)
+    v = v[~np.isnan(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan"), float("nan")
+    m = float(v.mean())
+    half = 1.96 * float(v.std(ddof=1)) / np.sqrt(len(v)) if len(v) > 1 else float("nan")
+    return m, m - half, m + half
