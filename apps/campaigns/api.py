@@ -1,0 +1,54 @@
+"""``/api/v1/campaigns/``: state, waves and numbers of the client's campaigns (read-only)."""
+
+from __future__ import annotations
+
+import django_filters
+from rest_framework import serializers, viewsets
+from rest_framework.pagination import CursorPagination
+
+from apps.campaigns.models import Campaign, Wave
+from apps.campaigns.selectors import campaigns_of_client
+
+
+class WaveSerializer(serializers.ModelSerializer):
+    improvement = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = Wave
+        fields = ["number", "state", "planned_size", "sends", "delivered", "failed", "clicks", "expected_clicks",
+                  "improvement", "created_at", "sent_at", "observe_until", "decision", "decided_at", "decision_numbers"]
+
+
+class CampaignSerializer(serializers.ModelSerializer):
+    content = serializers.CharField(source="content.external_id", read_only=True)
+    improvement = serializers.FloatField(read_only=True, allow_null=True)
+    waves = WaveSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = Campaign
+        fields = ["id", "content", "state", "created_at", "ended_at", "end_reason", "sends", "clicks",
+                  "expected_clicks", "improvement", "initial_size", "growth", "max_sends", "floor", "target", "alpha", "waves"]
+
+
+class CampaignFilter(django_filters.FilterSet):
+    state = django_filters.MultipleChoiceFilter(choices=Campaign.State.choices)
+
+    class Meta:
+        model = Campaign
+        fields = ["state"]
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 200
+
+
+class CampaignViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CampaignSerializer
+    filterset_class = CampaignFilter
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        return campaigns_of_client(client_id=self.request.user.client.pk)

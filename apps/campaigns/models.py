@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models
+
+from apps.contents.models import Content
+from apps.core.models import Client
+
+
+class Campaign(models.Model):
+    """The push of one content: its settings, state and running totals (sums of its waves)."""
+
+    class State(models.TextChoices):
+        RUNNING = "running"
+        PAUSED = "paused"
+        STOPPED = "stopped"
+        DONE = "done"
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="campaigns")
+    content = models.OneToOneField(Content, on_delete=models.PROTECT, related_name="campaign")
+    state = models.CharField(max_length=10, choices=State.choices, default=State.RUNNING)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    ended_at = models.DateTimeField(null=True, blank=True)
+    end_reason = models.CharField(max_length=500, blank=True)
+    # Ramp settings, copied at launch so a later change of defaults does not alter a running push.
+    initial_size = models.PositiveIntegerField(default=300)
+    growth = models.FloatField(default=4.0)
+    max_sends = models.PositiveIntegerField(default=100_000)
+    floor = models.FloatField(default=1.5)
+    target = models.FloatField(default=2.4)
+    alpha = models.FloatField(default=0.05)
+    observation_window = models.DurationField(default=timedelta(minutes=20))
+    segment = models.JSONField(default=dict, blank=True, help_text="Who may get it; default: inactive for 7 days.")
+    sends = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    expected_clicks = models.FloatField(default=0.0)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(state__in=["running", "paused", "stopped", "done"]), name="campaign_state_valid"),
+            models.CheckConstraint(condition=models.Q(growth__gte=1.0), name="campaign_growth_ge_1"),
+        ]
+        indexes = [models.Index(fields=["client", "state", "-created_at"], name="campaign_client_state")]
+
+    @property
+    def improvement(self) -> float | None:
+        return self.clicks / self.expected_clicks if self.expected_clicks > 0 else None
+
+    def __str__(self) -> str:
+        return f"campaign {self.pk} ({self.content})"
+
+
+class Wave(models.Model):
+    """A staged batch of a campaign, with its numbers and the decision taken after it."""
+
+    class State(models.TextChoices):
+        PLANNED = "planned"
+        SENDING = "sending"
+        OBSERVING = "observing"
+        DECIDED = "decided"
+
+    class Decision(models.TextChoices):
+        EXPAND = "expand"
+        RESEND = "resend"
+        STOP = "stop"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="waves")
+    number = models.PositiveSmallIntegerField()
+    planned_size = models.PositiveIntegerField()
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PLANNED)
+    created_at = models.DateTimeField()
+    sent_at = models.DateTimeField(null=True, blank=True)
+    observe_until = models.DateTimeField(null=True, blank=True)
+    sends = models.PositiveIntegerField(default=0)
+    delivered = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+    expected_clicks = models.FloatField(default=0.0)
+    decision = models.CharField(max_length=8, choices=Decision.choices, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_numbers = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["campaign_id", "number"]
+        constraints = [models.UniqueConstraint(fields=["campaign", "number"], name="wave_campaign_number")]
+        indexes = [models.Index(fields=["state", "observe_until"], name="wave_due_decision")]
+
+    @property
+    def improvement(self) -> float | None:
+        return self.clicks / self.expected_clicks if self.expected_clicks > 0 else None
+
+    def __str__(self) -> str:
+        return f"wave {self.number} of campaign {self.campaign_id}"

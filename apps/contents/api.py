@@ -1,0 +1,133 @@
+"""``/api/v1/contents/``: register (idempotent PUT), list with filters, read one."""
+
+from __future__ import annotations
+
+import django_filters
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+
+from apps.contents.models import Content, ContentStatus, TitleVariant
+from apps.contents.selectors import content_detail, contents_of_client
+from apps.contents.services import content_upsert
+
+EXTERNAL_ID_RE = r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}"
+
+
+class ContentPutSerializer(serializers.Serializer):
+    title = serializers.CharField(max_length=500, trim_whitespace=True)
+    body = serializers.CharField(required=False, allow_blank=True, default="", max_length=200_000)
+    url = serializers.URLField(required=False, allow_blank=True, default="", max_length=2000)
+    category = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    language = serializers.RegexField(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", required=False, allow_blank=True, default="",
+                                      max_length=8, error_messages={"invalid": "Use an ISO 639-1 code such as 'ko' or 'en'."})
+    created_at = serializers.DateTimeField(required=False, help_text="When it was created; default: now.")
+    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
+                                           help_text="Default: created_at + the client's content lifetime.")
+
+    def validate(self, attrs):
+        created, expires = attrs.get("created_at"), attrs.get("expires_at")
+        if created and expires and expires <= created:
+            raise serializers.ValidationError({"expires_at": "Must be after created_at."})
+        return attrs
+
+
+class TitleVariantSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = TitleVariant
+        fields = ["id", "text", "source", "template_name", "review", "sends", "clicks"]
+
+
+class ScoresSerializer(serializers.Serializer):
+    push_score = serializers.FloatField(allow_null=True, help_text="Predicted click improvement.")
+    model_version = serializers.CharField(allow_null=True)
+    reasons = serializers.JSONField()
+    evaluated_at = serializers.DateTimeField(allow_null=True)
+    early_reads = serializers.IntegerField()
+
+
+class CampaignNumbersSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    state = serializers.CharField()
+    sends = serializers.IntegerField()
+    clicks = serializers.IntegerField()
+    expected_clicks = serializers.FloatField()
+    improvement = serializers.FloatField(allow_null=True)
+
+
+class ContentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Content
+        fields = ["external_id", "title", "url", "category", "language", "status", "created_at", "expires_at",
+                  "registered_at", "updated_at", "push_score"]
+
+
+class ContentDetailSerializer(ContentSerializer):
+    scores = serializers.SerializerMethodField()
+    title_variants = TitleVariantSerializer(many=True, read_only=True)
+    campaign = serializers.SerializerMethodField()
+
+    class Meta(ContentSerializer.Meta):
+        fields = [*ContentSerializer.Meta.fields, "body", "rejection_reason", "scores", "title_variants", "campaign"]
+
+    @extend_schema_field(ScoresSerializer)
+    def get_scores(self, obj):
+        mv = obj.score_model_version
+        return {"push_score": obj.push_score, "model_version": str(mv) if mv else None, "reasons": obj.score_reasons,
+                "evaluated_at": obj.evaluated_at, "early_reads": obj.early_reads}
+
+    @extend_schema_field(CampaignNumbersSerializer(allow_null=True))
+    def get_campaign(self, obj):
+        campaign = getattr(obj, "campaign", None)
+        if campaign is None:
+            return None
+        return {"id": campaign.pk, "state": campaign.state, "sends": campaign.sends, "clicks": campaign.clicks,
+                "expected_clicks": campaign.expected_clicks, "improvement": campaign.improvement}
+
+
+class ContentFilter(django_filters.FilterSet):
+    status = django_filters.MultipleChoiceFilter(choices=ContentStatus.choices)
+    category = django_filters.CharFilter()
+    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Content
+        fields = ["status", "category", "created_after", "created_before"]
+
+
+class NewestFirst(CursorPagination):
+    ordering = ("-created_at", "-id")
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500
+
+
+class ContentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
+    lookup_field = "external_id"
+    lookup_value_regex = EXTERNAL_ID_RE
+    filterset_class = ContentFilter
+    pagination_class = NewestFirst
+    serializer_class = ContentSerializer
+
+    def get_queryset(self):
+        return contents_of_client(client_id=self.request.user.client.pk)
+
+    @extend_schema(responses={200: ContentDetailSerializer})
+    def retrieve(self, request, external_id: str):
+        content = content_detail(client_id=request.user.client.pk, external_id=external_id)
+        return Response(ContentDetailSerializer(content).data)
+
+    @extend_schema(
+        request=ContentPutSerializer,
+        responses={200: OpenApiResponse(ContentDetailSerializer, description="updated or unchanged"),
+                   201: OpenApiResponse(ContentDetailSerializer, description="registered")},
+        description="Register a content, or update it. Idempotent: the same body twice is one content.",
+    )
+    def update(self, request, external_id: str):
+        body = ContentPutSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        result = content_upsert(client=request.user.client, external_id=external_id, data=body.validated_data)
+        content = content_detail(client_id=request.user.client.pk, external_id=external_id)
+        return Response(ContentDetailSerializer(content).data, status=status.HTTP_201_CREATED if result.created else status.HTTP_200_OK)

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from apps.core.models import Client
+
+
+class ContentStatus(models.TextChoices):
+    REGISTERED = "registered", "registered"
+    EVALUATED = "evaluated", "evaluated"
+    CANDIDATE = "candidate", "candidate"
+    REJECTED = "rejected", "rejected"
+    APPROVED = "approved", "approved"
+    SENDING = "sending", "sending"
+    DONE = "done", "done"
+    EXPIRED = "expired", "expired"
+
+
+# The lifecycle, explicitly: a status may move only along these edges
+# (``apps.contents.services.content_transition`` enforces it).
+CONTENT_TRANSITIONS: dict[str, frozenset[str]] = {
+    ContentStatus.REGISTERED: frozenset({ContentStatus.EVALUATED, ContentStatus.CANDIDATE, ContentStatus.REJECTED, ContentStatus.EXPIRED}),
+    ContentStatus.EVALUATED: frozenset({ContentStatus.CANDIDATE, ContentStatus.REJECTED, ContentStatus.EXPIRED}),
+    # Changed text before a push sends a content back to be evaluated again.
+    ContentStatus.CANDIDATE: frozenset({ContentStatus.APPROVED, ContentStatus.REJECTED, ContentStatus.REGISTERED, ContentStatus.EXPIRED}),
+    ContentStatus.REJECTED: frozenset({ContentStatus.CANDIDATE, ContentStatus.APPROVED, ContentStatus.REGISTERED, ContentStatus.EXPIRED}),
+    ContentStatus.APPROVED: frozenset({ContentStatus.SENDING, ContentStatus.REJECTED, ContentStatus.DONE, ContentStatus.EXPIRED}),
+    ContentStatus.SENDING: frozenset({ContentStatus.DONE, ContentStatus.EXPIRED}),
+    ContentStatus.DONE: frozenset(),
+    ContentStatus.EXPIRED: frozenset(),
+}
+PUSHED_STATUSES = frozenset({ContentStatus.APPROVED, ContentStatus.SENDING, ContentStatus.DONE})
+TERMINAL_STATUSES = frozenset({ContentStatus.DONE, ContentStatus.EXPIRED})
+
+
+class Content(models.Model):
+    """A fresh piece of content (news, post) registered by a client, and what was decided on it."""
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="contents")
+    external_id = models.CharField(max_length=128)
+    title = models.CharField(max_length=500)
+    body = models.TextField(blank=True)
+    url = models.URLField(max_length=2000, blank=True)
+    category = models.CharField(max_length=64, blank=True, db_index=True)
+    language = models.CharField(max_length=8, blank=True, help_text="ISO 639-1, e.g. ko or en; empty = detect.")
+    created_at = models.DateTimeField(help_text="When the content was created in the client's system.")
+    expires_at = models.DateTimeField()
+    registered_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    text_hash = models.CharField(max_length=64, help_text="SHA-256 of title and body, to notice changed text.")
+    status = models.CharField(max_length=16, choices=ContentStatus.choices, default=ContentStatus.REGISTERED)
+    evaluate_at = models.DateTimeField(help_text="When the beat sweep evaluates it: created_at + the client's delay.")
+    evaluated_at = models.DateTimeField(null=True, blank=True)
+    push_score = models.FloatField(null=True, blank=True, help_text="Predicted click improvement.")
+    score_model_version = models.ForeignKey(
+        "mlops.ModelVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="scored_contents"
+    )
+    score_reasons = models.JSONField(default=list, blank=True)
+    early_reads = models.PositiveIntegerField(default=0, help_text="Organic reads seen at evaluation.")
+    rejection_reason = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["client", "external_id"], name="content_client_external_id"),
+            models.CheckConstraint(condition=models.Q(status__in=ContentStatus.values), name="content_status_valid"),
+            models.CheckConstraint(condition=models.Q(expires_at__gt=models.F("created_at")), name="content_expires_after_created"),
+        ]
+        indexes = [
+            models.Index(fields=["client", "status", "-created_at"], name="content_client_status_created"),
+            models.Index(fields=["client", "-created_at"], name="content_client_created"),
+            models.Index(fields=["status", "evaluate_at"], name="content_due_evaluation"),
+            models.Index(fields=["status", "expires_at"], name="content_due_expiry"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.client_id}:{self.external_id}"
+
+
+class TitleVariant(models.Model):
+    """One push title for a content: the original, a template's output, or an editor's text."""
+
+    class Source(models.TextChoices):
+        ORIGINAL = "original"
+        TEMPLATE = "template"
+        EDITOR = "editor"
+
+    class Review(models.TextChoices):
+        PENDING = "pending"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+
+    content = models.ForeignKey(Content, on_delete=models.CASCADE, related_name="title_variants")
+    text = models.CharField(max_length=300)
+    source = models.CharField(max_length=10, choices=Source.choices)
+    template_name = models.CharField(max_length=100, blank=True)
+    review = models.CharField(max_length=10, choices=Review.choices, default=Review.PENDING)
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    sends = models.PositiveIntegerField(default=0)
+    clicks = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["content", "text"], name="title_variant_unique_text"),
+            models.CheckConstraint(condition=~models.Q(text=""), name="title_variant_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.text

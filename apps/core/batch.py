@@ -1,0 +1,167 @@
+"""Fast validation of large JSON batches (events, subscribers), and their OpenAPI schema.
+
+DRF serializers cost tens of microseconds per field; a batch of 10,000 items would spend most of
+its time there. A batch item is instead checked against a small declarative spec by plain Python,
+and the same spec builds the serializer that documents it in the OpenAPI schema, so the two
+cannot drift apart. Errors name the field (``events[12].type``) and the reason.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timezone as dt_timezone
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+
+from rest_framework import serializers
+
+_MISSING = object()
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    kind: str  # str | bool | int | datetime | choice | timezone
+    required: bool = False
+    max_length: int | None = None
+    pattern: str | None = None
+    choices: tuple[str, ...] = ()
+    nullable: bool = False
+    help: str = ""
+
+    def serializer_field(self) -> serializers.Field:
+        common = {"required": self.required, "help_text": self.help or None, "allow_null": self.nullable}
+        match self.kind:
+            case "str":
+                if self.pattern:
+                    return serializers.RegexField(self.pattern, max_length=self.max_length, **common)
+                return serializers.CharField(max_length=self.max_length, **common)
+            case "bool":
+                return serializers.BooleanField(**common)
+            case "int":
+                return serializers.IntegerField(min_value=1, **common)
+            case "datetime":
+                return serializers.DateTimeField(**common)
+            case "choice":
+                return serializers.ChoiceField(choices=list(self.choices), **common)
+            case "timezone":
+                return serializers.CharField(max_length=64, **common)
+        raise ValueError(self.kind)
+
+
+class ItemError(Exception):
+    def __init__(self, field: str, code: str, message: str):
+        super().__init__(message)
+        self.field, self.code, self.message = field, code, message
+
+
+def parse_datetime(value: Any) -> datetime:
+    if not isinstance(value, str):
+        raise ValueError("must be an ISO-8601 date-time string")
+    dt = datetime.fromisoformat(value)  # accepts 'Z' on Python 3.11
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=dt_timezone.utc)
+    return dt
+
+
+def validate_item(item: Any, spec: tuple[Field, ...], *, path: str) -> dict:
+    """Check one batch item against ``spec``; raise ``ItemError`` naming the first bad field."""
+    if not isinstance(item, dict):
+        raise ItemError(path, "invalid", "Each item must be a JSON object.")
+    known = _names(spec)
+    for key in item:
+        if key not in known:
+            raise ItemError(f"{path}.{key}", "unknown_field", f"Unknown field '{key}'.")
+    out: dict = {}
+    for f in spec:
+        value = item.get(f.name, _MISSING)
+        where = f"{path}.{f.name}"
+        if value is _MISSING:
+            if f.required:
+                raise ItemError(where, "required", "This field is required.")
+            continue
+        if value is None:
+            if f.nullable:
+                out[f.name] = None
+                continue
+            raise ItemError(where, "null", "This field may not be null.")
+        out[f.name] = _check(f, value, where)
+    return out
+
+
+@lru_cache(maxsize=32)
+def _names(spec: tuple[Field, ...]) -> frozenset[str]:
+    return frozenset(f.name for f in spec)
+
+
+@lru_cache(maxsize=64)
+def _regex(pattern: str) -> re.Pattern:
+    return re.compile(pattern)
+
+
+def _check(f: Field, value: Any, where: str):
+    kind = f.kind
+    if kind == "str" or kind == "choice":
+        if not isinstance(value, str):
+            raise ItemError(where, "invalid", "Must be a string.")
+        if kind == "choice":
+            if value not in f.choices:
+                raise ItemError(where, "invalid_choice", f"'{value[:40]}' is not one of: {', '.join(f.choices)}.")
+            return value
+        if f.required and not value:
+            raise ItemError(where, "blank", "This field may not be blank.")
+        if f.max_length is not None and len(value) > f.max_length:
+            raise ItemError(where, "max_length", f"At most {f.max_length} characters, got {len(value)}.")
+        if f.pattern and not _regex(f.pattern).fullmatch(value):
+            raise ItemError(where, "invalid", f"Must match {f.pattern}.")
+        return value
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise ItemError(where, "invalid", "Must be true or false.")
+        return value
+    if kind == "int":
+        if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            raise ItemError(where, "invalid", "Must be a positive integer.")
+        return value
+    if kind == "datetime":
+        try:
+            return parse_datetime(value)
+        except ValueError:
+            raise ItemError(where, "invalid", "Must be an ISO-8601 date-time such as 2026-11-28T09:30:00Z.") from None
+    if kind == "timezone":
+        if not isinstance(value, str) or value not in _zones():
+            raise ItemError(where, "invalid", f"'{str(value)[:40]}' is not an IANA time zone such as Asia/Seoul.")
+        ZoneInfo(value)
+        return value
+    raise AssertionError(kind)
+
+
+def batch_items(data: Any, *, key: str, limit: int) -> list:
+    """The list under ``key`` of a batch request body, or a 400/413 that says what is wrong."""
+    from apps.core.errors import ApiError, PayloadTooLarge
+
+    if not isinstance(data, dict) or key not in data:
+        raise ApiError(f"The body must be a JSON object with a list '{key}'.", field=key, code="required")
+    items = data[key]
+    if not isinstance(items, list):
+        raise ApiError(f"'{key}' must be a list.", field=key)
+    if not items:
+        raise ApiError(f"'{key}' must not be empty.", field=key, code="empty")
+    if len(items) > limit:
+        raise PayloadTooLarge(f"At most {limit} {key} per request, got {len(items)}.", field=key)
+    return items
+
+
+def serializer_for(name: str, spec: tuple[Field, ...]) -> type[serializers.Serializer]:
+    """A serializer class with the spec's fields, for the OpenAPI schema."""
+    return type(name, (serializers.Serializer,), {f.name: f.serializer_field() for f in spec})
+
+
+__all__ = ["Field", "ItemError", "validate_item", "batch_items", "serializer_for", "parse_datetime", "ZoneInfoNotFoundError"]

@@ -1,0 +1,147 @@
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
+from django.db import models
+
+
+def _default_evaluation_delay():
+    return settings.PUSHADMIN["EVALUATION_DELAY"]
+
+
+def _default_content_lifetime():
+    return settings.PUSHADMIN["CONTENT_LIFETIME"]
+
+
+RATE_RE = r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$"
+
+
+class Client(models.Model):
+    """A tenant: one content system or app that registers contents, subscribers and events."""
+
+    slug = models.SlugField(max_length=64, unique=True)
+    name = models.CharField(max_length=200)
+    created_at = models.DateTimeField(auto_now_add=True)
+    evaluation_delay = models.DurationField(
+        default=_default_evaluation_delay,
+        help_text="How long after its creation a content is evaluated (first reads are used). 0 = at once.",
+    )
+    content_lifetime = models.DurationField(
+        default=_default_content_lifetime, help_text="A content expires this long after its creation."
+    )
+    candidate_threshold = models.FloatField(
+        default=1.5,
+        validators=[MinValueValidator(0.0)],
+        help_text="A content whose predicted click improvement is at least this becomes a push candidate.",
+    )
+    api_rate = models.CharField(
+        max_length=32,
+        blank=True,
+        validators=[RegexValidator(RATE_RE, "Use N/s, N/min, N/h or N/day.")],
+        help_text="API requests allowed per window for this client; empty = the site default.",
+    )
+    quiet_hours_start = models.PositiveSmallIntegerField(default=22, validators=[MaxValueValidator(23)])
+    quiet_hours_end = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
+
+    class Meta:
+        ordering = ["slug"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(evaluation_delay__gte=timedelta(0)), name="client_eval_delay_nonneg"),
+            models.CheckConstraint(condition=models.Q(content_lifetime__gt=timedelta(0)), name="client_lifetime_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return self.slug
+
+
+class ApiKey(models.Model):
+    """An API key of a client. Only a SHA-256 of the secret is stored; the key is shown once.
+
+    Keys are 256-bit random tokens, so a fast hash is enough (no password stretching needed),
+    and lookup is by the non-secret prefix.
+    """
+
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="api_keys")
+    name = models.CharField(max_length=100, blank=True)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed_key = models.CharField(max_length=64)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.client.slug}:{self.prefix}"
+
+
+class Membership(models.Model):
+    """Which clients a person works for. Admins see every client; editors and operators only theirs."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships")
+    client = models.ForeignKey(Client, on_delete=models.CASCADE, related_name="memberships")
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["user", "client"], name="membership_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user} @ {self.client}"
+
+
+class AppendOnlyQuerySet(models.QuerySet):
+    def update(self, **kwargs):
+        raise ValidationError("The decision log is append-only: rows are never updated.")
+
+    def delete(self):
+        raise ValidationError("The decision log is append-only: rows are never deleted.")
+
+
+class Decision(models.Model):
+    """One human or automatic decision, with who or what made it and the numbers it saw.
+
+    Append-only: written by ``apps.core.services.decision_record`` and never changed.
+    """
+
+    class Actor(models.TextChoices):
+        USER = "user", "person"
+        SYSTEM = "system", "system"
+        API = "api", "API client"
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="decisions")
+    at = models.DateTimeField(db_index=True)
+    actor_type = models.CharField(max_length=8, choices=Actor.choices)
+    actor_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    actor_name = models.CharField(max_length=150, help_text="User name, or the component that decided.")
+    action = models.CharField(max_length=64)
+    content = models.ForeignKey("contents.Content", null=True, blank=True, on_delete=models.PROTECT, related_name="decisions")
+    campaign = models.ForeignKey("campaigns.Campaign", null=True, blank=True, on_delete=models.PROTECT, related_name="decisions")
+    subject = models.CharField(max_length=200, blank=True, help_text="What was decided on, e.g. 'title_variant:12'.")
+    before = models.JSONField(default=dict, blank=True)
+    after = models.JSONField(default=dict, blank=True)
+    numbers = models.JSONField(default=dict, blank=True, help_text="The numbers the decision saw.")
+    note = models.TextField(blank=True)
+
+    objects = AppendOnlyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["content", "-at"], name="decision_content_at"),
+            models.Index(fields=["campaign", "-at"], name="decision_campaign_at"),
+        ]
+
+    def save(self, *args, **kwargs):
+        if self.pk is not None:
+            raise ValidationError("The decision log is append-only: rows are never updated.")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args, **kwargs):
+        raise ValidationError("The decision log is append-only: rows are never deleted.")
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.subject}"

@@ -1,0 +1,85 @@
+"""Writes of the core: clients, API keys, people, and the decision log."""
+
+from __future__ import annotations
+
+import secrets
+
+from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Group
+from django.db import transaction
+
+from apps.core import clock
+from apps.core.api_auth import KEY_PREFIX, hash_secret
+from apps.core.models import ApiKey, Client, Decision, Membership
+from apps.core.permissions import Role
+
+
+def client_create(*, slug: str, name: str = "", **fields) -> Client:
+    client = Client(slug=slug, name=name or slug, **fields)
+    client.full_clean()
+    client.save()
+    return client
+
+
+def api_key_create(*, client: Client, name: str = "") -> tuple[ApiKey, str]:
+    """Create a key and return it with its plain text, which is shown once and never stored."""
+    prefix = secrets.token_hex(4)
+    secret = secrets.token_urlsafe(32)
+    key = ApiKey.objects.create(client=client, name=name, prefix=prefix, hashed_key=hash_secret(secret))
+    return key, f"{KEY_PREFIX}{prefix}_{secret}"
+
+
+def api_key_revoke(*, key: ApiKey, now=None) -> None:
+    ApiKey.objects.filter(pk=key.pk, revoked_at__isnull=True).update(revoked_at=now or clock.now())
+
+
+@transaction.atomic
+def person_create(*, username: str, password: str, role: Role, clients=(), email: str = ""):
+    """A person with one role; admins get the admin site, the others work for ``clients``."""
+    User = get_user_model()
+    user = User.objects.create_user(username=username, password=password, email=email)
+    user.groups.add(Group.objects.get(name=role.value))
+    if role == Role.ADMIN:
+        user.is_staff = True
+        user.is_superuser = True
+        user.save(update_fields=["is_staff", "is_superuser"])
+    for client in clients:
+        Membership.objects.get_or_create(user=user, client=client)
+    return user
+
+
+def decision_record(
+    *,
+    client: Client | int,
+    action: str,
+    actor_user=None,
+    actor_name: str = "",
+    content=None,
+    campaign=None,
+    subject: str = "",
+    before: dict | None = None,
+    after: dict | None = None,
+    numbers: dict | None = None,
+    note: str = "",
+    now=None,
+) -> Decision:
+    """Append one row to the decision log: who or what decided, on what, and the numbers seen."""
+    if actor_user is not None:
+        actor_type, actor_name = Decision.Actor.USER, actor_name or actor_user.get_username()
+    else:
+        actor_type, actor_name = Decision.Actor.SYSTEM, actor_name or "system"
+    return Decision.objects.create(
+        client_id=getattr(client, "pk", client),
+        at=now or clock.now(),
+        actor_type=actor_type,
+        actor_user=actor_user,
+        actor_name=actor_name,
+        action=action,
+        content=content,
+        campaign=campaign,
+        subject=subject,
+        before=before or {},
+        after=after or {},
+        numbers=numbers or {},
+        note=note,
+    )

@@ -1,0 +1,55 @@
+from __future__ import annotations
+
+from django.db import models
+
+from apps.audience.models import Subscriber
+from apps.campaigns.models import Campaign, Wave
+
+
+class Send(models.Model):
+    """The outbox row of one push to one subscriber.
+
+    ``UNIQUE(campaign, subscriber)``: nobody gets the same content twice. A row is created only in
+    the transaction that claims the subscriber's 7-day slot; the dispatcher claims ``pending`` rows
+    by a conditional update and checks the row count, so a row is handed to a provider once.
+    """
+
+    class State(models.TextChoices):
+        PENDING = "pending"
+        CLAIMED = "claimed"
+        SENT = "sent"
+        FAILED = "failed"
+
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="send_rows")
+    wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="send_rows")
+    subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="sends")
+    title_variant = models.ForeignKey("contents.TitleVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="send_rows")
+    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    baseline_ctr = models.FloatField(help_text="The subscriber's usual push CTR when planned: this send's expected clicks.")
+    score = models.FloatField(null=True, blank=True, help_text="The audience ranking's total score.")
+    provider = models.CharField(max_length=16, blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField()
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    failed_at = models.DateTimeField(null=True, blank=True)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    clicked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["campaign", "subscriber"], name="send_campaign_subscriber"),
+            models.CheckConstraint(condition=models.Q(state__in=["pending", "claimed", "sent", "failed"]), name="send_state_valid"),
+        ]
+        indexes = [
+            # The dispatcher's scan: only unfinished rows are indexed.
+            models.Index(fields=["state", "next_attempt_at"], name="send_dispatch_due",
+                         condition=models.Q(state__in=["pending", "claimed"])),
+            models.Index(fields=["wave", "state"], name="send_wave_state"),
+        ]
+
+    def __str__(self) -> str:
+        return f"send {self.pk} ({self.state})"

@@ -1,0 +1,186 @@
+"""Event ingestion: up to 10,000 events a request, each acknowledged once.
+
+One transaction per batch: validate every event, resolve subscribers, contents and sends with
+one query each, insert with ``ON CONFLICT (client_id, event_id) DO NOTHING RETURNING`` so the
+database says which events are new, then apply what the new ones mean (activity, attribution).
+A repeated ``event_id`` is answered ``duplicate`` and changes nothing.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime, timedelta
+
+from django.db import connection, transaction
+
+from apps.audience.models import Subscriber
+from apps.contents.models import Content
+from apps.core import clock
+from apps.core.batch import Field, ItemError, validate_item
+from apps.core.models import Client
+from apps.events.models import Event
+
+EVENT_SPEC: tuple[Field, ...] = (
+    Field("event_id", "str", required=True, max_length=64, help="The client's id of the event; a repeat is a duplicate."),
+    Field("type", "choice", required=True, choices=tuple(Event.Type.values)),
+    Field("subscriber", "str", max_length=128, help="The subscriber's external_id (not needed with send_id)."),
+    Field("content", "str", max_length=128, help="The content's external_id (not needed with send_id)."),
+    Field("send_id", "int", help="The send_id that came with the push, when the event follows a push."),
+    Field("occurred_at", "datetime", help="When it happened (default: when received)."),
+)
+_SKEW = timedelta(minutes=5)  # clock skew allowed for occurred_at
+ACTIVITY_TYPES = frozenset({Event.Type.OPEN, Event.Type.CLICK, Event.Type.READ})
+_CHUNK = 1000
+
+
+def events_ingest(*, client: Client, items: list, now: datetime | None = None) -> dict:
+    now = now or clock.now()
+    results: list[dict] = [None] * len(items)  # type: ignore[list-item]
+    valid: list[tuple[int, dict]] = []
+    seen: set[str] = set()
+    for i, item in enumerate(items):
+        try:
+            ev = validate_item(item, EVENT_SPEC, path=f"events[{i}]")
+        except ItemError as e:
+            eid = item.get("event_id") if isinstance(item, dict) and isinstance(item.get("event_id"), str) else None
+            results[i] = {"event_id": eid, "status": "rejected", "field": e.field, "reason": e.message}
+            continue
+        if ev["event_id"] in seen:
+            results[i] = {"event_id": ev["event_id"], "status": "duplicate"}
+            continue
+        seen.add(ev["event_id"])
+        if "send_id" not in ev and ("subscriber" not in ev or "content" not in ev):
+            missing = "subscriber" if "subscriber" not in ev else "content"
+            results[i] = _reject(ev, f"events[{i}].{missing}", "Required unless send_id is given.")
+            continue
+        valid.append((i, ev))
+
+    with transaction.atomic():
+        rows = _resolve(client, valid, results, now)
+        inserted = _insert(client, rows, now)
+        for i, row in rows.items():
+            results[i] = {"event_id": row["event_id"], "status": "accepted" if row["event_id"] in inserted else "duplicate"}
+        new_rows = [row for row in rows.values() if row["event_id"] in inserted]
+        _apply(new_rows)
+
+    counts = defaultdict(int)
+    for r in results:
+        counts[r["status"]] += 1
+    return {"received": len(items), "accepted": counts["accepted"], "duplicates": counts["duplicate"],
+            "rejected": counts["rejected"], "results": results}
+
+
+def _reject(ev: dict, field: str, reason: str) -> dict:
+    return {"event_id": ev["event_id"], "status": "rejected", "field": field, "reason": reason}
+
+
+def _resolve(client: Client, valid: list[tuple[int, dict]], results: list, now: datetime) -> dict[int, dict]:
+    """Map external ids and send ids to rows of this client; unknown ones reject their event."""
+    from apps.delivery.models import Send
+
+    sub_ext = {ev["subscriber"] for _, ev in valid if "subscriber" in ev}
+    con_ext = {ev["content"] for _, ev in valid if "content" in ev}
+    send_ids = {ev["send_id"] for _, ev in valid if "send_id" in ev}
+    subs = dict(Subscriber.objects.filter(client=client, external_id__in=sub_ext).values_list("external_id", "id")) if sub_ext else {}
+    cons = dict(Content.objects.filter(client=client, external_id__in=con_ext).values_list("external_id", "id")) if con_ext else {}
+    sends = {
+        pk: (sub_id, con_id)
+        for pk, sub_id, con_id in Send.objects.filter(pk__in=send_ids, campaign__client=client)
+        .values_list("pk", "subscriber_id", "campaign__content_id")
+    } if send_ids else {}
+
+    rows: dict[int, dict] = {}
+    unlinked: list[int] = []
+    for i, ev in valid:
+        sub_id = subs.get(ev["subscriber"]) if "subscriber" in ev else None
+        con_id = cons.get(ev["content"]) if "content" in ev else None
+        if "subscriber" in ev and sub_id is None:
+            results[i] = _reject(ev, f"events[{i}].subscriber", "Unknown subscriber for this client.")
+            continue
+        if "content" in ev and con_id is None:
+            results[i] = _reject(ev, f"events[{i}].content", "Unknown content for this client.")
+            continue
+        send_id = ev.get("send_id")
+        if send_id is not None:
+            link = sends.get(send_id)
+            if link is None:
+                results[i] = _reject(ev, f"events[{i}].send_id", "Unknown send for this client.")
+                continue
+            if (sub_id is not None and sub_id != link[0]) or (con_id is not None and con_id != link[1]):
+                results[i] = _reject(ev, f"events[{i}].send_id", "The send belongs to another subscriber or content.")
+                continue
+            sub_id, con_id = link
+        occurred = ev.get("occurred_at") or now
+        if occurred > now + _SKEW:
+            results[i] = _reject(ev, f"events[{i}].occurred_at", "Lies in the future.")
+            continue
+        rows[i] = {"event_id": ev["event_id"], "type": ev["type"], "subscriber_id": sub_id, "content_id": con_id,
+                   "send_id": send_id, "occurred_at": occurred}
+        if send_id is None and ev["type"] != Event.Type.READ:
+            unlinked.append(i)
+    if unlinked:
+        _link_sends(rows, unlinked)
+    return rows
+
+
+def _link_sends(rows: dict[int, dict], unlinked: list[int]) -> None:
+    """Attach a push-related event given by (subscriber, content) to its send, if there was one."""
+    from apps.delivery.models import Send
+
+    pairs = {(rows[i]["subscriber_id"], rows[i]["content_id"]) for i in unlinked}
+    found = {
+        (sub, con): pk
+        for pk, sub, con in Send.objects.filter(
+            subscriber_id__in={p[0] for p in pairs}, campaign__content_id__in={p[1] for p in pairs}
+        ).values_list("pk", "subscriber_id", "campaign__content_id")
+    }
+    for i in unlinked:
+        rows[i]["send_id"] = found.get((rows[i]["subscriber_id"], rows[i]["content_id"]))
+
+
+def _insert(client: Client, rows: dict[int, dict], now: datetime) -> set[str]:
+    if not rows:
+        return set()
+    table = Event._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    received = adapt(now)
+    inserted: set[str] = set()
+    values = list(rows.values())
+    with connection.cursor() as cur:
+        for start in range(0, len(values), _CHUNK):
+            chunk = values[start:start + _CHUNK]
+            params: list = []
+            for r in chunk:
+                params += [client.pk, r["event_id"], r["type"], r["subscriber_id"], r["content_id"], r["send_id"],
+                           adapt(r["occurred_at"]), received]
+            placeholders = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s)"] * len(chunk))
+            cur.execute(
+                f"INSERT INTO {table} (client_id, event_id, type, subscriber_id, content_id, send_id, occurred_at, received_at) "
+                f"VALUES {placeholders} ON CONFLICT (client_id, event_id) DO NOTHING RETURNING event_id",
+                params,
+            )
+            inserted.update(r[0] for r in cur.fetchall())
+    return inserted
+
+
+def _apply(new_rows: list[dict]) -> None:
+    """What new events mean: subscribers were active; pushes were opened or clicked."""
+    if not new_rows:
+        return
+    latest: dict[int, datetime] = {}
+    for r in new_rows:
+        if r["type"] in ACTIVITY_TYPES and (r["subscriber_id"] not in latest or r["occurred_at"] > latest[r["subscriber_id"]]):
+            latest[r["subscriber_id"]] = r["occurred_at"]
+    if latest:
+        table = Subscriber._meta.db_table
+        adapt = connection.ops.adapt_datetimefield_value
+        with connection.cursor() as cur:
+            # Sorted ids: concurrent batches lock rows in the same order and cannot deadlock.
+            cur.executemany(
+                f"UPDATE {table} SET last_activity_at = %s WHERE id = %s AND (last_activity_at IS NULL OR last_activity_at < %s)",
+                [(adapt(ts), sid, adapt(ts)) for sid, ts in sorted(latest.items())],
+            )
+    from apps.delivery.services import sends_attribute
+
+    sends_attribute(events=[r for r in new_rows if r["send_id"] is not None])
+

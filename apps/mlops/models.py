@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+
+class ModelKind(models.TextChoices):
+    PUSH_WORTHINESS = "push_worthiness", "push-worthiness"
+    CLICK = "click", "click model"
+    MF = "mf", "matrix factorization"
+    EMBEDDINGS = "embeddings", "text embeddings"
+    CLICK_DELAY = "click_delay", "click delay"
+
+
+class ModelVersion(models.Model):
+    """A trained artifact (implicit .npz, LightGBM text, gensim native) with its offline metrics.
+
+    At most one active version per kind; a new one is activated only if its metrics beat the
+    active one's (``apps.mlops.services``).
+    """
+
+    kind = models.CharField(max_length=24, choices=ModelKind.choices)
+    version = models.PositiveIntegerField()
+    artifact_path = models.CharField(max_length=500, help_text="Relative to PUSHADMIN ARTIFACTS_DIR.")
+    metrics = models.JSONField(default=dict, blank=True)
+    params = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField()
+    is_active = models.BooleanField(default=False)
+    activated_at = models.DateTimeField(null=True, blank=True)
+    training_run = models.ForeignKey("TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions")
+
+    class Meta:
+        ordering = ["kind", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "version"], name="model_version_unique"),
+            models.UniqueConstraint(fields=["kind"], condition=models.Q(is_active=True), name="model_one_active_per_kind"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} v{self.version}{' (active)' if self.is_active else ''}"
+
+
+class TrainingRun(models.Model):
+    """Progress of a long job, written as it goes so pages can poll it."""
+
+    class State(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        SUCCEEDED = "succeeded"
+        FAILED = "failed"
+
+    kind = models.CharField(max_length=24, choices=ModelKind.choices)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
+    progress = models.FloatField(default=0.0)
+    message = models.CharField(max_length=500, blank=True)
+    error = models.TextField(blank=True)
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField()
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=models.Q(progress__gte=0.0) & models.Q(progress__lte=1.0), name="training_progress_0_1"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} run {self.pk} ({self.state})"
