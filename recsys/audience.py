@@ -44,6 +44,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 
 import numpy as np
+import scipy.sparse as sp
 
 from .click import CLICK_FEATURES
 from .lookalike import row_norms, seed_centroid
@@ -61,7 +62,7 @@ __all__ = [
 ]
 
 # content-specific components (a matrix product each) and candidate-only ones
-_PER_CONTENT = ("content", "mf", "lookalike", "category")
+_PER_CONTENT = ("content", "mf", "lookalike", "neighbors", "category")
 _PER_CANDIDATE = ("ctr", "recency")
 COMPONENTS = _PER_CONTENT + _PER_CANDIDATE
 
@@ -85,22 +86,25 @@ class Candidates:
     baseline_ctr: np.ndarray | None = None
     days_inactive: np.ndarray | None = None
     category_affinity: np.ndarray | None = None
+    history: sp.csr_matrix | None = None  # (n, items) what each one read, e.g. idf-weighted
     factor_norms: np.ndarray | None = None  # cache of row norms, reused across sends
 
     def __post_init__(self):
         n = len(self.ids)
         object.__setattr__(self, "ids", np.asarray(self.ids))
         object.__setattr__(self, "factors", _f32(self.factors, 2, "factors"))
+        if self.history is not None:
+            object.__setattr__(self, "history", sp.csr_matrix(self.history, dtype=np.float32))
         for f in fields(self)[2:]:
             v = getattr(self, f.name)
-            if v is None:
+            if v is None or f.name == "history":
                 continue
             v = _f32(v, 2 if f.name in ("profiles", "category_affinity") else 1, f.name)
             object.__setattr__(self, f.name, v)
         for f in fields(self)[1:]:
             v = getattr(self, f.name)
-            if v is not None and len(v) != n:
-                raise ValueError(f"{f.name} has {len(v)} rows, ids has {n}")
+            if v is not None and v.shape[0] != n:
+                raise ValueError(f"{f.name} has {v.shape[0]} rows, ids has {n}")
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -123,6 +127,7 @@ class Content:
     seed_factors: np.ndarray | None = None  # MF factors of the seed (early readers / clickers)
     seed_weights: np.ndarray | None = None
     categories: np.ndarray | None = None  # column indices into Candidates.category_affinity
+    seed_history: sp.spmatrix | None = None  # (seed, items) the seed's history rows
     exclude_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     age_hours: float = 0.0
     hour: int = 12
@@ -133,6 +138,7 @@ class BlendWeights:
     content: float = 0.5
     mf: float = 1.0
     lookalike: float = 1.0
+    neighbors: float = 1.0
     category: float = 0.5
     ctr: float = 1.0
     recency: float = 0.5
@@ -169,6 +175,7 @@ def _content_side(cands: Candidates, contents: Sequence[Content]) -> _Side:
         "lookalike": f,
         "content": None if cands.profiles is None else cands.profiles.shape[1],
         "category": None if cands.category_affinity is None else cands.category_affinity.shape[1],
+        "neighbors": None if cands.history is None else cands.history.shape[1],
     }
     mats = {k: np.zeros((d, m), np.float32) for k, d in dims.items() if d is not None}
     present = {k: np.zeros(m, bool) for k in _PER_CONTENT}
@@ -186,6 +193,13 @@ def _content_side(cands: Candidates, contents: Sequence[Content]) -> _Side:
             if len(v) != dims["content"]:
                 raise ValueError(f"content {j}: text vector has {len(v)} dims, profiles {dims['content']}")
             mats["content"][:, j], present["content"][j] = v, bool(np.any(v))
+        if c.seed_history is not None and c.seed_history.shape[0] and "neighbors" in mats:
+            h = sp.csr_matrix(c.seed_history, dtype=np.float32)
+            hn = np.sqrt(np.asarray(h.multiply(h).sum(axis=1)).ravel())
+            v = np.asarray((sp.diags(1.0 / np.maximum(hn, 1e-12)) @ h).sum(axis=0)).ravel()
+            nv = float(np.linalg.norm(v))
+            if nv > 0:
+                mats["neighbors"][:, j], present["neighbors"][j] = v / nv, True
         if c.categories is not None and len(c.categories) and "category" in mats:
             mats["category"][np.asarray(c.categories, np.int64), j] = 1.0
             present["category"][j] = True
@@ -204,6 +218,10 @@ def _chunk_raw(cands: Candidates, side: _Side, rows) -> dict[str, np.ndarray]:
         out["content"] = cands.profiles[rows] @ side.mats["content"]
     if "category" in side.mats:
         out["category"] = cands.category_affinity[rows] @ side.mats["category"]
+    if "neighbors" in side.mats:
+        h = cands.history[rows]
+        hn = np.sqrt(np.asarray(h.multiply(h).sum(axis=1)).ravel()).astype(np.float32)
+        out["neighbors"] = np.asarray(h @ side.mats["neighbors"]) / np.maximum(hn, 1e-12)[:, None]
     return out
 
 
@@ -286,10 +304,12 @@ def click_features(
         "content": raw["content"][sel],
         "mf": raw["mf"][sel],
         "lookalike": raw["lookalike"][sel],
+        "neighbors": raw["neighbors"][sel],
         "category": raw["category"][sel],
         "content_z": z["content"][sel],
         "mf_z": z["mf"][sel],
         "lookalike_z": z["lookalike"][sel],
+        "neighbors_z": z["neighbors"][sel],
         "category_z": z["category"][sel],
         "baseline_ctr": ctr,
         "days_inactive": days,
@@ -378,11 +398,7 @@ def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, rerank
     total = linear.astype(np.float32)
     comps = dict(raw)
     if reranker is not None and len(idx):
-        # click_features indexes whole-candidate arrays; give it the shortlist's values
-        full_raw = {c: raw[c] for c in _PER_CONTENT}
-        full_z = {c: z[c] for c in _PER_CONTENT}
-        sub_cands = _subset(cands, idx)
-        x = click_features(sub_cands, content, full_raw, full_z)
+        x = click_features(_subset(cands, idx), content, raw, z)
         comps["linear"] = total
         total = reranker.predict_proba(x).astype(np.float32)
     order = np.lexsort((idx, -total))[:k]  # ties broken by candidate position: deterministic
@@ -398,6 +414,7 @@ def _subset(cands: Candidates, idx: np.ndarray) -> Candidates:
         baseline_ctr=take(cands.baseline_ctr),
         days_inactive=take(cands.days_inactive),
         category_affinity=take(cands.category_affinity),
+        history=take(cands.history),
         factor_norms=take(cands.factor_norms),
     )
 

@@ -42,10 +42,12 @@ CLICK_FEATURES = (
     "content",  # cosine(profile vector, content vector)
     "mf",  # user factors . content factors (fold-in / projection)
     "lookalike",  # cosine(user factors, seed centroid)
+    "neighbors",  # cosine(user history, seed history centroid)
     "category",  # the subscriber's share of reads in the content's categories
-    "content_z",  # the same four, standardised over this content's candidates
+    "content_z",  # the same five, standardised over this content's candidates
     "mf_z",
     "lookalike_z",
+    "neighbors_z",
     "category_z",
     "baseline_ctr",  # the subscriber's usual push CTR (Beta-smoothed)
     "days_inactive",  # days since the subscriber's last activity (nan: never active)

@@ -96,8 +96,12 @@ class ALSModel:
 
     def fit(self, user_items: sp.spmatrix) -> ALSModel:
         """Factorize a (users x items) matrix of non-negative interaction weights."""
-        self._als = self._new_als()
-        self._als.fit(confidence_matrix(user_items, self.params), show_progress=False)
+        from threadpoolctl import threadpool_limits
+
+        # implicit parallelises itself; BLAS threads on top of it only fight for the cores
+        with threadpool_limits(1, "blas"):
+            self._als = self._new_als()
+            self._als.fit(confidence_matrix(user_items, self.params), show_progress=False)
         return self
 
     @property

@@ -1,0 +1,234 @@
+"""Push-worthiness: is this content worth a push at all?
+
+A LightGBM regression per content, from its text vector, category, time, and the engagement it
+got in its first minutes, trained on past campaigns' achieved click improvement (clicks
+observed / clicks expected from the recipients' usual CTRs). It predicts log-improvement; the
+score is the predicted improvement (1.0 = no better than usual). The reasons are the features
+that moved this prediction most (LightGBM's per-prediction SHAP contributions, the text vector's
+dimensions summed into one ``text`` reason).
+
+Until a model has been trained, ``InterimPushWorthinessScorer`` gives a deterministic,
+clearly rule-based score from early engagement and the hour of day.
+
+Public API::
+
+    PushWorthinessFeatures(text_vector=None, categories=(), created_hour=12, weekday=0,
+                           age_minutes=0.0, early_reads=0, early_clicks=0,
+                           early_readers_inactive_share=0.0, early_readers_mean_ctr=0.0)
+    Reason(feature, contribution)
+    m = PushWorthinessModel(params).fit(features_list, improvements)
+    m.score(features) -> (score, reasons); m.score_many(features_list) -> ndarray
+    m.save(directory); PushWorthinessModel.load(directory)
+    InterimPushWorthinessScorer().score(features) -> (score, reasons)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .artifacts import read_meta, write_meta
+from .metrics import spearman
+
+__all__ = [
+    "PushWorthinessFeatures",
+    "Reason",
+    "PushWorthinessParams",
+    "PushWorthinessModel",
+    "InterimPushWorthinessScorer",
+]
+
+KIND = "push-worthiness"
+_SCALARS = (
+    "created_hour",
+    "weekday",
+    "age_minutes",
+    "early_reads",
+    "early_reads_per_hour",
+    "early_clicks",
+    "early_readers_inactive_share",
+    "early_readers_mean_ctr",
+)
+
+
+@dataclass(frozen=True)
+class PushWorthinessFeatures:
+    """One content at decision time. ``text_vector`` comes from ``TextEmbedding.content_vectors``."""
+
+    text_vector: np.ndarray | None = None
+    categories: tuple[str, ...] = ()
+    created_hour: int = 12
+    weekday: int = 0
+    age_minutes: float = 0.0
+    early_reads: int = 0  # organic reads since creation
+    early_clicks: int = 0  # clicks of a first wave, if one was sent
+    early_readers_inactive_share: float = 0.0  # share of early readers inactive for 7+ days
+    early_readers_mean_ctr: float = 0.0  # the early readers' usual push CTR
+
+    def scalars(self) -> list[float]:
+        per_hour = self.early_reads * 60.0 / max(self.age_minutes, 1.0)
+        return [
+            float(self.created_hour),
+            float(self.weekday),
+            float(self.age_minutes),
+            float(self.early_reads),
+            per_hour,
+            float(self.early_clicks),
+            float(self.early_readers_inactive_share),
+            float(self.early_readers_mean_ctr),
+        ]
+
+
+@dataclass(frozen=True)
+class Reason:
+    feature: str
+    contribution: float  # in log-improvement units; positive pushes the score up
+
+
+@dataclass(frozen=True)
+class PushWorthinessParams:
+    n_estimators: int = 300
+    learning_rate: float = 0.05
+    num_leaves: int = 15
+    min_child_samples: int = 20
+    feature_fraction: float = 0.8
+    lambda_l2: float = 1.0
+    seed: int = 0
+    num_threads: int = 1
+    n_reasons: int = 3
+
+
+class PushWorthinessModel:
+    def __init__(self, params: PushWorthinessParams | None = None):
+        self.params = params or PushWorthinessParams()
+        self.booster = None
+        self.categories: list[str] = []
+        self.text_dim = 0
+        self.metrics: dict = {}
+
+    @property
+    def feature_names(self) -> list[str]:
+        return ["category", *_SCALARS] + [f"text_{i}" for i in range(self.text_dim)]
+
+    def _matrix(self, feats: Sequence[PushWorthinessFeatures]) -> np.ndarray:
+        code = {c: i for i, c in enumerate(self.categories)}
+        x = np.full((len(feats), 1 + len(_SCALARS) + self.text_dim), np.nan, dtype=np.float64)
+        for r, f in enumerate(feats):
+            first = f.categories[0] if f.categories else None
+            x[r, 0] = code.get(first, np.nan)
+            x[r, 1 : 1 + len(_SCALARS)] = f.scalars()
+            if self.text_dim and f.text_vector is not None:
+                v = np.asarray(f.text_vector, dtype=np.float64).reshape(-1)
+                if len(v) != self.text_dim:
+                    raise ValueError(f"text_vector has {len(v)} dims, the model expects {self.text_dim}")
+                x[r, 1 + len(_SCALARS) :] = v
+        return x
+
+    def fit(self, feats: Sequence[PushWorthinessFeatures], improvements: np.ndarray) -> PushWorthinessModel:
+        """Learn log(improvement) of past campaigns from their decision-time features."""
+        import lightgbm as lgb
+
+        y = np.log(np.maximum(np.asarray(improvements, dtype=np.float64), 1e-3))
+        if len(y) != len(feats) or len(y) < 10:
+            raise ValueError("one improvement per campaign, at least 10 campaigns")
+        self.categories = sorted({f.categories[0] for f in feats if f.categories})
+        dims = {len(np.reshape(f.text_vector, -1)) for f in feats if f.text_vector is not None}
+        if len(dims) > 1:
+            raise ValueError(f"text vectors of different sizes: {sorted(dims)}")
+        self.text_dim = dims.pop() if dims else 0
+        p = self.params
+        params = {
+            "objective": "regression",
+            "learning_rate": p.learning_rate,
+            "num_leaves": p.num_leaves,
+            "min_data_in_leaf": p.min_child_samples,
+            "feature_fraction": p.feature_fraction,
+            "lambda_l2": p.lambda_l2,
+            "seed": p.seed,
+            "num_threads": p.num_threads,
+            "deterministic": True,
+            "force_row_wise": True,
+            "verbosity": -1,
+        }
+        ds = lgb.Dataset(self._matrix(feats), y, feature_name=self.feature_names, categorical_feature=["category"])
+        self.booster = lgb.train(params, ds, num_boost_round=p.n_estimators)
+        self.metrics = {"train_campaigns": len(y), "train_spearman": spearman(self.booster.predict(self._matrix(feats)), y)}
+        return self
+
+    def _require(self):
+        if self.booster is None:
+            raise RuntimeError("model is not fitted")
+        return self.booster
+
+    def score_many(self, feats: Sequence[PushWorthinessFeatures]) -> np.ndarray:
+        """Predicted click improvement per content."""
+        return np.exp(self._require().predict(self._matrix(feats), num_threads=self.params.num_threads))
+
+    def score(self, features: PushWorthinessFeatures) -> tuple[float, tuple[Reason, ...]]:
+        """(predicted click improvement, the features that drove it, strongest first)."""
+        b = self._require()
+        x = self._matrix([features])
+        contrib = b.predict(x, pred_contrib=True, num_threads=self.params.num_threads)[0]
+        pred = float(contrib.sum())  # contributions + expected value = the prediction
+        named = dict(zip(self.feature_names, contrib[:-1]))
+        grouped = {k: v for k, v in named.items() if not k.startswith("text_")}
+        if self.text_dim:
+            grouped["text"] = float(sum(v for k, v in named.items() if k.startswith("text_")))
+        top = sorted(grouped.items(), key=lambda kv: (-abs(kv[1]), kv[0]))[: self.params.n_reasons]
+        return float(np.exp(pred)), tuple(Reason(k, float(v)) for k, v in top)
+
+    def evaluate(self, feats: Sequence[PushWorthinessFeatures], improvements: np.ndarray) -> dict:
+        """Rank correlation of predicted with achieved improvement on held-out campaigns."""
+        pred = self.score_many(feats)
+        return {"campaigns": len(pred), "spearman": spearman(pred, improvements)}
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        b = self._require()
+        path = write_meta(
+            directory, KIND, self.params, categories=self.categories, text_dim=self.text_dim, metrics=self.metrics
+        )
+        b.save_model(str(path / "model.txt"))
+        return path
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> PushWorthinessModel:
+        import lightgbm as lgb
+
+        meta = read_meta(directory, KIND)
+        m = cls(PushWorthinessParams(**meta["params"]))
+        m.categories = list(meta["categories"])
+        m.text_dim = int(meta["text_dim"])
+        m.metrics = meta.get("metrics", {})
+        m.booster = lgb.Booster(model_file=str(Path(directory) / "model.txt"))
+        return m
+
+
+@dataclass(frozen=True)
+class InterimPushWorthinessScorer:
+    """Rule-based stand-in used while no trained model exists. Deterministic and explainable.
+
+    score = (early reads per hour / ``reference_reads_per_hour``) ** 0.5, times
+    ``quiet_hours_factor`` when the content was created in quiet hours, times
+    (1 + ``inactive_bonus`` * share of inactive early readers), clipped to [0.1, 10].
+    """
+
+    reference_reads_per_hour: float = 20.0
+    quiet_hours: tuple[int, ...] = field(default=(0, 1, 2, 3, 4, 5, 6))
+    quiet_hours_factor: float = 0.5
+    inactive_bonus: float = 0.5
+
+    def score(self, features: PushWorthinessFeatures) -> tuple[float, tuple[Reason, ...]]:
+        per_hour = features.early_reads * 60.0 / max(features.age_minutes, 1.0)
+        reads = 0.5 * np.log(max(per_hour, 1e-3) / self.reference_reads_per_hour)
+        hour = np.log(self.quiet_hours_factor) if features.created_hour in self.quiet_hours else 0.0
+        inactive = np.log1p(self.inactive_bonus * features.early_readers_inactive_share)
+        total = float(np.clip(np.exp(reads + hour + inactive), 0.1, 10.0))
+        reasons = sorted(
+            [("early_reads_per_hour", reads), ("created_hour", hour), ("early_readers_inactive_share", inactive)],
+            key=lambda kv: (-abs(kv[1]), kv[0]),
+        )
+        return total, tuple(Reason(k, float(v)) for k, v in reasons)
