@@ -13,6 +13,11 @@ from apps.core.permissions import Role
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings):
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()  # the real Redis: throttle windows must not leak between tests
     yield

@@ -84,3 +84,17 @@ class IsApiClient(permissions.BasePermission):
 
     def has_permission(self, request, view):
         return isinstance(request.user, ApiClient)
+
+
+try:  # documents the scheme in the OpenAPI schema
+    from drf_spectacular.extensions import OpenApiAuthenticationExtension
+
+    class ApiKeyScheme(OpenApiAuthenticationExtension):
+        target_class = ApiKeyAuthentication
+        name = "ApiKey"
+
+        def get_security_definition(self, auto_schema):
+            return {"type": "apiKey", "in": "header", "name": "Authorization",
+                    "description": "`Api-Key <key>`; make a key with `manage.py create_api_key CLIENT`."}
+except ImportError:  # pragma: no cover
+    pass

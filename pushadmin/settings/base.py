@@ -169,6 +169,13 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
     "SERVE_AUTHENTICATION": [],
+    "ENUM_NAME_OVERRIDES": {
+        "ContentStatusEnum": "apps.contents.models.ContentStatus",
+        "CampaignStateEnum": "apps.campaigns.models.Campaign.State",
+        "WaveStateEnum": "apps.campaigns.models.Wave.State",
+        "TitleReviewEnum": "apps.contents.models.TitleVariant.Review",
+        "EventResultStatusEnum": ["accepted", "duplicate", "rejected"],
+    },
 }
 
 # --- The product ---------------------------------------------------------------------------------
