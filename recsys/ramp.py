@@ -36,6 +36,7 @@ __all__ = [
     "RampConfig",
     "RampDecision",
     "WaveStats",
+    "coverage",
     "decide",
     "decision_due",
     "fit_population_prior",
@@ -777,6 +778,81 @@ def decide(
 # --------------------------------------------------------------------------------------------
 
 
+def _simulated_looks(
+    rng: np.random.Generator,
+    true_improvement: float,
+    baseline_ctr: float,
+    wave_size: int,
+    trials: int,
+    looks: int,
+    active: np.ndarray,
+    *,
+    window: float,
+    ctr_shape: float | None,
+    delay: ClickDelayModel,
+    delay_scale: float,
+):
+    """Yield, after each wave's window, every trial's cumulative evidence.
+
+    A new wave of ``wave_size`` goes to each trial still ``active`` (the caller may clear
+    entries between looks) at times 0, window, 2 window, ...; the look after wave k is at
+    (k + 1) window. Yields ``(k, clicks, q1, q2, qmax, gap)`` arrays over all trials (the
+    quantities of :func:`improvement_interval`); entries of inactive trials are stale.
+    """
+    T, N = int(trials), int(wave_size)
+    s1 = np.zeros((T, looks))
+    s2 = np.zeros((T, looks))
+    mx = np.zeros((T, looks))
+    ck_trial: list[np.ndarray] = []
+    ck_wave: list[np.ndarray] = []
+    ck_p: list[np.ndarray] = []
+    ck_delay: list[np.ndarray] = []
+    for k in range(looks):
+        idx = np.nonzero(active)[0]
+        if idx.size == 0:
+            return
+        if ctr_shape is None:
+            p = np.full((idx.size, N), baseline_ctr)
+        else:
+            b = ctr_shape * (1 - baseline_ctr) / baseline_ctr
+            p = rng.beta(ctr_shape, b, size=(idx.size, N))
+        s1[idx, k] = p.sum(axis=1)
+        s2[idx, k] = np.einsum("ij,ij->i", p, p)
+        mx[idx, k] = p.max(axis=1)
+        hit = rng.random(p.shape) < np.minimum(true_improvement * p, 1.0)
+        rows, cols = np.nonzero(hit)
+        ck_trial.append(idx[rows])
+        ck_wave.append(np.full(rows.size, k))
+        ck_p.append(p[rows, cols])
+        ck_delay.append(delay.sample(rng, rows.size) * delay_scale)
+        del p, hit
+
+        ages = (k + 1 - np.arange(k + 1)) * window  # wave j was sent at j * window
+        comp = delay.cdf(ages)
+        q1 = s1[:, : k + 1] @ comp
+        q2 = s2[:, : k + 1] @ (comp**2)
+        qmax = (mx[:, : k + 1] * comp).max(axis=1)
+        tr = np.concatenate(ck_trial)
+        wv = np.concatenate(ck_wave)
+        cp = np.concatenate(ck_p)
+        dl = np.concatenate(ck_delay)
+        arrived = dl <= ages[wv]
+        clicks = np.bincount(tr[arrived], minlength=T).astype(float)
+        gap = np.bincount(
+            tr[arrived],
+            weights=cp[arrived] * np.maximum(comp[wv[arrived]] - delay.cdf(dl[arrived]), 0.0),
+            minlength=T,
+        )
+        yield k, clicks, q1, q2, qmax, np.minimum(gap, q1)
+
+
+def _check_sim_args(true_improvement, baseline_ctr, wave_size, trials):
+    if not (0 < baseline_ctr < 1):
+        raise ValueError("baseline_ctr must be in (0, 1)")
+    if true_improvement < 0 or wave_size < 1 or trials < 1:
+        raise ValueError("need true_improvement >= 0, wave_size >= 1, trials >= 1")
+
+
 def simulate(
     true_improvement: float,
     baseline_ctr: float,
@@ -804,66 +880,21 @@ def simulate(
     """
     if policy not in ("anytime", "naive"):
         raise ValueError(f"policy must be 'anytime' or 'naive', got {policy!r}")
-    if not (0 < baseline_ctr < 1):
-        raise ValueError("baseline_ctr must be in (0, 1)")
-    if true_improvement < 0 or wave_size < 1 or trials < 1:
-        raise ValueError("need true_improvement >= 0, wave_size >= 1, trials >= 1")
+    _check_sim_args(true_improvement, baseline_ctr, wave_size, trials)
     rng = np.random.default_rng(seed)
-    delay = delay or ClickDelayModel.default()
-    window = config.observation_window_s
-    n_w = config.max_waves
     T, N = int(trials), int(wave_size)
-    s1 = np.zeros((T, n_w))
-    s2 = np.zeros((T, n_w))
-    mx = np.zeros((T, n_w))
-    ck_trial: list[np.ndarray] = []
-    ck_wave: list[np.ndarray] = []
-    ck_p: list[np.ndarray] = []
-    ck_delay: list[np.ndarray] = []
     active = np.ones(T, dtype=bool)
-    outcome = np.full(T, "", dtype=object)
+    outcome = np.full(T, "budget", dtype=object)
     waves_used = np.zeros(T, dtype=int)
     thr = math.log(1.0 / config.alpha)
-
-    for k in range(n_w):
-        idx = np.nonzero(active)[0]
-        if idx.size == 0:
-            break
-        if ctr_shape is None:
-            p = np.full((idx.size, N), baseline_ctr)
-        else:
-            b = ctr_shape * (1 - baseline_ctr) / baseline_ctr
-            p = rng.beta(ctr_shape, b, size=(idx.size, N))
-        s1[idx, k] = p.sum(axis=1)
-        s2[idx, k] = np.einsum("ij,ij->i", p, p)
-        mx[idx, k] = p.max(axis=1)
-        hit = rng.random(p.shape) < np.minimum(true_improvement * p, 1.0)
-        rows, cols = np.nonzero(hit)
-        ck_trial.append(idx[rows])
-        ck_wave.append(np.full(rows.size, k))
-        ck_p.append(p[rows, cols])
-        ck_delay.append(delay.sample(rng, rows.size) * delay_scale)
-        del p, hit
-        waves_used[idx] += 1
-
-        # look at time (k + 1) * window; wave j was sent at j * window
-        ages = (k + 1 - np.arange(k + 1)) * window
-        comp = delay.cdf(ages)
-        q1 = s1[:, : k + 1] @ comp
-        q2 = s2[:, : k + 1] @ (comp**2)
-        qmax = (mx[:, : k + 1] * comp).max(axis=1)
-        tr = np.concatenate(ck_trial)
-        wv = np.concatenate(ck_wave)
-        cp = np.concatenate(ck_p)
-        dl = np.concatenate(ck_delay)
-        age_c = ages[wv]
-        arrived = dl <= age_c
-        clicks = np.bincount(tr[arrived], minlength=T).astype(float)
-        gap = np.bincount(
-            tr[arrived], weights=cp[arrived] * (comp[wv[arrived]] - delay.cdf(dl[arrived])), minlength=T
-        )
+    for k, clicks, q1, q2, qmax, gap in _simulated_looks(
+        rng, true_improvement, baseline_ctr, N, T, config.max_waves, active,
+        window=config.observation_window_s, ctr_shape=ctr_shape,
+        delay=delay or ClickDelayModel.default(), delay_scale=delay_scale,
+    ):
+        waves_used[active] += 1
         if policy == "anytime":
-            log_up, log_dn = _e_values(clicks, q1, q2, qmax, np.minimum(gap, q1), config)
+            log_up, log_dn = _e_values(clicks, q1, q2, qmax, gap, config)
             up = log_up >= thr
             down = log_dn >= thr
         else:
@@ -875,18 +906,18 @@ def simulate(
         outcome[exp_now] = "expand"
         outcome[stop_now] = "futility"
         active &= ~(exp_now | stop_now)
-    outcome[active] = "budget"
 
     sends = waves_used * N
     expanded = outcome == "expand"
-    res = {
-        "expanded_share": float(expanded.mean()),
+    share = float(expanded.mean())
+    return {
+        "expanded_share": share,
         "stopped_share": float((outcome == "futility").mean()),
         "budget_share": float((outcome == "budget").mean()),
         "mean_sends": float(sends.mean()),
         "mean_waves": float(waves_used.mean()),
         "mean_sends_when_expanded": float(sends[expanded].mean()) if expanded.any() else None,
-        "expanded_share_se": float(math.sqrt(max(expanded.mean() * (1 - expanded.mean()), 1e-12) / T)),
+        "expanded_share_se": math.sqrt(share * (1 - share) / T),
         "settings": {
             "policy": policy,
             "true_improvement": true_improvement,
@@ -900,7 +931,54 @@ def simulate(
             "config": asdict(config),
         },
     }
-    return res
+
+
+def coverage(
+    true_improvement: float,
+    baseline_ctr: float,
+    wave_size: int,
+    trials: int,
+    *,
+    looks: int = 20,
+    seed: int = 0,
+    config: RampConfig = DEFAULT_CONFIG,
+    ctr_shape: float | None = 2.0,
+    delay_scale: float = 1.0,
+) -> dict[str, Any]:
+    """Share of simulated campaigns whose interval EVER misses the true improvement, per side,
+    over ``looks`` looks (one per wave, waves never stop), for the anytime-valid interval and
+    the normal interval at the same nominal level (each side ``config.alpha``)."""
+    _check_sim_args(true_improvement, baseline_ctr, wave_size, trials)
+    rng = np.random.default_rng(seed)
+    T = int(trials)
+    active = np.ones(T, dtype=bool)
+    miss = {key: np.zeros(T, dtype=bool) for key in ("any_lo", "any_hi", "nrm_lo", "nrm_hi")}
+    r = true_improvement
+    for _, clicks, q1, q2, qmax, gap in _simulated_looks(
+        rng, r, baseline_ctr, wave_size, T, looks, active,
+        window=config.observation_window_s, ctr_shape=ctr_shape,
+        delay=ClickDelayModel.default(), delay_scale=delay_scale,
+    ):
+        lo, hi = improvement_interval(clicks, q1, expected_sq=q2, expected_max=qmax,
+                                      clicked_gap=gap, config=config)
+        nlo, nhi = normal_interval(clicks, q1, config=config)
+        miss["any_lo"] |= lo > r
+        miss["any_hi"] |= hi < r
+        miss["nrm_lo"] |= np.nan_to_num(nlo, nan=-np.inf) > r
+        miss["nrm_hi"] |= np.nan_to_num(nhi, nan=np.inf) < r
+    out = {
+        "anytime_lower_end_ever_above_truth": float(miss["any_lo"].mean()),
+        "anytime_upper_end_ever_below_truth": float(miss["any_hi"].mean()),
+        "normal_lower_end_ever_above_truth": float(miss["nrm_lo"].mean()),
+        "normal_upper_end_ever_below_truth": float(miss["nrm_hi"].mean()),
+        "allowed_per_side": config.alpha,
+        "settings": {
+            "true_improvement": r, "baseline_ctr": baseline_ctr, "wave_size": wave_size,
+            "trials": T, "looks": looks, "seed": seed, "ctr_shape": ctr_shape,
+            "delay_scale": delay_scale,
+        },
+    }
+    return out
 
 
 # --------------------------------------------------------------------------------------------
@@ -954,6 +1032,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     tab.add_argument("--wave-size", type=int, required=True)
     tab.add_argument("--improvements", default="1.0,1.5,2.0,2.4,3.0")
     _add_common(tab)
+    cov = sub.add_parser("coverage", help="how often each interval ever misses the truth over many looks")
+    cov.add_argument("--true-improvement", type=float, required=True)
+    cov.add_argument("--baseline-ctr", type=float, required=True)
+    cov.add_argument("--wave-size", type=int, required=True)
+    cov.add_argument("--looks", type=int, default=20)
+    cov.add_argument("--json", action="store_true")
+    _add_common(cov)
     args = parser.parse_args(argv)
     try:
         config = _config_from_args(args)
@@ -976,6 +1061,24 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"(+-{res['expanded_share_se']:.2%}), stopped {res['stopped_share']:.2%}, "
                 f"budget {res['budget_share']:.2%}, mean sends {res['mean_sends']:.0f}, "
                 f"mean waves {res['mean_waves']:.2f}"
+            )
+        return 0
+    if args.cmd == "coverage":
+        res = coverage(
+            args.true_improvement, args.baseline_ctr, args.wave_size, args.trials,
+            looks=args.looks, seed=args.seed, config=config, ctr_shape=shape,
+            delay_scale=args.delay_scale,
+        )
+        if args.json:
+            print(json.dumps(res))
+        else:
+            print(
+                f"R={args.true_improvement} ctr={args.baseline_ctr} wave={args.wave_size} "
+                f"looks={args.looks} trials={args.trials}; share ever wrong (allowed {config.alpha:.0%} "
+                f"per side): anytime lower {res['anytime_lower_end_ever_above_truth']:.2%}, "
+                f"anytime upper {res['anytime_upper_end_ever_below_truth']:.2%}; normal lower "
+                f"{res['normal_lower_end_ever_above_truth']:.2%}, normal upper "
+                f"{res['normal_upper_end_ever_below_truth']:.2%}"
             )
         return 0
     rs = [float(x) for x in args.improvements.split(",")]

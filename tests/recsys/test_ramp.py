@@ -332,6 +332,18 @@ def test_simulated_expansions_at_the_floor_stay_below_alpha_elsewhere(ctr, wave)
     assert res["expanded_share"] <= 0.05 + 2 * math.sqrt(0.05 * 0.95 / t)
 
 
+@pytest.mark.parametrize("true_r,delay_scale", [(1.5, 1.0), (2.4, 1.0), (1.5, 0.5)])
+def test_confidence_sequence_with_late_clicks_covers_the_truth_at_every_look(true_r, delay_scale):
+    # Waves every 20 minutes, clicks arriving with the default delay curve (or twice as fast as
+    # the model believes), intervals checked after every wave.
+    t = 1500
+    res = ramp.coverage(true_r, 0.01, 300, t, looks=15, seed=21, delay_scale=delay_scale)
+    se = math.sqrt(0.05 * 0.95 / t)
+    assert res["anytime_lower_end_ever_above_truth"] <= 0.05 + 2 * se
+    assert res["anytime_upper_end_ever_below_truth"] <= 0.05 + 2 * se
+    assert max(res["normal_lower_end_ever_above_truth"], res["normal_upper_end_ever_below_truth"]) > 0.05 + 3 * se
+
+
 def test_simulation_is_reproducible_and_cli_prints_json(capsys):
     a = simulate(2.0, 0.01, 300, 200, seed=3)
     b = simulate(2.0, 0.01, 300, 200, seed=3)
