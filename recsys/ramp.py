@@ -215,13 +215,12 @@ def fit_population_prior(
 ) -> tuple[float, float]:
     """Fit a Beta(a, b) population prior for per-recipient push CTRs.
 
-    Maximizes the beta-binomial marginal likelihood of everyone's (clicks, sends) over the
-    prior mean and concentration ``a + b``, with weak hyperpriors so that tiny or degenerate data
-    give sensible values instead of a runaway fit: the mean gets a Beta hyperprior worth
-    ``prior_strength`` observations at ``default``'s mean, and ``log(a + b)`` a normal
-    hyperprior (sd 2) at ``default``'s. Recipients with no sends are ignored; with no data at
-    all ``default`` comes back unchanged. Identical (clicks, sends) pairs are pooled, so millions
-    of recipients cost little.
+    Maximizes the beta-binomial marginal likelihood of everyone's (clicks, sends), with a weak
+    hyperprior so that tiny or degenerate data give sensible values instead of a runaway fit:
+    the prior mean is shrunk toward ``default``'s mean with ``prior_strength`` pseudo-sends... more
+    precisely ``prior_strength`` pseudo-recipients' worth of weight, and the log concentration
+    ``log(a + b)`` has a wide normal hyperprior centered on ``default``'s. With no data the
+    ``default`` comes back unchanged.
     """
     c = np.asarray(clicks, dtype=float).ravel()
     s = np.asarray(sends, dtype=float).ravel()
