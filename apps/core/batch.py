@@ -96,9 +96,16 @@ def validate_item(item: Any, spec: tuple[Field, ...], *, path: str) -> dict:
     return out
 
 
-@lru_cache(maxsize=32)
+_NAMES: dict[int, frozenset[str]] = {}
+
+
 def _names(spec: tuple[Field, ...]) -> frozenset[str]:
-    return frozenset(f.name for f in spec)
+    # Keyed by identity: specs are module constants, and hashing one per item would cost more
+    # than checking the item.
+    names = _NAMES.get(id(spec))
+    if names is None:
+        names = _NAMES[id(spec)] = frozenset(f.name for f in spec)
+    return names
 
 
 @lru_cache(maxsize=64)

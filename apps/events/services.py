@@ -81,8 +81,8 @@ def _resolve(client: Client, valid: list[tuple[int, dict]], results: list, now: 
     sub_ext = {ev["subscriber"] for _, ev in valid if "subscriber" in ev}
     con_ext = {ev["content"] for _, ev in valid if "content" in ev}
     send_ids = {ev["send_id"] for _, ev in valid if "send_id" in ev}
-    subs = dict(Subscriber.objects.filter(client=client, external_id__in=sub_ext).values_list("external_id", "id")) if sub_ext else {}
-    cons = dict(Content.objects.filter(client=client, external_id__in=con_ext).values_list("external_id", "id")) if con_ext else {}
+    subs = _ids_by_external_id(Subscriber, client.pk, sub_ext)
+    cons = _ids_by_external_id(Content, client.pk, con_ext)
     sends = {
         pk: (sub_id, con_id)
         for pk, sub_id, con_id in Send.objects.filter(pk__in=send_ids, campaign__client=client)
@@ -123,30 +123,67 @@ def _resolve(client: Client, valid: list[tuple[int, dict]], results: list, now: 
     return rows
 
 
+def _ids_by_external_id(model, client_id: int, external_ids: set[str]) -> dict[str, int]:
+    """external_id -> id of the client's rows. On PostgreSQL one array parameter instead of a
+    placeholder per id (a batch may name thousands)."""
+    if not external_ids:
+        return {}
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute(f"SELECT external_id, id FROM {model._meta.db_table} WHERE client_id = %s AND external_id = ANY(%s)",
+                        [client_id, list(external_ids)])
+            return dict(cur.fetchall())
+    return dict(model.objects.filter(client_id=client_id, external_id__in=external_ids).values_list("external_id", "id"))
+
+
 def _link_sends(rows: dict[int, dict], unlinked: list[int]) -> None:
     """Attach a push-related event given by (subscriber, content) to its send, if there was one."""
+    from apps.campaigns.models import Campaign
     from apps.delivery.models import Send
 
-    pairs = {(rows[i]["subscriber_id"], rows[i]["content_id"]) for i in unlinked}
-    found = {
-        (sub, con): pk
-        for pk, sub, con in Send.objects.filter(
-            subscriber_id__in={p[0] for p in pairs}, campaign__content_id__in={p[1] for p in pairs}
-        ).values_list("pk", "subscriber_id", "campaign__content_id")
-    }
+    pushed = set(Campaign.objects.filter(content_id__in={rows[i]["content_id"] for i in unlinked}).values_list("content_id", flat=True))
+    unlinked = [i for i in unlinked if rows[i]["content_id"] in pushed]
+    if not unlinked:
+        return
+    subscriber_ids = list({rows[i]["subscriber_id"] for i in unlinked})
+    sends = Send.objects.filter(campaign__content_id__in=pushed)
+    if connection.vendor == "postgresql":
+        sends = sends.extra(where=["subscriber_id = ANY(%s)"], params=[subscriber_ids])
+    else:
+        sends = sends.filter(subscriber_id__in=subscriber_ids)
+    found = {(sub, con): pk for pk, sub, con in sends.values_list("pk", "subscriber_id", "campaign__content_id")}
     for i in unlinked:
         rows[i]["send_id"] = found.get((rows[i]["subscriber_id"], rows[i]["content_id"]))
 
 
 def _insert(client: Client, rows: dict[int, dict], now: datetime) -> set[str]:
+    """Insert new events; return the event_ids the database did not have yet."""
     if not rows:
         return set()
-    table = Event._meta.db_table
-    adapt = connection.ops.adapt_datetimefield_value
-    received = adapt(now)
-    inserted: set[str] = set()
     values = list(rows.values())
+    cols = "client_id, event_id, type, subscriber_id, content_id, send_id, occurred_at, received_at"
+    conflict = "ON CONFLICT (client_id, event_id) DO NOTHING RETURNING event_id"
+    inserted: set[str] = set()
     with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            # Eight array parameters instead of eight per row, bound on the server in binary
+            # (%b): nothing to quote or escape, little to parse.
+            import psycopg
+
+            raw = psycopg.Cursor(connection.connection)
+            raw.execute(
+                f"INSERT INTO {Event._meta.db_table} ({cols}) "
+                "SELECT %b, u.e, u.t, u.s, u.c, u.d, u.o, %b FROM unnest("
+                "%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::bigint[], %b::timestamptz[]"
+                f") AS u(e, t, s, c, d, o) {conflict}",
+                [client.pk, now, [r["event_id"] for r in values], [r["type"] for r in values],
+                 [r["subscriber_id"] for r in values], [r["content_id"] for r in values],
+                 [r["send_id"] for r in values], [r["occurred_at"] for r in values]],
+            )
+            cur = raw
+            return {r[0] for r in cur.fetchall()}
+        adapt = connection.ops.adapt_datetimefield_value
+        received = adapt(now)
         for start in range(0, len(values), _CHUNK):
             chunk = values[start:start + _CHUNK]
             params: list = []
@@ -154,13 +191,31 @@ def _insert(client: Client, rows: dict[int, dict], now: datetime) -> set[str]:
                 params += [client.pk, r["event_id"], r["type"], r["subscriber_id"], r["content_id"], r["send_id"],
                            adapt(r["occurred_at"]), received]
             placeholders = ",".join(["(%s,%s,%s,%s,%s,%s,%s,%s)"] * len(chunk))
-            cur.execute(
-                f"INSERT INTO {table} (client_id, event_id, type, subscriber_id, content_id, send_id, occurred_at, received_at) "
-                f"VALUES {placeholders} ON CONFLICT (client_id, event_id) DO NOTHING RETURNING event_id",
-                params,
-            )
+            cur.execute(f"INSERT INTO {Event._meta.db_table} ({cols}) VALUES {placeholders} {conflict}", params)
             inserted.update(r[0] for r in cur.fetchall())
     return inserted
+
+
+def _activity_update(latest: dict[int, datetime]) -> None:
+    """Move subscribers' last_activity_at forward (never back)."""
+    table = Subscriber._meta.db_table
+    ids = sorted(latest)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            # Lock in id order first, so concurrent batches touching the same subscribers
+            # queue instead of deadlocking; then one set-based update.
+            cur.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])
+            cur.execute(
+                f"UPDATE {table} AS s SET last_activity_at = u.ts FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, ts) "
+                "WHERE s.id = u.id AND (s.last_activity_at IS NULL OR s.last_activity_at < u.ts)",
+                [ids, [latest[i] for i in ids]],
+            )
+            return
+        adapt = connection.ops.adapt_datetimefield_value
+        cur.executemany(
+            f"UPDATE {table} SET last_activity_at = %s WHERE id = %s AND (last_activity_at IS NULL OR last_activity_at < %s)",
+            [(adapt(latest[i]), i, adapt(latest[i])) for i in ids],
+        )
 
 
 def _apply(new_rows: list[dict]) -> None:
@@ -172,14 +227,7 @@ def _apply(new_rows: list[dict]) -> None:
         if r["type"] in ACTIVITY_TYPES and (r["subscriber_id"] not in latest or r["occurred_at"] > latest[r["subscriber_id"]]):
             latest[r["subscriber_id"]] = r["occurred_at"]
     if latest:
-        table = Subscriber._meta.db_table
-        adapt = connection.ops.adapt_datetimefield_value
-        with connection.cursor() as cur:
-            # Sorted ids: concurrent batches lock rows in the same order and cannot deadlock.
-            cur.executemany(
-                f"UPDATE {table} SET last_activity_at = %s WHERE id = %s AND (last_activity_at IS NULL OR last_activity_at < %s)",
-                [(adapt(ts), sid, adapt(ts)) for sid, ts in sorted(latest.items())],
-            )
+        _activity_update(latest)
     from apps.delivery.services import sends_attribute
 
     sends_attribute(events=[r for r in new_rows if r["send_id"] is not None])

@@ -23,12 +23,12 @@ def create_roles(apps, schema_editor):
 def append_only(apps, schema_editor):
     # On PostgreSQL the database itself refuses to change or delete a logged decision.
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(TRIGGER)
+        schema_editor.execute(TRIGGER, params=None)
 
 
 def drop_append_only(apps, schema_editor):
     if schema_editor.connection.vendor == "postgresql":
-        schema_editor.execute(DROP)
+        schema_editor.execute(DROP, params=None)
 
 
 class Migration(migrations.Migration):

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# POST /api/v1/events/ behind gunicorn (2 workers) on a throwaway PostgreSQL, driven from another
+# process on loopback: batches of 1,000 events with 5% repeated event_ids. Prints the throughput,
+# p50/p99 latency, and checks that every acknowledged event is stored exactly once.
+#   bench/bench_events.sh [REQUESTS=300] [CONNECTIONS=4] [RUNS=3]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+source bin/lib.sh
+REQUESTS=${1:-300}; CONNS=${2:-4}; RUNS=${3:-3}
+ensure_venv
+DIR=$(mktemp -d /tmp/pushadmin-bench.XXXXXX); chmod 755 "$DIR"
+trap 'stop_started; rm -rf "$DIR"' EXIT INT TERM
+rp=$(free_port); start_redis "$rp" "$DIR/redis"
+pp=$(free_port); start_postgres "$pp" "$DIR/pg"
+export REDIS_URL="redis://127.0.0.1:$rp/0" DJANGO_DEBUG=false DATABASE_CONN_MAX_AGE=600
+export DATABASE_URL="postgres://postgres@127.0.0.1:$pp/postgres" DJANGO_LOG_LEVEL=WARNING
+export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+"$PY" manage.py migrate --noinput >/dev/null
+KEY=$("$PY" bench/events_setup.py setup)
+"$VENV/bin/gunicorn" pushadmin.wsgi -w 2 --bind "127.0.0.1:$(free_port)" >"$DIR/gunicorn.log" 2>&1 &
+STARTED_PIDS+=($!)
+sleep 3
+WEB=$(grep -o 'Listening at: http://127.0.0.1:[0-9]*' "$DIR/gunicorn.log" | tail -1 | sed 's/.*://')
+echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(free -g | awk '/Mem/{print $2}') GiB; PostgreSQL $(postgres --version 2>/dev/null | awk '{print $3}' || true)"
+for run in $(seq 1 "$RUNS"); do
+  "$PY" manage.py shell -c "from apps.events.models import Event; Event.objects.all().delete()" >/dev/null
+  base=$("$PY" bench/events_setup.py baseline 50)
+  out=$("$PY" bench/events_load.py 127.0.0.1 "$WEB" "$KEY" "$REQUESTS" 1000 0.05 "$CONNS")
+  read -r stored distinct < <("$PY" bench/events_setup.py count)
+  echo "run $run: $out direct_insert_per_s=$base stored=$stored distinct=$distinct"
+done
