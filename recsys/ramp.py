@@ -215,12 +215,13 @@ def fit_population_prior(
 ) -> tuple[float, float]:
     """Fit a Beta(a, b) population prior for per-recipient push CTRs.
 
-    Maximizes the beta-binomial marginal likelihood of everyone's (clicks, sends), with a weak
-    hyperprior so that tiny or degenerate data give sensible values instead of a runaway fit:
-    the prior mean is shrunk toward ``default``'s mean with ``prior_strength`` pseudo-sends... more
-    precisely ``prior_strength`` pseudo-recipients' worth of weight, and the log concentration
-    ``log(a + b)`` has a wide normal hyperprior centered on ``default``'s. With no data the
-    ``default`` comes back unchanged.
+    Maximizes the beta-binomial marginal likelihood of everyone's (clicks, sends) over the
+    prior mean and concentration ``a + b``, with weak hyperpriors so that tiny or degenerate data
+    give sensible values instead of a runaway fit: the mean gets a Beta hyperprior worth
+    ``prior_strength`` observations at ``default``'s mean, and ``log(a + b)`` a normal
+    hyperprior (sd 2) at ``default``'s. Recipients with no sends are ignored; with no data at
+    all ``default`` comes back unchanged. Identical (clicks, sends) pairs are pooled, so millions
+    of recipients cost little.
     """
     c = np.asarray(clicks, dtype=float).ravel()
     s = np.asarray(sends, dtype=float).ravel()
@@ -429,14 +430,20 @@ def wave_stats(
 # --------------------------------------------------------------------------------------------
 #
 # For a recipient clicking with probability q and delay CDF F, the clicked-by-t indicator is a
-# counting process with compensator A(t) = -log(1 - q F(t ^ T)) (T the click time). For any
-# theta > 0, theta^N(t) exp(-(theta - 1) A(t)) is a nonnegative martingale. We replace A by an
-# exposure that is computable from wave totals and differs from A by a monotone amount, which
-# keeps a supermartingale:
-#   upper exposure U(r) = r Q1 + r^2 Q2 / (2 (1 - r qmax))  >= sum -log(1 - r p_i F_i)  (theta >= 1)
-#   lower exposure L(r) = r (Q1 - gap)  = r sum p_i F(t ^ T_i)  <= A                 (theta <= 1)
-# with Q1 = sum p_i F_i, Q2 = sum (p_i F_i)^2, qmax = max p_i F_i. Mixing theta over a truncated
-# Gamma gives closed forms with regularized incomplete gamma functions.
+# counting process with compensator A(t) = -log(1 - q F(t ^ T)) (T the click time; a clicker's
+# compensator freezes at its click). For any theta > 0, theta^N(t) exp(-(theta - 1) A(t)) is a
+# nonnegative martingale. We replace A by an "exposure" computable from wave totals that differs
+# from the compensator of any null value by an amount that only grows with time; multiplying a
+# nonnegative martingale by a non-increasing positive factor keeps a supermartingale:
+#   theta >= 1 (null "improvement <= r"):
+#     U(r) = r Z1 + r^2 Q2 / (2 (1 - r qmax))  >=  sum_i -log(1 - r z_i)
+#   theta <= 1 (null "improvement >= r"):
+#     L(r) = r Z1                              <=  sum_i -log(1 - r z_i)
+# with z_i = p_i F(t ^ T_i) (F at the click time for clickers), Z1 = sum z_i = Q1 - gap,
+# Q1 = sum p_i F_i(t), gap = sum over clickers p_i (F_i(t) - F_i(T_i)), Q2 = sum (p_i F_i(t))^2,
+# qmax = max p_i F_i(t). (The quadratic term is the smallest of the form c z^2 whose growth keeps
+# pace with -log(1 - r z) for every z <= qmax.) Mixing theta over a truncated Gamma gives
+# closed forms with regularized incomplete gamma functions.
 
 
 def _log_gammaincc(s, x):
@@ -485,11 +492,12 @@ def _log_e_down(clicks, exposure, shape: float, rate: float) -> np.ndarray:
     return np.where(np.isinf(v), np.inf, out)
 
 
-def _upper_exposure(r, q1, q2, qmax) -> np.ndarray:
+def _upper_exposure(r, q1, q2, qmax, gap) -> np.ndarray:
     r = np.asarray(r, dtype=float)
     denom = 1.0 - r * qmax
+    z1 = np.maximum(np.asarray(q1) - np.asarray(gap), 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        u = r * q1 + np.where(q2 > 0, (r * r * q2) / (2.0 * denom), 0.0)
+        u = r * z1 + np.where(q2 > 0, (r * r * q2) / (2.0 * denom), 0.0)
     return np.where(denom > 0, u, np.inf)
 
 
@@ -501,7 +509,7 @@ def _e_values(clicks, q1, q2, qmax, gap, config: RampConfig):
     """log e-values against 'improvement <= floor' and against 'improvement >= target'."""
     k_up, rate_up = config._mix_up
     k_dn, rate_dn = config._mix_down
-    log_up = _log_e_up(clicks, _upper_exposure(config.floor, q1, q2, qmax), k_up, rate_up)
+    log_up = _log_e_up(clicks, _upper_exposure(config.floor, q1, q2, qmax, gap), k_up, rate_up)
     log_dn = _log_e_down(clicks, _lower_exposure(config.target, q1, gap), k_dn, rate_dn)
     return log_up, log_dn
 
@@ -541,7 +549,7 @@ def improvement_interval(
     tiny = 1e-9
 
     def m_up(r):
-        return _log_e_up(c, _upper_exposure(r, q1, q2, qm), k_up, rate_up)
+        return _log_e_up(c, _upper_exposure(r, q1, q2, qm, gap), k_up, rate_up)
 
     def m_dn(r):
         return _log_e_down(c, _lower_exposure(r, q1, gap), k_dn, rate_dn)
@@ -567,6 +575,11 @@ def improvement_interval(
         a_ = np.where(rej, mid, a_)
         b_ = np.where(rej, b_, mid)
     lo = np.where(rejected_at_tiny, np.exp(a_), 0.0)
+    # Never above the point estimate clicks / expected. (The exposure above credits clickers'
+    # unusable exposure, so with huge samples the raw bound could pass the estimate by a hair;
+    # lowering a lower confidence bound keeps it valid.)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lo = np.where(q1 > 0, np.minimum(lo, c / np.where(q1 > 0, q1, 1.0)), lo)
 
     # ---- upper end: smallest r rejected by the test of "improvement >= r" ----
     informative = (q1 - gap) > 0
@@ -728,7 +741,8 @@ def decide(
     def sized(n: int) -> int:
         return int(min(n, cap)) if cap is not None else int(n)
 
-    if log_up >= thr:
+    # Expand only on evidence AND a point estimate above the floor (see improvement_interval).
+    if log_up >= thr and c > config.floor * q1:
         nxt = sized(max(int(round(config.growth * last)), last))
         if nxt <= 0:
             return RampDecision(
@@ -895,7 +909,7 @@ def simulate(
         waves_used[active] += 1
         if policy == "anytime":
             log_up, log_dn = _e_values(clicks, q1, q2, qmax, gap, config)
-            up = log_up >= thr
+            up = (log_up >= thr) & (clicks > config.floor * q1)
             down = log_dn >= thr
         else:
             lo, hi = normal_interval(clicks, q1, alpha=naive_alpha)
