@@ -129,7 +129,12 @@ class ReplayConfig:
     validation_folds: int = 3  # the eligible non-test items, replayed fold by fold
     min_interactions: int = 30
     random_state: int = 0
-    mf: MFParams = MFParams(factors=32, regularization=0.1, alpha=10.0, iterations=15)
+    # MF settings tried; the one whose click model does best on held-out validation items wins
+    mf_grid: tuple[MFParams, ...] = (
+        MFParams(factors=64, regularization=0.05, alpha=4.0),
+        MFParams(factors=32, regularization=0.1, alpha=10.0),
+        MFParams(factors=32, regularization=0.05, alpha=4.0),
+    )
     embedding: EmbeddingParams = EmbeddingParams(dim=48, epochs=30, min_count=1, bucket=50_000)
     click: ClickParams = ClickParams(n_estimators=400, num_leaves=15, min_child_samples=200)
     half_life_days: float = 30.0
@@ -151,10 +156,10 @@ class _Stage:
     history: sp.csr_matrix  # users x items, idf-weighted
 
 
-def _train_stage(mask, u, i, ts, w, n_users, n_items, text_vecs, cat_matrix, cfg) -> _Stage:
+def _train_stage(mask, u, i, ts, w, n_users, n_items, text_vecs, cat_matrix, mf_params, cfg) -> _Stage:
     u, i, ts, w = u[mask], i[mask], ts[mask], w[mask]
     ui = sp.csr_matrix((w, (u, i)), shape=(n_users, n_items))
-    mf = ALSModel(cfg.mf).fit(ui)
+    mf = ALSModel(mf_params).fit(ui)
     trained = np.unique(i)
     mf.fit_text_projection(text_vecs[trained], trained, l2=1.0)
     binary = ui.copy()
@@ -253,6 +258,7 @@ class ReplayResult:
     n_candidates_mean: float
     strategies: dict = field(default_factory=dict)
     click_model: dict = field(default_factory=dict)
+    mf_selection: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {
@@ -262,6 +268,7 @@ class ReplayResult:
             "n_candidates_mean": self.n_candidates_mean,
             "strategies": self.strategies,
             "click_model": self.click_model,
+            "mf_selection": self.mf_selection,
         }
 
 
@@ -313,24 +320,32 @@ def run_replay(
     is_test = np.isin(i, test_items)
 
     # validation: each fold of the non-test items is replayed against models trained without
-    # it (and without the test items); the click model learns from those replays
-    xs, ys, gs = [], [], []
-    for fold in np.array_split(rng.permutation(valid_items), cfg.validation_folds):
-        say(f"validation fold: {len(fold)} items")
-        stage_a = _train_stage(~is_test & ~np.isin(i, fold), u, i, ts, w, n_users, n_items, text_vecs, cat_matrix, cfg)
-        for case in _cases(np.sort(fold), u, i, ts, cfg.seed_events, n_users):
-            content, _ = _content(stage_a, case, text_vecs, item_cats, items.created_at, cfg, n_users)
-            cands = _candidates(stage_a, pool, case, n_users)
-            raw, z = component_scores(cands, content)
-            xs.append(click_features(cands, content, raw, z))
-            ys.append(case.hits[cands.ids])
-            gs.append(np.full(len(cands), case.item))
-    click = ClickModel(cfg.click).fit(np.vstack(xs), np.concatenate(ys), np.concatenate(gs))
-    say(f"click model: {click.metrics}")
+    # it (and without the test items); the click model learns from those replays, and the MF
+    # setting is chosen by that click model's AUC on validation items it did not train on
+    folds = np.array_split(rng.permutation(valid_items), cfg.validation_folds)
+    best, selection = None, {}
+    for mf_params in cfg.mf_grid:
+        xs, ys, gs = [], [], []
+        for fold in folds:
+            stage_a = _train_stage(~is_test & ~np.isin(i, fold), u, i, ts, w, n_users, n_items, text_vecs, cat_matrix, mf_params, cfg)
+            for case in _cases(np.sort(fold), u, i, ts, cfg.seed_events, n_users):
+                content, _ = _content(stage_a, case, text_vecs, item_cats, items.created_at, cfg, n_users)
+                cands = _candidates(stage_a, pool, case, n_users)
+                raw, z = component_scores(cands, content)
+                xs.append(click_features(cands, content, raw, z))
+                ys.append(case.hits[cands.ids])
+                gs.append(np.full(len(cands), case.item))
+        click = ClickModel(cfg.click).fit(np.vstack(xs), np.concatenate(ys), np.concatenate(gs))
+        label = f"factors={mf_params.factors} regularization={mf_params.regularization} alpha={mf_params.alpha}"
+        selection[label] = round(click.metrics["holdout_auc"], 4)
+        say(f"MF {label}: click model {click.metrics}")
+        if best is None or click.metrics["holdout_auc"] > best[2].metrics["holdout_auc"]:
+            best = (label, mf_params, click)
+    mf_label, mf_params, click = best
 
     # stage B: every non-test interaction; evaluate on the test items
     say(f"stage B: {len(test_items)} test items")
-    stage_b = _train_stage(~is_test, u, i, ts, w, n_users, n_items, text_vecs, cat_matrix, cfg)
+    stage_b = _train_stage(~is_test, u, i, ts, w, n_users, n_items, text_vecs, cat_matrix, mf_params, cfg)
     kmax = max(cfg.ks)
     per_strategy: dict[str, list[dict]] = {s: [] for s in STRATEGIES}
     timing = {s: 0.0 for s in STRATEGIES}
@@ -354,7 +369,14 @@ def run_replay(
             per_strategy[name].append(row)
 
     n_eval = len(per_strategy["blend"])
-    result = ReplayResult(n_eval, len(valid_items), n_users, float(np.mean(n_cands)), click_model=click.metrics)
+    result = ReplayResult(
+        n_eval,
+        len(valid_items),
+        n_users,
+        float(np.mean(n_cands)),
+        click_model=click.metrics,
+        mf_selection={"validation_auc": selection, "chosen": mf_label},
+    )
     for name, rows in per_strategy.items():
         summary = {}
         for key in rows[0] if rows else []:
@@ -399,6 +421,7 @@ def _format_table(result: ReplayResult, ks) -> str:
         f"test items: {result.n_test_items}   validation items: {result.n_validation_items}   "
         f"users: {result.n_users}   candidates per item: {result.n_candidates_mean:.0f}",
         f"click model (validation items, held-out share): {json.dumps({k: round(v, 4) if isinstance(v, float) else v for k, v in result.click_model.items()})}",
+        f"MF setting chosen on validation items: {result.mf_selection['chosen']} (click-model AUC per setting: {result.mf_selection['validation_auc']})",
         "",
     ]
     cols = [f"{m}@{k}" for k in ks for m in ("lift", "precision", "recall", "ndcg")]
