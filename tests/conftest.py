@@ -18,6 +18,22 @@ def _fast_password_hashing(settings):
 
 
 @pytest.fixture(autouse=True)
+def _no_server_errors():
+    """No request in the suite may end in an unhandled error (a 500)."""
+    from django.core.signals import got_request_exception
+
+    seen = []
+
+    def record(sender, request=None, **kwargs):
+        seen.append(getattr(request, "path", "?"))
+
+    got_request_exception.connect(record)
+    yield seen
+    got_request_exception.disconnect(record)
+    assert not seen, f"unhandled server errors on {seen}"
+
+
+@pytest.fixture(autouse=True)
 def _clean_cache():
     cache.clear()  # the real Redis: throttle windows must not leak between tests
     yield

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.core.signals import got_request_exception
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -80,6 +81,8 @@ def api_exception_handler(exc, context):
     response = drf_exception_handler(exc, context)
     if response is None:
         log.exception("Unhandled error in %s", context.get("view").__class__.__name__, exc_info=exc)
+        # The standard signal for unhandled errors: error reporters and the test suite listen to it.
+        got_request_exception.send(sender=None, request=context.get("request"))
         return Response(
             error_body(500, [{"field": None, "code": "server_error", "message": "Internal error; it has been logged."}]),
             status=500,

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import datetime, timedelta
 
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 
 from apps.audience.models import Subscriber
 from apps.contents.models import Content
@@ -31,6 +31,7 @@ EVENT_SPEC: tuple[Field, ...] = (
 _SKEW = timedelta(minutes=5)  # clock skew allowed for occurred_at
 ACTIVITY_TYPES = frozenset({Event.Type.OPEN, Event.Type.CLICK, Event.Type.READ})
 _CHUNK = 1000
+_RETRIES = 3
 
 
 def events_ingest(*, client: Client, items: list, now: datetime | None = None) -> dict:
@@ -55,13 +56,22 @@ def events_ingest(*, client: Client, items: list, now: datetime | None = None) -
             continue
         valid.append((i, ev))
 
-    with transaction.atomic():
-        rows = _resolve(client, valid, results, now)
-        inserted = _insert(client, rows, now)
-        for i, row in rows.items():
-            results[i] = {"event_id": row["event_id"], "status": "accepted" if row["event_id"] in inserted else "duplicate"}
-        new_rows = [row for row in rows.values() if row["event_id"] in inserted]
-        _apply(new_rows)
+    for attempt in range(_RETRIES):
+        try:
+            with transaction.atomic():
+                rows = _resolve(client, valid, results, now)
+                inserted = _insert(client, rows, now)
+                new_rows = [row for row in rows.values() if row["event_id"] in inserted]
+                _apply(new_rows)
+            break
+        except OperationalError as exc:
+            # Concurrent batches wait on each other's unique-index entries and rows; rows are
+            # taken in sorted order so this is rare, and a retry is safe because the insert is
+            # idempotent.
+            if attempt == _RETRIES - 1 or "deadlock" not in str(exc).lower():
+                raise
+    for i, row in rows.items():
+        results[i] = {"event_id": row["event_id"], "status": "accepted" if row["event_id"] in inserted else "duplicate"}
 
     counts = defaultdict(int)
     for r in results:
@@ -160,7 +170,8 @@ def _insert(client: Client, rows: dict[int, dict], now: datetime) -> set[str]:
     """Insert new events; return the event_ids the database did not have yet."""
     if not rows:
         return set()
-    values = list(rows.values())
+    # Sorted by event_id: concurrent batches with shared ids take the index entries in the same order.
+    values = sorted(rows.values(), key=lambda r: r["event_id"])
     cols = "client_id, event_id, type, subscriber_id, content_id, send_id, occurred_at, received_at"
     conflict = "ON CONFLICT (client_id, event_id) DO NOTHING RETURNING event_id"
     inserted: set[str] = set()

@@ -23,3 +23,20 @@ def test_swagger_ui_is_served(client):
     assert r.status_code == 200 and b"swagger" in r.content.lower()
     schema = client.get("/api/schema/")
     assert schema.status_code == 200 and b"ApiKey" in schema.content
+
+
+@pytest.mark.django_db
+def test_an_unhandled_error_is_json_and_signalled(api, monkeypatch, _no_server_errors):
+    """What the suite-wide guard relies on: an unhandled error is a JSON 500 that fires
+    got_request_exception (which the guard records)."""
+    import apps.contents.api as contents_api
+
+    def boom(**kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(contents_api, "contents_of_client", boom)
+    api.raise_request_exception = False
+    r = api.get("/api/v1/contents/")
+    assert r.status_code == 500 and r.json()["code"] == "server_error"
+    assert _no_server_errors == ["/api/v1/contents/"]
+    _no_server_errors.clear()  # expected here; every other test must leave it empty
