@@ -9,6 +9,7 @@ component       candidate side                                    content side
 ``content``     profile vector (``recsys.embedding``)             text vector
 ``mf``          MF user factors (``recsys.mf``)                   item factors (fold-in/projection)
 ``lookalike``   unit MF user factors                              seed centroid (``recsys.lookalike``)
+``neighbors``   unit history rows (what each one read)            the seed's history centroid
 ``category``    share of the subscriber's reads per category      indicator of its categories
 ``ctr``         usual push CTR                                    (same for every content)
 ``recency``     -log1p(days since last activity)                  (same for every content)
@@ -27,10 +28,11 @@ one chunk are alive; no normalised copy of the factor matrix is made.
 Public API::
 
     Candidates(ids, factors, profiles=None, baseline_ctr=None, days_inactive=None,
-               category_affinity=None, factor_norms=None)
+               category_affinity=None, history=None, factor_norms=None)
     Content(factors=None, text_vector=None, seed_factors=None, seed_weights=None,
-            categories=None, exclude_ids=(), age_hours=0.0, hour=12)
-    BlendWeights(content=0.5, mf=1.0, lookalike=1.0, category=0.5, ctr=1.0, recency=0.5)
+            categories=None, seed_history=None, exclude_ids=(), age_hours=0.0, hour=12)
+    BlendWeights(content=0.5, mf=1.0, lookalike=1.0, neighbors=1.0, category=0.5, ctr=1.0,
+                 recency=0.5)
     select_audience(candidates, content, k, weights=BlendWeights(), reranker=None,
                     rerank_depth=5000) -> Audience(ids, total, components)
     select_audience_batch(candidates, contents, k, ...) -> list[Audience]
