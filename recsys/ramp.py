@@ -116,7 +116,7 @@ class WaveStats:
     ctr_max          largest CTR in the wave; None = assume equal CTRs (the mean)
     clicked_gap      sum over clickers of ctr_i * (F(now - sent_i) - F(click_i - sent_i)); the
                      exposure a clicker can no longer use. 0 is a fine approximation for small CTRs
-    age_seconds      seconds since the wave was sent (None = unknown, no window check)
+    age_seconds      seconds since the wave's last send (None = unknown, no window check)
 
     The three optional moments make the test exact for large and uneven CTRs; with CTRs of a few
     percent they change the numbers by about a percent.
@@ -421,7 +421,7 @@ def wave_stats(
         ctr_sq_sum=float(np.sum(p * p)),
         ctr_max=float(p.max()) if p.size else 0.0,
         clicked_gap=gap,
-        age_seconds=float(now - s.min()) if s.size else None,
+        age_seconds=float(now - s.max()) if s.size else None,  # since the wave's last send
     )
 
 
