@@ -145,3 +145,20 @@ class Decision(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor_name} {self.action} {self.subject}"
+
+
+class Watermark(models.Model):
+    """How far a sweep has processed an append-only table (by id).
+
+    ``position``: rows up to it are done. ``pending``: the highest id seen at the previous sweep;
+    the next sweep processes up to it, so a row is handled at least one sweep after its id was
+    taken, when the transaction that wrote it has long committed.
+    """
+
+    name = models.CharField(max_length=64, unique=True)
+    position = models.BigIntegerField(default=0)
+    pending = models.BigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"{self.name} @ {self.position}"

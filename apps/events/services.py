@@ -29,7 +29,6 @@ EVENT_SPEC: tuple[Field, ...] = (
     Field("occurred_at", "datetime", help="When it happened (default: when received)."),
 )
 _SKEW = timedelta(minutes=5)  # clock skew allowed for occurred_at
-ACTIVITY_TYPES = frozenset({Event.Type.OPEN, Event.Type.CLICK, Event.Type.READ})
 _CHUNK = 1000
 _RETRIES = 3
 
@@ -207,38 +206,12 @@ def _insert(client: Client, rows: dict[int, dict], now: datetime) -> set[str]:
     return inserted
 
 
-def _activity_update(latest: dict[int, datetime]) -> None:
-    """Move subscribers' last_activity_at forward (never back)."""
-    table = Subscriber._meta.db_table
-    ids = sorted(latest)
-    with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            # Lock in id order first, so concurrent batches touching the same subscribers
-            # queue instead of deadlocking; then one set-based update.
-            cur.execute(f"SELECT id FROM {table} WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE", [ids])
-            cur.execute(
-                f"UPDATE {table} AS s SET last_activity_at = u.ts FROM unnest(%s::bigint[], %s::timestamptz[]) AS u(id, ts) "
-                "WHERE s.id = u.id AND (s.last_activity_at IS NULL OR s.last_activity_at < u.ts)",
-                [ids, [latest[i] for i in ids]],
-            )
-            return
-        adapt = connection.ops.adapt_datetimefield_value
-        cur.executemany(
-            f"UPDATE {table} SET last_activity_at = %s WHERE id = %s AND (last_activity_at IS NULL OR last_activity_at < %s)",
-            [(adapt(latest[i]), i, adapt(latest[i])) for i in ids],
-        )
-
-
 def _apply(new_rows: list[dict]) -> None:
-    """What new events mean: subscribers were active; pushes were opened or clicked."""
+    """What new events mean for pushes: first opens and clicks of sends. (Activity is rolled up
+    into ``Subscriber.last_activity_at`` by the minute sweep, off the request path, so that
+    concurrent batches never wait on each other's subscriber rows.)"""
     if not new_rows:
         return
-    latest: dict[int, datetime] = {}
-    for r in new_rows:
-        if r["type"] in ACTIVITY_TYPES and (r["subscriber_id"] not in latest or r["occurred_at"] > latest[r["subscriber_id"]]):
-            latest[r["subscriber_id"]] = r["occurred_at"]
-    if latest:
-        _activity_update(latest)
     from apps.delivery.services import sends_attribute
 
     sends_attribute(events=[r for r in new_rows if r["send_id"] is not None])

@@ -47,8 +47,20 @@ def test_accepts_and_updates_activity(api, world, now):
     assert (r.data["accepted"], r.data["duplicates"], r.data["rejected"]) == (2, 0, 0)
     assert [x["status"] for x in r.data["results"]] == ["accepted", "accepted"]
     assert Event.objects.count() == 2
+    from apps.audience.services import subscribers_activity_rollup
+
     u0 = Subscriber.objects.get(external_id="u0", client=world["content"].client)
+    assert u0.last_activity_at is None  # rolled up by the sweep, off the request path
+    assert subscribers_activity_rollup() == 0  # first sweep: only notes the newest event
+    assert subscribers_activity_rollup() == 2  # one sweep later the events are applied
+    u0.refresh_from_db()
     assert u0.last_activity_at.isoformat() == "2026-11-28T08:00:00+00:00"
+    # Older events never move activity back; newer ones do; dismissals are not activity.
+    api.post(URL, {"events": [ev(5, occurred_at="2026-11-27T08:00:00Z"), ev(6, sub="u1", type="dismiss")]}, format="json")
+    subscribers_activity_rollup(settle=True)
+    u0.refresh_from_db()
+    assert u0.last_activity_at.isoformat() == "2026-11-28T08:00:00+00:00"
+    assert subscribers_activity_rollup(settle=True) == 0  # idempotent
 
 
 @pytest.mark.django_db
