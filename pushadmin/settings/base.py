@@ -187,6 +187,18 @@ PUSHADMIN = {
     "CONTENT_LIFETIME": env_duration("PUSHADMIN_CONTENT_LIFETIME", timedelta(hours=4)),
     "ARTIFACTS_DIR": Path(env_str("PUSHADMIN_ARTIFACTS_DIR", str(VAR_DIR / "artifacts"))),
     "WORKER_HEARTBEAT_SECONDS": 10,
+    # Where pushes go: log (development), webhook (HTTPS POST, HMAC-signed) or fcm (FCM HTTP v1).
+    "DELIVERY": {
+        "PROVIDER": env_str("PUSHADMIN_PUSH_PROVIDER", "log"),
+        "RATE_PER_SECOND": env_int("PUSHADMIN_PUSH_RATE", 10_000, minimum=1),
+        "TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_TIMEOUT", 10, minimum=1),
+        "MAX_ATTEMPTS": env_int("PUSHADMIN_PUSH_MAX_ATTEMPTS", 5, minimum=1),
+        "WEBHOOK_URL": env_str("PUSHADMIN_WEBHOOK_URL", ""),
+        "WEBHOOK_SECRET": env_str("PUSHADMIN_WEBHOOK_SECRET", ""),
+        "FCM_PROJECT_ID": env_str("PUSHADMIN_FCM_PROJECT_ID", ""),
+        "FCM_ACCESS_TOKEN": env_str("PUSHADMIN_FCM_ACCESS_TOKEN", ""),
+        "FCM_BASE_URL": env_str("PUSHADMIN_FCM_BASE_URL", "https://fcm.googleapis.com"),
+    },
 }
 
 LOGGING = {
