@@ -33,6 +33,7 @@ class Campaign(models.Model):
     target = models.FloatField(default=2.4)
     alpha = models.FloatField(default=0.05)
     observation_window = models.DurationField(default=timedelta(minutes=20))
+    max_waves = models.PositiveSmallIntegerField(default=16, help_text="Stop with 'budget' after this many waves.")
     segment = models.JSONField(default=dict, blank=True, help_text="Who may get it; default: inactive for 7 days.")
     sends = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
@@ -83,6 +84,9 @@ class Wave(models.Model):
     decision = models.CharField(max_length=8, choices=Decision.choices, blank=True)
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_numbers = models.JSONField(default=dict, blank=True)
+    decision_reason = models.CharField(max_length=500, blank=True)
+    allocation = models.JSONField(default=dict, blank=True, help_text="Recipients per title variant and why (Thompson sampling).")
+    ranker = models.CharField(max_length=64, blank=True, help_text="Which audience ranking chose the recipients.")
 
     class Meta:
         ordering = ["campaign_id", "number"]

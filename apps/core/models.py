@@ -110,7 +110,8 @@ class Decision(models.Model):
         SYSTEM = "system", "system"
         API = "api", "API client"
 
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="decisions")
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions",
+                               help_text="Empty for decisions about the whole system, e.g. pausing all sending.")
     at = models.DateTimeField(db_index=True)
     actor_type = models.CharField(max_length=8, choices=Actor.choices)
     actor_user = models.ForeignKey(
@@ -162,3 +163,15 @@ class Watermark(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name} @ {self.position}"
+
+
+class Switch(models.Model):
+    """An operator's switch, e.g. ``sending_paused``: read by the dispatcher before every batch."""
+
+    name = models.CharField(max_length=64, unique=True)
+    on = models.BooleanField(default=False)
+    changed_at = models.DateTimeField(null=True, blank=True)
+    changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.name}={'on' if self.on else 'off'}"

@@ -50,7 +50,7 @@ def person_create(*, username: str, password: str, role: Role, clients=(), email
 
 def decision_record(
     *,
-    client: Client | int,
+    client: Client | int | None,
     action: str,
     actor_user=None,
     actor_name: str = "",
@@ -69,7 +69,7 @@ def decision_record(
     else:
         actor_type, actor_name = Decision.Actor.SYSTEM, actor_name or "system"
     return Decision.objects.create(
-        client_id=getattr(client, "pk", client),
+        client_id=getattr(client, "pk", client),  # None: a system-wide decision
         at=now or clock.now(),
         actor_type=actor_type,
         actor_user=actor_user,

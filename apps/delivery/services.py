@@ -1,16 +1,22 @@
-"""Writes of the outbox: attribution of opens and clicks to sends (and their waves)."""
+"""Writes of the outbox: slots and sends, dispatch to the provider, attribution of opens and clicks."""
 
 from __future__ import annotations
 
 from collections import Counter
-from datetime import datetime
+from datetime import datetime, timedelta
 
+import numpy as np
+from django.db import transaction
 from django.db.models import F
+
+from apps.core import clock
 
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
 from apps.contents.models import TitleVariant
 from apps.delivery.models import Send
+
+CLAIM_TIMEOUT = timedelta(minutes=2)  # a claim older than this was left by a dead worker
 
 
 def sends_attribute(*, events: list[dict]) -> dict[str, int]:
@@ -47,3 +53,163 @@ def _mark(times: dict[int, datetime], field: str) -> list[dict]:
     Send.objects.bulk_update(rows, [field], batch_size=500)
     return [{"wave_id": r.wave_id, "campaign_id": r.campaign_id, "title_variant_id": r.title_variant_id,
              "subscriber_id": r.subscriber_id} for r in rows]
+
+
+# --- The outbox: slots and sends --------------------------------------------------------------
+
+def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, scores, variant_ids, now) -> dict:
+    """Claim each subscriber's 7-day slot and create their send, in one statement per chunk.
+
+    The claim is one conditional ``UPDATE ... WHERE last_content_push_at <= now - 7 days``; only
+    the subscribers it actually updated get a send row, in the same transaction. A subscriber
+    whose slot another campaign took first is skipped. ``UNIQUE(campaign, subscriber)`` is the
+    last guard against sending one content twice.
+    """
+    from django.db import connection
+
+    from apps.audience.selectors import SLOT
+
+    ids = np.asarray(subscriber_ids, dtype=np.int64)
+    if len(ids) == 0:
+        return {"subscriber_ids": ids}
+    order = np.argsort(ids, kind="stable")  # rows locked in id order: concurrent claims cannot deadlock
+    ids, ctr = ids[order], np.asarray(baseline_ctr, dtype=float)[order]
+    score = np.asarray(scores, dtype=float)[order]
+    variant = np.asarray(variant_ids, dtype=np.int64)[order]
+    subs, sends = Subscriber._meta.db_table, Send._meta.db_table
+    created: list[int] = []
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            raw = psycopg.Cursor(connection.connection)
+            for start in range(0, len(ids), 20_000):
+                sl = slice(start, start + 20_000)
+                raw.execute(
+                    f"""WITH locked AS (
+                          SELECT id FROM {subs} WHERE id = ANY(%b) ORDER BY id FOR NO KEY UPDATE
+                        ), claimed AS (
+                          UPDATE {subs} s SET last_content_push_at = %b, push_sends = s.push_sends + 1
+                          FROM locked WHERE s.id = locked.id AND s.push_opt_in
+                            AND (s.last_content_push_at IS NULL OR s.last_content_push_at <= %b)
+                          RETURNING s.id
+                        )
+                        INSERT INTO {sends} (campaign_id, wave_id, subscriber_id, title_variant_id, state, baseline_ctr, score,
+                                             provider, provider_message_id, attempts, error, created_at)
+                        SELECT %b, %b, u.id, NULLIF(u.v, 0), 'pending', u.ctr, u.score, '', '', 0, '', %b
+                        FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[]) AS u(id, v, ctr, score)
+                        JOIN claimed ON claimed.id = u.id
+                        RETURNING subscriber_id""",
+                    [ids[sl].tolist(), now, now - SLOT, campaign.pk, wave.pk, now,
+                     ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist()],
+                )
+                created += [r[0] for r in raw.fetchall()]
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            by_id = {int(i): k for k, i in enumerate(ids)}
+            for start in range(0, len(ids), 500):
+                chunk = ids[start:start + 500].tolist()
+                cur.execute(
+                    f"UPDATE {subs} SET last_content_push_at = %s, push_sends = push_sends + 1 "
+                    f"WHERE id IN ({','.join(['%s'] * len(chunk))}) AND push_opt_in "
+                    f"AND (last_content_push_at IS NULL OR last_content_push_at <= %s) RETURNING id",
+                    [adapt(now), *chunk, adapt(now - SLOT)],
+                )
+                claimed = sorted(r[0] for r in cur.fetchall())
+                Send.objects.bulk_create([
+                    Send(campaign_id=campaign.pk, wave_id=wave.pk, subscriber_id=sid,
+                         title_variant_id=int(variant[by_id[sid]]) or None, state=Send.State.PENDING,
+                         baseline_ctr=float(ctr[by_id[sid]]), score=float(score[by_id[sid]]), created_at=now)
+                    for sid in claimed
+                ])
+                created += claimed
+    return {"subscriber_ids": np.array(sorted(created), dtype=np.int64)}
+
+
+def sends_cancel_pending(*, campaign_id: int, reason: str, now) -> int:
+    """Unsent pushes of a campaign that ended: failed, with the reason (never silently dropped)."""
+    return Send.objects.filter(campaign_id=campaign_id, state=Send.State.PENDING).update(
+        state=Send.State.FAILED, failed_at=now, error=reason[:500])
+
+
+def _backoff(attempts: int) -> timedelta:
+    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 900))
+
+
+def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[str, int]:
+    """Claim up to ``limit`` due sends by a conditional update, hand them to the provider, and
+    record each result. Safe to run in many workers at once; a claim that a dead worker left
+    behind is taken back after ``CLAIM_TIMEOUT``."""
+    from django.conf import settings
+    from django.db import connection
+
+    from apps.campaigns.services import sending_paused
+    from apps.delivery.providers.base import PushMessage
+
+    now = now or clock.now()
+    if sending_paused():
+        return {"claimed": 0, "paused": 1}
+    conf = settings.PUSHADMIN["DELIVERY"]
+    max_attempts = conf["MAX_ATTEMPTS"]
+    Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=now - CLAIM_TIMEOUT).update(state=Send.State.PENDING)
+    table, campaigns = Send._meta.db_table, Campaign._meta.db_table
+    adapt = connection.ops.adapt_datetimefield_value
+    lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    with transaction.atomic(), connection.cursor() as cur:
+        cur.execute(
+            f"UPDATE {table} SET state = 'claimed', claimed_at = %s, attempts = attempts + 1 WHERE id IN ("
+            f"  SELECT d.id FROM {table} d JOIN {campaigns} c ON c.id = d.campaign_id"
+            f"  WHERE d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) AND c.state = 'running'"
+            f"  ORDER BY d.id LIMIT %s{lock}) AND state = 'pending' RETURNING id",
+            [adapt(now), adapt(now), limit],
+        )
+        claimed = [r[0] for r in cur.fetchall()]
+    if not claimed:
+        return {"claimed": 0}
+    rows = list(
+        Send.objects.filter(pk__in=claimed).select_related("subscriber", "title_variant", "campaign__content").order_by("pk")
+    )
+    messages = []
+    for s in rows:
+        content = s.campaign.content
+        messages.append(PushMessage(
+            send_id=s.pk, campaign_id=s.campaign_id, content_external_id=content.external_id,
+            subscriber_external_id=s.subscriber.external_id, push_token=s.subscriber.push_token,
+            platform=s.subscriber.platform, title=s.title_variant.text if s.title_variant else content.title,
+            body=content.body[:180], url=content.url, data={"send_id": str(s.pk), "content": content.external_id},
+        ))
+    if provider is None:
+        from apps.delivery.providers import get_provider
+
+        provider = get_provider()
+    results = provider.send_batch(messages)
+    done = now
+    sent, failed, retry = [], [], []
+    by_id = {s.pk: s for s in rows}
+    for r in results:
+        s = by_id[r.send_id]
+        if r.ok:
+            s.state, s.sent_at, s.provider, s.provider_message_id, s.error = Send.State.SENT, done, provider.name, r.provider_message_id[:200], ""
+            sent.append(s)
+        elif r.permanent or s.attempts >= max_attempts:
+            s.state, s.failed_at, s.provider = Send.State.FAILED, done, provider.name
+            s.error = (r.error or "failed")[:500] + ("" if r.permanent else f" (gave up after {s.attempts} attempts)")
+            failed.append(s)
+        else:
+            wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(s.attempts)
+            s.state, s.next_attempt_at, s.error, s.provider = Send.State.PENDING, done + wait, (r.error or "")[:500], provider.name
+            retry.append(s)
+    with transaction.atomic():
+        # Only rows still under our claim are written: one reclaimed after CLAIM_TIMEOUT belongs
+        # to another worker now.
+        ours = set(Send.objects.select_for_update().filter(pk__in=claimed, state=Send.State.CLAIMED, claimed_at=now)
+                   .values_list("pk", flat=True))
+        sent, failed, retry = ([s for s in g if s.pk in ours] for g in (sent, failed, retry))
+        fields = ["state", "sent_at", "failed_at", "next_attempt_at", "provider", "provider_message_id", "error"]
+        for group in (sent, failed, retry):
+            if group:
+                Send.objects.bulk_update(group, fields, batch_size=1000)
+        for field, group in (("delivered", sent), ("failed", failed)):
+            for wave_id, n in sorted(Counter(s.wave_id for s in group).items()):
+                Wave.objects.filter(pk=wave_id).update(**{field: F(field) + n})
+    return {"claimed": len(claimed), "sent": len(sent), "failed": len(failed), "retry": len(retry)}

@@ -1,0 +1,157 @@
+"""The campaign loop on the real database: launch, slots, waves, dispatch, decisions, controls."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from apps.audience.models import Subscriber
+from apps.campaigns.models import Campaign, Wave
+from apps.campaigns.services import (CannotLaunch, campaign_launch, campaign_stop, campaigns_advance_due,
+                                     sending_pause_set)
+from apps.contents.models import Content
+from apps.core.models import Decision
+from apps.delivery.models import Send
+from apps.delivery.services import sends_dispatch_batch
+
+
+def dispatch_all(now):
+    total = 0
+    while (n := sends_dispatch_batch(limit=500, now=now).get("claimed", 0)):
+        total += n
+    return total
+
+
+@pytest.mark.django_db
+def test_launch_plans_wave_one_with_slots_and_allocation(approved_content, population, now):
+    subs = population(1000)
+    content = approved_content()
+    campaign = campaign_launch(content=content, now=now)
+    wave = campaign.waves.get()
+    assert (wave.number, wave.state, wave.sends) == (1, "sending", 300)
+    sends = Send.objects.filter(campaign=campaign)
+    assert sends.count() == 300 and sends.filter(state="pending").count() == 300
+    assert Subscriber.objects.filter(last_content_push_at=now).count() == 300
+    assert Subscriber.objects.filter(push_sends=1).count() == 300
+    assert sum(wave.allocation["recipients"].values()) == 300 and len(wave.allocation["recipients"]) == 2
+    assert wave.expected_clicks == pytest.approx(sum(sends.values_list("baseline_ctr", flat=True)))
+    assert Content.objects.get(pk=content.pk).status == "sending"
+    assert set(Decision.objects.filter(campaign=campaign).values_list("action", flat=True)) == {"campaign_launch", "wave_plan"}
+    assert wave.ranker.startswith("interim")
+    assert len(subs) == 1000
+
+
+@pytest.mark.django_db
+def test_launch_refuses_what_is_not_ready(approved_content, client_a, content_factory, now):
+    raw = content_factory(client_a, "raw")
+    with pytest.raises(CannotLaunch, match="approved"):
+        campaign_launch(content=raw, now=now)
+    c = approved_content()
+    c.title_variants.update(review="pending")
+    with pytest.raises(CannotLaunch, match="title"):
+        campaign_launch(content=c, now=now)
+    c.title_variants.update(review="approved")
+    with pytest.raises(CannotLaunch, match="expired"):
+        campaign_launch(content=c, now=now + timedelta(hours=5))
+
+
+@pytest.mark.django_db
+def test_nobody_gets_two_content_pushes_in_seven_days(approved_content, population, now):
+    population(500)
+    a = campaign_launch(content=approved_content("a"), now=now, initial_size=400)
+    b = campaign_launch(content=approved_content("b"), now=now, initial_size=400)
+    got_a = set(Send.objects.filter(campaign=a).values_list("subscriber_id", flat=True))
+    got_b = set(Send.objects.filter(campaign=b).values_list("subscriber_id", flat=True))
+    assert len(got_a) == 400 and len(got_b) == 100 and not (got_a & got_b)
+    # Six days later still capped; after seven days the slot is free again.
+    c = campaign_launch(content=approved_content("c", created_at=now + timedelta(days=6, minutes=10)), now=now + timedelta(days=6, minutes=40),
+                        initial_size=500)
+    assert c.waves.get().sends == 0 and Campaign.objects.get(pk=c.pk).state == "done"
+    d = campaign_launch(content=approved_content("d", created_at=now + timedelta(days=7, minutes=10)), now=now + timedelta(days=7, minutes=40),
+                        initial_size=500)
+    assert d.waves.get().sends == 500
+
+
+@pytest.mark.django_db
+def test_quiet_hours_opt_out_segment_and_readers(approved_content, population, client_a, now):
+    subs = population(40)
+    Subscriber.objects.filter(pk__in=[s.pk for s in subs[:10]]).update(timezone="Asia/Seoul")  # 21:00 local: fine
+    Subscriber.objects.filter(pk__in=[s.pk for s in subs[10:20]]).update(timezone="Pacific/Kiritimati")  # 02:00: quiet
+    Subscriber.objects.filter(pk__in=[s.pk for s in subs[20:25]]).update(push_opt_in=False)
+    Subscriber.objects.filter(pk__in=[s.pk for s in subs[25:30]]).update(last_activity_at=now - timedelta(days=1))  # active
+    content = approved_content()
+    from apps.events.services import events_ingest
+
+    events_ingest(client=client_a, now=now, items=[{"event_id": f"r{i}", "type": "read", "subscriber": subs[30 + i].external_id,
+                                                    "content": content.external_id} for i in range(3)])
+    campaign = campaign_launch(content=content, now=now)
+    got = set(Send.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True))
+    assert got == {s.pk for s in subs[:10]} | {s.pk for s in subs[33:]}
+
+
+@pytest.mark.django_db
+def test_dispatch_observe_decide_expand_with_clicks(approved_content, population, client_a, now):
+    from apps.events.services import events_ingest
+
+    population(3000)
+    campaign = campaign_launch(content=approved_content(), now=now)
+    assert dispatch_all(now) == 300
+    assert Send.objects.filter(campaign=campaign, state="sent").count() == 300
+    assert campaigns_advance_due(now=now + timedelta(minutes=1))["waves_closed"] == 1
+    wave = Wave.objects.get(campaign=campaign, number=1)
+    assert wave.state == "observing" and wave.observe_until == now + timedelta(minutes=20)
+    assert wave.delivered == 300
+    # Clicks far above the recipients' usual CTR arrive within the window.
+    sends = list(Send.objects.filter(campaign=campaign).order_by("id")[:45])
+    events_ingest(client=client_a, now=now + timedelta(minutes=15), items=[
+        {"event_id": f"k{s.pk}", "type": "click", "send_id": s.pk, "occurred_at": (now + timedelta(minutes=3)).isoformat()}
+        for s in sends])
+    assert campaigns_advance_due(now=now + timedelta(minutes=10))["waves_decided"] == 0  # never before the window
+    assert campaigns_advance_due(now=now + timedelta(minutes=21))["waves_decided"] == 1
+    wave.refresh_from_db()
+    assert wave.decision == "expand", wave.decision_reason
+    numbers = wave.decision_numbers
+    assert numbers["anytime_interval"]["lo"] > 1.5 and numbers["normal_interval"]["label"]
+    wave2 = Wave.objects.get(campaign=campaign, number=2)
+    assert wave2.planned_size == 1200 and wave2.sends == 1200
+    assert Decision.objects.filter(campaign=campaign, action="wave_expand").exists()
+    # The clickers joined the look-alike seed of wave 2's ranking.
+    assert Decision.objects.filter(campaign=campaign, action="wave_plan", subject="wave:2").get().numbers["seed"] == 45
+    # The variants' clicks fed the bandit: wave 2's allocation is recorded.
+    assert sum(wave2.allocation["recipients"].values()) == 1200
+
+
+@pytest.mark.django_db
+def test_no_clicks_stops_for_futility(approved_content, population, client_a, now):
+    population(20000)
+    campaign = campaign_launch(content=approved_content(), now=now, initial_size=3000)
+    t = now
+    for _ in range(6):
+        dispatch_all(t)
+        campaigns_advance_due(now=t + timedelta(minutes=1))
+        t = t + timedelta(minutes=22)
+        campaigns_advance_due(now=t)
+        campaign.refresh_from_db()
+        if campaign.state != "running":
+            break
+    assert campaign.state == "done"
+    last = campaign.waves.order_by("number").last()
+    assert last.decision == "stop" and last.decision_numbers["code"] == "futility"
+    assert Content.objects.get(pk=campaign.content_id).status == "done"
+
+
+@pytest.mark.django_db
+def test_stop_cancels_unsent_with_a_reason_and_pause_holds_sending(approved_content, population, people, now):
+    population(1000)
+    campaign = campaign_launch(content=approved_content(), now=now)
+    sending_pause_set(paused=True, user=people["operator"], now=now)
+    assert sends_dispatch_batch(now=now)["claimed"] == 0
+    sending_pause_set(paused=False, user=people["operator"], now=now)
+    assert sends_dispatch_batch(limit=100, now=now)["claimed"] == 100
+    campaign_stop(campaign=campaign, user=people["operator"], now=now)
+    assert Send.objects.filter(campaign=campaign, state="sent").count() == 100
+    failed = Send.objects.filter(campaign=campaign, state="failed")
+    assert failed.count() == 200 and all("stopped" in e for e in failed.values_list("error", flat=True))
+    assert sends_dispatch_batch(now=now)["claimed"] == 0
+    actions = list(Decision.objects.filter(actor_user=people["operator"]).values_list("action", flat=True))
+    assert sorted(actions) == ["campaign_stop", "sending_pause", "sending_resume"]
