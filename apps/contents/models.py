@@ -71,6 +71,8 @@ class Content(models.Model):
             models.Index(fields=["client", "-created_at"], name="content_client_created"),
             models.Index(fields=["status", "evaluate_at"], name="content_due_evaluation"),
             models.Index(fields=["status", "expires_at"], name="content_due_expiry"),
+            # The editors' queue: candidates by predicted improvement, then time left.
+            models.Index(fields=["status", "-push_score", "expires_at"], name="content_queue"),
         ]
 
     def __str__(self) -> str:
@@ -110,3 +112,68 @@ class TitleVariant(models.Model):
 
     def __str__(self) -> str:
         return self.text
+
+
+TEMPLATE_SLOTS = ("keyphrase", "keyphrase2", "category", "title")
+
+
+class TitleTemplate(models.Model):
+    """A push-title pattern that admins edit, with slots filled from the content.
+
+    Slots: ``{keyphrase}`` (the most salient phrase of the text), ``{keyphrase2}`` (the second),
+    ``{category}`` (the category's label in the template's language) and ``{title}`` (the
+    original title). A template whose slot has nothing to fill it is skipped for that content.
+    """
+
+    class Language(models.TextChoices):
+        KO = "ko", "Korean"
+        EN = "en", "English"
+
+    name = models.SlugField(max_length=100, unique=True)
+    language = models.CharField(max_length=2, choices=Language.choices)
+    pattern = models.CharField(max_length=200, help_text="e.g. '{keyphrase}: what we know so far'. Slots: "
+                               + ", ".join("{%s}" % s for s in TEMPLATE_SLOTS) + ".")
+    priority = models.PositiveSmallIntegerField(default=100, help_text="Lower comes first when more templates fit than are needed.")
+    is_active = models.BooleanField(default=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["language", "priority", "name"]
+        indexes = [models.Index(fields=["language", "is_active", "priority"], name="title_template_lookup")]
+
+    def clean(self):
+        from django.core.exceptions import ValidationError
+
+        from apps.contents.titles import template_slots
+
+        try:
+            slots = template_slots(self.pattern)
+        except ValueError as exc:
+            raise ValidationError({"pattern": str(exc)}) from None
+        if not slots:
+            raise ValidationError({"pattern": "A template needs at least one slot, e.g. {keyphrase}."})
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.language})"
+
+
+class AutoApprovePolicy(models.Model):
+    """A client's auto-approve rule: a fresh candidate scoring at least ``min_score`` in one of
+    ``categories`` (empty list = any category) gets its titles approved and is launched by the system."""
+
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, related_name="auto_approve_policy")
+    enabled = models.BooleanField(default=False)
+    min_score = models.FloatField(default=3.0, help_text="Predicted click improvement at or above which a candidate is launched.")
+    categories = models.JSONField(default=list, blank=True, help_text="Categories it applies to; empty = every category.")
+    updated_at = models.DateTimeField()
+    updated_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+
+    class Meta:
+        constraints = [models.CheckConstraint(condition=models.Q(min_score__gte=0.0), name="auto_approve_min_score_nonneg")]
+
+    def applies_to(self, *, score: float | None, category: str) -> bool:
+        return bool(self.enabled and score is not None and score >= self.min_score
+                    and (not self.categories or category in self.categories))
+
+    def __str__(self) -> str:
+        return f"auto-approve {self.client_id} ({'on' if self.enabled else 'off'})"

@@ -1,0 +1,104 @@
+"""Small display helpers for the editors' pages."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def minutes_left(expires_at, now) -> int:
+    return max(int((expires_at - now).total_seconds() // 60), 0)
+
+
+@register.filter
+def duration_left(expires_at, now) -> str:
+    m = minutes_left(expires_at, now)
+    if m <= 0:
+        return "expired"
+    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
+
+
+@register.filter
+def urgency(expires_at, now) -> str:
+    m = minutes_left(expires_at, now)
+    return "urgent" if m < 30 else ("soon" if m < 90 else "fresh")
+
+
+@register.filter
+def life_share(content, now) -> int:
+    """Share of the content's lifetime still left, in percent (for the time bar)."""
+    total = (content.expires_at - content.created_at).total_seconds()
+    left = (content.expires_at - now).total_seconds()
+    return max(0, min(100, round(100 * left / total))) if total > 0 else 0
+
+
+@register.filter
+def reasons(score_reasons, n: int = 3) -> list[dict]:
+    out = []
+    for r in score_reasons or []:
+        if not isinstance(r, dict) or r.get("feature") == "scorer":
+            continue
+        c = float(r.get("contribution") or 0.0)
+        out.append({"label": r.get("label") or r.get("feature", ""), "contribution": c,
+                    "sign": "up" if c > 0.005 else ("down" if c < -0.005 else "flat")})
+    return out[: int(n)]
+
+
+@register.filter
+def interim(score_reasons) -> bool:
+    return any(isinstance(r, dict) and r.get("feature") == "scorer" for r in score_reasons or [])
+
+
+@register.filter
+def score_level(score) -> str:
+    if score is None:
+        return "none"
+    return "high" if score >= 2.4 else ("mid" if score >= 1.5 else "low")
+
+
+@register.filter
+def as_json_value(value) -> str:
+    if isinstance(value, list):
+        return ", ".join(str(v) for v in value) if value else "—"
+    if isinstance(value, float):
+        return f"{value:.3g}"
+    if value is None or value == "":
+        return "—"
+    return str(value)
+
+
+@register.filter
+def changes(decision) -> list[tuple[str, str, str]]:
+    """(field, before, after) for each field a logged decision changed or set."""
+    before, after = decision.before or {}, decision.after or {}
+    out = []
+    for key in list(after) + [k for k in before if k not in after]:
+        if key in ("variants", "approved_titles"):
+            continue
+        b, a = before.get(key), after.get(key)
+        if b != a:
+            out.append((key.replace("_", " "), as_json_value(b), as_json_value(a)))
+    return out
+
+
+ACTION_LABELS = {
+    "content_evaluate": "evaluated",
+    "content_reevaluate": "text changed: evaluate again",
+    "content_reject": "rejected the content",
+    "content_approve": "approved the content",
+    "content_expire": "expired",
+    "campaign_launch": "launched the campaign",
+    "campaign_end": "ended the campaign",
+    "title_edit": "edited a title",
+    "title_add": "wrote a title",
+    "title_approve": "approved a title",
+    "title_reject": "rejected a title",
+    "auto_approve_failed": "auto-approve could not launch",
+}
+
+
+@register.filter
+def action_label(action: str) -> str:
+    return ACTION_LABELS.get(action, action.replace("_", " "))

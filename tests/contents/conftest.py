@@ -1,0 +1,70 @@
+"""Fixtures of the editorial workflow: a fixed clock (noon UTC, outside the quiet hours the interim
+scorer halves), real reads through the events service, and candidates ready for review."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def t0():
+    return T0
+
+
+@pytest.fixture
+def register(t0):
+    from apps.contents.services import content_upsert
+
+    def make(client, external_id, *, at=None, **data):
+        at = at or t0
+        data.setdefault("title", f"Story {external_id}")
+        data.setdefault("created_at", at)
+        return content_upsert(client=client, external_id=external_id, data=data, now=at).content
+
+    return make
+
+
+@pytest.fixture
+def reads(subscriber_factory):
+    """``reads(content, n, at=..., inactive=True)``: n organic reads by n distinct subscribers."""
+    from apps.events.services import events_ingest
+
+    made = {"n": 0}
+
+    def add(content, n, *, at=None, prefix=None):
+        made["n"] += 1
+        prefix = prefix or f"r{made['n']}-"
+        subs = subscriber_factory(content.client, n, prefix=prefix)
+        at = at or content.created_at + timedelta(minutes=10)
+        items = [{"event_id": f"{prefix}{s.pk}", "type": "read", "subscriber": s.external_id,
+                  "content": content.external_id, "occurred_at": at.isoformat()} for s in subs]
+        result = events_ingest(client=content.client, items=items, now=at)
+        assert result["accepted"] == n, result
+        return subs
+
+    return add
+
+
+@pytest.fixture
+def candidate(client_a, register, reads, t0):
+    """An English news content of client_a, evaluated into a candidate with title variants."""
+    from apps.contents.services import contents_evaluate_due
+
+    def make(external_id="cand-1", *, client=None, title="Central bank raises interest rates to curb inflation",
+             body="The central bank raised its benchmark interest rate by half a point on Thursday, citing stubborn inflation.",
+             category="economy", language="en", n_reads=60, at=None):
+        client = client or client_a
+        at = at or t0
+        c = register(client, external_id, at=at, title=title, body=body, category=category, language=language)
+        if n_reads:
+            reads(c, n_reads)
+        contents_evaluate_due(now=at + client.evaluation_delay)
+        c.refresh_from_db()
+        assert c.status == "candidate", (c.status, c.push_score, c.rejection_reason)
+        return c
+
+    return make
