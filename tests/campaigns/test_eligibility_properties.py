@@ -1,0 +1,72 @@
+"""Property tests: the database's eligibility query agrees with the rules stated in plain Python,
+and the rules themselves hold (opt-in, 7-day slot, never twice, quiet hours, segment)."""
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from apps.audience.models import Subscriber
+from apps.audience.selectors import Segment, eligible_candidates, in_quiet_hours, is_eligible, local_hour
+from apps.campaigns.models import Campaign, Wave
+from apps.delivery.models import Send
+
+ZONES = ["UTC", "Asia/Seoul", "America/New_York", "Europe/London", "Pacific/Kiritimati", "Asia/Kolkata"]
+offsets = st.one_of(st.none(), st.floats(min_value=0, max_value=20, allow_nan=False).map(lambda d: timedelta(days=d)))
+subscriber = st.fixed_dictionaries({
+    "push_opt_in": st.booleans(),
+    "timezone": st.sampled_from(ZONES),
+    "last_push_ago": offsets,
+    "last_activity_ago": offsets,
+    "sent_before": st.booleans(),
+})
+
+
+@pytest.mark.django_db
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(people=st.lists(subscriber, min_size=1, max_size=25), hour=st.integers(0, 23),
+       activity=st.sampled_from(["inactive", "active", "any"]), inactive_days=st.integers(1, 14),
+       quiet=st.tuples(st.integers(0, 23), st.integers(0, 23)))
+def test_query_agrees_with_the_rules(client_a, content_factory, people, hour, activity, inactive_days, quiet):
+    Send.objects.all().delete()
+    Campaign.objects.all().delete()
+    Subscriber.objects.all().delete()
+    now = datetime(2026, 11, 28, hour, 30, tzinfo=timezone.utc)
+    content = content_factory(client_a, "prop", created_at=now - timedelta(minutes=40)) if not hasattr(client_a, "_prop") else client_a._prop
+    client_a._prop = content
+    old = Campaign.objects.create(client=client_a, content=content, created_at=now, state="done")
+    wave = Wave.objects.create(campaign=old, number=1, planned_size=1, created_at=now)
+    subs = []
+    for i, p in enumerate(people):
+        s = Subscriber.objects.create(
+            client=client_a, external_id=f"h{i}", push_opt_in=p["push_opt_in"], timezone=p["timezone"],
+            last_content_push_at=None if p["last_push_ago"] is None else now - p["last_push_ago"],
+            last_activity_at=None if p["last_activity_ago"] is None else now - p["last_activity_ago"])
+        if p["sent_before"]:
+            Send.objects.create(campaign=old, wave=wave, subscriber=s, baseline_ctr=0.01, created_at=now)
+        subs.append((s, p["sent_before"]))
+    segment = Segment(activity=activity, inactive_days=inactive_days)
+    got = set(eligible_candidates(client=client_a, campaign_id=None, content_id=content.pk, now=now, segment=segment,
+                                  quiet_start=quiet[0], quiet_end=quiet[1]).ids.tolist())
+    expected = {s.pk for s, sent in subs if is_eligible(s, now=now, sent_this_content=sent, segment=segment,
+                                                         quiet_start=quiet[0], quiet_end=quiet[1])}
+    assert got == expected
+
+
+@given(hour=st.integers(0, 23), start=st.integers(0, 23), end=st.integers(0, 23))
+def test_quiet_hours_cover_exactly_the_window(hour, start, end):
+    window = {(start + i) % 24 for i in range((end - start) % 24)}
+    assert in_quiet_hours(hour, start, end) == (hour in window)
+
+
+@given(at=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(timezone.utc)))
+def test_local_hour_uses_the_subscribers_zone(at):
+    assert local_hour(at, "UTC") == at.hour
+    assert local_hour(at, "Asia/Seoul") == (at.hour + 9) % 24  # Korea has no daylight saving time
+
+
+def test_default_quiet_hours_are_22_to_8():
+    from apps.core.models import Client
+
+    c = Client(slug="x")
+    assert {h for h in range(24) if in_quiet_hours(h, c.quiet_hours_start, c.quiet_hours_end)} == {22, 23, 0, 1, 2, 3, 4, 5, 6, 7}
