@@ -375,7 +375,7 @@ def _review(variant, user, review: str, now: datetime, *, actor_name: str = "", 
     if review == TitleVariant.Review.APPROVED:
         cut = cut_platforms(variant.text)
         if cut:
-            where = ", ".join(f"{f.label} shows {f.limit} columns, this is {f.width}" for f in cut)
+            where = "; ".join(f"{f.label} shows {f.limit} columns, this takes {f.width}" for f in cut)
             raise ApiError(f"This title would be cut off ({where}). Shorten it before approving.", field="text", code="too_long")
     if variant.review == review:
         return variant

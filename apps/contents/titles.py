@@ -153,39 +153,54 @@ def fill(pattern: str, values: dict[str, str]) -> str | None:
     return normalize(pattern.format(**{s: normalize(values.get(s, "")) for s in slots}))
 
 
-def slot_values(*, title: str, category: str, language: str, keyphrases: list[str]) -> dict[str, str]:
+def slot_values(*, title: str, category: str, language: str, keyphrases: list[str]) -> list[dict[str, str]]:
+    """Ways to fill the slots, best first: the first keyphrase (and the second) first, then the
+    following ones, so a template that would be cut with a long phrase can use a shorter one."""
     title_key = dedupe_key(title)
     # A keyphrase that is the whole title adds nothing to a template around it.
     phrases = [p for p in keyphrases if dedupe_key(p) and dedupe_key(p) != title_key]
-    return {
-        "keyphrase": phrases[0] if phrases else "",
-        "keyphrase2": phrases[1] if len(phrases) > 1 else "",
-        "category": category_label(category, language),
-        "title": normalize(title),
-    }
+    base = {"category": category_label(category, language), "title": normalize(title)}
+    if not phrases:
+        return [{**base, "keyphrase": "", "keyphrase2": ""}]
+    return [{**base, "keyphrase": p, "keyphrase2": phrases[i + 1] if i + 1 < len(phrases) else ""}
+            for i, p in enumerate(phrases)]
 
 
 def propose(*, title: str, category: str, language: str, keyphrases: list[str], templates: list[TemplateSpec],
             limit: int = MAX_TEMPLATE_VARIANTS) -> list[Proposal]:
     """The original title plus up to ``limit`` template titles: no duplicates, no empty slots.
 
-    Templates are tried in the order given (their priority). Titles that every platform shows
-    whole come first; cut ones are used only while fewer than the minimum fit, so the editor
-    sees the cut and can shorten it.
+    Templates are tried in the order given (their priority), each with the best keyphrase that
+    makes a new title every platform shows whole. Titles that would be cut are used only while
+    fewer than the minimum fit, so the editor sees the cut and can shorten them.
     """
-    values = slot_values(title=title, category=category, language=language, keyphrases=keyphrases)
+    options = slot_values(title=title, category=category, language=language, keyphrases=keyphrases)
     original = Proposal(normalize(title), "")
     seen = {dedupe_key(original.text)}
     whole: list[Proposal] = []
     cut: list[Proposal] = []
     for t in templates:
-        text = fill(t.pattern, values)
-        if not text or dedupe_key(text) in seen or not dedupe_key(text):
-            continue
-        seen.add(dedupe_key(text))
-        p = Proposal(text, t.name)
-        (cut if p.is_cut else whole).append(p)
+        first_cut = None
+        for values in options:
+            text = fill(t.pattern, values)
+            key = dedupe_key(text) if text else ""
+            if not key or key in seen:
+                continue
+            if language == "en" and text[0].islower():
+                text = text[0].upper() + text[1:]
+            p = Proposal(text, t.name)
+            if not p.is_cut:
+                whole.append(p)
+                seen.add(key)
+                break
+            first_cut = first_cut or p
+        else:
+            if first_cut is not None:
+                cut.append(first_cut)
     chosen = whole[:limit]
-    if len(chosen) < MIN_TEMPLATE_VARIANTS:
-        chosen += cut[: MIN_TEMPLATE_VARIANTS - len(chosen)]
+    for p in cut:
+        if len(chosen) >= MIN_TEMPLATE_VARIANTS:
+            break
+        if dedupe_key(p.text) not in {dedupe_key(c.text) for c in chosen}:
+            chosen.append(p)
     return [original, *chosen]

@@ -1,18 +1,19 @@
-"""Fixtures of the editorial workflow: a fixed clock (noon UTC, outside the quiet hours the interim
-scorer halves), real reads through the events service, and candidates ready for review."""
+"""Fixtures of the editorial workflow: a clock that starts 35 minutes ago (so the pages, which
+use the real clock, see live contents) and moves by ``now=`` arguments; real reads through the
+events service; candidates ready for review."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import timedelta
 
 import pytest
-
-T0 = datetime(2026, 11, 27, 12, 0, tzinfo=timezone.utc)
 
 
 @pytest.fixture
 def t0():
-    return T0
+    from apps.core import clock
+
+    return clock.now().replace(microsecond=0) - timedelta(minutes=35)
 
 
 @pytest.fixture

@@ -163,7 +163,7 @@ def test_active_model_version_scores_and_is_recorded(client_a, register, reads, 
     hot.refresh_from_db()
     assert hot.score_model_version == mv
     assert hot.push_score == pytest.approx(model.score(PushWorthinessFeatures(
-        categories=("economy",), created_hour=12, age_minutes=30.0, early_reads=100,
+        categories=("economy",), created_hour=t0.hour, weekday=t0.weekday(), age_minutes=30.0, early_reads=100,
         early_readers_inactive_share=1.0, early_readers_mean_ctr=1 / 50))[0])
     assert hot.push_score > 4.0 and hot.status == ContentStatus.CANDIDATE
     assert all(r["feature"] != "scorer" for r in hot.score_reasons)
