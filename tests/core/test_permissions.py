@@ -14,6 +14,9 @@ PAGES = {
     "/admin/core/client/": {"anonymous": 302, "editor": 302, "operator": 302, "other_editor": 302, "admin": 200},
     "/api/docs/": {r: 200 for r in ROLES},
     "/api/schema/": {r: 200 for r in ROLES},
+    "/contents/": {"anonymous": 302, "editor": 200, "operator": 200, "other_editor": 200, "admin": 200},
+    "/admin/contents/titletemplate/": {"anonymous": 302, "editor": 302, "operator": 302, "other_editor": 302, "admin": 200},
+    "/admin/contents/autoapprovepolicy/": {"anonymous": 302, "editor": 302, "operator": 302, "other_editor": 302, "admin": 200},
     "/login/": {"anonymous": 200, "editor": 302, "operator": 302, "other_editor": 302, "admin": 302},
 }
 
