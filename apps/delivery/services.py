@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -166,50 +167,85 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
         claimed = [r[0] for r in cur.fetchall()]
     if not claimed:
         return {"claimed": 0}
-    rows = list(
-        Send.objects.filter(pk__in=claimed).select_related("subscriber", "title_variant", "campaign__content").order_by("pk")
-    )
-    messages = []
-    for s in rows:
-        content = s.campaign.content
-        messages.append(PushMessage(
-            send_id=s.pk, campaign_id=s.campaign_id, content_external_id=content.external_id,
-            subscriber_external_id=s.subscriber.external_id, push_token=s.subscriber.push_token,
-            platform=s.subscriber.platform, title=s.title_variant.text if s.title_variant else content.title,
-            body=content.body[:180], url=content.url, data={"send_id": str(s.pk), "content": content.external_id},
-        ))
+    rows = list(Send.objects.filter(pk__in=claimed).order_by("pk").values_list(
+        "pk", "wave_id", "attempts", "campaign_id", "subscriber__external_id", "subscriber__push_token",
+        "subscriber__platform", "title_variant__text", "campaign__content__external_id", "campaign__content__title",
+        "campaign__content__body", "campaign__content__url"))
+    messages = [
+        PushMessage(send_id=pk, campaign_id=camp, content_external_id=cext, subscriber_external_id=sext, push_token=token,
+                    platform=platform, title=vtext or ctitle, body=(body or "")[:180], url=url,
+                    data={"send_id": str(pk), "content": cext})
+        for pk, _, _, camp, sext, token, platform, vtext, cext, ctitle, body, url in rows
+    ]
     if provider is None:
         from apps.delivery.providers import get_provider
 
         provider = get_provider()
     results = provider.send_batch(messages)
     done = now
+    info = {pk: (wave_id, attempts) for pk, wave_id, attempts, *_ in rows}
     sent, failed, retry = [], [], []
-    by_id = {s.pk: s for s in rows}
     for r in results:
-        s = by_id[r.send_id]
+        wave_id, attempts = info[r.send_id]
         if r.ok:
-            s.state, s.sent_at, s.provider, s.provider_message_id, s.error = Send.State.SENT, done, provider.name, r.provider_message_id[:200], ""
-            sent.append(s)
-        elif r.permanent or s.attempts >= max_attempts:
-            s.state, s.failed_at, s.provider = Send.State.FAILED, done, provider.name
-            s.error = (r.error or "failed")[:500] + ("" if r.permanent else f" (gave up after {s.attempts} attempts)")
-            failed.append(s)
+            sent.append(_Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider.name, r.provider_message_id[:200], ""))
+        elif r.permanent or attempts >= max_attempts:
+            error = (r.error or "failed")[:450] + ("" if r.permanent else f" (gave up after {attempts} attempts)")
+            failed.append(_Outcome(r.send_id, wave_id, Send.State.FAILED, None, done, None, provider.name, "", error))
         else:
-            wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(s.attempts)
-            s.state, s.next_attempt_at, s.error, s.provider = Send.State.PENDING, done + wait, (r.error or "")[:500], provider.name
-            retry.append(s)
+            wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(attempts)
+            retry.append(_Outcome(r.send_id, wave_id, Send.State.PENDING, None, None, done + wait, provider.name, "", (r.error or "")[:500]))
     with transaction.atomic():
-        # Only rows still under our claim are written: one reclaimed after CLAIM_TIMEOUT belongs
-        # to another worker now.
-        ours = set(Send.objects.select_for_update().filter(pk__in=claimed, state=Send.State.CLAIMED, claimed_at=now)
-                   .values_list("pk", flat=True))
-        sent, failed, retry = ([s for s in g if s.pk in ours] for g in (sent, failed, retry))
-        fields = ["state", "sent_at", "failed_at", "next_attempt_at", "provider", "provider_message_id", "error"]
-        for group in (sent, failed, retry):
-            if group:
-                Send.objects.bulk_update(group, fields, batch_size=1000)
+        # Only rows still under our claim are written (state claimed, claimed_at ours): one
+        # reclaimed after CLAIM_TIMEOUT belongs to another worker now.
+        written = _write_results(sent + failed + retry, claimed_at=now)
+        sent, failed = [s for s in sent if s.pk in written], [s for s in failed if s.pk in written]
+        retry = [s for s in retry if s.pk in written]
         for field, group in (("delivered", sent), ("failed", failed)):
             for wave_id, n in sorted(Counter(s.wave_id for s in group).items()):
                 Wave.objects.filter(pk=wave_id).update(**{field: F(field) + n})
     return {"claimed": len(claimed), "sent": len(sent), "failed": len(failed), "retry": len(retry)}
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    pk: int
+    wave_id: int
+    state: str
+    sent_at: datetime | None
+    failed_at: datetime | None
+    next_attempt_at: datetime | None
+    provider: str
+    provider_message_id: str
+    error: str
+
+
+def _write_results(rows: list, *, claimed_at) -> set[int]:
+    """One set-based update for a batch of dispatched sends; returns the ids written."""
+    from django.db import connection
+
+    if not rows:
+        return set()
+    table = Send._meta.db_table
+    cols = ("state", "sent_at", "failed_at", "next_attempt_at", "provider", "provider_message_id", "error")
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"UPDATE {table} AS d SET state = u.state, sent_at = u.sent_at, failed_at = u.failed_at, "
+                "next_attempt_at = u.next_at, provider = u.provider, provider_message_id = u.mid, error = u.error "
+                "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], "
+                "%s::varchar[], %s::varchar[], %s::varchar[]) AS u(id, state, sent_at, failed_at, next_at, provider, mid, error) "
+                "WHERE d.id = u.id AND d.state = 'claimed' AND d.claimed_at = %s RETURNING d.id",
+                [[r.pk for r in rows], *[[getattr(r, c) for r in rows] for c in cols], claimed_at],
+            )
+            return {r[0] for r in cur.fetchall()}
+        adapt = connection.ops.adapt_datetimefield_value
+        ours = {r[0] for r in cur.execute(
+            f"SELECT id FROM {table} WHERE state = 'claimed' AND claimed_at = %s AND id IN ({','.join(['%s'] * len(rows))})",
+            [adapt(claimed_at), *[r.pk for r in rows]]).fetchall()}
+        cur.executemany(
+            f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in cols)} WHERE id = %s",
+            [[r.state, adapt(r.sent_at), adapt(r.failed_at), adapt(r.next_attempt_at), r.provider, r.provider_message_id,
+              r.error, r.pk] for r in rows if r.pk in ours],
+        )
+        return ours
