@@ -279,6 +279,40 @@ def test_an_endpoint_that_is_down_fails_the_batch_fast(gateway, clock):
     assert all(r.error.startswith("not attempted:") for r in results[2:])
 
 
+def test_after_a_stopped_batch_the_next_batches_wait_out_a_pause_then_probe(gateway, clock):
+    gateway.responder = lambda r: Reply(500, body=b"down")
+    provider = webhook(gateway, clock, MAX_ATTEMPTS=2, COOLDOWN_SECONDS=20)
+    provider.send_batch([msg(1), msg(2), msg(3)])
+    assert len(gateway.requests) == 3  # 2 attempts for send 1, a failed probe with send 2
+
+    # The dispatcher's next chunk, right away: nothing is sent, the wait is handed back.
+    clock.now += 5
+    paused = provider.send_batch([msg(4), msg(5)])
+    assert len(gateway.requests) == 3
+    assert [r.retry_after for r in paused] == [pytest.approx(15.0)] * 2
+    assert all(not r.permanent and r.error.startswith("not attempted:") and "500" in r.error for r in paused)
+
+    # After the pause one probe decides: still down -> paused again after a single request.
+    clock.now += 15
+    provider.send_batch([msg(6), msg(7)])
+    assert len(gateway.requests) == 4
+
+    # Back up: the probe succeeds and the batch goes on normally.
+    clock.now += 20
+    gateway.responder = lambda r: Reply(200, json={"id": "back"})
+    assert all(r.ok for r in provider.send_batch([msg(8), msg(9)]))
+    assert [r.json["send_id"] for r in gateway.requests[4:]] == [8, 9]
+
+
+def test_a_pause_follows_the_retry_after_that_caused_it(gateway, clock):
+    gateway.script(Reply(503, headers={"Retry-After": "90"}))
+    provider = webhook(gateway, clock)
+    provider.send_batch([msg(1)])
+    clock.now += 30
+    [result] = provider.send_batch([msg(2)])
+    assert result.retry_after == pytest.approx(60.0) and len(gateway.requests) == 1
+
+
 def test_backoff_has_jitter_within_half_to_full_of_a_capped_exponential(gateway, clock):
     gateway.responder = lambda r: Reply(500)
     webhook(gateway, clock, MAX_ATTEMPTS=7, BACKOFF_BASE_SECONDS=1, BACKOFF_MAX_SECONDS=8,
@@ -288,6 +322,14 @@ def test_backoff_has_jitter_within_half_to_full_of_a_capped_exponential(gateway,
     assert len(clock.sleeps) == 6
     assert all(c / 2 <= s <= c for s, c in zip(clock.sleeps, ceilings))
     assert len(set(clock.sleeps)) == 6  # jittered, not lock-step
+
+
+def test_a_message_that_cannot_be_encoded_is_refused_not_raised(gateway, clock):
+    results = webhook(gateway, clock).send_batch([msg(1, data={"when": object()}), msg(2)])
+
+    assert results[0].permanent and "cannot be encoded as JSON" in results[0].error
+    assert results[1].ok and [r.json["send_id"] for r in gateway.requests] == [2]
+    assert webhook(gateway, clock).send_batch([]) == []
 
 
 def test_webhook_configuration_is_checked_up_front(gateway):

@@ -45,6 +45,7 @@ _HTTP = {
     "BACKOFF_BASE_SECONDS": "backoff_base",
     "BACKOFF_MAX_SECONDS": "backoff_max",
     "RETRY_AFTER_MAX_SECONDS": "retry_after_max",
+    "COOLDOWN_SECONDS": "cooldown",
 }
 _PER_PROVIDER = {
     "log": {"LOG_KEEP": "keep"},
@@ -65,7 +66,7 @@ def get_provider(name: str | None = None, *, options: Mapping | None = None) -> 
 
     ``options`` takes the same upper-case keys as the settings (plus ``RATE_BURST``,
     ``RATE_LIMIT_MAX_WAIT_SECONDS``, ``BACKOFF_BASE_SECONDS``, ``BACKOFF_MAX_SECONDS``,
-    ``RETRY_AFTER_MAX_SECONDS``, ``LOG_KEEP``, ``FCM_ANDROID_CLICK_ACTION``) and these lower-case
+    ``RETRY_AFTER_MAX_SECONDS``, ``COOLDOWN_SECONDS``, ``LOG_KEEP``, ``FCM_ANDROID_CLICK_ACTION``) and these lower-case
     injectables: ``sleep``, ``clock`` (also the limiter's clock; without it the limiter uses the
     Redis server's), ``rng``, ``session``, ``redis``, ``limiter`` (an object with
     ``acquire(n)``, or None for no rate limit) and ``access_token`` (FCM: a callable returning a

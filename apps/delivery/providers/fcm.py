@@ -113,8 +113,11 @@ class FcmProvider(HttpProvider):
         return token
 
     def _prepare(self, message: PushMessage, attempt: int) -> tuple[str, dict[str, str], bytes]:
-        body = json.dumps(fcm_message(message, android_click_action=self.android_click_action),
-                          ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        try:
+            body = json.dumps(fcm_message(message, android_click_action=self.android_click_action),
+                              ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        except (TypeError, ValueError) as exc:
+            raise AttemptFailed(Outcome(PERMANENT, f"FCM: the message cannot be encoded as JSON: {exc}")) from exc
         headers = {
             "Authorization": f"Bearer {self._token()}",
             "Content-Type": "application/json; charset=UTF-8",

@@ -19,6 +19,11 @@ One message is one HTTP request. A message is tried up to ``max_attempts`` times
 A batch protects the worker's time: once a message has used all its attempts, the next message
 gets a single probe attempt; if that also fails for a retryable reason, the remaining messages come
 back unattempted (non-permanent) instead of each waiting through its own retries.
+
+So do the batches after it: a batch that stops that way pauses the provider instance (one per
+worker process, see ``get_provider``) for ``Retry-After`` or ``cooldown`` seconds, during which
+``send_batch`` returns every message unattempted at once. The first message after the pause is a
+probe again.
 """
 
 from __future__ import annotations
@@ -42,6 +47,7 @@ from .ratelimit import RateLimitTimeout
 logger = logging.getLogger("apps.delivery.providers")
 
 OK, PERMANENT, RETRY, DEFER, HALT = "ok", "permanent", "retry", "defer", "halt"
+LOCAL = "local"  # a message refused before any request
 USER_AGENT = "pushadmin-delivery/1"
 BODY_EXCERPT_CHARS = 200
 
@@ -123,6 +129,7 @@ class HttpProvider:
         backoff_max: float = 8.0,
         retry_after_max: float = 10.0,
         retry_after_report_max: float = 3600.0,
+        cooldown: float = 30.0,
     ):
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -137,36 +144,51 @@ class HttpProvider:
         self.backoff_max = float(backoff_max)
         self.retry_after_max = float(retry_after_max)
         self.retry_after_report_max = float(retry_after_report_max)
+        self.cooldown = float(cooldown)
+        self._paused_until = 0.0
+        self._pause_reason = ""  # non-empty: the last batch stopped; probe before trusting again
 
     # --- the batch -------------------------------------------------------------------------
     def send_batch(self, messages: Sequence[PushMessage]) -> list[DeliveryResult]:
+        now = self._clock()
+        if now < self._paused_until:
+            wait = self._paused_until - now
+            return [self._unattempted(m, f"{self._pause_reason} (sending paused {wait:.1f} s more)", wait)
+                    for m in messages]
         results: list[DeliveryResult] = []
         halted: DeliveryResult | None = None
-        probing = False
+        probing = bool(self._pause_reason)
         for message in messages:
             if halted is not None:
-                results.append(DeliveryResult(
-                    send_id=message.send_id, ok=False, permanent=False,
-                    error=clip(f"not attempted: {halted.error}"), retry_after=halted.retry_after,
-                ))
+                results.append(self._unattempted(message, halted.error, halted.retry_after))
                 continue
             result, verdict = self._deliver(message, attempts=1 if probing else self.max_attempts)
             results.append(result)
             if verdict == HALT or (verdict == RETRY and probing):
                 halted = result
-                logger.warning("%s: stopping the batch at send %s, %d left unattempted: %s",
-                               self.name, message.send_id, len(messages) - len(results), result.error)
-            else:
+                pause = result.retry_after if result.retry_after is not None else self.cooldown
+                self._paused_until = self._clock() + pause
+                self._pause_reason = result.error
+                logger.warning("%s: stopping at send %s, %d left unattempted, paused %.1f s: %s",
+                               self.name, message.send_id, len(messages) - len(results), pause, result.error)
+            elif verdict != LOCAL:
                 probing = verdict == RETRY
+                self._pause_reason = ""
         return results
+
+    @staticmethod
+    def _unattempted(message: PushMessage, reason: str, retry_after: float | None) -> DeliveryResult:
+        return DeliveryResult(send_id=message.send_id, ok=False, permanent=False,
+                              error=clip(f"not attempted: {reason}"), retry_after=retry_after)
 
     # --- one message -----------------------------------------------------------------------
     def _deliver(self, message: PushMessage, *, attempts: int) -> tuple[DeliveryResult, str]:
         """Returns the result and the verdict for the batch: ok/permanent/defer (the endpoint
-        works), retry (attempts used up), halt (do not try the rest now)."""
+        works), retry (attempts used up), halt (do not try the rest now), local (refused without
+        a request)."""
         problem = self._validate(message)
-        if problem:
-            return self._fail(message, problem, permanent=True), PERMANENT
+        if problem:  # refused here: says nothing about the endpoint
+            return self._fail(message, problem, permanent=True), LOCAL
         last: Outcome | None = None
         for attempt in range(1, attempts + 1):
             try:

@@ -31,7 +31,7 @@ import requests
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import PushMessage
-from .transport import HttpProvider
+from .transport import PERMANENT, AttemptFailed, HttpProvider, Outcome
 
 SIGNATURE_HEADER = "X-Pushadmin-Signature"
 LOOPBACK_NAMES = {"localhost"}
@@ -105,7 +105,10 @@ class WebhookProvider(HttpProvider):
         self._secret = secret
 
     def _prepare(self, message: PushMessage, attempt: int) -> tuple[str, dict[str, str], bytes]:
-        body = webhook_payload(message)
+        try:
+            body = webhook_payload(message)
+        except (TypeError, ValueError) as exc:
+            raise AttemptFailed(Outcome(PERMANENT, f"webhook: the message cannot be encoded as JSON: {exc}")) from exc
         headers = {
             "Content-Type": "application/json",
             "Idempotency-Key": str(message.send_id),
