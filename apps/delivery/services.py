@@ -17,7 +17,7 @@ from apps.campaigns.models import Campaign, Wave
 from apps.contents.models import TitleVariant
 from apps.delivery.models import Send
 
-CLAIM_TIMEOUT = timedelta(minutes=2)  # a claim older than this was left by a dead worker
+RECORD_EVERY = 200  # sends handed to the provider between two writes of their results
 
 
 def sends_attribute(*, events: list[dict]) -> dict[str, int]:
@@ -140,19 +140,20 @@ def _backoff(attempts: int) -> timedelta:
 def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[str, int]:
     """Claim up to ``limit`` due sends by a conditional update, hand them to the provider, and
     record each result. Safe to run in many workers at once; a claim that a dead worker left
-    behind is taken back after ``CLAIM_TIMEOUT``."""
+    behind is taken back after the claim timeout (``CLAIM_TIMEOUT_SECONDS``)."""
     from django.conf import settings
     from django.db import connection
 
     from apps.campaigns.services import sending_paused
     from apps.delivery.providers.base import PushMessage
 
-    now = now or clock.now()
+    now_given, now = now, now or clock.now()
     if sending_paused():
         return {"claimed": 0, "paused": 1}
     conf = settings.PUSHADMIN["DELIVERY"]
     max_attempts = conf["MAX_ATTEMPTS"]
-    Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=now - CLAIM_TIMEOUT).update(state=Send.State.PENDING)
+    claim_timeout = timedelta(seconds=conf.get("CLAIM_TIMEOUT_SECONDS", 120))
+    Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=now - claim_timeout).update(state=Send.State.PENDING)
     table, campaigns = Send._meta.db_table, Campaign._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
     lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
@@ -181,30 +182,53 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
         from apps.delivery.providers import get_provider
 
         provider = get_provider()
-    results = provider.send_batch(messages)
-    done = now
     info = {pk: (wave_id, attempts) for pk, wave_id, attempts, *_ in rows}
-    sent, failed, retry = [], [], []
-    for r in results:
-        wave_id, attempts = info[r.send_id]
-        if r.ok:
-            sent.append(_Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider.name, r.provider_message_id[:200], ""))
-        elif r.permanent or attempts >= max_attempts:
-            error = (r.error or "failed")[:450] + ("" if r.permanent else f" (gave up after {attempts} attempts)")
-            failed.append(_Outcome(r.send_id, wave_id, Send.State.FAILED, None, done, None, provider.name, "", error))
-        else:
-            wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(attempts)
-            retry.append(_Outcome(r.send_id, wave_id, Send.State.PENDING, None, None, done + wait, provider.name, "", (r.error or "")[:500]))
-    with transaction.atomic():
-        # Only rows still under our claim are written (state claimed, claimed_at ours): one
-        # reclaimed after CLAIM_TIMEOUT belongs to another worker now.
-        written = _write_results(sent + failed + retry, claimed_at=now)
-        sent, failed = [s for s in sent if s.pk in written], [s for s in failed if s.pk in written]
-        retry = [s for s in retry if s.pk in written]
-        for field, group in (("delivered", sent), ("failed", failed)):
-            for wave_id, n in sorted(Counter(s.wave_id for s in group).items()):
-                Wave.objects.filter(pk=wave_id).update(**{field: F(field) + n})
-    return {"claimed": len(claimed), "sent": len(sent), "failed": len(failed), "retry": len(retry)}
+    totals = Counter()
+    # Results are recorded after every chunk: if this worker dies, at most one chunk was handed
+    # to the provider without being recorded (and it carries the same Idempotency-Key when it
+    # is sent again).
+    lease = now
+    for start in range(0, len(messages), RECORD_EVERY):
+        chunk = messages[start:start + RECORD_EVERY]
+        if start:
+            # Renew the claim on what is left, so a long batch is not taken back while it runs;
+            # rows another worker took back meanwhile are left to it.
+            renewed = clock.now() if now_given is None else now
+            with transaction.atomic():
+                left = set(Send.objects.select_for_update().filter(
+                    pk__in=[m.send_id for m in messages[start:]], state=Send.State.CLAIMED, claimed_at=lease,
+                ).values_list("pk", flat=True))
+                Send.objects.filter(pk__in=left).update(claimed_at=renewed)
+            lease = renewed
+            chunk = [m for m in chunk if m.send_id in left]
+            if not chunk:
+                continue
+        results = provider.send_batch(chunk)
+        done = clock.now() if now_given is None else now
+        outcomes = [_outcome(r, info[r.send_id], done, provider.name, max_attempts) for r in results]
+        with transaction.atomic():
+            # Only rows still under our claim are written (state claimed, claimed_at our lease):
+            # one taken back after the claim timeout belongs to another worker now.
+            written = _write_results(outcomes, claimed_at=lease)
+            ours = [o for o in outcomes if o.pk in written]
+            for field, state in (("delivered", Send.State.SENT), ("failed", Send.State.FAILED)):
+                for wave_id, n in sorted(Counter(o.wave_id for o in ours if o.state == state).items()):
+                    Wave.objects.filter(pk=wave_id).update(**{field: F(field) + n})
+        totals.update(o.state for o in ours)
+    return {"claimed": len(claimed), "sent": totals[Send.State.SENT], "failed": totals[Send.State.FAILED],
+            "retry": totals[Send.State.PENDING]}
+
+
+def _outcome(r, info, done, provider_name: str, max_attempts: int) -> "_Outcome":
+    wave_id, attempts = info
+    if r.ok:
+        return _Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider_name, r.provider_message_id[:200], "")
+    if r.permanent or attempts >= max_attempts:
+        error = (r.error or "failed")[:450] + ("" if r.permanent else f" (gave up after {attempts} attempts)")
+        return _Outcome(r.send_id, wave_id, Send.State.FAILED, None, done, None, provider_name, "", error)
+    wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(attempts)
+    return _Outcome(r.send_id, wave_id, Send.State.PENDING, None, None, done + wait, provider_name, "", (r.error or "")[:500])
+
 
 
 @dataclass(frozen=True)

@@ -193,6 +193,8 @@ PUSHADMIN = {
         "RATE_PER_SECOND": env_int("PUSHADMIN_PUSH_RATE", 10_000, minimum=1),
         "TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_TIMEOUT", 10, minimum=1),
         "MAX_ATTEMPTS": env_int("PUSHADMIN_PUSH_MAX_ATTEMPTS", 5, minimum=1),
+        # A claimed send not finished within this many seconds was left by a dead worker: taken back.
+        "CLAIM_TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_CLAIM_TIMEOUT", 120, minimum=1),
         "WEBHOOK_URL": env_str("PUSHADMIN_WEBHOOK_URL", ""),
         "WEBHOOK_SECRET": env_str("PUSHADMIN_WEBHOOK_SECRET", ""),
         "FCM_PROJECT_ID": env_str("PUSHADMIN_FCM_PROJECT_ID", ""),
