@@ -43,7 +43,8 @@ def reasons(score_reasons, n: int = 3) -> list[dict]:
         c = float(r.get("contribution") or 0.0)
         out.append({"label": r.get("label") or r.get("feature", ""), "contribution": c,
                     "sign": "up" if c > 0.005 else ("down" if c < -0.005 else "flat")})
-    return out[: int(n)]
+    moving = [r for r in out if r["sign"] != "flat"]  # reasons that did not move the score say nothing
+    return (moving or out)[: int(n)]
 
 
 @register.filter
