@@ -105,6 +105,7 @@ def main():
     t = time.perf_counter()
     client = build_world()
     build_s = time.perf_counter() - t
+    print(f"world built in {build_s:.0f} s", file=sys.stderr, flush=True)
     plans, bases, dispatch_rates = [], [], []
     for run in range(int(os.environ.get("BENCH_RUNS", 3))):
         bases.append(baseline_seconds(client))
@@ -120,6 +121,8 @@ def main():
         while (got := sends_dispatch_batch(limit=2000, now=at))["claimed"]:
             sent += got["sent"]
         dispatch_rates.append(sent / (time.perf_counter() - t))
+        print(f"run {run}: plan {plans[-1]:.2f} s (baseline {bases[-1]:.2f} s), dispatch {dispatch_rates[-1]:.0f}/s",
+              file=sys.stderr, flush=True)
         assert sent == WAVE and not Send.objects.filter(campaign=campaign).exclude(state="sent").exists()
         Campaign.objects.filter(pk=campaign.pk).update(state="done")
     print(json.dumps({

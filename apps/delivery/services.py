@@ -156,15 +156,19 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=now - claim_timeout).update(state=Send.State.PENDING)
     table, campaigns = Send._meta.db_table, Campaign._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    lock = " FOR UPDATE OF d SKIP LOCKED" if connection.vendor == "postgresql" else ""
+    due = (f"SELECT d.id FROM {table} d JOIN {campaigns} c ON c.id = d.campaign_id "
+           f"WHERE d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) AND c.state = 'running' "
+           f"ORDER BY d.id LIMIT %s")
     with transaction.atomic(), connection.cursor() as cur:
-        cur.execute(
-            f"UPDATE {table} SET state = 'claimed', claimed_at = %s, attempts = attempts + 1 WHERE id IN ("
-            f"  SELECT d.id FROM {table} d JOIN {campaigns} c ON c.id = d.campaign_id"
-            f"  WHERE d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) AND c.state = 'running'"
-            f"  ORDER BY d.id LIMIT %s{lock}) AND state = 'pending' RETURNING id",
-            [adapt(now), adapt(now), limit],
-        )
+        if connection.vendor == "postgresql":
+            # Locked rows are skipped (another worker has them); the join form keeps the plan
+            # on the primary key whatever the table's statistics say.
+            cur.execute(f"WITH due AS ({due} FOR UPDATE OF d SKIP LOCKED) UPDATE {table} s SET state = 'claimed', "
+                        f"claimed_at = %s, attempts = s.attempts + 1 FROM due WHERE s.id = due.id RETURNING s.id",
+                        [adapt(now), limit, adapt(now)])
+        else:
+            cur.execute(f"UPDATE {table} SET state = 'claimed', claimed_at = %s, attempts = attempts + 1 "
+                        f"WHERE id IN ({due}) AND state = 'pending' RETURNING id", [adapt(now), adapt(now), limit])
         claimed = [r[0] for r in cur.fetchall()]
     if not claimed:
         return {"claimed": 0}
