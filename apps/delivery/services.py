@@ -227,11 +227,14 @@ def _outcome(r, info, done, provider_name: str, max_attempts: int) -> "_Outcome"
     wave_id, attempts = info
     if r.ok:
         return _Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider_name, r.provider_message_id[:200], "")
-    if r.permanent or attempts >= max_attempts:
+    if r.permanent or (attempts >= max_attempts and getattr(r, "attempted", True)):
         error = (r.error or "failed")[:450] + ("" if r.permanent else f" (gave up after {attempts} attempts)")
         return _Outcome(r.send_id, wave_id, Send.State.FAILED, None, done, None, provider_name, "", error)
     wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(attempts)
-    return _Outcome(r.send_id, wave_id, Send.State.PENDING, None, None, done + wait, provider_name, "", (r.error or "")[:500])
+    # A push the provider never tried (paused, over its rate) does not use up an attempt.
+    used = attempts if getattr(r, "attempted", True) else attempts - 1
+    return _Outcome(r.send_id, wave_id, Send.State.PENDING, None, None, done + wait, provider_name, "", (r.error or "")[:500],
+                    used)
 
 
 
@@ -246,6 +249,7 @@ class _Outcome:
     provider: str
     provider_message_id: str
     error: str
+    attempts: int | None = None  # set when the claim's attempt is given back
 
 
 def _write_results(rows: list, *, claimed_at) -> set[int]:
@@ -260,11 +264,13 @@ def _write_results(rows: list, *, claimed_at) -> set[int]:
         if connection.vendor == "postgresql":
             cur.execute(
                 f"UPDATE {table} AS d SET state = u.state, sent_at = u.sent_at, failed_at = u.failed_at, "
-                "next_attempt_at = u.next_at, provider = u.provider, provider_message_id = u.mid, error = u.error "
+                "next_attempt_at = u.next_at, provider = u.provider, provider_message_id = u.mid, error = u.error, "
+                "attempts = COALESCE(u.attempts, d.attempts) "
                 "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], "
-                "%s::varchar[], %s::varchar[], %s::varchar[]) AS u(id, state, sent_at, failed_at, next_at, provider, mid, error) "
+                "%s::varchar[], %s::varchar[], %s::varchar[], %s::int[]) "
+                "AS u(id, state, sent_at, failed_at, next_at, provider, mid, error, attempts) "
                 "WHERE d.id = u.id AND d.state = 'claimed' AND d.claimed_at = %s RETURNING d.id",
-                [[r.pk for r in rows], *[[getattr(r, c) for r in rows] for c in cols], claimed_at],
+                [[r.pk for r in rows], *[[getattr(r, c) for r in rows] for c in cols], [r.attempts for r in rows], claimed_at],
             )
             return {r[0] for r in cur.fetchall()}
         adapt = connection.ops.adapt_datetimefield_value
@@ -272,8 +278,8 @@ def _write_results(rows: list, *, claimed_at) -> set[int]:
             f"SELECT id FROM {table} WHERE state = 'claimed' AND claimed_at = %s AND id IN ({','.join(['%s'] * len(rows))})",
             [adapt(claimed_at), *[r.pk for r in rows]]).fetchall()}
         cur.executemany(
-            f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in cols)} WHERE id = %s",
+            f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in cols)}, attempts = COALESCE(%s, attempts) WHERE id = %s",
             [[r.state, adapt(r.sent_at), adapt(r.failed_at), adapt(r.next_attempt_at), r.provider, r.provider_message_id,
-              r.error, r.pk] for r in rows if r.pk in ours],
+              r.error, r.attempts, r.pk] for r in rows if r.pk in ours],
         )
         return ours

@@ -155,3 +155,40 @@ def test_stop_cancels_unsent_with_a_reason_and_pause_holds_sending(approved_cont
     assert sends_dispatch_batch(now=now)["claimed"] == 0
     actions = list(Decision.objects.filter(actor_user=people["operator"]).values_list("action", flat=True))
     assert sorted(actions) == ["campaign_stop", "sending_pause", "sending_resume"]
+
+
+@pytest.mark.django_db
+def test_provider_outcomes_retry_fail_and_unattempted(approved_content, population, now):
+    """Retryable failures come back later, permanent ones fail with the reason, and pushes the
+    provider never tried do not use up an attempt."""
+    from apps.delivery.providers import DeliveryResult
+
+    class Scripted:
+        name = "scripted"
+
+        def __init__(self):
+            self.calls = 0
+
+        def send_batch(self, messages):
+            self.calls += 1
+            out = []
+            for i, m in enumerate(messages):
+                if i % 3 == 0:
+                    out.append(DeliveryResult(send_id=m.send_id, ok=False, permanent=True, error="404 UNREGISTERED"))
+                elif i % 3 == 1:
+                    out.append(DeliveryResult(send_id=m.send_id, ok=False, error="not attempted: paused", attempted=False,
+                                              retry_after=30))
+                else:
+                    out.append(DeliveryResult(send_id=m.send_id, ok=False, error="503 busy", retry_after=60))
+            return out
+
+    population(300)
+    campaign = campaign_launch(content=approved_content(), now=now, initial_size=30)
+    got = sends_dispatch_batch(now=now, provider=Scripted())
+    assert (got["claimed"], got["failed"], got["retry"]) == (30, 10, 20)
+    failed = Send.objects.filter(campaign=campaign, state="failed")
+    assert failed.count() == 10 and set(failed.values_list("error", flat=True)) == {"404 UNREGISTERED"}
+    pending = Send.objects.filter(campaign=campaign, state="pending")
+    assert sorted(set(pending.values_list("attempts", flat=True))) == [0, 1]  # the unattempted gave theirs back
+    assert sends_dispatch_batch(now=now + timedelta(seconds=10), provider=Scripted())["claimed"] == 0  # not due yet
+    assert sends_dispatch_batch(now=now + timedelta(seconds=61), provider=Scripted())["claimed"] == 20

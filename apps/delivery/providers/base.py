@@ -41,6 +41,7 @@ class DeliveryResult:
     permanent: bool = False
     error: str = ""
     retry_after: float | None = None
+    attempted: bool = True  # False: not handed to the provider at all (paused, rate limit); no attempt used
 
 
 @runtime_checkable

@@ -30,11 +30,11 @@ class LogProvider:
             try:
                 self.limiter.acquire(len(messages))
             except RateLimitTimeout as exc:
-                return [DeliveryResult(send_id=m.send_id, ok=False, error=str(exc), retry_after=exc.retry_after)
-                        for m in messages]
+                return [DeliveryResult(send_id=m.send_id, ok=False, error=str(exc), retry_after=exc.retry_after,
+                                       attempted=False) for m in messages]
             except (redis.RedisError, OSError) as exc:
                 error = f"rate limiter unavailable: {type(exc).__name__}: {exc}"[:480]
-                return [DeliveryResult(send_id=m.send_id, ok=False, error=error) for m in messages]
+                return [DeliveryResult(send_id=m.send_id, ok=False, error=error, attempted=False) for m in messages]
         info = logger.isEnabledFor(logging.INFO)
         results = []
         for m in messages:

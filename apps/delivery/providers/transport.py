@@ -179,7 +179,7 @@ class HttpProvider:
     @staticmethod
     def _unattempted(message: PushMessage, reason: str, retry_after: float | None) -> DeliveryResult:
         return DeliveryResult(send_id=message.send_id, ok=False, permanent=False,
-                              error=clip(f"not attempted: {reason}"), retry_after=retry_after)
+                              error=clip(f"not attempted: {reason}"), retry_after=retry_after, attempted=False)
 
     # --- one message -----------------------------------------------------------------------
     def _deliver(self, message: PushMessage, *, attempts: int) -> tuple[DeliveryResult, str]:
