@@ -192,9 +192,11 @@ def contents_evaluate_due(*, now: datetime | None = None) -> int:
     the same transaction. Changed text before a push puts it back (``content_upsert``).
     Candidates that match their client's auto-approve policy are then approved and launched.
     """
+    now = now or clock.now()
+    if not _due_for_evaluation(now).exists():  # the usual minute: nothing due, no model loading
+        return 0
     from apps.contents.scoring import active_scorer
 
-    now = now or clock.now()
     scorer = active_scorer()
     total = 0
     for _ in range(EVALUATION_MAX_BATCHES):
@@ -207,16 +209,17 @@ def contents_evaluate_due(*, now: datetime | None = None) -> int:
     return total
 
 
+def _due_for_evaluation(now: datetime):
+    return Content.objects.filter(status=ContentStatus.REGISTERED, evaluate_at__lte=now, expires_at__gt=now)
+
+
 def _evaluate_batch(scorer, now: datetime) -> tuple[int, list[int]]:
     from apps.contents.models import AutoApprovePolicy
     from apps.contents.selectors import evaluation_inputs
 
     with transaction.atomic():
-        contents = list(
-            Content.objects.select_for_update(skip_locked=True)
-            .filter(status=ContentStatus.REGISTERED, evaluate_at__lte=now, expires_at__gt=now)
-            .order_by("evaluate_at", "id")[:EVALUATION_BATCH]
-        )
+        contents = list(_due_for_evaluation(now).select_for_update(skip_locked=True)
+                        .order_by("evaluate_at", "id")[:EVALUATION_BATCH])
         if not contents:
             return 0, []
         clients = {c.pk: c for c in Client.objects.filter(pk__in={c.client_id for c in contents})}

@@ -1,7 +1,7 @@
 """Reusable Playwright fixtures: Debian's Chromium, headless, driven through the sync API
 against pytest-django's live server.
 
-    browser          one Chromium for the session (``/usr/bin/chromium``; never downloaded)
+    browser          one Chromium per test module (``/usr/bin/chromium``; never downloaded)
     login_as(role)   a fresh browser context logged in through the login form; roles are the
                      ``people`` fixture's keys (editor, operator, other_editor, admin)
     editor_page, operator_page, admin_page, other_editor_page   the same, ready to use
@@ -24,10 +24,6 @@ from pathlib import Path
 import pytest
 
 from tests.contents.conftest import candidate, reads, register, t0  # noqa: F401  (shared fixtures)
-
-# Playwright's sync API runs an event loop in the test's thread; the ORM calls the tests make
-# there are still synchronous, so Django's guard against async contexts does not apply.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 CHROMIUM = os.environ.get("PUSHADMIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -58,17 +54,29 @@ def output_dir() -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
+    """One Chromium per test module. While Playwright's sync API runs, an event loop runs in the
+    test's thread; the ORM calls the tests make there are still synchronous, so Django's guard
+    against async contexts is lifted for the module only (never for other tests, nor for the
+    subprocesses they start)."""
     from playwright.sync_api import sync_playwright
 
     if not Path(CHROMIUM).exists():
         pytest.fail(f"Chromium not found at {CHROMIUM}: install Debian's chromium (bin/test does when run as root).")
+    saved = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     pw = sync_playwright().start()
-    browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-    yield browser
-    browser.close()
-    pw.stop()
+    try:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        yield browser
+        browser.close()
+    finally:
+        pw.stop()
+        if saved is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = saved
 
 
 @pytest.fixture
