@@ -140,7 +140,7 @@ def policies_of_clients(*, clients) -> list:
     from apps.contents.models import AutoApprovePolicy
 
     clients = list(clients)
-    policies = {p.client_id: p for p in AutoApprovePolicy.objects.filter(client__in=clients)}
+    policies = {p.client_id: p for p in AutoApprovePolicy.objects.filter(client__in=clients).select_related("updated_by")}
     for c in clients:
         c.policy = policies.get(c.pk)
     return clients
