@@ -41,6 +41,8 @@ INSTALLED_APPS = [
     "apps.delivery",
     "apps.events",
     "apps.mlops",
+    "apps.dashboards",
+    "apps.simulation",
 ]
 
 MIDDLEWARE = [

@@ -1,0 +1,159 @@
+"""Writes of the dashboards: the roll-ups (``ActivityWeek``, ``CampaignReach``). (The pages' operator
+actions call the campaign and model services directly.)
+
+The roll-up is idempotent and incremental: a closed week is counted again only until two days
+after its end (late events), a campaign's reach only until it has ended and its last push is
+8 days old. ``apps.dashboards.tasks.rollup`` runs it every five minutes (beat, database schedule).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from datetime import date, datetime, time, timedelta, timezone
+
+from django.db import transaction
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import TruncWeek
+
+from apps.campaigns.models import Campaign
+from apps.core import clock
+from apps.core.models import Client
+from apps.dashboards.models import ActivityWeek, CampaignReach
+
+ACTIVITY_TYPES = ("open", "click", "read")
+INACTIVE = timedelta(days=7)  # inactive before a push: no activity for this long
+COMEBACK = timedelta(days=7)  # reactivated: active again within this long after the push
+SETTLE_AFTER = COMEBACK + timedelta(days=1)
+LATE_EVENTS = timedelta(days=2)  # a closed week is counted again until this long after its end
+CATEGORY_WINDOW = timedelta(days=30)
+WEEKS = 12
+NO_CATEGORY = "(no reads)"
+
+# Buckets of "days since the last open, click or read" at the moment of the push.
+ACTIVITY_STATES = (
+    ("active", "active in the last 7 days", 0, 7),
+    ("7-13d", "inactive 7-13 days", 7, 14),
+    ("14-29d", "inactive 14-29 days", 14, 30),
+    ("30d+", "inactive 30+ days", 30, None),
+    ("never", "never active", None, None),
+)
+
+
+def week_start(at: datetime) -> date:
+    """The Monday (UTC) of the week ``at`` falls in."""
+    d = at.astimezone(timezone.utc).date()
+    return d - timedelta(days=d.weekday())
+
+
+def week_start_at(d: date) -> datetime:
+    return datetime.combine(d, time(), tzinfo=timezone.utc)
+
+
+def activity_state(sent_at: datetime, last_before: datetime | None) -> str:
+    if last_before is None:
+        return "never"
+    days = (sent_at - last_before).total_seconds() / 86400.0
+    for key, _, lo, hi in ACTIVITY_STATES[:-1]:
+        if days >= lo and (hi is None or days < hi):
+            return key
+    return "never"  # unreachable: the buckets cover [0, inf)
+
+
+def activity_weeks_refresh(*, now: datetime | None = None, weeks: int = WEEKS) -> int:
+    """Count each client's distinct active subscribers in the closed weeks still open to late
+    events (or never counted). One grouped query per client. Returns the rows written."""
+    from apps.events.models import Event
+
+    now = now or clock.now()
+    current = week_start(now)
+    oldest = current - timedelta(weeks=weeks)
+    written = 0
+    for client_id in Client.objects.order_by("pk").values_list("pk", flat=True):
+        have = dict(ActivityWeek.objects.filter(client_id=client_id, week_start__gte=oldest)
+                    .values_list("week_start", "computed_at"))
+        stale = [oldest + timedelta(weeks=k) for k in range(weeks)
+                 if (oldest + timedelta(weeks=k)) not in have
+                 or have[oldest + timedelta(weeks=k)] < week_start_at(oldest + timedelta(weeks=k + 1)) + LATE_EVENTS]
+        if not stale:
+            continue
+        counts = {
+            (row["w"].date() if isinstance(row["w"], datetime) else row["w"]): row["n"]
+            for row in Event.objects.filter(client_id=client_id, type__in=ACTIVITY_TYPES,
+                                            occurred_at__gte=week_start_at(stale[0]), occurred_at__lt=week_start_at(current))
+            .annotate(w=TruncWeek("occurred_at")).values("w").annotate(n=Count("subscriber_id", distinct=True))
+        }
+        with transaction.atomic():
+            for ws in stale:
+                ActivityWeek.objects.update_or_create(client_id=client_id, week_start=ws,
+                                                      defaults={"active_subscribers": counts.get(ws, 0), "computed_at": now})
+                written += 1
+    return written
+
+
+def campaign_reach_compute(*, campaign: Campaign, now: datetime | None = None) -> CampaignReach:
+    """Who one campaign reached (activity state, reading category, platform) and who came back."""
+    from apps.delivery.models import Send
+    from apps.events.models import Event
+
+    now = now or clock.now()
+    activity = Event.objects.filter(subscriber_id=OuterRef("subscriber_id"), type__in=ACTIVITY_TYPES)
+    sent = Send.objects.filter(campaign_id=campaign.pk, state=Send.State.SENT)
+    rows = list(sent.annotate(
+        before=Subquery(activity.filter(occurred_at__lt=OuterRef("sent_at")).order_by("-occurred_at").values("occurred_at")[:1]),
+        after=Subquery(activity.filter(occurred_at__gt=OuterRef("sent_at")).order_by("occurred_at").values("occurred_at")[:1]),
+    ).values_list("subscriber_id", "sent_at", "before", "after", "subscriber__platform", "subscriber__push_opt_in",
+                  "subscriber__updated_at"))
+    states: Counter = Counter()
+    platforms: Counter = Counter()
+    inactive = reactivated = opted_out = 0
+    for _, sent_at, before, after, platform, opt_in, updated_at in rows:
+        state = activity_state(sent_at, before)
+        states[state] += 1
+        platforms[platform] += 1
+        if state != "active":
+            inactive += 1
+            if after is not None and after <= sent_at + COMEBACK:
+                reactivated += 1
+        if not opt_in and updated_at is not None and updated_at >= sent_at:
+            opted_out += 1
+    first = min((r[1] for r in rows), default=None)
+    last = max((r[1] for r in rows), default=None)
+    categories: Counter = Counter()
+    if rows:
+        reads: dict[int, Counter] = defaultdict(Counter)
+        for sid, category, n in (Event.objects.filter(type=Event.Type.READ, subscriber_id__in=sent.values("subscriber_id"),
+                                                      occurred_at__gte=first - CATEGORY_WINDOW, occurred_at__lt=first)
+                                 .values_list("subscriber_id", "content__category").annotate(n=Count("id"))):
+            reads[sid][category or "(none)"] += n
+        for sid, *_ in rows:
+            counts = reads.get(sid)
+            categories[min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] if counts else NO_CATEGORY] += 1
+    ended = campaign.state in (Campaign.State.STOPPED, Campaign.State.DONE)
+    settled = ended and (last is None or now >= last + SETTLE_AFTER)
+    reach, _ = CampaignReach.objects.update_or_create(campaign=campaign, defaults={
+        "recipients": len(rows), "inactive_recipients": inactive, "reactivated": reactivated, "opted_out": opted_out,
+        "activity_states": {key: states[key] for key, *_ in ACTIVITY_STATES if states[key]},
+        "categories": dict(categories.most_common()), "platforms": dict(platforms.most_common()),
+        "first_sent_at": first, "computed_at": now, "settled": settled,
+    })
+    return reach
+
+
+def campaign_reach_refresh(*, now: datetime | None = None, limit: int | None = None) -> int:
+    """Compute the reach of every campaign not settled yet (oldest first). Returns how many."""
+    now = now or clock.now()
+    todo = (Campaign.objects.filter(Q(reach__isnull=True) | Q(reach__settled=False), created_at__lte=now)
+            .order_by("created_at", "pk"))
+    if limit:
+        todo = todo[:limit]
+    done = 0
+    for campaign in todo:
+        campaign_reach_compute(campaign=campaign, now=now)
+        done += 1
+    return done
+
+
+def dashboards_rollup(*, now: datetime | None = None) -> dict[str, int]:
+    """Everything the dashboards read from roll-ups, brought up to date. Safe to run twice."""
+    now = now or clock.now()
+    return {"activity_weeks": activity_weeks_refresh(now=now), "campaign_reach": campaign_reach_refresh(now=now)}

@@ -1,0 +1,72 @@
+"""Number formats of the dashboards (the numbers themselves come from the selectors)."""
+
+from __future__ import annotations
+
+import math
+
+from django import template
+
+register = template.Library()
+
+
+def _ok(x) -> bool:
+    return x is not None and not (isinstance(x, float) and (math.isnan(x) or math.isinf(x)))
+
+
+@register.filter
+def times(x, nd: int = 2) -> str:
+    """2.4133 -> '2.41×'; None -> '–'."""
+    return f"{float(x):.{int(nd)}f}×" if _ok(x) else "–"
+
+
+@register.filter
+def pct(x, nd: int = 1) -> str:
+    return f"{float(x) * 100:.{int(nd)}f}%" if _ok(x) else "–"
+
+
+@register.filter
+def num(x) -> str:
+    if not _ok(x):
+        return "–"
+    return f"{x:,.0f}" if isinstance(x, (int, float)) else str(x)
+
+
+@register.filter
+def dec(x, nd: int = 1) -> str:
+    return f"{float(x):,.{int(nd)}f}" if _ok(x) else "–"
+
+
+@register.filter
+def interval(span, nd: int = 2) -> str:
+    """{'lo': 1.2, 'hi': None} -> '1.20 – ∞'."""
+    if not span:
+        return "–"
+    lo = f"{span['lo']:.{int(nd)}f}" if _ok(span.get("lo")) else "0"
+    hi = f"{span['hi']:.{int(nd)}f}" if _ok(span.get("hi")) else "∞"
+    return f"{lo} – {hi}"
+
+
+@register.filter
+def level(x, floor_target) -> str:
+    """CSS class of an improvement against (floor, target): good / mid / low / none."""
+    if not _ok(x):
+        return "none"
+    floor, target = (float(v) for v in (floor_target.split(",") if isinstance(floor_target, str) else floor_target))
+    return "good" if x >= target else "mid" if x >= floor else "low"
+
+
+@register.filter
+def seconds(x) -> str:
+    if not _ok(x):
+        return "never"
+    x = float(x)
+    if x < 90:
+        return f"{x:.0f} s ago"
+    if x < 5400:
+        return f"{x / 60:.0f} min ago"
+    return f"{x / 3600:.1f} h ago"
+
+
+@register.filter
+def get(d, key):
+    return (d or {}).get(key) if hasattr(d, "get") else None

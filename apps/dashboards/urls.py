@@ -1,0 +1,21 @@
+"""Operators' pages (and the campaign pages, read-only for editors). Actions are POST only, CSRF-protected."""
+
+from django.urls import path
+
+from apps.dashboards import views
+
+app_name = "dashboards"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("campaigns/", views.campaigns, name="campaigns"),
+    path("campaigns/<int:pk>/", views.campaign, name="campaign"),
+    path("campaigns/<int:pk>/stop/", views.campaign_stop, name="campaign_stop"),
+    path("contents/", views.contents, name="contents"),
+    path("contents.csv", views.contents_csv, name="contents_csv"),
+    path("models/", views.models, name="models"),
+    path("models/runs/", views.training_runs, name="training_runs"),
+    path("models/retrain/", views.model_retrain, name="model_retrain"),
+    path("models/versions/<int:pk>/activate/", views.model_activate, name="model_activate"),
+    path("system/", views.system, name="system"),
+    path("system/pause/", views.sending_pause, name="sending_pause"),
+]

@@ -1,0 +1,240 @@
+"""Operators' pages: overview, campaigns, contents, models, system. Each view checks the
+permission, calls one selector (or one service for the POST actions) and renders; the numbers
+come from ``apps.dashboards.selectors``, the charts' configurations from ``charts``."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from apps.core import clock
+from apps.core.errors import ApiError
+from apps.core.permissions import Action, can, require
+from apps.dashboards import charts, selectors
+
+
+def _int(value, default=None):
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return default
+
+
+def _date(value) -> date | None:
+    try:
+        return date.fromisoformat(str(value)) if value else None
+    except ValueError:
+        return None
+
+
+def _client_filter(request, clients) -> int | None:
+    client_id = _int(request.GET.get("client"))
+    return client_id if client_id in {c.pk for c in clients} else None
+
+
+@require_GET
+@require(Action.VIEW_DASHBOARDS)
+def overview(request):
+    now = clock.now()
+    clients = selectors.visible_client_choices(user=request.user)
+    client_id = _client_filter(request, clients)
+    data = selectors.overview(user=request.user, now=now, client_id=client_id)
+    return render(request, "dashboards/overview.html", {
+        **data, "clients": clients, "client_id": client_id,
+        "charts": {
+            "weekly": charts.weekly_actives(data["weeks"]),
+            "daily": charts.daily_pushes(data["days"]),
+            "improvement": charts.daily_improvement(data["days"], target=2.4),
+            "slot": charts.slot_share(data["subscribers"]),
+        },
+    })
+
+
+@require_GET
+@require(Action.VIEW_CAMPAIGNS)
+def campaigns(request):
+    now = clock.now()
+    clients = selectors.visible_client_choices(user=request.user)
+    client_id = _client_filter(request, clients)
+    data = selectors.contents_table(user=request.user, now=now, client_id=client_id, sort="newest",
+                                    page=_int(request.GET.get("page"), 1))
+    return render(request, "dashboards/campaigns.html", {
+        **data, "running": selectors.running_campaigns(user=request.user, client_id=client_id),
+        "clients": clients, "client_id": client_id})
+
+
+@require_GET
+@require(Action.VIEW_CAMPAIGNS)
+def campaign(request, pk: int):
+    now = clock.now()
+    data = selectors.campaign_page(user=request.user, pk=pk, now=now)
+    c = data["campaign"]
+    reach = data["reach"]
+    page_charts = {"improvement": charts.wave_improvement(data), "sizes": charts.wave_sizes(data)}
+    if data["variants"]:
+        page_charts["variants"] = charts.variant_shares(data)
+    if reach.get("computed"):
+        page_charts["states"] = charts.breakdown(reach["activity_states"], label="recipients")
+        page_charts["categories"] = charts.breakdown(reach["categories"], label="recipients", color=charts.PURPLE)
+    return render(request, "dashboards/campaign.html", {
+        **data, "charts": page_charts, "bounds": f"{c.floor},{c.target}",
+        "can_stop": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id) and c.state in ("running", "paused"),
+        "can_control": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id),
+    })
+
+
+@require_POST
+@require(Action.CONTROL_CAMPAIGNS)
+def campaign_stop(request, pk: int):
+    from apps.campaigns.services import campaign_stop as stop
+
+    c = selectors.campaign_for_user(user=request.user, pk=pk)
+    if not can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id):
+        raise PermissionDenied
+    reason = (request.POST.get("reason") or "").strip()[:300]
+    try:
+        stop(campaign=c, user=request.user,
+             reason=f"stopped by {request.user.get_username()}" + (f": {reason}" if reason else ""))
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    else:
+        messages.success(request, f"Campaign #{c.pk} stopped: no further wave, unsent pushes cancelled.")
+    return HttpResponseRedirect(reverse("dashboards:campaign", args=[pk]))
+
+
+def _contents_filters(request, clients) -> dict:
+    sort = request.GET.get("sort", "newest")
+    return {
+        "client_id": _client_filter(request, clients),
+        "category": request.GET.get("category", "").strip()[:64],
+        "date_from": _date(request.GET.get("from")),
+        "date_to": _date(request.GET.get("to")),
+        "sort": sort if sort in selectors.CONTENT_SORTS else "newest",
+    }
+
+
+@require_GET
+@require(Action.VIEW_DASHBOARDS)
+def contents(request):
+    now = clock.now()
+    clients = selectors.visible_client_choices(user=request.user)
+    filters = _contents_filters(request, clients)
+    data = selectors.contents_table(user=request.user, now=now, page=_int(request.GET.get("page"), 1), **filters)
+    query = request.GET.copy()
+    query.pop("page", None)
+    query.pop("sort", None)
+    return render(request, "dashboards/contents.html", {
+        **data, "clients": clients, "filters": filters, "query": query.urlencode(),
+        "csv_query": request.GET.urlencode(),
+    })
+
+
+class _Echo:
+    def write(self, value):
+        return value
+
+
+def _fmt(x, nd=4):
+    return "" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+
+
+@require_GET
+@require(Action.VIEW_DASHBOARDS)
+def contents_csv(request):
+    clients = selectors.visible_client_choices(user=request.user)
+    filters = _contents_filters(request, clients)
+    writer = csv.writer(_Echo())
+
+    def rows():
+        yield writer.writerow(selectors.CSV_COLUMNS)
+        for r in selectors.contents_csv_rows(user=request.user, **filters):
+            yield writer.writerow([r["campaign_id"], r["client"], r["content_external_id"], r["title"], r["category"],
+                                   r["launched_at"].isoformat(), r["state"], _fmt(r["predicted_improvement"]),
+                                   _fmt(r["achieved_improvement"]), r["sends"], r["clicks"], _fmt(r["expected_clicks"]),
+                                   _fmt(r["inactive_recipients"]), _fmt(r["reactivated"])])
+
+    response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="pushed-contents-{clock.now():%Y%m%d-%H%M}.csv"'
+    return response
+
+
+@require_GET
+@require(Action.VIEW_DASHBOARDS)
+def models(request):
+    data = selectors.models_page(now=clock.now())
+    return render(request, "dashboards/models.html", {**data, "can_manage": can(request.user, Action.MANAGE_MODELS)})
+
+
+@require_GET
+@require(Action.VIEW_DASHBOARDS)
+def training_runs(request):
+    """The runs table alone, polled by the models page while a run is queued or running."""
+    data = selectors.training_runs()
+    return render(request, "dashboards/_runs.html", data)
+
+
+@require_POST
+@require(Action.MANAGE_MODELS)
+def model_retrain(request):
+    from apps.mlops.models import ModelKind
+    from apps.mlops.services import training_run_request
+
+    kind = request.POST.get("kind", "")
+    if kind not in ModelKind.values:
+        messages.error(request, f"Unknown model kind {kind!r}.")
+    else:
+        try:
+            run = training_run_request(kind=kind, user=request.user)
+        except ApiError as exc:
+            messages.error(request, str(exc.detail))
+        else:
+            messages.success(request, f"Training run #{run.pk} for {ModelKind(kind).label} queued.")
+    return HttpResponseRedirect(reverse("dashboards:models"))
+
+
+@require_POST
+@require(Action.MANAGE_MODELS)
+def model_activate(request, pk: int):
+    from apps.mlops.models import ModelVersion
+    from apps.mlops.services import model_version_activate
+
+    version = get_object_or_404(ModelVersion, pk=pk)
+    try:
+        model_version_activate(version=version, user=request.user,
+                               reason=f"activated by hand by {request.user.get_username()}")
+    except ApiError as exc:
+        messages.error(request, str(exc.detail))
+    else:
+        messages.success(request, f"{version.get_kind_display()} v{version.version} is active.")
+    return HttpResponseRedirect(reverse("dashboards:models"))
+
+
+@require_GET
+@require(Action.VIEW_SYSTEM)
+def system(request):
+    data = selectors.system_page(user=request.user, now=clock.now())
+    return render(request, "dashboards/system.html", {
+        **data, "can_pause": can(request.user, Action.PAUSE_SENDING),
+        "charts": {"hourly": charts.hourly_delivery(data["hours"]), "queues": charts.queue_depths(data["queues"])},
+    })
+
+
+@require_POST
+@require(Action.PAUSE_SENDING)
+def sending_pause(request):
+    from apps.campaigns.services import sending_pause_set
+
+    paused = request.POST.get("paused") == "1"
+    sending_pause_set(paused=paused, user=request.user)
+    if paused:
+        messages.success(request, "All sending is paused: no push leaves until someone resumes.")
+    else:
+        messages.success(request, "Sending resumed.")
+    return HttpResponseRedirect(reverse("dashboards:system"))
