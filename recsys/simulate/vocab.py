@@ -92,6 +92,7 @@ def _en_units(path: Path) -> list[list[str]]:
 
 
 def _ko_clean(s: str) -> str:
+    s = re.sub(r"^\s*<[^>]*>\s*", "", s)               # <신 설> markers of amended articles
     s = re.sub(r"^\s*제\d+조(의\d+)?(\([^)]*\))?\s*", "", s)
     s = re.sub(r"[\u2460-\u2473]\s*", "", s)          # circled numbers
     s = re.sub(r"^\s*(?:[가-하]|\d+)\.\s+", "", s)        # list markers
