@@ -102,14 +102,20 @@ QUEUE_SORTS = {
 }
 
 
+# What the queue can list: the candidates, or the live contents the score (or an editor) rejected,
+# which an editor may still approve and launch.
+QUEUE_STATUSES = ("candidate", "rejected")
+
+
 def queue_page(*, user, now, client_id: int | None = None, category: str = "", sort: str = "score", page: int = 1,
-               page_size: int = QUEUE_PAGE_SIZE) -> dict:
-    """One page of the editors' queue: live candidates of the user's clients. Two queries."""
+               status: str = "candidate", page_size: int = QUEUE_PAGE_SIZE) -> dict:
+    """One page of the editors' queue: live contents of the user's clients. Two queries."""
     from django.core.paginator import EmptyPage, Paginator
 
     from apps.core.permissions import scope_to_user
 
-    qs = scope_to_user(Content.objects.filter(status="candidate", expires_at__gt=now), user)
+    status = status if status in QUEUE_STATUSES else "candidate"
+    qs = scope_to_user(Content.objects.filter(status=status, expires_at__gt=now), user)
     if client_id:
         qs = qs.filter(client_id=client_id)
     if category:
@@ -117,7 +123,7 @@ def queue_page(*, user, now, client_id: int | None = None, category: str = "", s
     qs = (qs.order_by(*QUEUE_SORTS.get(sort, QUEUE_SORTS["score"]))
           .select_related("client")
           .only("id", "external_id", "title", "category", "language", "created_at", "expires_at", "evaluated_at",
-                "push_score", "score_reasons", "early_reads", "client__id", "client__slug", "client__name"))
+                "push_score", "score_reasons", "early_reads", "rejection_reason", "client__id", "client__slug", "client__name"))
     paginator = Paginator(qs, page_size)
     try:
         page_obj = paginator.page(page)
@@ -126,10 +132,11 @@ def queue_page(*, user, now, client_id: int | None = None, category: str = "", s
     return {"page": page_obj, "count": paginator.count}
 
 
-def queue_categories(*, user, now, client_id: int | None = None) -> list[str]:
+def queue_categories(*, user, now, client_id: int | None = None, status: str = "candidate") -> list[str]:
     from apps.core.permissions import scope_to_user
 
-    qs = scope_to_user(Content.objects.filter(status="candidate", expires_at__gt=now), user).exclude(category="")
+    status = status if status in QUEUE_STATUSES else "candidate"
+    qs = scope_to_user(Content.objects.filter(status=status, expires_at__gt=now), user).exclude(category="")
     if client_id:
         qs = qs.filter(client_id=client_id)
     return list(qs.order_by("category").values_list("category", flat=True).distinct())

@@ -37,11 +37,13 @@ def queue(request):
     category = request.GET.get("category", "").strip()[:64]
     sort = request.GET.get("sort", "score")
     sort = sort if sort in selectors.QUEUE_SORTS else "score"
+    status = request.GET.get("status", "candidate")
+    status = status if status in selectors.QUEUE_STATUSES else "candidate"
     clients = selectors.policies_of_clients(clients=visible_clients(request.user))
     if client_id not in {c.pk for c in clients}:
         client_id = None
     result = selectors.queue_page(user=request.user, now=now, client_id=client_id, category=category, sort=sort,
-                                  page=_int(request.GET.get("page"), 1))
+                                  status=status, page=_int(request.GET.get("page"), 1))
     for c in clients:
         c.can_set_policy = can(request.user, Action.SET_POLICIES, c)
     return render(request, "contents/queue.html", {
@@ -49,8 +51,8 @@ def queue(request):
         "page": result["page"],
         "count": result["count"],
         "clients": clients,
-        "categories": selectors.queue_categories(user=request.user, now=now, client_id=client_id),
-        "filters": {"client": client_id, "category": category, "sort": sort},
+        "categories": selectors.queue_categories(user=request.user, now=now, client_id=client_id, status=status),
+        "filters": {"client": client_id, "category": category, "sort": sort, "status": status},
         "can_review": can(request.user, Action.REVIEW_CONTENTS),
     })
 

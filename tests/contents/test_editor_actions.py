@@ -194,3 +194,19 @@ def test_titles_of_a_content_are_unique_in_the_database(candidate):
     v = _pending(c)[0]
     with pytest.raises(IntegrityError), transaction.atomic():
         TitleVariant.objects.create(content=c, text=v.text, source="editor")
+
+
+def test_auto_approve_that_cannot_launch_is_logged_and_waits_for_editors(client_a, register, reads, people, t0):
+    from apps.contents.models import TitleTemplate
+
+    TitleTemplate.objects.update(is_active=False)  # only the original title, which every phone cuts
+    auto_approve_policy_set(client=client_a, enabled=True, min_score=1.0, categories=[], user=people["editor"], now=t0)
+    c = register(client_a, "long", title="An unusually long headline that no lock screen could ever show whole", language="en")
+    reads(c, 60)
+    contents_evaluate_due(now=t0 + timedelta(minutes=30))
+    c.refresh_from_db()
+    assert c.status == ContentStatus.CANDIDATE and not Campaign.objects.filter(content=c).exists()
+    assert not c.title_variants.filter(review="approved").exists()
+    failed = Decision.objects.get(content=c, action="auto_approve_failed")
+    assert failed.actor_name == "auto-approve policy" and "Approve at least one title" in failed.note
+    assert failed.numbers["min_score"] == 1.0

@@ -240,3 +240,24 @@ def test_content_page_queries_are_bounded(people, candidate, django_assert_max_n
     web = web_as(people, "editor")
     with django_assert_max_num_queries(12):
         assert web.get(f"/contents/{c.pk}/").status_code == 200
+
+
+def test_rejected_but_live_contents_can_be_listed_and_overridden(people, client_a, register, reads, t0, subscriber_factory):
+    """launch depends on the campaign engine (apps.campaigns.services.campaign_launch)."""
+    from apps.contents.services import contents_evaluate_due, title_add, title_approve
+
+    cold = register(client_a, "cold", title="A quiet story nobody read yet", category="society")
+    contents_evaluate_due(now=t0 + timedelta(minutes=30))
+    cold.refresh_from_db()
+    assert cold.status == "rejected"
+    web = web_as(people, "editor")
+    assert cold.title not in web.get("/contents/").content.decode()
+    listed = web.get("/contents/?status=rejected")
+    assert [c.pk for c in listed.context["page"].object_list] == [cold.pk]
+    assert "below the client&#x27;s threshold" in listed.content.decode()
+    # The editor thinks the score is wrong: a title, approved, launched.
+    subscriber_factory(client_a, 10, prefix="aud")
+    title_approve(variant=title_add(content=cold, text="A quiet story worth your time", user=people["editor"]), user=people["editor"])
+    assert web.post(f"/contents/{cold.pk}/launch/").status_code == 302
+    assert Content.objects.get(pk=cold.pk).status == ContentStatus.SENDING
+    assert Decision.objects.get(content=cold, action="content_approve").before == {"status": "rejected"}
