@@ -148,13 +148,16 @@ class Events:
 
 @dataclass(frozen=True, eq=False)
 class Activity:
-    """What happened in ``[start, end)``: new contents, app opens, organic reads."""
+    """What happened in ``[start, end)``: new contents, app opens, organic reads, and the push
+    clicks whose time falls in it (each click is reported once, by the first ``advance`` that
+    passes it, even if the push was sent late)."""
 
     start: float
     end: float
     contents: tuple[ContentSpec, ...]
     opens: Events
     reads: Events
+    clicks: Events
 
 
 @dataclass(frozen=True, eq=False)
@@ -244,6 +247,7 @@ class World:
         self._buffer: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # (sub, content, time)
         self._pending_sub = np.empty(0, np.int64)
         self._pending_t = np.empty(0, float)
+        self._unreported: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []   # clicks
         self._pushed: dict[int, np.ndarray] = {}     # content -> int8 per subscriber: 0 no, 1 pushed, 2 clicked
         self._log: list[dict] = []
         self._draws: OrderedDict[int, dict] = OrderedDict()
@@ -507,7 +511,16 @@ class World:
         is_open = c < 0
         opens = Events(s[is_open], c[is_open], t[is_open])
         reads = Events(s[~is_open], c[~is_open], t[~is_open])
-        return Activity(start, until, contents, opens, reads)
+        return Activity(start, until, contents, opens, reads, self._report_clicks(until))
+
+    def _report_clicks(self, until: float) -> Events:
+        if not self._unreported:
+            return Events(np.empty(0, np.int64), np.empty(0, np.int64), np.empty(0))
+        s, c, t = (np.concatenate(x) for x in zip(*self._unreported))
+        due = t < until
+        order = np.argsort(t[due], kind="stable")
+        self._unreported = [(s[~due], c[~due], t[~due])] if (~due).any() else []
+        return Events(s[due][order], c[due][order], t[due][order])
 
     def _week_row(self, week: int) -> np.ndarray:
         while len(self._wau) <= week:
@@ -628,6 +641,7 @@ class World:
             status[cs] = 2
             self._pending_sub = np.concatenate([self._pending_sub, cs])
             self._pending_t = np.concatenate([self._pending_t, clicked_at[click]])
+            self._unreported.append((cs, np.full(len(cs), c, np.int64), clicked_at[click]))
         status[subs[delivered & (status[subs] == 0)]] = 1
         self._log.append(dict(content=np.full(len(subs), c, np.int64), subscriber=subs, sent_at=sent,
                               clicked_at=clicked_at, p=np.where(delivered, p, 0.0), usual_ctr=ctr,

@@ -277,6 +277,23 @@ def test_push_rules():
     assert not (np.isfinite(t[0::2]) & np.isfinite(t[1::2])).any()
 
 
+def test_every_click_is_reported_once_by_advance():
+    w = World(SMALL)
+    w.advance(DAY)
+    subs = _pushable(w)
+    for c in w.contents[-8:]:
+        w.push(c.index, subs, DAY)
+    w.push(w.contents[0].index, subs, DAY - 6 * HOUR)   # sent late: some clicks are already past
+    reported = [w.advance(DAY + k * 0.5 * HOUR).clicks for k in range(1, 200)]
+    got = sorted((int(s), int(c), float(t)) for ev in reported for s, c, t in zip(ev.subscriber, ev.content, ev.time))
+    log = w.push_log()
+    ok = np.isfinite(log.clicked_at)
+    want = sorted(zip(log.subscriber[ok].tolist(), log.content[ok].tolist(), log.clicked_at[ok].tolist()))
+    assert len(want) > 20 and got == [x for x in want if x[2] < w.now]
+    for ev, k in zip(reported[1:], range(2, 200)):
+        assert ev.time.size == 0 or ev.time.min() >= DAY + (k - 1) * 0.5 * HOUR
+
+
 def test_a_click_brings_an_inactive_subscriber_back_for_the_week():
     w = World(WorldConfig(n_subscribers=20_000, seed=8))
     w.advance(DAY)
