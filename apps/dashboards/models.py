@@ -43,7 +43,7 @@ class CampaignReach(models.Model):
     recipients = models.PositiveIntegerField(default=0)
     inactive_recipients = models.PositiveIntegerField(default=0)
     reactivated = models.PositiveIntegerField(default=0)
-    opted_out = models.PositiveIntegerField(default=0, help_text="Recipients who turned pushes off after theirs.")
+    opted_out = models.PositiveIntegerField(default=0, help_text="Recipients who turned pushes off after this push, their latest.")
     activity_states = models.JSONField(default=dict, blank=True)
     categories = models.JSONField(default=dict, blank=True)
     platforms = models.JSONField(default=dict, blank=True)

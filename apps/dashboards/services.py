@@ -102,11 +102,11 @@ def campaign_reach_compute(*, campaign: Campaign, now: datetime | None = None) -
         before=Subquery(activity.filter(occurred_at__lt=OuterRef("sent_at")).order_by("-occurred_at").values("occurred_at")[:1]),
         after=Subquery(activity.filter(occurred_at__gt=OuterRef("sent_at")).order_by("occurred_at").values("occurred_at")[:1]),
     ).values_list("subscriber_id", "sent_at", "before", "after", "subscriber__platform", "subscriber__push_opt_in",
-                  "subscriber__updated_at"))
+                  "subscriber__updated_at", "created_at", "subscriber__last_content_push_at"))
     states: Counter = Counter()
     platforms: Counter = Counter()
     inactive = reactivated = opted_out = 0
-    for _, sent_at, before, after, platform, opt_in, updated_at in rows:
+    for _, sent_at, before, after, platform, opt_in, updated_at, created_at, last_push in rows:
         state = activity_state(sent_at, before)
         states[state] += 1
         platforms[platform] += 1
@@ -114,7 +114,9 @@ def campaign_reach_compute(*, campaign: Campaign, now: datetime | None = None) -
             inactive += 1
             if after is not None and after <= sent_at + COMEBACK:
                 reactivated += 1
-        if not opt_in and updated_at is not None and updated_at >= sent_at:
+        # Turned pushes off after this push, which was their latest (its claim is their slot):
+        # an opt-out is put on the push just before it, never on older ones.
+        if not opt_in and updated_at is not None and updated_at >= sent_at and last_push == created_at:
             opted_out += 1
     first = min((r[1] for r in rows), default=None)
     last = max((r[1] for r in rows), default=None)

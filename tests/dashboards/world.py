@@ -127,7 +127,8 @@ def build_world(*, client, editor, now: datetime | None = None, seed: int = 7, s
         if d in launch_days:
             k = len(world.campaigns)
             campaign = _push(client, editor, STORIES[k % len(STORIES)], at=day + timedelta(hours=12), rng=rng,
-                             provider=provider, suffix=f"-{d}", world=world, until=day + timedelta(hours=12 + 4))
+                             provider=provider, suffix=f"-{d}", world=world, until=day + timedelta(hours=12 + 4),
+                             wave_size=20 + 10 * (k % 4), readers=np.flatnonzero(habit == 0))
             world.campaigns.append(campaign)
 
     # The push of the day: launched 45 minutes ago and still running. Its provider refuses a
@@ -136,7 +137,8 @@ def build_world(*, client, editor, now: datetime | None = None, seed: int = 7, s
     story = STORIES[len(world.campaigns) % len(STORIES)]
     provider = FlakyProvider(fail_every=7)
     running = _push(client, editor, (story[0], story[1], story[2], story[3], story[4], 0.10), at=now - timedelta(minutes=45),
-                    rng=rng, provider=provider, suffix="-today", world=world, until=now - timedelta(minutes=1), wave_size=50)
+                    rng=rng, provider=provider, suffix="-today", world=world, until=now - timedelta(minutes=1), wave_size=50,
+                    readers=np.flatnonzero(habit == 0))
     world.campaigns.append(running)
     world.running = running
     _opt_outs(client, running, now=now - timedelta(minutes=1), share=0.15, rng=rng)
@@ -163,7 +165,7 @@ def _ingest(client, items, *, now) -> int:
     return accepted
 
 
-def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wave_size=30):
+def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wave_size=30, readers=()):
     """Register, evaluate, approve titles, launch; then dispatch, clicks and the sweep, wave after wave."""
     from apps.campaigns.models import Campaign
     from apps.campaigns.services import campaign_launch
@@ -177,6 +179,12 @@ def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wav
     ext, title, body, category, language, true_ctr = story
     created = at - timedelta(minutes=40)
     content = _register(client, ext + suffix, title=title, body=body, category=category, language=language, at=created)
+    # Early organic reads before the evaluation: more for the stories people care about.
+    n_early = min(len(readers), int(10 + 600 * true_ctr))
+    early = [{"event_id": f"early-{content.pk}-{s}", "type": "read", "subscriber": f"s{s:04d}", "content": content.external_id,
+              "occurred_at": (created + timedelta(minutes=float(rng.uniform(1, 25)))).isoformat()}
+             for s in rng.choice(readers, n_early, replace=False)] if n_early else []
+    world.events += _ingest(client, early, now=created + client.evaluation_delay)
     contents_evaluate_due(now=created + client.evaluation_delay)
     content.refresh_from_db()
     approved = 0
@@ -188,8 +196,11 @@ def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wav
             approved += 1
         except ApiError:
             continue
-    if not approved:
-        title_approve(variant=title_add(content=content, text=title[:40], user=editor, now=at), user=editor, now=at)
+    for text in (f"{category.title()}: {title.split(' as ')[0][:36]}", f"Now: {title[:30].rsplit(' ', 1)[0]}")[approved:]:
+        try:
+            title_approve(variant=title_add(content=content, text=text, user=editor, now=at), user=editor, now=at)
+        except ApiError:
+            continue
     content.refresh_from_db()
     if content.status != ContentStatus.APPROVED:
         content_transition(content=content, to=ContentStatus.APPROVED, now=at)

@@ -35,7 +35,7 @@ class Migration(migrations.Migration):
                 ('recipients', models.PositiveIntegerField(default=0)),
                 ('inactive_recipients', models.PositiveIntegerField(default=0)),
                 ('reactivated', models.PositiveIntegerField(default=0)),
-                ('opted_out', models.PositiveIntegerField(default=0, help_text='Recipients who turned pushes off after theirs.')),
+                ('opted_out', models.PositiveIntegerField(default=0, help_text='Recipients who turned pushes off after this push, their latest.')),
                 ('activity_states', models.JSONField(blank=True, default=dict)),
                 ('categories', models.JSONField(blank=True, default=dict)),
                 ('platforms', models.JSONField(blank=True, default=dict)),

@@ -1,0 +1,217 @@
+"""The dashboards' pages over HTTP: who may see and do what, CSRF, the CSV export, and a query
+count that does not grow with the number of campaigns."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test import Client as HttpClient
+from django.test.utils import CaptureQueriesContext
+
+from apps.campaigns.models import Campaign
+from apps.core.models import Decision, Switch
+
+pytestmark = pytest.mark.django_db
+PASSWORDS = {"editor": "pw-ed-123456", "operator": "pw-op-123456", "other_editor": "pw-edb-123456", "admin": "pw-adm-123456"}
+
+
+@pytest.fixture
+def now():
+    from apps.core import clock
+
+    return clock.now().replace(microsecond=0)  # the pages read the real clock
+
+
+def browser_for(people, role, csrf=False) -> HttpClient:
+    c = HttpClient(enforce_csrf_checks=csrf)
+    c.force_login(people[role])
+    return c
+
+
+@pytest.fixture
+def shop(make_campaign, client_a, client_b, now, subscriber_factory):
+    subs = subscriber_factory(client_a, 60, prefix="q")
+    done = make_campaign(client_a, created_at=now - timedelta(days=2), subscribers=subs[:40],
+                         waves=[{"sends": 40, "clicks": 3, "expected": 0.4, "decision": "stop", "reason": "stop: futility"}])
+    live = make_campaign(client_a, created_at=now - timedelta(minutes=30), state="running", subscribers=subs[40:],
+                         waves=[{"sends": 20, "clicks": 1, "expected": 0.2, "state": "observing"}], title="Live story")
+    theirs = make_campaign(client_b, created_at=now - timedelta(days=1), waves=[{"sends": 5, "clicks": 0, "expected": 0.05}])
+    return {"done": done, "live": live, "theirs": theirs}
+
+
+def pages(shop):
+    live = shop["live"].pk
+    return {
+        "overview": "/dashboards/", "campaigns": "/dashboards/campaigns/", "campaign": f"/dashboards/campaigns/{live}/",
+        "contents": "/dashboards/contents/", "csv": "/dashboards/contents.csv", "models": "/dashboards/models/",
+        "runs": "/dashboards/models/runs/", "system": "/dashboards/system/",
+    }
+
+
+EXPECTED = {
+    "editor": {"overview": 403, "campaigns": 200, "campaign": 200, "contents": 403, "csv": 403, "models": 403, "runs": 403, "system": 403},
+    "operator": dict.fromkeys(["overview", "campaigns", "campaign", "contents", "csv", "models", "runs", "system"], 200),
+    "admin": dict.fromkeys(["overview", "campaigns", "campaign", "contents", "csv", "models", "runs", "system"], 200),
+    "other_editor": {"overview": 403, "campaigns": 200, "campaign": 404, "contents": 403, "csv": 403, "models": 403, "runs": 403, "system": 403},
+}
+
+
+@pytest.mark.parametrize("role", sorted(EXPECTED))
+def test_permission_matrix(people, shop, role):
+    c = browser_for(people, role)
+    got = {name: c.get(url).status_code for name, url in pages(shop).items()}
+    assert got == EXPECTED[role]
+
+
+def test_anonymous_people_are_sent_to_login(shop):
+    c = HttpClient()
+    for url in pages(shop).values():
+        r = c.get(url)
+        assert r.status_code == 302 and r["Location"].startswith("/login/?next="), url
+    for url in (f"/dashboards/campaigns/{shop['live'].pk}/stop/", "/dashboards/system/pause/", "/dashboards/models/retrain/"):
+        r = c.post(url)
+        assert r.status_code == 302 and r["Location"].startswith("/login/"), url
+    assert Campaign.objects.get(pk=shop["live"].pk).state == "running"
+
+
+def test_editors_see_the_campaign_read_only_and_cannot_stop_it(people, shop):
+    c = browser_for(people, "editor")
+    page = c.get(f"/dashboards/campaigns/{shop['live'].pk}/").content.decode()
+    assert "Live story" in page and "Stop campaign" not in page and "Read-only" in page
+    assert c.post(f"/dashboards/campaigns/{shop['live'].pk}/stop/").status_code == 403
+    assert Campaign.objects.get(pk=shop["live"].pk).state == "running"
+    assert browser_for(people, "other_editor").get("/dashboards/campaigns/").content.decode().count("Live story") == 0
+
+
+def test_an_operator_stops_a_campaign_with_a_reason(people, shop):
+    c = browser_for(people, "operator")
+    assert "Stop campaign" in c.get(f"/dashboards/campaigns/{shop['live'].pk}/").content.decode()
+    r = c.post(f"/dashboards/campaigns/{shop['live'].pk}/stop/", {"reason": "wrong audience"})
+    assert r.status_code == 302
+    live = Campaign.objects.get(pk=shop["live"].pk)
+    assert live.state == "stopped" and live.end_reason == "stopped by op: wrong audience"
+    d = Decision.objects.get(campaign=live, action="campaign_stop")
+    assert d.actor_user == people["operator"]
+    page = c.get(r["Location"]).content.decode()
+    assert "stopped" in page and "Stop campaign" not in page
+    # Stopping twice says so instead of failing.
+    r = c.post(f"/dashboards/campaigns/{shop['live'].pk}/stop/", follow=True)
+    assert "stopped already" in r.content.decode()
+    # Another client's campaign is not even found.
+    assert c.post(f"/dashboards/campaigns/{shop['theirs'].pk}/stop/").status_code == 404
+    assert c.get(f"/dashboards/campaigns/{shop['live'].pk}/stop/").status_code == 405
+
+
+def test_forms_without_the_csrf_token_are_refused(people, shop):
+    c = browser_for(people, "operator", csrf=True)
+    assert c.post(f"/dashboards/campaigns/{shop['live'].pk}/stop/").status_code == 403
+    assert c.post("/dashboards/system/pause/", {"paused": "1"}).status_code == 403
+    assert Campaign.objects.get(pk=shop["live"].pk).state == "running"
+    assert not Switch.objects.filter(name="sending_paused", on=True).exists()
+    token = c.get("/dashboards/system/").cookies["csrftoken"].value
+    assert c.post("/dashboards/system/pause/", {"paused": "1", "csrfmiddlewaretoken": token}).status_code == 302
+    assert Switch.objects.get(name="sending_paused").on
+
+
+def test_the_pause_switch(people, shop):
+    assert browser_for(people, "editor").post("/dashboards/system/pause/", {"paused": "1"}).status_code == 403
+    op = browser_for(people, "operator")
+    page = op.get("/dashboards/system/").content.decode()
+    assert "Sending is on" in page and "Pause all sending" in page
+    op.post("/dashboards/system/pause/", {"paused": "1"})
+    assert Switch.objects.get(name="sending_paused").on
+    page = op.get("/dashboards/system/").content.decode()
+    assert "All sending is paused" in page and "Resume sending" in page and "by op" in page
+    assert "All sending is paused" in op.get("/dashboards/").content.decode()  # an alert on the overview
+    op.post("/dashboards/system/pause/", {"paused": "0"})
+    assert not Switch.objects.get(name="sending_paused").on
+    assert list(Decision.objects.filter(subject="switch:sending_paused").order_by("id").values_list("action", flat=True)) == [
+        "sending_pause", "sending_resume"]
+
+
+def test_retrain_and_activate_are_for_admins(people, now):
+    from apps.mlops.models import ModelVersion, TrainingRun
+
+    v1 = ModelVersion.objects.create(kind="mf", version=1, artifact_path="mf/v1", metrics={"recall_at_20": 0.2},
+                                     created_at=now, is_active=True)
+    v2 = ModelVersion.objects.create(kind="mf", version=2, artifact_path="mf/v2", metrics={"recall_at_20": 0.19}, created_at=now)
+    op = browser_for(people, "operator")
+    page = op.get("/dashboards/models/").content.decode()
+    assert "v1" in page and "Retrain" not in page and "Activate" not in page
+    assert op.post("/dashboards/models/retrain/", {"kind": "mf"}).status_code == 403
+    assert op.post(f"/dashboards/models/versions/{v2.pk}/activate/").status_code == 403
+    admin = browser_for(people, "admin")
+    page = admin.get("/dashboards/models/").content.decode()
+    assert "Retrain" in page and f"/dashboards/models/versions/{v2.pk}/activate/" in page
+    r = admin.post("/dashboards/models/retrain/", {"kind": "mf"}, follow=True)
+    run = TrainingRun.objects.get()
+    assert run.kind == "mf" and run.state == "queued" and run.requested_by == people["admin"]
+    assert f"Training run #{run.pk}" in r.content.decode()
+    assert f'id="run-{run.pk}"' in admin.get("/dashboards/models/runs/").content.decode()
+    assert "every 2s" in admin.get("/dashboards/models/").content.decode()  # the table polls while a run is live
+    r = admin.post("/dashboards/models/retrain/", {"kind": "bogus"}, follow=True)
+    assert "Unknown model kind" in r.content.decode() and TrainingRun.objects.count() == 1
+    admin.post(f"/dashboards/models/versions/{v2.pk}/activate/")
+    v1.refresh_from_db(), v2.refresh_from_db()
+    assert v2.is_active and not v1.is_active
+    assert Decision.objects.filter(action="model_activate", actor_user=people["admin"]).exists()
+
+
+def test_csv_export_has_the_filtered_rows(people, shop, client_a, make_campaign, now):
+    make_campaign(client_a, created_at=now - timedelta(days=1), category="sports", waves=[{"sends": 10, "clicks": 2, "expected": 0.1}])
+    c = browser_for(people, "operator")
+    r = c.get("/dashboards/contents.csv?category=economy")
+    assert r.status_code == 200 and r["Content-Type"].startswith("text/csv") and "attachment" in r["Content-Disposition"]
+    rows = list(csv.DictReader(io.StringIO(b"".join(r.streaming_content).decode())))
+    assert [int(x["campaign_id"]) for x in rows] == [shop["live"].pk, shop["done"].pk]
+    done = rows[1]
+    assert done["sends"] == "40" and done["clicks"] == "3" and done["achieved_improvement"] == "7.5000"
+    assert done["client"] == "news" and done["state"] == "done"
+    all_rows = list(csv.DictReader(io.StringIO(b"".join(c.get("/dashboards/contents.csv").streaming_content).decode())))
+    assert len(all_rows) == 3  # not client_b's
+
+
+def _queries(client, url) -> int:
+    with CaptureQueriesContext(connection) as ctx:
+        r = client.get(url)
+        if hasattr(r, "streaming_content"):
+            b"".join(r.streaming_content)
+    assert r.status_code == 200, url
+    return len(ctx.captured_queries)
+
+
+# Queries per page, after the session and user (3 of them) are loaded. The overview: subscribers,
+# weeks, reactivations, days, running campaigns + their waves, 4 for the alerts.
+QUERY_BOUNDS = {"/dashboards/": 16, "/dashboards/campaigns/": 10, "/dashboards/contents/": 9, "/dashboards/contents.csv": 6,
+                "/dashboards/models/": 7, "/dashboards/system/": 10}
+
+
+def test_query_counts_do_not_grow_with_the_campaigns(people, client_a, make_campaign, now, subscriber_factory):
+    subs = subscriber_factory(client_a, 400, prefix="n")
+    op = browser_for(people, "operator")
+
+    def add(k, offset):
+        for i in range(k):
+            make_campaign(client_a, created_at=now - timedelta(hours=offset + i), state="running" if i % 3 == 0 else "done",
+                          subscribers=subs[(offset + i) * 5:(offset + i) * 5 + 5],
+                          waves=[{"sends": 3, "clicks": 1, "expected": 0.03, "decision": "resend"},
+                                 {"sends": 2, "clicks": 0, "expected": 0.02, "state": "observing"}])
+
+    add(3, 0)
+    from apps.dashboards.services import dashboards_rollup
+
+    dashboards_rollup(now=now)
+    first = Campaign.objects.order_by("pk").first().pk
+    urls = [*QUERY_BOUNDS, f"/dashboards/campaigns/{first}/"]
+    small = {u: _queries(op, u) for u in urls}
+    add(30, 3)
+    dashboards_rollup(now=now)
+    large = {u: _queries(op, u) for u in urls}
+    assert small == large
+    for url, bound in QUERY_BOUNDS.items():
+        assert large[url] <= bound, (url, large[url])
+    assert large[f"/dashboards/campaigns/{first}/"] <= 12
