@@ -159,9 +159,9 @@ def wave_plan(*, wave: Wave, now: datetime | None = None) -> int:
     if not len(sent_ids):
         _campaign_end(campaign, state=Campaign.State.DONE, reason=wave.decision_reason, now=now)
     else:
-        from apps.delivery.tasks import dispatch
+        from apps.delivery.tasks import dispatch_soon
 
-        transaction.on_commit(lambda: dispatch.delay())
+        dispatch_soon()
     return len(sent_ids)
 
 
@@ -287,7 +287,7 @@ def campaigns_advance_due(*, now: datetime) -> dict[str, int]:
         if wave_decide(wave=wave, now=now):
             decided += 1
     if Send.objects.filter(state=Send.State.PENDING).exists():
-        from apps.delivery.tasks import dispatch
+        from apps.delivery.tasks import dispatch_soon
 
-        transaction.on_commit(lambda: dispatch.delay())
+        dispatch_soon()
     return {"waves_closed": closed, "waves_decided": decided}

@@ -24,3 +24,15 @@ def dispatch(batch: int = 1000) -> int:
         if not done.get("claimed"):
             break
     return total
+
+
+# In-process runs (the simulator's fast mode) dispatch by themselves and turn this off.
+ENQUEUE = True
+
+
+def dispatch_soon() -> None:
+    """Ask a worker to dispatch once the current transaction commits."""
+    if ENQUEUE:
+        from django.db import transaction
+
+        transaction.on_commit(lambda: dispatch.delay())

@@ -1,0 +1,308 @@
+"""The thin Django adapter of the simulated world (``recsys.simulate``): the product's own
+services run against it in process, on simulated time, without Celery.
+
+Each strategy gets its own client and its own copy of the world (same seed, same people, same
+contents). The product strategy uses the product's ranking; ``random`` and ``oracle`` swap only
+the audience ranking (a random order, or the world's truth). Everything else (evaluation, titles,
+auto-approve, waves and the ramp, attribution, nightly retraining) is the product's code.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.db import transaction
+
+from recsys.simulate.world import World, WorldConfig
+
+STRATEGIES = ("product", "random", "oracle")
+STATE_INACTIVE = 2  # index into recsys.simulate STATES (active, lapsing, inactive)
+
+
+class SimProvider:
+    """The delivery provider of the simulation: hands pushes to the world, and keeps the clicks
+    it draws to report them through the events service when their time comes."""
+
+    name = "sim"
+
+    def __init__(self, run: "StrategyRun"):
+        self.run = run
+
+    def send_batch(self, messages):
+        from apps.delivery.providers import DeliveryResult
+
+        by_content: dict[str, list] = {}
+        for m in messages:
+            by_content.setdefault(m.content_external_id, []).append(m)
+        now_s = self.run.world.seconds(self.run.now)
+        for ext, group in by_content.items():
+            idx = np.array([self.run.sub_index[m.subscriber_external_id] for m in group], dtype=np.int64)
+            clicks = self.run.world.push(self.run.content_index[ext], idx, now_s)
+            for m, t in zip(group, clicks):
+                if np.isfinite(t):
+                    heapq.heappush(self.run.future_clicks, (float(t), m.send_id))
+        return [DeliveryResult(send_id=m.send_id, ok=True, provider_message_id=f"sim-{m.send_id}") for m in messages]
+
+
+class RandomRanker:
+    name = "random"
+
+    def rank(self, *, candidates, content, seed_ids, k, now, rng):
+        from apps.campaigns.ranking import Ranked
+
+        k = min(k, len(candidates))
+        pick = rng.permutation(len(candidates))[:k]
+        return Ranked(candidates.ids[pick], np.zeros(k), {}, self.name)
+
+
+class OracleRanker:
+    """Knows every subscriber's true click probability for the content."""
+
+    name = "oracle"
+
+    def __init__(self, run: "StrategyRun"):
+        self.run = run
+
+    def rank(self, *, candidates, content, seed_ids, k, now, rng):
+        from apps.campaigns.ranking import Ranked
+
+        idx = np.array([self.run.index_of_id[i] for i in candidates.ids.tolist()], dtype=np.int64)
+        best = self.run.world.oracle_rank(self.run.content_index[content.external_id], idx, k, at=self.run.world.seconds(now))
+        pos = {v: j for j, v in enumerate(idx.tolist())}
+        chosen = np.array([candidates.ids[pos[b]] for b in best.tolist()], dtype=np.int64)
+        return Ranked(chosen, np.zeros(len(chosen)), {}, self.name)
+
+
+@dataclass
+class StrategyRun:
+    strategy: str
+    world: World
+    client: object = None
+    now: datetime | None = None
+    sub_index: dict = field(default_factory=dict)      # external id -> world index
+    index_of_id: dict = field(default_factory=dict)    # subscriber pk -> world index
+    content_index: dict = field(default_factory=dict)  # external id -> world index
+    future_clicks: list = field(default_factory=list)  # heap of (time s, send id)
+    event_seq: int = 0
+
+
+def _setup(run: StrategyRun, *, seed: int) -> None:
+    from apps.audience.models import Subscriber
+    from apps.audience.services import subscribers_bulk_upsert
+    from apps.contents.models import AutoApprovePolicy
+    from apps.core.models import Client
+    from apps.core.services import client_create
+
+    slug = f"sim-{run.strategy}-{seed}"
+    # The simulated newsroom launches every content predicted at least at its usual rate and lets
+    # the ramp sort them out. The random strategy judges nothing: every content, random people
+    # (the world's self-check: its click improvement should come out near 1.0).
+    threshold = 0.0 if run.strategy == "random" else 1.0
+    run.client = Client.objects.filter(slug=slug).first() or client_create(
+        slug=slug, name=f"Simulated world ({run.strategy})", evaluation_delay=timedelta(minutes=30),
+        candidate_threshold=threshold)
+    AutoApprovePolicy.objects.update_or_create(client=run.client, defaults={
+        "enabled": True, "min_score": threshold, "categories": [], "updated_at": run.now})
+    subs = run.world.subscribers
+    start = run.world.config.start
+    items = [{"external_id": str(subs.external_id[i]), "timezone": str(subs.timezone[i]), "platform": str(subs.platform[i]),
+              # The holdout is never pushed: it is kept out by its opt-in in the product.
+              "push_opt_in": bool(subs.push_opt_in[i] and not subs.holdout[i]),
+              "last_activity_at": (start + timedelta(seconds=float(subs.last_active_at[i]))).isoformat()}
+             for i in range(len(subs))]
+    for k in range(0, len(items), 10_000):
+        subscribers_bulk_upsert(client=run.client, items=items[k:k + 10_000], now=run.now)
+    rows = list(Subscriber.objects.filter(client=run.client).values_list("pk", "external_id"))
+    run.sub_index = {str(e): i for i, e in enumerate(subs.external_id)}
+    run.index_of_id = {pk: run.sub_index[ext] for pk, ext in rows}
+    # Their push history before the simulation (behind the product's usual-CTR estimate).
+    by_ext = dict((ext, pk) for pk, ext in rows)
+    objs = [Subscriber(pk=by_ext[str(subs.external_id[i])], push_sends=int(subs.history_sends[i]),
+                       push_clicks=int(min(subs.history_clicks[i], subs.history_sends[i]))) for i in range(len(subs))]
+    Subscriber.objects.bulk_update(objs, ["push_sends", "push_clicks"], batch_size=5000)
+
+
+def _feed(run: StrategyRun, until: datetime) -> None:
+    """What happened in the world until ``until``: contents, app opens, reads, and due clicks."""
+    from apps.audience.services import subscribers_bulk_upsert
+    from apps.contents.services import content_upsert
+    from apps.events.services import events_ingest
+
+    world = run.world
+    act = world.advance(world.seconds(until))
+    for c in act.contents:
+        run.content_index[c.external_id] = c.index
+        content_upsert(client=run.client, external_id=c.external_id, now=until,
+                       data={"title": c.title, "body": c.body, "language": c.language, "category": c.category,
+                             "created_at": c.created_dt})
+    subs = world.subscribers
+    if len(act.opens):
+        last = {}
+        for s, t in zip(act.opens.subscriber.tolist(), act.opens.time.tolist()):
+            last[s] = t
+        items = [{"external_id": str(subs.external_id[s]), "last_activity_at": world.datetime(t).isoformat()} for s, t in last.items()]
+        for k in range(0, len(items), 10_000):
+            subscribers_bulk_upsert(client=run.client, items=items[k:k + 10_000], now=until)
+    events = []
+    contents = world.contents
+    for s, c, t in zip(act.reads.subscriber.tolist(), act.reads.content.tolist(), act.reads.time.tolist()):
+        run.event_seq += 1
+        events.append({"event_id": f"r{run.event_seq}", "type": "read", "subscriber": str(subs.external_id[s]),
+                       "content": contents[c].external_id, "occurred_at": world.datetime(t).isoformat()})
+    horizon = world.seconds(until)
+    while run.future_clicks and run.future_clicks[0][0] <= horizon:
+        t, send_id = heapq.heappop(run.future_clicks)
+        run.event_seq += 1
+        events.append({"event_id": f"k{run.event_seq}", "type": "click", "send_id": send_id,
+                       "occurred_at": world.datetime(t).isoformat()})
+    for k in range(0, len(events), 10_000):
+        events_ingest(client=run.client, items=events[k:k + 10_000], now=until)
+
+
+def _tick(run: StrategyRun, now: datetime, provider: SimProvider) -> None:
+    from apps.audience.services import subscribers_activity_rollup
+    from apps.campaigns.services import campaigns_advance_due
+    from apps.contents.services import contents_evaluate_due, contents_expire_due
+    from apps.delivery.services import sends_dispatch_batch
+
+    subscribers_activity_rollup(settle=True)
+    contents_expire_due(now=now)
+    contents_evaluate_due(now=now)
+    campaigns_advance_due(now=now)
+    while sends_dispatch_batch(limit=5000, now=now, provider=provider).get("claimed"):
+        pass
+
+
+def _retrain(now: datetime) -> None:
+    from apps.mlops.services import train_click_delay, train_mf, train_push_worthiness
+
+    train_mf(now=now)
+    train_click_delay(now=now)
+    train_push_worthiness(now=now)
+
+
+def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, difficulty, step_minutes: int = 10,
+                 retrain: bool = True, progress=None) -> dict:
+    from apps.campaigns import ranking
+    from apps.delivery import tasks
+
+    world = World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty))
+    run = StrategyRun(strategy=strategy, world=world, now=world.config.start)
+    _setup(run, seed=seed)
+    provider = SimProvider(run)
+    if strategy == "random":
+        ranking.OVERRIDES[run.client.pk] = RandomRanker()
+    elif strategy == "oracle":
+        ranking.OVERRIDES[run.client.pk] = OracleRanker(run)
+    tasks.ENQUEUE = False
+    try:
+        steps = int(days * 24 * 60 / step_minutes)
+        for n in range(1, steps + 1):
+            run.now = world.config.start + timedelta(minutes=step_minutes * n)
+            provider_now = run.now
+            _feed(run, provider_now)
+            _tick(run, provider_now, provider)
+            if retrain and strategy == "product" and n % int(24 * 60 / step_minutes) == 0:
+                _retrain(provider_now)
+            if progress and n % 36 == 0:
+                progress(strategy, n / steps)
+    finally:
+        ranking.OVERRIDES.pop(run.client.pk, None)
+        tasks.ENQUEUE = True
+    return measure(run)
+
+
+def measure(run: StrategyRun) -> dict:
+    """The numbers of one strategy: from the product's database and the world's truth."""
+    from recsys.ramp import RampConfig
+
+    from apps.campaigns.models import Campaign, Wave
+    from apps.delivery.models import Send
+
+    world = run.world
+    log = world.push_log()
+    campaigns = list(Campaign.objects.filter(client=run.client).select_related("content"))
+    expanded = set(Wave.objects.filter(campaign__client=run.client, decision="expand").values_list("campaign_id", flat=True))
+    exp_clicks = sum(c.clicks for c in campaigns if c.pk in expanded)
+    exp_expected = sum(c.expected_clicks for c in campaigns if c.pk in expanded)
+    all_clicks = sum(c.clicks for c in campaigns)
+    all_expected = sum(c.expected_clicks for c in campaigns)
+    pushes = int(Send.objects.filter(campaign__client=run.client, state="sent").count())
+    # True improvement of each campaign's first wave audience, at its send time.
+    floor, target = RampConfig().floor, RampConfig().target
+    below = above = below_exp = above_exp = 0
+    truths = []
+    for c in campaigns:
+        w1 = Wave.objects.filter(campaign=c, number=1).first()
+        if w1 is None or c.content.external_id not in run.content_index:
+            continue
+        ids = list(Send.objects.filter(wave=w1).values_list("subscriber_id", flat=True))
+        if not ids:
+            continue
+        truth = world.true_improvement(run.content_index[c.content.external_id], np.array([run.index_of_id[i] for i in ids]),
+                                       at=world.seconds(w1.created_at))
+        truths.append(truth)
+        if truth < floor:
+            below += 1
+            below_exp += c.pk in expanded
+        elif truth > target:
+            above += 1
+            above_exp += c.pk in expanded
+    inactive_pushes = log.state == STATE_INACTIVE
+    back = np.unique(log.subscriber[inactive_pushes & np.isfinite(log.clicked_at)])
+    weeks = int(math.ceil(world.seconds(run.now) / (7 * 86400)))
+    last_week = max(weeks - 1, 0)
+    active = world.weekly_active(last_week)
+    hold = world.subscribers.holdout
+    treated = ~hold & world.subscribers.push_opt_in
+    p1, n1, p0, n0 = active[treated].mean(), treated.sum(), active[hold].mean(), max(hold.sum(), 1)
+    se = math.sqrt(p1 * (1 - p1) / max(n1, 1) + p0 * (1 - p0) / n0)
+    delivered = log.delivered
+    truth_improvement = float(np.isfinite(log.clicked_at[delivered]).sum() / log.usual_ctr[delivered].sum()) if delivered.any() else None
+    est = np.array(list(Send.objects.filter(campaign__client=run.client, state="sent").values_list("baseline_ctr", flat=True)))
+    return {
+        "campaigns": len(campaigns), "expanded_campaigns": len(expanded), "pushes": pushes,
+        "wave1_true_improvement_mean": round(float(np.mean(truths)), 3) if truths else None,
+        # Against the world's true usual CTRs instead of the product's estimates, and how far
+        # the estimates are from the truth (1.0 = unbiased).
+        "click_improvement_vs_true_ctr": round(truth_improvement, 3) if truth_improvement else None,
+        "baseline_estimate_over_truth": round(float(est.sum() / log.usual_ctr[delivered].sum()), 3) if delivered.any() and len(est) else None,
+        "click_improvement": round(exp_clicks / exp_expected, 3) if exp_expected else None,
+        "click_improvement_all": round(all_clicks / all_expected, 3) if all_expected else None,
+        "clicks_per_1000": round(1000 * all_clicks / pushes, 2) if pushes else None,
+        "inactive_back_per_1000": round(1000 * len(back) / pushes, 2) if pushes else None,
+        "wau": {"week": last_week, "treated": round(float(p1), 4), "holdout": round(float(p0), 4),
+                "lift": round(float(p1 - p0), 4), "ci95": [round(float(p1 - p0 - 1.96 * se), 4), round(float(p1 - p0 + 1.96 * se), 4)]},
+        "ramp": {"below_floor": below, "expanded_below_floor": below_exp, "above_target": above, "expanded_above_target": above_exp},
+    }
+
+
+def simulate(*, subscribers: int, days: float, seed: int, difficulty="default", strategies=STRATEGIES, keep: bool = False,
+             retrain: bool = True, progress=None) -> dict:
+    """Run each strategy on its own copy of the world; the database is left as it was unless ``keep``."""
+    started = time.perf_counter()
+    out = {"settings": {"subscribers": subscribers, "days": days, "seed": seed, "difficulty": difficulty}, "strategies": {}}
+    for strategy in strategies:
+        with transaction.atomic():
+            out["strategies"][strategy] = run_strategy(strategy, subscribers=subscribers, days=days, seed=seed,
+                                                       difficulty=difficulty, retrain=retrain, progress=progress)
+            if not keep:
+                transaction.set_rollback(True)
+    ramp = {"below_floor": 0, "expanded_below_floor": 0, "above_target": 0, "expanded_above_target": 0}
+    for s in out["strategies"].values():
+        for k in ramp:
+            ramp[k] += s["ramp"][k]
+    out["ramp"] = {
+        "contents_below_floor": ramp["below_floor"], "contents_above_target": ramp["above_target"],
+        "expanded_share_below_floor": round(ramp["expanded_below_floor"] / ramp["below_floor"], 4) if ramp["below_floor"] else None,
+        "expanded_share_above_target": round(ramp["expanded_above_target"] / ramp["above_target"], 4) if ramp["above_target"] else None,
+    }
+    product = out["strategies"].get("product", {})
+    out["holdout"] = {"wau_lift": product.get("wau", {}).get("lift"), "ci95": product.get("wau", {}).get("ci95")}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
