@@ -154,21 +154,27 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     max_attempts = conf["MAX_ATTEMPTS"]
     claim_timeout = timedelta(seconds=conf.get("CLAIM_TIMEOUT_SECONDS", 120))
     Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=now - claim_timeout).update(state=Send.State.PENDING)
-    table, campaigns = Send._meta.db_table, Campaign._meta.db_table
+    table = Send._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    due = (f"SELECT d.id FROM {table} d JOIN {campaigns} c ON c.id = d.campaign_id "
-           f"WHERE d.state = 'pending' AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) AND c.state = 'running' "
-           f"LIMIT %s")  # no ORDER BY: the partial index of unfinished rows serves the scan, however many are done
+    running = list(Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("pk", flat=True))
+    if not running:
+        return {"claimed": 0}
+    # The partial index of unfinished sends serves the scan and LIMIT stops it early, however
+    # many sends are done (no ORDER BY, no join to scan).
     with transaction.atomic(), connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            # Locked rows are skipped (another worker has them); the join form keeps the plan
-            # on the primary key whatever the table's statistics say.
-            cur.execute(f"WITH due AS ({due} FOR UPDATE OF d SKIP LOCKED) UPDATE {table} s SET state = 'claimed', "
-                        f"claimed_at = %s, attempts = s.attempts + 1 FROM due WHERE s.id = due.id RETURNING s.id",
-                        [adapt(now), limit, adapt(now)])
+            cur.execute(f"WITH due AS (SELECT d.id FROM {table} d WHERE d.state = 'pending' "
+                        f"AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %s) AND d.campaign_id = ANY(%s) "
+                        f"LIMIT %s FOR UPDATE SKIP LOCKED) "
+                        f"UPDATE {table} s SET state = 'claimed', claimed_at = %s, attempts = s.attempts + 1 "
+                        f"FROM due WHERE s.id = due.id RETURNING s.id",
+                        [adapt(now), running, limit, adapt(now)])
         else:
-            cur.execute(f"UPDATE {table} SET state = 'claimed', claimed_at = %s, attempts = attempts + 1 "
-                        f"WHERE id IN ({due}) AND state = 'pending' RETURNING id", [adapt(now), adapt(now), limit])
+            marks = ",".join(["%s"] * len(running))
+            cur.execute(f"UPDATE {table} SET state = 'claimed', claimed_at = %s, attempts = attempts + 1 WHERE id IN ("
+                        f"SELECT id FROM {table} WHERE state = 'pending' AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
+                        f"AND campaign_id IN ({marks}) LIMIT %s) AND state = 'pending' RETURNING id",
+                        [adapt(now), adapt(now), *running, limit])
         claimed = [r[0] for r in cur.fetchall()]
     if not claimed:
         return {"claimed": 0}
