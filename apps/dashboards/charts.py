@@ -86,16 +86,16 @@ def wave_improvement(page: dict) -> dict:
     """Per wave, cumulative through it: improvement, the anytime-valid interval (wide, light) and
     the normal interval (narrow, dark), against the floor and target lines."""
     waves = page["waves"]
-    finite = [x for w in waves if w["cumulative"] for x in (w["cumulative"]["improvement"],
-              (w["cumulative"]["anytime"] or {}).get("hi"), (w["cumulative"]["normal"] or {}).get("hi")) if x is not None]
-    top = max(page["target"] * 1.25, min(max(finite, default=0.0) * 1.1, page["target"] * 3))
+    # The axis shows every point estimate (up to 25x); interval ends beyond it are drawn to the edge.
+    estimates = [w["cumulative"]["improvement"] for w in waves if w["cumulative"] and w["cumulative"]["improvement"] is not None]
+    top = min(max([page["target"] * 1.25, *(e * 1.15 for e in estimates)]), 25.0)
 
     def span(w, key):
         c = w["cumulative"]
         if not c or not c.get(key):
             return None
         lo, hi = c[key]["lo"], c[key]["hi"]
-        lo = 0.0 if lo is None else max(lo, 0.0)
+        lo = 0.0 if lo is None else min(max(lo, 0.0), top)
         hi = top if hi is None else min(hi, top)
         return [round(lo, 4), round(hi, 4)]
 

@@ -141,11 +141,20 @@ def campaign_reach_compute(*, campaign: Campaign, now: datetime | None = None) -
     return reach
 
 
+FRESH_EVERY = timedelta(minutes=4)  # a campaign of the last day: counted again at every roll-up
+SETTLING_EVERY = timedelta(hours=1)  # an older one, until it settles: once an hour
+
+
 def campaign_reach_refresh(*, now: datetime | None = None, limit: int | None = None) -> int:
-    """Compute the reach of every campaign not settled yet (oldest first). Returns how many."""
+    """Compute the reach of the campaigns that need it (oldest first): never counted; of the last
+    day (or running) and not counted in the last few minutes; or not settled and not counted in
+    the last hour. Returns how many."""
     now = now or clock.now()
-    todo = (Campaign.objects.filter(Q(reach__isnull=True) | Q(reach__settled=False), created_at__lte=now)
-            .order_by("created_at", "pk"))
+    due = (Q(reach__isnull=True)
+           | Q(reach__settled=False, reach__computed_at__lte=now - SETTLING_EVERY)
+           | (Q(reach__settled=False, reach__computed_at__lte=now - FRESH_EVERY)
+              & (Q(created_at__gte=now - timedelta(days=1)) | Q(state=Campaign.State.RUNNING))))
+    todo = Campaign.objects.filter(due, created_at__lte=now).order_by("created_at", "pk")
     if limit:
         todo = todo[:limit]
     done = 0

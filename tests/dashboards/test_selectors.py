@@ -159,11 +159,12 @@ def test_reach_of_a_recent_or_running_campaign_is_counted_again(reach_world, now
                             waves=[{"sends": 0, "clicks": 0, "expected": 0.0}])
     assert campaign_reach_refresh(now=now) == 2
     assert not CampaignReach.objects.get(campaign=c).settled and not CampaignReach.objects.get(campaign=running).settled
-    assert campaign_reach_refresh(now=now) == 2  # still counting
+    assert campaign_reach_refresh(now=now) == 0  # both counted a moment ago
+    assert campaign_reach_refresh(now=now + timedelta(minutes=5)) == 1  # the running one, at every roll-up
+    assert campaign_reach_refresh(now=now + timedelta(hours=2)) == 2  # the 3-day-old one, hourly until it settles
     assert campaign_reach_refresh(now=now + timedelta(days=6)) == 2
-    c.refresh_from_db()
-    assert CampaignReach.objects.get(campaign=c).settled
-    assert campaign_reach_refresh(now=now + timedelta(days=6)) == 1  # only the running one is left
+    assert CampaignReach.objects.get(campaign=c).settled  # done, its pushes 9 days old
+    assert campaign_reach_refresh(now=now + timedelta(days=6, hours=2)) == 1  # only the running one is left
 
 
 # ------------------------------------------------------------------------------ weekly actives
