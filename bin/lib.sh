@@ -19,9 +19,16 @@ find_python() {
 
 ensure_venv() {
   local want have
-  if [ ! -x "$PY" ]; then
+  if [ ! -x "$PY" ] || ! "$PY" -m pip --version >/dev/null 2>&1; then
     log "creating the virtual environment in .venv"
-    "$(find_python)" -m venv "$VENV"
+    local python
+    python=$(find_python)
+    # ensurepip has been seen to fail once on a busy machine and pass when run again.
+    if ! "$python" -m venv --clear "$VENV"; then
+      log "creating the virtual environment failed; trying once more"
+      sleep 2
+      "$python" -m venv --clear "$VENV"
+    fi
   fi
   want=$(sha256sum "$ROOT/requirements.txt" | cut -d' ' -f1)
   have=$(cat "$VENV/.requirements.sha256" 2>/dev/null || true)
