@@ -122,9 +122,9 @@ SOURCES: dict[str, str] = {
                        "normalised so the population mean equals push_ctr.",
     "ctr_user_sd": "assumption (Pushwoosh: apps' CTRs vary about 10x around the mean; people vary too).",
     "p_max": "assumption: nobody opens every push.",
-    "transition": "assumption, tuned so the stationary mix is about 32% active / 12% lapsing / 56% "
+    "transition": "assumption, tuned so the stationary mix is about 25% active / 8% lapsing / 67% "
                   "inactive and the simulated DAU/MAU is in the media range (Sequoia via June.so: "
-                  "media apps average 12%, good 18%).",
+                  "media apps average 12%, good 18%; simulated 18%).",
     "opens_per_week": "assumption, tuned with transition to DAU/MAU in the media range above.",
     "open_rate_sd": "assumption.",
     "reads_per_open": "assumption: 1.5 articles per app session (a few pages per visit is typical "
@@ -138,7 +138,8 @@ SOURCES: dict[str, str] = {
                               "at the next weekly transition.",
     "publish_hours": "assumption: a Korean newsroom publishes from 6h to 23h KST.",
     "publish_timezone": "assumption.",
-    "quality_sd": "assumption: the 90th/10th percentile ratio of contents' CTRs is about 3.6.",
+    "quality_sd": "assumption: with topic_appeal_sd, contents' CTRs differ about 4x between the 90th "
+                  "and the 10th percentile.",
     "topic_appeal_sd": "assumption.",
     "topic_zipf": "assumption: a few topics draw most interest.",
     "secondary_share": "assumption: a fifth of a story's sentences come from a neighbouring topic.",
@@ -153,7 +154,7 @@ SOURCES: dict[str, str] = {
     "push_freshness_h": "assumption: a push about a day-old story gets half the clicks of a fresh one.",
     "taste_concentration": "assumption: a person follows one to three topics closely.",
     "other_language_weight": "assumption.",
-    "taste_weight": "chosen so that perfect targeting of the best tenth of the audience gives about "
+    "taste_weight": "chosen so that perfect targeting of the best 5% of the audience gives about "
                     "3-4x the usual clicks, the size of the gains reported for targeted/personalised "
                     "pushes (Leanplum 2016: personalised content 4x the open rate of generic; "
                     "Accengage: advanced targeting about 3x).",

@@ -239,10 +239,13 @@ def build_vocabulary(topics_per_language: tuple[tuple[str, int], ...]) -> Vocabu
         for j in order:
             heavy = np.argsort(-centers[j], kind="stable")[:30]
             top = tuple(words[i] for i in heavy)
-            name = "-".join(top[:2])
+            # the name: words heavy here and light in the other topics
+            contrast = centers[j] - (np.delete(centers, j, 0).mean(0) if k > 1 else 0.0)
+            label = tuple(words[i] for i in np.argsort(-contrast, kind="stable")[:6])
+            name = "-".join(label[:2])
             extra = 2
-            while name in used_names and extra < len(top):
-                name = "-".join(top[:2] + (top[extra],))
+            while name in used_names and extra < len(label):
+                name = "-".join(label[:2] + (label[extra],))
                 extra += 1
             used_names.add(name)
             topics.append(Topic(
