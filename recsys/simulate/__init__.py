@@ -19,14 +19,16 @@ Modules:
 """
 
 from recsys.simulate.calibration import DIFFICULTY_PRESETS, SOURCES, STATES, Calibration
-from recsys.simulate.measure import Lift, PushSummary, poisson_interval, summarize, weekly_active_lift
+from recsys.simulate.measure import (
+    ContentTable, Lift, PushSummary, by_content, poisson_interval, summarize, weekly_active_lift,
+)
 from recsys.simulate.reference import run_reference
 from recsys.simulate.world import (
     DAY, HOUR, WEEK, Activity, ContentSpec, Events, PushLog, Subscribers, World, WorldConfig,
 )
 
 __all__ = [
-    "Activity", "Calibration", "ContentSpec", "DAY", "DIFFICULTY_PRESETS", "Events", "HOUR", "Lift",
+    "Activity", "Calibration", "ContentSpec", "ContentTable", "by_content", "DAY", "DIFFICULTY_PRESETS", "Events", "HOUR", "Lift",
     "PushLog", "PushSummary", "SOURCES", "STATES", "Subscribers", "WEEK", "World", "WorldConfig",
     "poisson_interval", "run_reference", "summarize", "weekly_active_lift",
 ]

@@ -21,7 +21,8 @@ from scipy import stats
 from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import PushLog, World
 
-__all__ = ["Lift", "PushSummary", "poisson_interval", "summarize", "weekly_active_lift"]
+__all__ = ["ContentTable", "Lift", "PushSummary", "by_content", "poisson_interval", "summarize",
+           "weekly_active_lift"]
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,43 @@ def summarize(log: PushLog, *, horizon: float | None = None, mask=None, level: f
         true_expected=p, true_improvement=p / e if e > 0 else float("nan"),
         clicks_per_1000=c * per, reactivated=react, reactivated_per_1000=react * per, level=level,
     )
+
+
+@dataclass(frozen=True, eq=False)
+class ContentTable:
+    """Per pushed content (sorted by content index): the numbers a ramp is judged by."""
+
+    content: np.ndarray
+    pushes: np.ndarray               # delivered
+    clicks: np.ndarray               # observed by the horizon
+    usual_expected: np.ndarray
+    true_expected: np.ndarray
+    improvement: np.ndarray          # clicks / usual_expected
+    true_improvement: np.ndarray     # true_expected / usual_expected: what the ramp tries to estimate
+    first_sent: np.ndarray
+    last_sent: np.ndarray
+
+
+def by_content(log: PushLog, *, horizon: float | None = None) -> ContentTable:
+    """Per-content totals of ``log``. ``true_improvement`` uses the truth at each send (state and
+    freshness then), so it is the improvement the content really had with the audience it got --
+    e.g. the share of contents with ``true_improvement < 1.5`` that a ramp expanded."""
+    d = log.delivered
+    clicked = d & np.isfinite(log.clicked_at)
+    if horizon is not None:
+        clicked &= log.clicked_at <= horizon
+    ids, inv = np.unique(log.content, return_inverse=True)
+    k = len(ids)
+    pushes = np.bincount(inv, weights=d, minlength=k).astype(np.int64)
+    clicks = np.bincount(inv, weights=clicked, minlength=k).astype(np.int64)
+    usual = np.bincount(inv, weights=np.where(d, log.usual_ctr, 0.0), minlength=k)
+    true = np.bincount(inv, weights=np.where(d, log.p, 0.0), minlength=k)
+    first = np.full(k, np.inf)
+    last = np.full(k, -np.inf)
+    np.minimum.at(first, inv, log.sent_at)
+    np.maximum.at(last, inv, log.sent_at)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return ContentTable(ids, pushes, clicks, usual, true, clicks / usual, true / usual, first, last)
 
 
 @dataclass(frozen=True)

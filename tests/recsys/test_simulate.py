@@ -385,3 +385,19 @@ def test_twenty_thousand_subscribers_for_seven_days_is_fast(random_run):
     # 7 simulated days, ~330 contents each pushed to 300 people, every hour's reads and opens
     assert world.now == 7 * DAY and len(log) > 50_000
     assert seconds < 20, seconds
+
+
+def test_per_content_table_adds_up_to_the_summary(random_run):
+    from recsys.simulate import by_content
+
+    world, log, _ = random_run
+    table = by_content(log)
+    s = summarize(log)
+    assert table.pushes.sum() == s.pushes and table.clicks.sum() == s.clicks
+    assert table.true_expected.sum() == pytest.approx(s.true_expected)
+    c = int(table.content[5])
+    one = summarize(log, mask=log.content == c)
+    assert table.true_improvement[5] == pytest.approx(one.true_improvement)
+    # with a random audience a content's true improvement is about its quality
+    q = np.array([world.content(int(i)).quality for i in table.content])
+    assert np.corrcoef(q, table.true_improvement)[0, 1] > 0.9
