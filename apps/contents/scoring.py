@@ -61,12 +61,18 @@ class Scorer:
         return float(value), out
 
 
-_cache: dict[str, object] = {}
+_cache: dict[tuple, object] = {}
 _lock = threading.Lock()
 
 
 def _load(kind_loader, path: Path):
-    key = f"{kind_loader.__qualname__}:{path}"
+    # Keyed by the artifact's meta.json stamp too: a path written again holds another model.
+    try:
+        stat = (path / "meta.json").stat()
+        stamp = (stat.st_mtime_ns, stat.st_size)
+    except OSError:
+        stamp = None
+    key = (kind_loader.__qualname__, str(path), stamp)
     with _lock:
         if key not in _cache:
             _cache[key] = kind_loader(path)
