@@ -22,15 +22,14 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from scipy import special
 
 from recsys.simulate.calibration import (
-    ACTIVE, INACTIVE, LAPSING, STATES, Calibration, Resolved, difficulty_value, resolve,
+    ACTIVE, LAPSING, STATES, Calibration, Resolved, difficulty_value, resolve,
 )
 from recsys.simulate.vocab import MAX_TOPICS, Vocabulary, build_vocabulary, compose
 
@@ -41,7 +40,7 @@ HOUR = 3600.0
 DAY = 86400.0
 WEEK = 7 * DAY
 _STREAM = {"subscribers": 1, "contents": 2, "hour": 3, "noise": 4, "push": 5, "week": 6, "topics": 7}
-_CACHE = 512  # contents whose per-subscriber draws are kept in memory
+_CACHE_BYTES = 64 << 20  # per-(subscriber, content) interest kept in memory, about 64 MB
 
 
 # ---------------------------------------------------------------------------------- types
@@ -408,30 +407,29 @@ class World:
 
     # -- per-content draws ---------------------------------------------------------------------
 
-    def _content_draws(self, c: int) -> dict:
+    def _noise(self, c: int) -> np.ndarray:
+        """Per-subscriber interest in content ``c`` that no topic explains (mean 1), cached."""
         got = self._draws.get(c)
         if got is not None:
             self._draws.move_to_end(c)
             return got
         sd = self.params.cal.idiosyncratic_sd
-        rn = self._rng("noise", c)
-        rp = self._rng("push", c)
-        got = {
-            "noise": np.exp(sd * rn.standard_normal(self.n) - 0.5 * sd * sd).astype(np.float32),
-            "u_click": rp.random(self.n),
-            "u_fast": rp.random(self.n),
-            "z_delay": rp.standard_normal(self.n),
-            "u_wake": rp.random(self.n),
-        }
+        got = np.exp(sd * self._rng("noise", c).standard_normal(self.n) - 0.5 * sd * sd).astype(np.float32)
         self._draws[c] = got
-        if len(self._draws) > _CACHE:
+        if len(self._draws) > max(200, _CACHE_BYTES // (4 * self.n)):
             self._draws.popitem(last=False)
         return got
+
+    def _push_draws(self, c: int) -> dict:
+        """Content ``c``'s click and delay uniforms for everyone (the same for every push of c)."""
+        rp = self._rng("push", c)
+        return {"u_click": rp.random(self.n), "u_fast": rp.random(self.n),
+                "z_delay": rp.standard_normal(self.n), "u_wake": rp.random(self.n)}
 
     def _affinity(self, c: int, subs: np.ndarray) -> np.ndarray:
         w = self.params.cal.taste_weight
         ratio = (self.subscribers.taste[subs] @ self._c_mix[c]) / self._c_denom[c]
-        return ((1.0 - w) + w * ratio) * self._content_draws(c)["noise"][subs]
+        return ((1.0 - w) + w * ratio) * self._noise(c)[subs]
 
     def _ctr_now(self, subs) -> np.ndarray:
         return np.minimum(self.params.cal.p_max,
@@ -577,7 +575,7 @@ class World:
             u, tr, kr = subs[reader], t_open[reader], n_reads[reader]
             w = cal.taste_weight
             ratio = (self.subscribers.taste[u] @ self._c_mix[live].T) / self._c_denom[live]
-            noise = np.stack([self._content_draws(int(c))["noise"][u] for c in live], axis=1)
+            noise = np.stack([self._noise(int(c))[u] for c in live], axis=1)
             age = tr[:, None] - self._c_created[live][None, :]
             weight = ((1 - w) + w * ratio) * noise * self._c_pull[live] * _attention(age, cal)
             with np.errstate(divide="ignore"):
@@ -617,7 +615,7 @@ class World:
         if self.subscribers.holdout[subs].any():
             raise ValueError("holdout subscribers must never be pushed")
         cal = self.params.cal
-        d = self._content_draws(c)
+        d = self._push_draws(c)
         status = self._pushed.setdefault(c, np.zeros(self.n, np.int8))
         # within one call, a duplicate counts as a repeat of the first
         first = np.zeros(len(subs), bool)
