@@ -50,8 +50,8 @@ def _configure(settings) -> None:
         beat_schedule={
             "sweep-every-minute": {
                 "task": "apps.core.tasks.sweep",
-                "schedule": 60.0,
-                "options": {"queue": Queue.DEFAULT.value, "expires": 55},
+                "schedule": float(settings.PUSHADMIN["SWEEP_SECONDS"]),
+                "options": {"queue": Queue.DEFAULT.value, "expires": max(settings.PUSHADMIN["SWEEP_SECONDS"] - 5, 1)},
             },
         },
         task_routes={

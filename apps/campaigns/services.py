@@ -9,6 +9,7 @@ window -> ``recsys.ramp.decide`` -> next wave (expand / re-send) or stop. Every 
 from __future__ import annotations
 
 import logging
+import zlib
 from datetime import datetime
 
 import numpy as np
@@ -107,7 +108,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None) -> int:
     seed = _seed_ids(campaign, now)
     if len(seed):  # the seed already has the content: look-alikes only
         candidates = candidates.take(~np.isin(candidates.ids, seed))
-    rng = np.random.default_rng([campaign.pk, wave.number])
+    # Seeded by what the campaign is, not by row ids, so a rerun of the same world draws the same.
+    rng = np.random.default_rng([zlib.crc32(f"{client.slug}/{content.external_id}".encode()), wave.number])
     ranker = get_ranker(client)
     ranked = ranker.rank(candidates=candidates, content=content, seed_ids=seed, k=min(wave.planned_size, remaining),
                          now=now, rng=rng)

@@ -81,9 +81,17 @@ def demo_world_load(*, subscribers: int = 2000, seed: int = 7, now=None) -> dict
     now = now or clock.now()
     rng = random.Random(seed)
     client = Client.objects.filter(slug="demo-news").first() or client_create(
-        slug="demo-news", name="Demo News", evaluation_delay=timedelta(minutes=2)
+        slug="demo-news", name="Demo News", evaluation_delay=timedelta(minutes=30), candidate_threshold=0.2
     )
+    from apps.contents.models import AutoApprovePolicy
+
+    # The demo newsroom lets the system launch candidates predicted at least at their usual rate;
+    # the others wait in the editors' queue.
+    AutoApprovePolicy.objects.update_or_create(client=client, defaults={
+        "enabled": True, "min_score": 0.3, "categories": [], "updated_at": now})
     _, key = api_key_create(client=client, name="demo")
+    if subscribers == 0:  # the live world brings its own subscribers and contents through the API
+        return {"client": client, "api_key": key, "contents": 0, "reads": 0, "subscribers": 0}
     subscribers_bulk_upsert(client=client, now=now, items=[
         {"external_id": f"demo-{i:05d}", "timezone": rng.choice(ZONES), "platform": rng.choice(["android", "ios"]),
          "last_activity_at": (now - timedelta(days=rng.expovariate(1 / 6))).isoformat()}

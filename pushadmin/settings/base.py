@@ -189,6 +189,10 @@ PUSHADMIN = {
     "CONTENT_LIFETIME": env_duration("PUSHADMIN_CONTENT_LIFETIME", timedelta(hours=4)),
     "ARTIFACTS_DIR": Path(env_str("PUSHADMIN_ARTIFACTS_DIR", str(VAR_DIR / "artifacts"))),
     "WORKER_HEARTBEAT_SECONDS": 10,
+    # The beat sweep's period; the live demo, whose clock runs fast, sweeps every few seconds.
+    "SWEEP_SECONDS": env_int("PUSHADMIN_SWEEP_SECONDS", 60, minimum=1),
+    # Product time = epoch + (real time - epoch) x speed. 1 = real time (anything else is for demos).
+    "CLOCK_SPEED": env_int("PUSHADMIN_CLOCK_SPEED", 1, minimum=1),
     # Where pushes go: log (development), webhook (HTTPS POST, HMAC-signed) or fcm (FCM HTTP v1).
     "DELIVERY": {
         "PROVIDER": env_str("PUSHADMIN_PUSH_PROVIDER", "log"),
@@ -213,3 +217,18 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("DJANGO_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+if PUSHADMIN["CLOCK_SPEED"] != 1:
+    from datetime import datetime as _datetime
+
+    for _name, _key in (("PUSHADMIN_CLOCK_EPOCH", "CLOCK_EPOCH"), ("PUSHADMIN_CLOCK_START", "CLOCK_START")):
+        _value = env_str(_name) if _key == "CLOCK_EPOCH" else env_str(_name, None)
+        if _value is None:
+            continue
+        try:
+            PUSHADMIN[_key] = _datetime.fromisoformat(_value)
+            assert PUSHADMIN[_key].tzinfo is not None
+        except (ValueError, AssertionError):
+            raise ImproperlyConfigured(
+                f"Environment variable {_name} must be an ISO-8601 date-time with a time zone, got {_value!r}."
+            ) from None
