@@ -64,19 +64,22 @@ def visible_client_choices(*, user) -> list[Client]:
 
 def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = WEEKS, days: int = OVERVIEW_DAYS) -> dict:
     """The overview page: weekly actives and reactivations by week, pushes by day, the 7-day
-    slot, running campaigns and alerts. 8 queries."""
+    slot, running campaigns and alerts. 15 queries."""
     scope = _client_q(user, client_id)
     current = week_start(now)
     first_week = current - timedelta(weeks=weeks - 1)
 
-    # Subscribers: one pass for the headline numbers and the current week.
-    subs = Subscriber.objects.filter(scope).aggregate(
-        total=Count("id"),
-        opted_in=Count("id", filter=Q(push_opt_in=True)),
-        slot_taken=Count("id", filter=Q(push_opt_in=True, last_content_push_at__gt=now - timedelta(days=7))),
-        active_7d=Count("id", filter=Q(last_activity_at__gte=now - timedelta(days=7), last_activity_at__lte=now)),
-        active_this_week=Count("id", filter=Q(last_activity_at__gte=week_start_at(current), last_activity_at__lte=now)),
-    )
+    # Subscribers: five counts, each answered from an index (client; the slot's partial index of
+    # opted-in subscribers; activity), instead of one pass over every subscriber row.
+    subscribers = Subscriber.objects.filter(scope)
+    opted_in = subscribers.filter(push_opt_in=True)
+    subs = {
+        "total": subscribers.count(),
+        "opted_in": opted_in.count(),
+        "slot_taken": opted_in.filter(last_content_push_at__gt=now - timedelta(days=7)).count(),
+        "active_7d": subscribers.filter(last_activity_at__gte=now - timedelta(days=7), last_activity_at__lte=now).count(),
+        "active_this_week": subscribers.filter(last_activity_at__gte=week_start_at(current), last_activity_at__lte=now).count(),
+    }
 
     closed = {row["week_start"]: row["n"] for row in ActivityWeek.objects.filter(
         scope, week_start__gte=first_week, week_start__lt=current).values("week_start").annotate(n=Sum("active_subscribers"))}

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
+from apps.campaigns.models import Campaign
 from apps.core import clock
 from apps.core.errors import ApiError
 from apps.core.permissions import Action, can, require
@@ -51,7 +52,7 @@ def overview(request):
         "charts": {
             "weekly": charts.weekly_actives(data["weeks"]),
             "daily": charts.daily_pushes(data["days"]),
-            "improvement": charts.daily_improvement(data["days"], target=2.4),
+            "improvement": charts.daily_improvement(data["days"], target=Campaign._meta.get_field("target").default),
             "slot": charts.slot_share(data["subscribers"]),
         },
     })

@@ -353,3 +353,17 @@ def test_system_page_reads_workers_beat_queues_and_provider_errors(make_campaign
     assert page["errors"][0]["error"] == "UNREGISTERED" and page["errors"][0]["n"] == 5
     assert page["backlog"]["pending"] == 2 and page["paused"] is False
     assert sum(h["delivered"] for h in page["hours"]) == 20 and len(page["hours"]) == 24
+
+
+def test_an_opt_out_is_put_on_the_push_just_before_it(client_a, make_campaign, subscriber_factory, now):
+    from apps.audience.models import Subscriber
+
+    subs = subscriber_factory(client_a, 2, prefix="oo")
+    older = make_campaign(client_a, created_at=now - timedelta(days=9), subscribers=subs,
+                          waves=[{"sends": 2, "clicks": 0, "expected": 0.02, "created_at": now - timedelta(days=9)}])
+    newer = make_campaign(client_a, created_at=now - timedelta(days=1), subscribers=subs[:1],
+                          waves=[{"sends": 1, "clicks": 0, "expected": 0.01, "created_at": now - timedelta(days=1)}])
+    # Both turned pushes off an hour ago: oo0's latest push is the newer campaign's, oo1's the older one's.
+    Subscriber.objects.filter(pk__in=[s.pk for s in subs]).update(push_opt_in=False, updated_at=now - timedelta(hours=1))
+    assert campaign_reach_compute(campaign=older, now=now).opted_out == 1
+    assert campaign_reach_compute(campaign=newer, now=now).opted_out == 1
