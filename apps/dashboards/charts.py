@@ -46,8 +46,9 @@ def daily_pushes(days: list[dict]) -> dict:
         "data": {"labels": [f"{d['day']:%b %d}" for d in days], "datasets": [
             {"type": "bar", "label": "Pushes sent", "data": [d["delivered"] for d in days],
              "backgroundColor": _alpha(ACCENT, 0.75), "yAxisID": "y", "order": 2},
-            {"type": "line", "label": "Clicks", "data": [d["clicks"] for d in days], "borderColor": "#e07a2f",
-             "backgroundColor": "#e07a2f", "yAxisID": "y1", "tension": 0.25, "order": 1, "pointRadius": 2},
+            {"type": "line", "label": "Clicks", "data": [d["clicks"] if d["sends"] else None for d in days],
+             "borderColor": "#e07a2f", "backgroundColor": "#e07a2f", "yAxisID": "y1", "order": 1, "pointRadius": 4,
+             "showLine": False},
         ]},
         "options": {"scales": {"y": _axis("pushes"), "y1": _axis("clicks", position="right", grid=False)}},
     }
@@ -56,15 +57,16 @@ def daily_pushes(days: list[dict]) -> dict:
 def daily_improvement(days: list[dict], *, target: float | None = None) -> dict:
     labels = [f"{d['day']:%b %d}" for d in days]
     datasets = [
-        {"type": "line", "label": "Click improvement", "data": [_round(d["improvement"], 3) for d in days],
-         "borderColor": OK, "backgroundColor": _alpha(OK, 0.15), "fill": True, "tension": 0.25, "spanGaps": True, "pointRadius": 2},
+        {"type": "bar", "label": "Click improvement", "data": [_round(d["improvement"], 3) for d in days], "order": 2,
+         "backgroundColor": [_alpha(OK if (d["improvement"] or 0) >= (target or 2.4) else ACCENT if (d["improvement"] or 0) >= 1.0
+                                    else BAD, 0.75) for d in days]},
         {"type": "line", "label": "Usual (1.0×)", "data": [1.0] * len(days), "borderColor": MUTED, "borderDash": [4, 4],
          "pointRadius": 0, "borderWidth": 1},
     ]
     if target:
         datasets.append({"type": "line", "label": f"Target ({target:g}×)", "data": [target] * len(days), "borderColor": AMBER,
                          "borderDash": [6, 4], "pointRadius": 0, "borderWidth": 1})
-    return {"type": "line", "data": {"labels": labels, "datasets": datasets},
+    return {"type": "bar", "data": {"labels": labels, "datasets": datasets},
             "options": {"scales": {"y": _axis("clicks / expected", fmt="times")}}}
 
 
