@@ -11,28 +11,22 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.db.models import Count
 
 from apps.audience.models import Subscriber
 from apps.campaigns.services import campaign_launch
 from apps.delivery.models import Send
 from pushadmin.celery import app
+from tests.processes import database_url_for_subprocess
 from tests.delivery.fake_gateway import FakeGateway, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 WAVE = 1500
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-
 
 def _start_worker(gateway_url: str, name: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": _database_url(), "PUSHADMIN_PUSH_PROVIDER": "webhook",
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PUSHADMIN_PUSH_PROVIDER": "webhook",
            "PUSHADMIN_WEBHOOK_URL": gateway_url, "PUSHADMIN_WEBHOOK_SECRET": "s3cret",
            "PUSHADMIN_PUSH_CLAIM_TIMEOUT": "3", "PUSHADMIN_PUSH_RATE": "100000", "PYTHONUNBUFFERED": "1"}
     return subprocess.Popen(

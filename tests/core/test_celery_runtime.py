@@ -9,10 +9,10 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 
 from apps.core import health
 from pushadmin.celery import Queue, app
+from tests.processes import database_url_for_subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -29,17 +29,11 @@ def test_configuration_is_safe_for_lost_workers():
     assert conf.task_always_eager is False
 
 
-def _database_url() -> str:
-    s = connection.settings_dict
-    if connection.vendor == "sqlite":
-        return f"sqlite:///{s['NAME']}"
-    return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
-
 
 @pytest.mark.django_db(transaction=True)
 def test_worker_runs_the_sweep_and_reports_heartbeats(client_a, content_factory, now):
     due = content_factory(client_a, "due", created_at=now - timedelta(hours=5))
-    env = {**os.environ, "DATABASE_URL": _database_url(), "PYTHONUNBUFFERED": "1"}
+    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pushadmin", "worker", "-Q", "default,sends,ml", "-c", "1",
          "-n", "test-worker@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
