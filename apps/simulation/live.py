@@ -89,7 +89,7 @@ class LiveWorld:
     def register_subscribers(self) -> None:
         subs, start = self.world.subscribers, self.world.config.start
         items = [{"external_id": str(subs.external_id[i]), "timezone": str(subs.timezone[i]), "platform": str(subs.platform[i]),
-                  "push_opt_in": bool(subs.push_opt_in[i] and not subs.holdout[i]),
+                  "push_opt_in": bool(subs.push_opt_in[i] and not subs.holdout[i]), "locale": str(subs.language[i]),
                   "last_activity_at": (start + timedelta(seconds=float(subs.last_active_at[i]))).isoformat()}
                  for i in range(len(subs))]
         for k in range(0, len(items), 5000):

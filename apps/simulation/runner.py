@@ -112,7 +112,7 @@ def _setup(run: StrategyRun, *, seed: int) -> None:
     start = run.world.config.start
     items = [{"external_id": str(subs.external_id[i]), "timezone": str(subs.timezone[i]), "platform": str(subs.platform[i]),
               # The holdout is never pushed: it is kept out by its opt-in in the product.
-              "push_opt_in": bool(subs.push_opt_in[i] and not subs.holdout[i]),
+              "push_opt_in": bool(subs.push_opt_in[i] and not subs.holdout[i]), "locale": str(subs.language[i]),
               "last_activity_at": (start + timedelta(seconds=float(subs.last_active_at[i]))).isoformat()}
              for i in range(len(subs))]
     for k in range(0, len(items), 10_000):

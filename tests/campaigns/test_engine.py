@@ -192,3 +192,16 @@ def test_provider_outcomes_retry_fail_and_unattempted(approved_content, populati
     assert sorted(set(pending.values_list("attempts", flat=True))) == [0, 1]  # the unattempted gave theirs back
     assert sends_dispatch_batch(now=now + timedelta(seconds=10), provider=Scripted())["claimed"] == 0  # not due yet
     assert sends_dispatch_batch(now=now + timedelta(seconds=61), provider=Scripted())["claimed"] == 20
+
+
+@pytest.mark.django_db
+def test_people_of_the_contents_language_come_first(approved_content, population, now):
+    subs = population(1000)
+    Subscriber.objects.filter(pk__in=[s.pk for s in subs[:400]]).update(locale="ko-KR")
+    Subscriber.objects.filter(pk__in=[s.pk for s in subs[400:900]]).update(locale="en")
+    korean = campaign_launch(content=approved_content("ko1", title="서울 지하철 요금 인상", language="ko"), now=now, initial_size=300)
+    got = Subscriber.objects.filter(sends__campaign=korean)
+    assert got.count() == 300 and set(got.values_list("locale", flat=True)) <= {"ko-KR", ""}
+    # Not enough English speakers left for a wave of 500: nobody is left out then.
+    english = campaign_launch(content=approved_content("en1", title="Storm warning", language="en"), now=now, initial_size=650)
+    assert Send.objects.filter(campaign=english).count() == 650
