@@ -105,6 +105,10 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                      ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist()],
                 )
                 created += [r[0] for r in raw.fetchall()]
+            if len(created) >= 20_000:
+                # A big wave just changed the outbox a lot: refresh the planner's statistics now
+                # rather than when autovacuum gets to it, or the dispatcher's claims may scan.
+                cur.execute(f"ANALYZE {sends}")
         else:
             adapt = connection.ops.adapt_datetimefield_value
             by_id = {int(i): k for k, i in enumerate(ids)}

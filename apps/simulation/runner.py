@@ -187,11 +187,12 @@ def _retrain(now: datetime) -> None:
 
 
 def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, difficulty, step_minutes: int = 10,
-                 retrain: bool = True, progress=None) -> dict:
+                 retrain: bool = True, progress=None, start: datetime | None = None) -> dict:
     from apps.campaigns import ranking
     from apps.delivery import tasks
 
-    world = World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty))
+    extra = {"start": start} if start is not None else {}
+    world = World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty, **extra))
     run = StrategyRun(strategy=strategy, world=world, now=world.config.start)
     _setup(run, seed=seed)
     provider = SimProvider(run)
@@ -283,14 +284,17 @@ def measure(run: StrategyRun) -> dict:
 
 
 def simulate(*, subscribers: int, days: float, seed: int, difficulty="default", strategies=STRATEGIES, keep: bool = False,
-             retrain: bool = True, progress=None) -> dict:
-    """Run each strategy on its own copy of the world; the database is left as it was unless ``keep``."""
+             retrain: bool = True, progress=None, start: datetime | None = None) -> dict:
+    """Run each strategy on its own copy of the world; the database is left as it was unless ``keep``.
+    ``start``: when simulated time begins (default: the world's own start; to fill a database for
+    the dashboards, start ``days`` before now so the data ends today)."""
     started = time.perf_counter()
     out = {"settings": {"subscribers": subscribers, "days": days, "seed": seed, "difficulty": difficulty}, "strategies": {}}
     for strategy in strategies:
         with transaction.atomic():
             out["strategies"][strategy] = run_strategy(strategy, subscribers=subscribers, days=days, seed=seed,
-                                                       difficulty=difficulty, retrain=retrain, progress=progress)
+                                                       difficulty=difficulty, retrain=retrain, progress=progress,
+                                                       start=start)
             if not keep:
                 transaction.set_rollback(True)
     ramp = {"below_floor": 0, "expanded_below_floor": 0, "above_target": 0, "expanded_above_target": 0}

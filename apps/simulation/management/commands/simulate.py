@@ -16,7 +16,8 @@ class Command(BaseCommand):
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--difficulty", default="default", help="easy, default, hard, or a number 0..1")
         parser.add_argument("--strategies", default=",".join(STRATEGIES))
-        parser.add_argument("--keep", action="store_true", help="Keep the simulated data (for the dashboards).")
+        parser.add_argument("--keep", action="store_true",
+                            help="Keep the simulated data (for the dashboards); simulated time then ends now.")
         parser.add_argument("--no-retrain", action="store_true")
         parser.add_argument("--json", action="store_true")
 
@@ -32,8 +33,15 @@ class Command(BaseCommand):
         def progress(strategy, share):
             print(f"  {strategy}: {share:5.0%}", file=sys.stderr, flush=True)
 
+        start = None
+        if keep:
+            from datetime import timedelta
+
+            from django.utils import timezone
+
+            start = (timezone.now() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
         report = simulate(subscribers=subscribers, days=days, seed=seed, difficulty=difficulty, strategies=names,
-                          keep=keep, retrain=not no_retrain, progress=progress)
+                          keep=keep, retrain=not no_retrain, progress=progress, start=start)
         if json:
             self.stdout.write(__import__("json").dumps(report))
             return
