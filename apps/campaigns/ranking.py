@@ -25,12 +25,25 @@ class Ranked:
     ranker: str = ""
 
 
+def prefer_language(candidates: CandidateRows, content, wanted: int) -> CandidateRows:
+    """People whose app speaks the content's language (or whose language is unknown) first: when
+    there are enough of them for the wave, the others are left out of it."""
+    from apps.contents.services import content_language
+
+    if candidates.language is None or not len(candidates):
+        return candidates
+    lang = content_language(content)
+    fits = (candidates.language == lang) | (candidates.language == "")
+    return candidates.take(fits) if fits.sum() >= min(wanted, len(candidates)) and not fits.all() else candidates
+
+
 class InterimRanker:
     """Rule-based ranking used until the models are trained: category affinity + seed co-reading."""
 
     name = "interim:category+coreading"
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
+        candidates = prefer_language(candidates, content, k)
         n = len(candidates)
         if n == 0 or k <= 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
@@ -114,6 +127,7 @@ class ModelRanker:
         from apps.mlops.services import load_mf
 
         model, sub_ids, con_ids = load_mf(self.version)
+        candidates = prefer_language(candidates, content, k)
         if len(candidates) == 0 or k <= 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
         user_f = model.user_factors

@@ -108,7 +108,6 @@ def wave_plan(*, wave: Wave, now: datetime | None = None) -> int:
     seed = _seed_ids(campaign, now)
     if len(seed):  # the seed already has the content: look-alikes only
         candidates = candidates.take(~np.isin(candidates.ids, seed))
-    candidates = _prefer_language(candidates, content, wave.planned_size)
     # Seeded by what the campaign is, not by row ids, so a rerun of the same world draws the same.
     rng = np.random.default_rng([zlib.crc32(f"{client.slug}/{content.external_id}".encode()), wave.number])
     ranker = get_ranker(client)
@@ -166,18 +165,6 @@ def wave_plan(*, wave: Wave, now: datetime | None = None) -> int:
 
         dispatch_soon()
     return len(sent_ids)
-
-
-def _prefer_language(candidates, content, wanted: int):
-    """People whose app speaks the content's language (or whose language is unknown) first: when
-    there are enough of them, the others are left out of this wave."""
-    from apps.contents.services import content_language
-
-    if candidates.language is None or not len(candidates):
-        return candidates
-    lang = content_language(content)
-    fits = (candidates.language == lang) | (candidates.language == "")
-    return candidates.take(fits) if fits.sum() >= min(wanted, len(candidates)) and not fits.all() else candidates
 
 
 def _campaign_end(campaign: Campaign, *, state: str, reason: str, now: datetime, user=None) -> None:

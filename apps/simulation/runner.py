@@ -127,6 +127,49 @@ def _setup(run: StrategyRun, *, seed: int) -> None:
     Subscriber.objects.bulk_update(objs, ["push_sends", "push_clicks"], batch_size=5000)
 
 
+def _history(run: StrategyRun, *, weeks: int = 3, per_topic: int = 8) -> int:
+    """What people read before the simulation starts, drawn from the world's own reading model
+    (topics in proportion to taste, as much as an active person reads), up to each one's last
+    app open: the history a product would have. Read through archive contents, one category per
+    topic, registered and reported through the product's services like everything else."""
+    from apps.contents.services import content_upsert
+    from apps.events.services import events_ingest
+
+    world, subs = run.world, run.world.subscribers
+    cal = world.params.cal
+    rng = np.random.default_rng([world.config.seed, 7919])
+    start = world.config.start
+    topics = world.vocab.topics
+    archive = []
+    for t in topics:
+        ids = []
+        for j in range(per_topic):
+            created = start - timedelta(days=float(rng.uniform(7 * weeks + 1, 7 * weeks + 8)))
+            ext = f"archive-{t.index}-{j}"
+            content_upsert(client=run.client, external_id=ext, now=start,
+                           data={"title": f"{t.name}: {' '.join(t.top_words[:4])}", "body": " ".join(t.top_words[:30]),
+                                 "language": t.language, "category": t.name, "created_at": created,
+                                 "expires_at": created + timedelta(hours=4)})
+            ids.append(ext)
+        archive.append(ids)
+    lam = cal.opens_per_week[0] * subs.open_rate * weeks * cal.reads_per_open
+    counts = rng.poisson(lam)
+    who = np.repeat(np.arange(len(subs)), counts)
+    w = cal.taste_weight
+    probs = (1 - w) / len(topics) + w * subs.taste
+    cum = np.cumsum(probs, axis=1)
+    cum /= cum[:, -1:]
+    topic = (cum[who] < rng.random(len(who))[:, None]).sum(axis=1)
+    when = np.minimum(subs.last_active_at[who], 0.0) - rng.uniform(0, 7 * 86400 * weeks, len(who))
+    events = [{"event_id": f"h{i}", "type": "read", "subscriber": str(subs.external_id[u]),
+               "content": archive[t][int(rng.integers(per_topic))],
+               "occurred_at": (start + timedelta(seconds=float(at))).isoformat()}
+              for i, (u, t, at) in enumerate(zip(who.tolist(), topic.tolist(), when.tolist()))]
+    for k in range(0, len(events), 10_000):
+        events_ingest(client=run.client, items=events[k:k + 10_000], now=start)
+    return len(events)
+
+
 def _feed(run: StrategyRun, until: datetime) -> None:
     """What happened in the world until ``until``: contents, app opens, reads, and due clicks."""
     from apps.audience.services import subscribers_bulk_upsert
@@ -187,7 +230,7 @@ def _retrain(now: datetime) -> None:
 
 
 def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, difficulty, step_minutes: int = 10,
-                 retrain: bool = True, progress=None, start: datetime | None = None) -> dict:
+                 retrain: bool = True, progress=None, start: datetime | None = None, history: bool = True) -> dict:
     from apps.campaigns import ranking
     from apps.delivery import tasks
 
@@ -195,6 +238,10 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
     world = World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty, **extra))
     run = StrategyRun(strategy=strategy, world=world, now=world.config.start)
     _setup(run, seed=seed)
+    if history:
+        _history(run)
+        if retrain and strategy == "product":
+            _retrain(run.now)
     provider = SimProvider(run)
     if strategy == "random":
         ranking.OVERRIDES[run.client.pk] = RandomRanker()
