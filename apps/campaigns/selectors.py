@@ -13,3 +13,12 @@ def campaigns_of_client(*, client_id: int) -> QuerySet[Campaign]:
         .select_related("content")
         .prefetch_related(Prefetch("waves", queryset=Wave.objects.order_by("number")))
     )
+
+
+def ramp_config(campaign: Campaign):
+    """The campaign's ramp settings as ``recsys.ramp.RampConfig`` (validates them: ValueError names the field)."""
+    from recsys.ramp import RampConfig
+
+    return RampConfig(floor=campaign.floor, target=campaign.target, alpha=campaign.alpha,
+                      initial_size=campaign.initial_size, growth=campaign.growth, max_waves=campaign.max_waves,
+                      observation_window_s=campaign.observation_window.total_seconds())

@@ -19,6 +19,7 @@ from django.db.models import Max, Q
 from apps.audience.selectors import Segment, eligible_candidates
 from apps.campaigns.models import Campaign, Wave
 from apps.campaigns.ranking import get_ranker
+from apps.campaigns.selectors import ramp_config
 from apps.contents.models import Content, ContentStatus, TitleVariant
 from apps.core import clock
 from apps.core.errors import ApiError
@@ -32,14 +33,6 @@ PAUSE_SWITCH = "sending_paused"
 class CannotLaunch(ApiError):
     status_code = 409
     default_code = "cannot_launch"
-
-
-def _ramp_config(campaign: Campaign):
-    from recsys.ramp import RampConfig
-
-    return RampConfig(floor=campaign.floor, target=campaign.target, alpha=campaign.alpha,
-                      initial_size=campaign.initial_size, growth=campaign.growth, max_waves=campaign.max_waves,
-                      observation_window_s=campaign.observation_window.total_seconds())
 
 
 @transaction.atomic
@@ -57,7 +50,7 @@ def campaign_launch(*, content: Content, user=None, now: datetime | None = None,
         raise CannotLaunch("This content has a campaign already.", field="content")
     campaign = Campaign(client_id=content.client_id, content=content, created_by=user, created_at=now,
                         segment=settings.pop("segment", {"activity": "inactive", "inactive_days": 7}), **settings)
-    _ramp_config(campaign)  # validates the settings (ValueError names the field)
+    ramp_config(campaign)  # validates the settings (ValueError names the field)
     Segment.from_json(campaign.segment)
     campaign.save()
     from apps.contents.services import content_transition
@@ -240,7 +233,7 @@ def wave_decide(*, wave: Wave, now: datetime | None = None) -> str | None:
     campaign = wave.campaign
     if wave.state != Wave.State.OBSERVING or campaign.state != Campaign.State.RUNNING:
         return None
-    config, delay = _ramp_config(campaign), _click_delay()
+    config, delay = ramp_config(campaign), _click_delay()
     stats = []
     for w in campaign.waves.filter(number__lte=wave.number).order_by("number"):
         ctr, sent, clicked = _wave_arrays(w)

@@ -24,6 +24,7 @@ from django.db.models.functions import Cast, NullIf, TruncDate, TruncHour
 from django.http import Http404
 
 from apps.audience.models import Subscriber
+from apps.campaigns.selectors import ramp_config
 from apps.campaigns.models import Campaign, Wave
 from apps.core.models import Client, Decision, Switch
 from apps.core.permissions import client_ids_of
@@ -216,20 +217,13 @@ def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
 
 # ------------------------------------------------------------------------------------ campaign
 
-def _ramp_config(campaign: Campaign):
-    from recsys.ramp import RampConfig
-
-    return RampConfig(floor=campaign.floor, target=campaign.target, alpha=campaign.alpha,
-                      initial_size=campaign.initial_size, growth=campaign.growth, max_waves=campaign.max_waves,
-                      observation_window_s=campaign.observation_window.total_seconds())
-
 
 def improvement_intervals(*, clicks: int, expected: float, campaign: Campaign) -> dict:
     """Improvement with the anytime-valid confidence sequence (what the ramp decides on) and
     the plain normal interval (one look only), from cumulative clicks and expected clicks."""
     from recsys.ramp import improvement_interval, normal_interval
 
-    config = _ramp_config(campaign)
+    config = ramp_config(campaign)
     if expected <= 0:
         return {"improvement": None, "anytime": None, "normal": None, "clicks": clicks, "expected_clicks": expected}
     lo, hi = improvement_interval(clicks, expected, config=config)
