@@ -64,10 +64,11 @@ def _read_counts(sql: str, params: list, ids: np.ndarray) -> np.ndarray:
         rows = cur.fetchall()
     out = np.zeros(len(ids))
     if rows:
+        from apps.mlops.services import positions
+
         sub, cnt = np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=float)
-        pos = np.searchsorted(ids, sub)
-        ok = (pos < len(ids)) & (ids[np.minimum(pos, len(ids) - 1)] == sub)
-        out[pos[ok]] = cnt[ok]
+        pos = positions(ids, sub)
+        out[pos[pos >= 0]] = cnt[pos >= 0]
     return out
 
 
@@ -124,22 +125,22 @@ class ModelRanker:
 
         from recsys.audience import BlendWeights, Candidates, Content as AudienceContent, select_audience
 
-        from apps.mlops.services import load_mf
+        from apps.mlops.services import load_mf, positions
 
         model, sub_ids, con_ids = load_mf(self.version)
         candidates = prefer_language(candidates, content, k)
         if len(candidates) == 0 or k <= 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
         user_f = model.user_factors
-        pos, known = _lookup(sub_ids, candidates.ids)
+        pos = positions(sub_ids, candidates.ids)
         factors = np.zeros((len(candidates), user_f.shape[1]), dtype=np.float32)
-        factors[known] = user_f[pos[known]]
-        spos, sknown = _lookup(sub_ids, np.asarray(seed_ids, dtype=np.int64))
-        seed_rows = spos[sknown]
+        factors[pos >= 0] = user_f[pos[pos >= 0]]
+        seed_rows = positions(sub_ids, np.asarray(seed_ids, dtype=np.int64))
+        seed_rows = seed_rows[seed_rows >= 0]
         item = None
-        cpos, cknown = _lookup(con_ids, np.array([content.pk], dtype=np.int64))
-        if cknown[0]:
-            item = model.item_factors[cpos[0]]
+        cpos = positions(con_ids, np.array([content.pk], dtype=np.int64))[0]
+        if cpos >= 0:
+            item = model.item_factors[cpos]
         elif len(seed_rows):
             row = sp.csr_matrix((np.ones(len(seed_rows), dtype=np.float32), (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)),
                                 shape=(1, user_f.shape[0]))
@@ -152,13 +153,6 @@ class ModelRanker:
                               min(k, len(candidates)), weights=BlendWeights(**self.WEIGHTS))
         return Ranked(np.asarray(aud.ids, dtype=np.int64), np.asarray(aud.total, dtype=float),
                       {name: np.asarray(v) for name, v in aud.components.items()}, self.name)
-
-
-def _lookup(sorted_ids: np.ndarray, ids: np.ndarray):
-    pos = np.searchsorted(sorted_ids, ids)
-    pos = np.minimum(pos, max(len(sorted_ids) - 1, 0))
-    known = (len(sorted_ids) > 0) & (sorted_ids[pos] == ids) if len(sorted_ids) else np.zeros(len(ids), dtype=bool)
-    return pos, np.asarray(known, dtype=bool)
 
 
 # Per-client rankers set by in-process runs (the simulator's random and oracle strategies).

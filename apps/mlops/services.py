@@ -193,7 +193,7 @@ def train_mf(*, run: TrainingRun | None = None, now: datetime | None = None, day
         # The old model scored in the new index space: unknown subscribers or contents score 0.
         uf = np.zeros((shape[0], old.user_factors.shape[1]), dtype=np.float32)
         itf = np.zeros((shape[1], old.item_factors.shape[1]), dtype=np.float32)
-        su, si = _lookup_ids(old_subs, sub_ids), _lookup_ids(old_cons, con_ids)
+        su, si = positions(old_subs, sub_ids), positions(old_cons, con_ids)
         uf[su >= 0], itf[si >= 0] = old.user_factors[su[su >= 0]], old.item_factors[si[si >= 0]]
         old_auc = _sampled_auc(uf, itf, u[test], i[test], np.random.default_rng(0), seen=matrix)
 
@@ -210,7 +210,7 @@ def train_mf(*, run: TrainingRun | None = None, now: datetime | None = None, day
     return version
 
 
-def _lookup_ids(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
+def positions(sorted_ids: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """Position of each id in ``sorted_ids``, -1 where absent."""
     if len(sorted_ids) == 0:
         return np.full(len(ids), -1)
@@ -278,7 +278,6 @@ def train_push_worthiness(*, run: TrainingRun | None = None, now: datetime | Non
         run and _progress(run, 1.0, f"only {len(done)} finished campaigns; need {min_campaigns}")
         return None
     run and _progress(run, 0.2, f"features of {len(done)} campaigns")
-    contents = [c.content for c in done]
     feats = []
     for c in done:
         evaluated = c.content.evaluated_at or c.created_at
@@ -303,5 +302,4 @@ def train_push_worthiness(*, run: TrainingRun | None = None, now: datetime | Non
                                      metrics={"spearman": round(rho, 4), "campaigns": len(done)})
     _promote_if_better(version, "spearman", rho, old, now)
     version.refresh_from_db()
-    del contents
     return version
