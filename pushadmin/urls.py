@@ -27,7 +27,6 @@ urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
     path("contents/", include("apps.contents.urls")),
-    path("campaigns/", include("apps.campaigns.urls")),
     path("dashboards/", include("apps.dashboards.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -14,13 +14,13 @@ import json
 import logging
 import threading
 import time
-from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import numpy as np
 import requests
 
 from apps.core import clock
+from apps.simulation.payloads import activity_items, content_data, subscriber_items, world_events
 from recsys.simulate.world import World, WorldConfig
 
 log = logging.getLogger("pushadmin.demo")
@@ -87,11 +87,7 @@ class LiveWorld:
         return r.json()
 
     def register_subscribers(self) -> None:
-        subs, start = self.world.subscribers, self.world.config.start
-        items = [{"external_id": str(subs.external_id[i]), "timezone": str(subs.timezone[i]), "platform": str(subs.platform[i]),
-                  "push_opt_in": bool(subs.push_opt_in[i] and not subs.holdout[i]), "locale": str(subs.language[i]),
-                  "last_activity_at": (start + timedelta(seconds=float(subs.last_active_at[i]))).isoformat()}
-                 for i in range(len(subs))]
+        items = subscriber_items(self.world)
         for k in range(0, len(items), 5000):
             self._post("POST", "/api/v1/subscribers/bulk/", {"subscribers": items[k:k + 5000]})
 
@@ -104,27 +100,14 @@ class LiveWorld:
             due = []
             while self.clicks and self.clicks[0][0] <= horizon:
                 due.append(heapq.heappop(self.clicks))
-        subs = world.subscribers
         for c in act.contents:
             self.content_index[c.external_id] = c.index
-            self._post("PUT", f"/api/v1/contents/{c.external_id}/",
-                       {"title": c.title, "body": c.body, "language": c.language, "category": c.category,
-                        "created_at": c.created_dt.isoformat(), "url": f"https://news.example.com/{c.external_id}"})
+            self._post("PUT", f"/api/v1/contents/{c.external_id}/", content_data(c, iso=True))
         if len(act.opens):
-            last = dict(zip(act.opens.subscriber.tolist(), act.opens.time.tolist()))
-            items = [{"external_id": str(subs.external_id[s]), "last_activity_at": world.datetime(t).isoformat()} for s, t in last.items()]
+            items = activity_items(world, act)
             for k in range(0, len(items), 5000):
                 self._post("POST", "/api/v1/subscribers/bulk/", {"subscribers": items[k:k + 5000]})
-        events = []
-        contents = world.contents
-        for s, c, t in zip(act.reads.subscriber.tolist(), act.reads.content.tolist(), act.reads.time.tolist()):
-            self.seq += 1
-            events.append({"event_id": f"live-r{self.seq}", "type": "read", "subscriber": str(subs.external_id[s]),
-                           "content": contents[c].external_id, "occurred_at": world.datetime(t).isoformat()})
-        for t, send_id in due:
-            self.seq += 1
-            events.append({"event_id": f"live-k{self.seq}", "type": "click", "send_id": send_id,
-                           "occurred_at": world.datetime(t).isoformat()})
+        events, self.seq = world_events(world, act, due, seq=self.seq, prefix="live-")
         for k in range(0, len(events), 5000):
             self._post("POST", "/api/v1/events/", {"events": events[k:k + 5000]})
         return {"contents": len(act.contents), "reads": len(act.reads), "clicks": len(due), "pushes": self.pushes}

@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 import numpy as np
 from django.db import transaction
 
+from apps.simulation.payloads import activity_items, content_data, subscriber_items, world_events
 from recsys.simulate.world import World, WorldConfig
 
 STRATEGIES = ("product", "random", "oracle")
@@ -109,12 +110,7 @@ def _setup(run: StrategyRun, *, seed: int) -> None:
     AutoApprovePolicy.objects.update_or_create(client=run.client, defaults={
         "enabled": True, "min_score": threshold, "categories": [], "updated_at": run.now})
     subs = run.world.subscribers
-    start = run.world.config.start
-    items = [{"external_id": str(subs.external_id[i]), "timezone": str(subs.timezone[i]), "platform": str(subs.platform[i]),
-              # The holdout is never pushed: it is kept out by its opt-in in the product.
-              "push_opt_in": bool(subs.push_opt_in[i] and not subs.holdout[i]), "locale": str(subs.language[i]),
-              "last_activity_at": (start + timedelta(seconds=float(subs.last_active_at[i]))).isoformat()}
-             for i in range(len(subs))]
+    items = subscriber_items(run.world)
     for k in range(0, len(items), 10_000):
         subscribers_bulk_upsert(client=run.client, items=items[k:k + 10_000], now=run.now)
     rows = list(Subscriber.objects.filter(client=run.client).values_list("pk", "external_id"))
@@ -180,29 +176,16 @@ def _feed(run: StrategyRun, until: datetime) -> None:
     act = world.advance(world.seconds(until))
     for c in act.contents:
         run.content_index[c.external_id] = c.index
-        content_upsert(client=run.client, external_id=c.external_id, now=until,
-                       data={"title": c.title, "body": c.body, "language": c.language, "category": c.category,
-                             "created_at": c.created_dt})
-    subs = world.subscribers
+        content_upsert(client=run.client, external_id=c.external_id, now=until, data=content_data(c))
     if len(act.opens):
-        last = {}
-        for s, t in zip(act.opens.subscriber.tolist(), act.opens.time.tolist()):
-            last[s] = t
-        items = [{"external_id": str(subs.external_id[s]), "last_activity_at": world.datetime(t).isoformat()} for s, t in last.items()]
+        items = activity_items(world, act)
         for k in range(0, len(items), 10_000):
             subscribers_bulk_upsert(client=run.client, items=items[k:k + 10_000], now=until)
-    events = []
-    contents = world.contents
-    for s, c, t in zip(act.reads.subscriber.tolist(), act.reads.content.tolist(), act.reads.time.tolist()):
-        run.event_seq += 1
-        events.append({"event_id": f"r{run.event_seq}", "type": "read", "subscriber": str(subs.external_id[s]),
-                       "content": contents[c].external_id, "occurred_at": world.datetime(t).isoformat()})
     horizon = world.seconds(until)
+    due = []
     while run.future_clicks and run.future_clicks[0][0] <= horizon:
-        t, send_id = heapq.heappop(run.future_clicks)
-        run.event_seq += 1
-        events.append({"event_id": f"k{run.event_seq}", "type": "click", "send_id": send_id,
-                       "occurred_at": world.datetime(t).isoformat()})
+        due.append(heapq.heappop(run.future_clicks))
+    events, run.event_seq = world_events(world, act, due, seq=run.event_seq)
     for k in range(0, len(events), 10_000):
         events_ingest(client=run.client, items=events[k:k + 10_000], now=until)
 

@@ -8,10 +8,12 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 
 from apps.audience.models import Subscriber
 from apps.campaigns.services import campaign_launch
@@ -51,12 +53,8 @@ def test_sigkill_mid_wave_then_restart(approved_content, population, now):
     gateway = FakeGateway()
     gateway.responder = lambda request: (time.sleep(0.004), Reply(200, json={"id": "ok"}))[1]  # a slowish gateway
     with gateway:
-        from apps.core.models import Client  # noqa: F401 - the world is the test's database
-
-        from django.utils import timezone
-
         real_now = timezone.now()
-        content = approved_content(created_at=real_now - __import__("datetime").timedelta(minutes=40))
+        content = approved_content(created_at=real_now - timedelta(minutes=40))
         campaign = campaign_launch(content=content, now=real_now, initial_size=WAVE)
         assert Send.objects.filter(campaign=campaign).count() == WAVE
         worker = _start_worker(gateway.url, "crash1")

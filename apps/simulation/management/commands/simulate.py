@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-retrain", action="store_true")
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, subscribers, days, seed, difficulty, strategies, keep, no_retrain, json: bool, **options):
+    def handle(self, *args, subscribers, days, seed, difficulty, strategies, keep, no_retrain, **options):
         try:
             difficulty = float(difficulty)
         except ValueError:
@@ -42,8 +42,8 @@ class Command(BaseCommand):
             start = (timezone.now() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
         report = simulate(subscribers=subscribers, days=days, seed=seed, difficulty=difficulty, strategies=names,
                           keep=keep, retrain=not no_retrain, progress=progress, start=start)
-        if json:
-            self.stdout.write(__import__("json").dumps(report))
+        if options["json"]:
+            self.stdout.write(json.dumps(report))
             return
         w = self.stdout.write
         w(f"{subscribers} subscribers, {days:g} days, seed {seed}, difficulty {difficulty}: {report['seconds']} s")
