@@ -9,20 +9,13 @@ ROOT=$(pwd)
 source bin/lib.sh
 REQUESTS=${1:-300}; CONNS=${2:-4}; RUNS=${3:-3}
 ensure_venv
-DIR=$(mktemp -d /tmp/pushadmin-bench.XXXXXX); chmod 755 "$DIR"
-trap 'stop_started; rm -rf "$DIR"' EXIT INT TERM
-rp=$(free_port); start_redis "$rp" "$DIR/redis"
-pp=$(free_port); start_postgres "$pp" "$DIR/pg"
-export REDIS_URL="redis://127.0.0.1:$rp/0" DJANGO_DEBUG=false DATABASE_CONN_MAX_AGE=600
-export DATABASE_URL="postgres://postgres@127.0.0.1:$pp/postgres" DJANGO_LOG_LEVEL=WARNING
-export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
-"$PY" manage.py migrate --noinput >/dev/null
+bench_services
+DIR=$BENCH_DIR
 KEY=$("$PY" bench/events_setup.py setup)
 "$VENV/bin/gunicorn" pushadmin.wsgi -w 2 --bind "127.0.0.1:$(free_port)" >"$DIR/gunicorn.log" 2>&1 &
 STARTED_PIDS+=($!)
 sleep 3
 WEB=$(grep -o 'Listening at: http://127.0.0.1:[0-9]*' "$DIR/gunicorn.log" | tail -1 | sed 's/.*://')
-echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(free -g | awk '/Mem/{print $2}') GiB; PostgreSQL $(postgres --version 2>/dev/null | awk '{print $3}' || true)"
 for run in $(seq 1 "$RUNS"); do
   "$PY" manage.py shell -c "from apps.events.models import Event; Event.objects.all().delete()" >/dev/null
   base=$("$PY" bench/events_setup.py baseline 50)

@@ -133,3 +133,19 @@ stop_started() {
     PG_DIR=""
   fi
 }
+
+# For the benchmarks: a throwaway Redis and PostgreSQL (stopped on exit), the environment that
+# points the project at them, the schema migrated, and one line saying what machine this is.
+# Sets BENCH_DIR.
+bench_services() {
+  BENCH_DIR=$(mktemp -d /tmp/pushadmin-bench.XXXXXX); chmod 755 "$BENCH_DIR"
+  trap 'stop_started; rm -rf "$BENCH_DIR"' EXIT INT TERM
+  local rp pp
+  rp=$(free_port); start_redis "$rp" "$BENCH_DIR/redis"
+  pp=$(free_port); start_postgres "$pp" "$BENCH_DIR/pg"
+  export REDIS_URL="redis://127.0.0.1:$rp/0" DATABASE_URL="postgres://postgres@127.0.0.1:$pp/postgres"
+  export DJANGO_DEBUG=false DJANGO_LOG_LEVEL=WARNING DATABASE_CONN_MAX_AGE=600
+  export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
+  "$PY" manage.py migrate --noinput >/dev/null
+  echo "machine: $(getconf _NPROCESSORS_ONLN) cores, $(free -g | awk '/Mem/{print $2}') GiB; $(postgres --version 2>/dev/null || /usr/lib/postgresql/15/bin/postgres --version); $("$PY" --version)"
+}
