@@ -25,7 +25,7 @@ from django.db import connection, transaction  # noqa: E402
 
 from apps.audience.models import Subscriber  # noqa: E402
 from apps.campaigns.models import Campaign  # noqa: E402
-from apps.campaigns.services import campaign_launch  # noqa: E402
+from apps.orchestration.engine import campaign_launch  # noqa: E402
 from apps.contents.models import ContentStatus, TitleVariant  # noqa: E402
 from apps.contents.services import content_transition, content_upsert  # noqa: E402
 from apps.core.services import client_create  # noqa: E402

@@ -8,18 +8,12 @@ work in the database, so a lost message only delays it.
 from __future__ import annotations
 
 import os
-from enum import StrEnum
-
 from celery import Celery, bootsteps
 from kombu import Queue as KombuQueue
 
+from apps.core.queues import Queue
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings")
-
-
-class Queue(StrEnum):
-    DEFAULT = "default"
-    SENDS = "sends"
-    ML = "ml"
 
 
 app = Celery("pushadmin")
@@ -49,7 +43,7 @@ def _configure(settings) -> None:
         beat_scheduler="django_celery_beat.schedulers:DatabaseScheduler",
         beat_schedule={
             "sweep-every-minute": {
-                "task": "apps.core.tasks.sweep",
+                "task": "apps.orchestration.tasks.sweep",
                 "schedule": float(settings.PUSHADMIN["SWEEP_SECONDS"]),
                 "options": {"queue": Queue.DEFAULT.value, "expires": max(settings.PUSHADMIN["SWEEP_SECONDS"] - 5, 1)},
             },

@@ -6,9 +6,11 @@ from rest_framework.routers import SimpleRouter
 
 from apps.audience.api import SubscribersBulkApi
 from apps.campaigns.api import CampaignViewSet
+from apps.contents import views as contents_views
 from apps.contents.api import ContentViewSet
 from apps.core import views as core_views
 from apps.events.api import EventsApi
+from apps.orchestration import views as orchestration_views
 
 router = SimpleRouter()
 router.register("contents", ContentViewSet, basename="content")
@@ -21,11 +23,12 @@ api_v1 = [
 ]
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", contents_views.home, name="home"),
     path("login/", auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("contents/<int:pk>/launch/", orchestration_views.content_launch, name="content_launch"),
     path("contents/", include("apps.contents.urls")),
     path("dashboards/", include("apps.dashboards.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),

@@ -3,6 +3,7 @@
 Public API::
 
     auc(y, score); log_loss(y, p); spearman(a, b)
+    sampled_auc(user_factors, item_factors, users, items, rng, seen=None)   # held-out pairs vs random items
     reliability_table(y, p, bins=10) -> list[ReliabilityBin]; expected_calibration_error(y, p)
     isotonic_fit(score, y) -> (knots_x, knots_y); isotonic_apply(knots, score)
     ranking_metrics(ranked_hits, n_relevant, n_candidates, k) -> dict
@@ -20,6 +21,7 @@ __all__ = [
     "auc",
     "log_loss",
     "spearman",
+    "sampled_auc",
     "ReliabilityBin",
     "reliability_table",
     "expected_calibration_error",
@@ -52,6 +54,29 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
+
+
+def sampled_auc(user_factors: np.ndarray, item_factors: np.ndarray, users: np.ndarray, items: np.ndarray,
+                rng: np.random.Generator, seen=None) -> float:
+    """Share of held-out (user, item) pairs whose score (dot product of factors) beats the same
+    user with a random item (ties count half): the usual sampled AUC of a factor model.
+
+    ``seen`` (a users x items sparse matrix of training positives) re-draws negatives that were
+    positives of that user, a few times. 0.5 without pairs.
+    """
+    users, items = np.asarray(users), np.asarray(items)
+    if len(users) == 0:
+        return 0.5
+    neg = rng.integers(0, item_factors.shape[0], len(users))
+    if seen is not None:
+        for _ in range(10):
+            hit = np.asarray(seen[users, neg]).ravel() > 0
+            if not hit.any():
+                break
+            neg[hit] = rng.integers(0, item_factors.shape[0], int(hit.sum()))
+    pos_s = np.einsum("ij,ij->i", user_factors[users], item_factors[items])
+    neg_s = np.einsum("ij,ij->i", user_factors[users], item_factors[neg])
+    return float(np.mean(pos_s > neg_s) + 0.5 * np.mean(pos_s == neg_s))
 
 
 @dataclass(frozen=True)

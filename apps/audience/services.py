@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.db import IntegrityError, transaction
+from django.db.models import F
 
 from apps.audience.models import Subscriber
 from apps.core import clock
@@ -79,42 +80,8 @@ def _upsert(client: Client, clean: dict[str, dict], now, *, received: int) -> di
             "received": received}
 
 
-ACTIVITY_EVENT_TYPES = ("open", "click", "read")
-
-
-def subscribers_activity_rollup(*, settle: bool = False) -> int:
-    """Move ``last_activity_at`` forward from the events stored since the last roll-up.
-
-    Called by the minute sweep. It processes events up to the highest id seen at the previous
-    call (one sweep of lag, so no event of a still-open transaction is skipped); ``settle=True``
-    processes everything stored now (for in-process runs such as the simulator and tests, where
-    nothing writes concurrently). Never moves activity back. Returns the subscribers updated.
-    """
-    from django.db import connection
-    from django.db.models import Max
-
-    from apps.core.models import Watermark
-    from apps.events.models import Event
-
-    with transaction.atomic():
-        mark, _ = Watermark.objects.select_for_update().get_or_create(name="subscriber_activity")
-        newest = Event.objects.aggregate(m=Max("id"))["m"] or 0
-        upto = newest if settle else mark.pending
-        updated = 0
-        if upto > mark.position:
-            events, subs = Event._meta.db_table, Subscriber._meta.db_table
-            types = ", ".join(f"'{t}'" for t in ACTIVITY_EVENT_TYPES)
-            with connection.cursor() as cur:
-                cur.execute(
-                    f"UPDATE {subs} SET last_activity_at = a.ts FROM ("
-                    f"  SELECT subscriber_id, MAX(occurred_at) AS ts FROM {events}"
-                    f"  WHERE id > %s AND id <= %s AND type IN ({types}) GROUP BY subscriber_id"
-                    f") AS a WHERE {subs}.id = a.subscriber_id"
-                    f" AND ({subs}.last_activity_at IS NULL OR {subs}.last_activity_at < a.ts)",
-                    [mark.position, upto],
-                )
-                updated = cur.rowcount
-            mark.position = upto
-        mark.pending = newest
-        mark.save(update_fields=["position", "pending", "updated_at"])
-    return updated
+def subscribers_count_clicks(*, counts) -> None:
+    """Add clicks on pushes to each subscriber's push history (subscriber id -> clicks), the
+    numerator of their usual push CTR."""
+    for pk, n in sorted(counts.items()):
+        Subscriber.objects.filter(pk=pk).update(push_clicks=F("push_clicks") + n)

@@ -14,7 +14,6 @@ class Campaign(models.Model):
 
     class State(models.TextChoices):
         RUNNING = "running"
-        PAUSED = "paused"
         STOPPED = "stopped"
         DONE = "done"
 
@@ -42,7 +41,7 @@ class Campaign(models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(state__in=["running", "paused", "stopped", "done"]), name="campaign_state_valid"),
+            models.CheckConstraint(condition=models.Q(state__in=["running", "stopped", "done"]), name="campaign_state_valid"),
             models.CheckConstraint(condition=models.Q(growth__gte=1.0), name="campaign_growth_ge_1"),
         ]
         indexes = [models.Index(fields=["client", "state", "-created_at"], name="campaign_client_state")]

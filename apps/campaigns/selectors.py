@@ -15,6 +15,10 @@ def campaigns_of_client(*, client_id: int) -> QuerySet[Campaign]:
     )
 
 
+def running_campaign_ids() -> list[int]:
+    return list(Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("pk", flat=True))
+
+
 def ramp_config(campaign: Campaign):
     """The campaign's ramp settings as ``recsys.ramp.RampConfig`` (validates them: ValueError names the field)."""
     from recsys.ramp import RampConfig

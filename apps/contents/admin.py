@@ -36,7 +36,7 @@ class TitleTemplateAdmin(admin.ModelAdmin):
     ordering = ["language", "priority", "name"]
 
     def save_model(self, request, obj, form, change):
-        services.title_template_save(template=obj, user=request.user)
+        services.title_template_save(template=obj)
 
 
 @admin.register(AutoApprovePolicy)

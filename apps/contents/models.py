@@ -8,7 +8,6 @@ from apps.core.models import Client
 
 class ContentStatus(models.TextChoices):
     REGISTERED = "registered", "registered"
-    EVALUATED = "evaluated", "evaluated"
     CANDIDATE = "candidate", "candidate"
     REJECTED = "rejected", "rejected"
     APPROVED = "approved", "approved"
@@ -18,10 +17,10 @@ class ContentStatus(models.TextChoices):
 
 
 # The lifecycle, explicitly: a status may move only along these edges
-# (``apps.contents.services.content_transition`` enforces it).
+# (``apps.contents.services.content_transition`` enforces it). Evaluation moves a registered
+# content to candidate or rejected in one step.
 CONTENT_TRANSITIONS: dict[str, frozenset[str]] = {
-    ContentStatus.REGISTERED: frozenset({ContentStatus.EVALUATED, ContentStatus.CANDIDATE, ContentStatus.REJECTED, ContentStatus.EXPIRED}),
-    ContentStatus.EVALUATED: frozenset({ContentStatus.CANDIDATE, ContentStatus.REJECTED, ContentStatus.EXPIRED}),
+    ContentStatus.REGISTERED: frozenset({ContentStatus.CANDIDATE, ContentStatus.REJECTED, ContentStatus.EXPIRED}),
     # Changed text before a push sends a content back to be evaluated again.
     ContentStatus.CANDIDATE: frozenset({ContentStatus.APPROVED, ContentStatus.REJECTED, ContentStatus.REGISTERED, ContentStatus.EXPIRED}),
     ContentStatus.REJECTED: frozenset({ContentStatus.CANDIDATE, ContentStatus.APPROVED, ContentStatus.REGISTERED, ContentStatus.EXPIRED}),

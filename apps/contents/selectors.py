@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
-from apps.contents.models import Content, TitleVariant
+from apps.contents.models import Content, ContentStatus, TitleVariant
 
 
 def contents_of_client(*, client_id: int) -> QuerySet[Content]:
@@ -25,70 +25,26 @@ def content_detail(*, client_id: int, external_id: str) -> Content:
 
 # ---------------------------------------------------------------------------------- evaluation
 
-CTR_PRIOR_CLICKS, CTR_PRIOR_SENDS = 1.0, 50.0  # Beta prior: a newcomer's usual push CTR is 2%
-INACTIVE_DAYS = 7
+def due_for_evaluation(now) -> QuerySet[Content]:
+    """Registered, live contents whose evaluation time has come."""
+    return Content.objects.filter(status=ContentStatus.REGISTERED, evaluate_at__lte=now, expires_at__gt=now)
 
 
-def evaluation_inputs(*, contents, now, scorer=None):
-    """Decision-time features of each content (``recsys.selection.PushWorthinessFeatures``), from
-    the reads and clicks that arrived before ``now``: a handful of queries for the whole batch."""
-    from datetime import timedelta
+def content_language(content: Content) -> str:
+    """The content's language: as registered when the product knows it, else detected from the text."""
+    from recsys.text import LANGUAGES, detect_language
 
-    from apps.audience.models import Subscriber
-    from apps.events.models import Event
-    from recsys.selection import PushWorthinessFeatures
-
-    ids = [c.pk for c in contents]
-    readers: dict[int, set[int]] = {pk: set() for pk in ids}
-    reads: dict[int, int] = dict.fromkeys(ids, 0)
-    clicks: dict[int, int] = dict.fromkeys(ids, 0)
-    for content_id, subscriber_id, kind in Event.objects.filter(
-        content_id__in=ids, type__in=[Event.Type.READ, Event.Type.CLICK], occurred_at__lte=now
-    ).values_list("content_id", "subscriber_id", "type"):
-        if kind == Event.Type.READ:
-            reads[content_id] += 1
-            readers[content_id].add(subscriber_id)
-        else:
-            clicks[content_id] += 1
-    everyone = set().union(*readers.values())
-    ctr = {pk: (c + CTR_PRIOR_CLICKS) / (s + CTR_PRIOR_SENDS)
-           for pk, s, c in Subscriber.objects.filter(pk__in=everyone).values_list("pk", "push_sends", "push_clicks")}
-    # Was each early reader active in the 7 days before the content appeared? (Events, not
-    # last_activity_at, which the reads of this very content have already moved.)
-    active_before: dict[int, list] = {}
-    if everyone:
-        start = min(c.created_at for c in contents) - timedelta(days=INACTIVE_DAYS)
-        end = max(c.created_at for c in contents)
-        for sid, at in Event.objects.filter(subscriber_id__in=everyone, occurred_at__gte=start, occurred_at__lt=end,
-                                            type__in=[Event.Type.READ, Event.Type.CLICK, Event.Type.OPEN]
-                                            ).values_list("subscriber_id", "occurred_at"):
-            active_before.setdefault(sid, []).append(at)
-    out = {}
-    for c in contents:
-        window_start = c.created_at - timedelta(days=INACTIVE_DAYS)
-        rs = readers[c.pk]
-        inactive = sum(1 for s in rs if not any(window_start <= at < c.created_at for at in active_before.get(s, ())))
-        local = c.created_at
-        out[c.pk] = PushWorthinessFeatures(
-            categories=(c.category,) if c.category else (),
-            created_hour=local.hour,
-            weekday=local.weekday(),
-            age_minutes=max((now - c.created_at).total_seconds() / 60.0, 0.0),
-            early_reads=reads[c.pk],
-            early_clicks=clicks[c.pk],
-            early_readers_inactive_share=inactive / len(rs) if rs else 0.0,
-            early_readers_mean_ctr=(sum(ctr.get(s, 0.02) for s in rs) / len(rs)) if rs else 0.0,
-        )
-    return _with_text_vectors(contents, out, scorer)
+    lang = (content.language or "").split("-")[0].lower()
+    return lang if lang in LANGUAGES else detect_language(f"{content.title}\n{content.body[:2000]}")
 
 
-def _with_text_vectors(contents, features, scorer):
-    from dataclasses import replace
-
-    if scorer is None or not scorer.needs_text:
-        return features
-    vectors = scorer.text_embedding.content_vectors([f"{c.title}\n{c.body[:5000]}" for c in contents])
-    return {c.pk: replace(features[c.pk], text_vector=vectors[i]) for i, c in enumerate(contents)}
+def client_overview(*, clients):
+    """Each visible client with its contents by status, in one query."""
+    return clients.annotate(
+        n_contents=Count("contents"),
+        n_candidates=Count("contents", filter=Q(contents__status=ContentStatus.CANDIDATE)),
+        n_sending=Count("contents", filter=Q(contents__status=ContentStatus.SENDING)),
+    ).order_by("slug")
 
 
 # ---------------------------------------------------------------------------------- editors
@@ -178,3 +134,11 @@ def content_decisions(*, content: Content, limit: int = 200):
     from apps.core.models import Decision
 
     return list(Decision.objects.filter(content=content).select_related("actor_user").order_by("-at", "-id")[:limit])
+
+
+def auto_approve_rule(*, client_id: int) -> dict:
+    """The rule of a client's auto-approve policy ({} when it has none)."""
+    from apps.contents.models import AutoApprovePolicy
+
+    policy = AutoApprovePolicy.objects.filter(client_id=client_id).first()
+    return {"min_score": policy.min_score, "categories": policy.categories} if policy else {}

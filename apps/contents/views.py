@@ -15,7 +15,7 @@ from apps.contents.models import TitleVariant
 from apps.contents.titles import PLATFORM_TITLE_LIMITS, fits
 from apps.core import clock
 from apps.core.errors import ApiError
-from apps.core.permissions import Action, can, require, visible_clients
+from apps.core.permissions import Action, can, require, roles_of, visible_clients
 
 
 def _int(value, default=None):
@@ -27,6 +27,16 @@ def _int(value, default=None):
 
 def _is_htmx(request) -> bool:
     return request.headers.get("HX-Request") == "true"
+
+
+@require_GET
+@require(Action.VIEW_CONTENTS)
+def home(request):
+    """The landing page: the person's roles and each of their clients with its contents by status."""
+    return render(request, "home.html", {
+        "roles": sorted(r.value for r in roles_of(request.user)),
+        "clients": selectors.client_overview(clients=visible_clients(request.user)),
+    })
 
 
 @require_GET
@@ -160,20 +170,6 @@ def variant_add(request, pk: int):
     except ApiError as exc:
         return _after_action(request, pk, error=exc, error_variant=0)
     return _after_action(request, pk, ok="Title added; approve it to use it.")
-
-
-@require_POST
-@require(Action.REVIEW_CONTENTS)
-def launch(request, pk: int):
-    content = selectors.content_for_user(user=request.user, pk=pk)
-    _review_guard(request, content.client_id)
-    try:
-        campaign = services.content_launch(content=content, user=request.user)
-    except ApiError as exc:
-        messages.error(request, str(exc.detail))
-    else:
-        messages.success(request, f"Launched: campaign #{campaign.pk} is {campaign.state}.")
-    return HttpResponseRedirect(reverse("contents:detail", args=[pk]))
 
 
 @require_POST

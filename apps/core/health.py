@@ -12,6 +12,8 @@ import time
 from django.db import connection
 from django_redis import get_redis_connection
 
+from apps.core.queues import Queue
+
 WORKERS_KEY = "pushadmin:workers"
 BEAT_KEY = "pushadmin:beat:last_tick"
 
@@ -44,8 +46,6 @@ def workers_status(now: float | None = None) -> list[dict]:
 
 
 def queue_depths() -> dict[str, int]:
-    from pushadmin.celery import Queue
-
     r = _redis()
     return {q.value: int(r.llen(q.value)) for q in Queue}
 

@@ -108,7 +108,6 @@ class Decision(models.Model):
     class Actor(models.TextChoices):
         USER = "user", "person"
         SYSTEM = "system", "system"
-        API = "api", "API client"
 
     client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="decisions",
                                help_text="Empty for decisions about the whole system, e.g. pausing all sending.")

@@ -1,16 +1,17 @@
-"""Reads of the core."""
+"""Reads of the core: the operators' switches."""
 
 from __future__ import annotations
 
-from django.db.models import Count, Q
+from apps.core.models import Switch
 
-from apps.contents.models import ContentStatus
+PAUSE_SWITCH = "sending_paused"
 
 
-def client_overview(*, clients):
-    """Each visible client with its contents by status, in one query."""
-    return clients.annotate(
-        n_contents=Count("contents"),
-        n_candidates=Count("contents", filter=Q(contents__status=ContentStatus.CANDIDATE)),
-        n_sending=Count("contents", filter=Q(contents__status=ContentStatus.SENDING)),
-    ).order_by("slug")
+def sending_paused() -> bool:
+    """Whether the one switch that holds every push is on (the dispatcher asks before each batch)."""
+    return Switch.objects.filter(name=PAUSE_SWITCH, on=True).exists()
+
+
+def pause_switch():
+    """The pause switch with who changed it last, or None if it was never set."""
+    return Switch.objects.filter(name=PAUSE_SWITCH).select_related("changed_by").first()

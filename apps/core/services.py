@@ -10,8 +10,9 @@ from django.db import transaction
 
 from apps.core import clock
 from apps.core.api_auth import KEY_PREFIX, hash_secret
-from apps.core.models import ApiKey, Client, Decision, Membership
+from apps.core.models import ApiKey, Client, Decision, Membership, Switch
 from apps.core.permissions import Role
+from apps.core.selectors import PAUSE_SWITCH
 
 
 def client_create(*, slug: str, name: str = "", **fields) -> Client:
@@ -83,3 +84,17 @@ def decision_record(
         numbers=numbers or {},
         note=note,
     )
+
+
+@transaction.atomic
+def sending_pause_set(*, paused: bool, user=None, now=None):
+    """Turn the one switch that holds every push on or off; logged as a decision."""
+    now = now or clock.now()
+    switch, _ = Switch.objects.select_for_update().get_or_create(name=PAUSE_SWITCH)
+    before = switch.on
+    switch.on, switch.changed_at, switch.changed_by = paused, now, user
+    switch.save()
+    decision_record(client=None, action="sending_pause" if paused else "sending_resume", actor_user=user,
+                    actor_name="" if user else "system", subject=f"switch:{PAUSE_SWITCH}",
+                    before={"on": before}, after={"on": paused}, now=now)
+    return switch

@@ -6,17 +6,6 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.core import health
-from apps.core.permissions import Action, require, roles_of, visible_clients
-from apps.core.selectors import client_overview
-
-
-@require(Action.VIEW_CONTENTS)
-def home(request):
-    clients = visible_clients(request.user)
-    return render(request, "home.html", {
-        "roles": sorted(r.value for r in roles_of(request.user)),
-        "clients": client_overview(clients=clients),
-    })
 
 
 @never_cache

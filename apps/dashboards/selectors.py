@@ -26,7 +26,8 @@ from django.http import Http404
 from apps.audience.models import Subscriber
 from apps.campaigns.selectors import ramp_config
 from apps.campaigns.models import Campaign, Wave
-from apps.core.models import Client, Decision, Switch
+from apps.core.models import Client, Decision
+from apps.core.selectors import pause_switch
 from apps.core.permissions import client_ids_of
 from apps.dashboards.models import ActivityWeek, CampaignReach
 from apps.dashboards.services import ACTIVITY_STATES, COMEBACK, WEEKS, week_start, week_start_at
@@ -207,8 +208,8 @@ def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
                     "text": f"Opt-outs rising: {r_out:,} of {r_n:,} recipients of the last 7 days turned pushes off "
                             f"after their push ({r_rate:.2%}; {before}).", "link": "contents"})
 
-    switch = Switch.objects.filter(name="sending_paused", on=True).select_related("changed_by").first()
-    if switch:
+    switch = pause_switch()
+    if switch and switch.on:
         who = switch.changed_by.get_username() if switch.changed_by else "the system"
         out.append({"level": "bad", "kind": "paused",
                     "text": f"All sending is paused (since {switch.changed_at:%Y-%m-%d %H:%M} UTC, by {who}).", "link": "system"})
@@ -408,6 +409,7 @@ def models_page(*, now: datetime, runs: int = 20) -> dict:
     """Model versions by kind with their offline metrics and the active one; recent training
     runs with their progress. 2 queries."""
     from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
+    from apps.mlops.services import TRAINABLE
 
     versions = list(ModelVersion.objects.select_related("training_run").order_by("kind", "-version"))
     kinds = []
@@ -416,7 +418,7 @@ def models_page(*, now: datetime, runs: int = 20) -> dict:
         active = next((v for v in vs if v.is_active), None)
         metric_names = sorted({k for v in vs for k, val in (v.metrics or {}).items() if isinstance(val, (int, float))})
         kinds.append({"kind": kind, "label": label, "versions": vs, "active": active, "metric_names": metric_names,
-                      "trainable": kind in _trainable()})
+                      "trainable": kind in TRAINABLE})
     recent = list(TrainingRun.objects.select_related("requested_by").order_by("-created_at", "-id")[:runs])
     return {"now": now, "kinds": kinds, "runs": recent,
             "live": any(r.state in (TrainingRun.State.QUEUED, TrainingRun.State.RUNNING) for r in recent)}
@@ -429,12 +431,6 @@ def training_runs(*, runs: int = 20) -> dict:
     return {"runs": recent, "live": any(r.state in (TrainingRun.State.QUEUED, TrainingRun.State.RUNNING) for r in recent)}
 
 
-def _trainable() -> tuple:
-    try:
-        from apps.mlops.services import TRAINABLE
-    except ImportError:  # the training service is not there yet
-        return ()
-    return tuple(TRAINABLE)
 
 
 # ------------------------------------------------------------------------------------ system
@@ -479,7 +475,7 @@ def system_page(*, user, now: datetime) -> dict:
     backlog = Send.objects.filter(scope, state__in=[Send.State.PENDING, Send.State.CLAIMED]).aggregate(
         pending=Count("id", filter=Q(state=Send.State.PENDING)), claimed=Count("id", filter=Q(state=Send.State.CLAIMED)),
         oldest=Min("created_at"))
-    switch = Switch.objects.filter(name="sending_paused").select_related("changed_by").first()
+    switch = pause_switch()
     return {
         "now": now, "redis_ok": redis_ok, "redis_error": redis_error,
         "workers": workers, "workers_alive": sum(1 for w in workers if w["alive"]),

@@ -86,7 +86,7 @@ def campaign(request, pk: int):
         page_charts["categories"] = charts.breakdown(reach["categories"], label="recipients", color=charts.PURPLE)
     return render(request, "dashboards/campaign.html", {
         **data, "charts": page_charts, "bounds": f"{c.floor},{c.target}",
-        "can_stop": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id) and c.state in ("running", "paused"),
+        "can_stop": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id) and c.state == "running",
         "can_control": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id),
     })
 
@@ -94,7 +94,7 @@ def campaign(request, pk: int):
 @require_POST
 @require(Action.CONTROL_CAMPAIGNS)
 def campaign_stop(request, pk: int):
-    from apps.campaigns.services import campaign_stop as stop
+    from apps.orchestration.engine import campaign_stop as stop
 
     c = selectors.campaign_for_user(user=request.user, pk=pk)
     if not can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id):
@@ -230,7 +230,7 @@ def system(request):
 @require_POST
 @require(Action.PAUSE_SENDING)
 def sending_pause(request):
-    from apps.campaigns.services import sending_pause_set
+    from apps.core.services import sending_pause_set
 
     paused = request.POST.get("paused") == "1"
     sending_pause_set(paused=paused, user=request.user)

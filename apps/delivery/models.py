@@ -5,13 +5,17 @@ from django.db import models
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
 
+SEND_STATES = ("pending", "claimed", "sent", "failed", "cancelled")
+
 
 class Send(models.Model):
     """The outbox row of one push to one subscriber.
 
     ``UNIQUE(campaign, subscriber)``: nobody gets the same content twice. A row is created only in
-    the transaction that claims the subscriber's 7-day slot; the dispatcher claims ``pending`` rows
-    by a conditional update and checks the row count, so a row is handed to a provider once.
+    the transaction that claims the subscriber's slot (one content push per cap window); the
+    dispatcher claims ``pending`` rows by a conditional update and checks the row count, so a row is
+    handed to a provider once. A push that never left (its campaign ended first) is ``cancelled``:
+    its slot goes back to ``slot_previous_at`` and it counts neither as a send nor as expected clicks.
     """
 
     class State(models.TextChoices):
@@ -19,12 +23,13 @@ class Send(models.Model):
         CLAIMED = "claimed"
         SENT = "sent"
         FAILED = "failed"
+        CANCELLED = "cancelled"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="send_rows")
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="send_rows")
     subscriber = models.ForeignKey(Subscriber, on_delete=models.CASCADE, related_name="sends")
     title_variant = models.ForeignKey("contents.TitleVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="send_rows")
-    state = models.CharField(max_length=8, choices=State.choices, default=State.PENDING)
+    state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
     baseline_ctr = models.FloatField(help_text="The subscriber's usual push CTR when planned: this send's expected clicks.")
     score = models.FloatField(null=True, blank=True, help_text="The audience ranking's total score.")
     provider = models.CharField(max_length=16, blank=True)
@@ -36,13 +41,16 @@ class Send(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     failed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+    slot_previous_at = models.DateTimeField(
+        null=True, blank=True, help_text="The subscriber's last content push before this send claimed the slot (restored if it is cancelled).")
     opened_at = models.DateTimeField(null=True, blank=True)
     clicked_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["campaign", "subscriber"], name="send_campaign_subscriber"),
-            models.CheckConstraint(condition=models.Q(state__in=["pending", "claimed", "sent", "failed"]), name="send_state_valid"),
+            models.CheckConstraint(condition=models.Q(state__in=SEND_STATES), name="send_state_valid"),
         ]
         indexes = [
             # The dispatcher's scan: only unfinished rows are indexed.

@@ -1,4 +1,6 @@
-"""Writes of the outbox: slots and sends, dispatch to the provider, attribution of opens and clicks."""
+"""Writes of the outbox: slots and sends, cancellation, dispatch to the provider, attribution of
+opens and clicks. The counts these change on other apps' rows (waves, campaigns, title variants,
+subscribers) go through those apps' services."""
 
 from __future__ import annotations
 
@@ -7,14 +9,15 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import numpy as np
-from django.db import transaction
-from django.db.models import F
-
-from apps.core import clock
+from django.db import connection, transaction
 
 from apps.audience.models import Subscriber
-from apps.campaigns.models import Campaign, Wave
-from apps.contents.models import TitleVariant
+from apps.audience.services import subscribers_count_clicks
+from apps.campaigns import services as campaigns
+from apps.campaigns.selectors import running_campaign_ids
+from apps.contents.services import title_variants_count
+from apps.core import clock
+from apps.core.selectors import sending_paused
 from apps.delivery.models import Send
 
 RECORD_EVERY = 200  # sends handed to the provider between two writes of their results
@@ -32,11 +35,12 @@ def sends_attribute(*, events: list[dict]) -> dict[str, int]:
     opened = _mark(first["open"], "opened_at")
     clicked = _mark(first["click"], "clicked_at")
     if clicked:
-        for model, column in ((Wave, "wave_id"), (Campaign, "campaign_id"), (TitleVariant, "title_variant_id"), (Subscriber, "subscriber_id")):
-            counts = Counter(row[column] for row in clicked if row[column] is not None)
-            field = "push_clicks" if model is Subscriber else "clicks"
-            for pk, n in sorted(counts.items()):
-                model.objects.filter(pk=pk).update(**{field: F(field) + n})
+        def by(column):
+            return Counter(row[column] for row in clicked if row[column] is not None)
+
+        campaigns.clicks_count(by_wave=by("wave_id"), by_campaign=by("campaign_id"))
+        title_variants_count(clicks=by("title_variant_id"))
+        subscribers_count_clicks(counts=by("subscriber_id"))
     return {"opened": len(opened), "clicked": len(clicked)}
 
 
@@ -58,18 +62,16 @@ def _mark(times: dict[int, datetime], field: str) -> list[dict]:
 
 # --- The outbox: slots and sends --------------------------------------------------------------
 
-def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, scores, variant_ids, now) -> dict:
-    """Claim each subscriber's 7-day slot and create their send, in one statement per chunk.
+def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, scores, variant_ids, cap_window: timedelta,
+                            now) -> dict:
+    """Claim each subscriber's slot and create their send, in one statement per chunk.
 
-    The claim is one conditional ``UPDATE ... WHERE last_content_push_at <= now - 7 days``; only
-    the subscribers it actually updated get a send row, in the same transaction. A subscriber
-    whose slot another campaign took first is skipped. ``UNIQUE(campaign, subscriber)`` is the
-    last guard against sending one content twice.
+    The claim is one conditional ``UPDATE ... WHERE last_content_push_at <= now - cap_window``;
+    only the subscribers it actually updated get a send row, in the same transaction, which keeps
+    the slot's previous value (restored if the send is cancelled). A subscriber whose slot another
+    campaign took first is skipped. ``UNIQUE(campaign, subscriber)`` is the last guard against
+    sending one content twice.
     """
-    from django.db import connection
-
-    from apps.audience.selectors import SLOT
-
     ids = np.asarray(subscriber_ids, dtype=np.int64)
     if len(ids) == 0:
         return {"subscriber_ids": ids}
@@ -88,20 +90,20 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                 sl = slice(start, start + 20_000)
                 raw.execute(
                     f"""WITH locked AS (
-                          SELECT id FROM {subs} WHERE id = ANY(%b) ORDER BY id FOR NO KEY UPDATE
+                          SELECT id, last_content_push_at AS prev FROM {subs} WHERE id = ANY(%b) ORDER BY id FOR NO KEY UPDATE
                         ), claimed AS (
                           UPDATE {subs} s SET last_content_push_at = %b, push_sends = s.push_sends + 1
                           FROM locked WHERE s.id = locked.id AND s.push_opt_in
                             AND (s.last_content_push_at IS NULL OR s.last_content_push_at <= %b)
-                          RETURNING s.id
+                          RETURNING s.id, locked.prev
                         )
                         INSERT INTO {sends} (campaign_id, wave_id, subscriber_id, title_variant_id, state, baseline_ctr, score,
-                                             provider, provider_message_id, attempts, error, created_at)
-                        SELECT %b, %b, u.id, NULLIF(u.v, 0), 'pending', u.ctr, u.score, '', '', 0, '', %b
+                                             provider, provider_message_id, attempts, error, created_at, slot_previous_at)
+                        SELECT %b, %b, u.id, NULLIF(u.v, 0), 'pending', u.ctr, u.score, '', '', 0, '', %b, claimed.prev
                         FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[]) AS u(id, v, ctr, score)
                         JOIN claimed ON claimed.id = u.id
                         RETURNING subscriber_id""",
-                    [ids[sl].tolist(), now, now - SLOT, campaign.pk, wave.pk, now,
+                    [ids[sl].tolist(), now, now - cap_window, campaign.pk, wave.pk, now,
                      ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist()],
                 )
                 created += [r[0] for r in raw.fetchall()]
@@ -114,27 +116,70 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
             by_id = {int(i): k for k, i in enumerate(ids)}
             for start in range(0, len(ids), 500):
                 chunk = ids[start:start + 500].tolist()
+                # The transaction holds SQLite's write lock: nothing changes between the read and the claim.
+                previous = dict(Subscriber.objects.filter(pk__in=chunk).values_list("pk", "last_content_push_at"))
                 cur.execute(
                     f"UPDATE {subs} SET last_content_push_at = %s, push_sends = push_sends + 1 "
                     f"WHERE id IN ({','.join(['%s'] * len(chunk))}) AND push_opt_in "
                     f"AND (last_content_push_at IS NULL OR last_content_push_at <= %s) RETURNING id",
-                    [adapt(now), *chunk, adapt(now - SLOT)],
+                    [adapt(now), *chunk, adapt(now - cap_window)],
                 )
                 claimed = sorted(r[0] for r in cur.fetchall())
                 Send.objects.bulk_create([
                     Send(campaign_id=campaign.pk, wave_id=wave.pk, subscriber_id=sid,
                          title_variant_id=int(variant[by_id[sid]]) or None, state=Send.State.PENDING,
-                         baseline_ctr=float(ctr[by_id[sid]]), score=float(score[by_id[sid]]), created_at=now)
+                         baseline_ctr=float(ctr[by_id[sid]]), score=float(score[by_id[sid]]), created_at=now,
+                         slot_previous_at=previous[sid])
                     for sid in claimed
                 ])
                 created += claimed
     return {"subscriber_ids": np.array(sorted(created), dtype=np.int64)}
 
 
-def sends_cancel_pending(*, campaign_id: int, reason: str, now) -> int:
-    """Unsent pushes of a campaign that ended: failed, with the reason (never silently dropped)."""
-    return Send.objects.filter(campaign_id=campaign_id, state=Send.State.PENDING).update(
-        state=Send.State.FAILED, failed_at=now, error=reason[:500])
+def sends_cancel_pending(*, campaign_id: int, reason: str, now) -> dict[str, int]:
+    """The pushes of a campaign that never left (it ended first): cancelled with the reason, never
+    silently dropped. Each one's slot goes back to what it was before, unless the subscriber has
+    been pushed since; it no longer counts as a send of its wave, campaign, title variant or
+    subscriber, nor as expected clicks. Returns how many were cancelled and how many slots freed.
+    A send a worker has claimed is on its way to the provider and is left to finish."""
+    rows = list(Send.objects.select_for_update().filter(campaign_id=campaign_id, state=Send.State.PENDING)
+                .order_by("pk").values_list("pk", "wave_id", "subscriber_id", "title_variant_id", "baseline_ctr",
+                                            "created_at", "slot_previous_at"))
+    if not rows:
+        return {"cancelled": 0, "slots_released": 0}
+    Send.objects.filter(pk__in=[r[0] for r in rows]).update(state=Send.State.CANCELLED, cancelled_at=now,
+                                                           error=reason[:500])
+    by_wave: dict[int, list] = {}
+    for _, wave_id, _, _, ctr, _, _ in rows:
+        acc = by_wave.setdefault(wave_id, [0, 0.0])
+        acc[0] += 1
+        acc[1] += ctr
+    campaigns.sends_uncount(by_wave={w: (n, e) for w, (n, e) in by_wave.items()})
+    title_variants_count(sends=_negative_counts(r[3] for r in rows if r[3] is not None))
+    released = _slots_release([(r[2], r[5], r[6]) for r in rows])
+    return {"cancelled": len(rows), "slots_released": released}
+
+
+def _negative_counts(ids) -> dict[int, int]:
+    return {pk: -n for pk, n in Counter(ids).items()}
+
+
+def _slots_release(claims: list[tuple[int, datetime, datetime | None]]) -> int:
+    """Give back the slots that cancelled sends claimed: (subscriber, claimed at, previous value).
+    A slot someone claimed again since is left alone; the send no longer counts in the
+    subscriber's push history either way."""
+    subs = Subscriber._meta.db_table
+    current = dict(Subscriber.objects.select_for_update().filter(pk__in=sorted({c[0] for c in claims}))
+                   .order_by("pk").values_list("pk", "last_content_push_at"))
+    adapt = connection.ops.adapt_datetimefield_value
+    with connection.cursor() as cur:
+        cur.executemany(
+            f"UPDATE {subs} SET last_content_push_at = CASE WHEN last_content_push_at = %s THEN %s "
+            f"ELSE last_content_push_at END, "
+            f"push_sends = CASE WHEN push_sends > push_clicks THEN push_sends - 1 ELSE push_sends END WHERE id = %s",
+            [(adapt(claimed), adapt(previous), sid) for sid, claimed, previous in sorted(claims)],
+        )
+    return sum(1 for sid, claimed, _ in claims if current.get(sid) == claimed)
 
 
 def _backoff(attempts: int) -> timedelta:
@@ -146,9 +191,7 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     record each result. Safe to run in many workers at once; a claim that a dead worker left
     behind is taken back after the claim timeout (``CLAIM_TIMEOUT_SECONDS``)."""
     from django.conf import settings
-    from django.db import connection
 
-    from apps.campaigns.services import sending_paused
     from apps.delivery.providers.base import PushMessage
 
     now_given, now = now, now or clock.now()
@@ -157,10 +200,10 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     conf = settings.PUSHADMIN["DELIVERY"]
     max_attempts = conf["MAX_ATTEMPTS"]
     claim_timeout = timedelta(seconds=conf.get("CLAIM_TIMEOUT_SECONDS", 120))
-    Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=now - claim_timeout).update(state=Send.State.PENDING)
+    running = running_campaign_ids()
+    _claims_take_back(now - claim_timeout, running, now)
     table = Send._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value
-    running = list(Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("pk", flat=True))
     if not running:
         return {"claimed": 0}
     # The partial index of unfinished sends serves the scan and LIMIT stops it early, however
@@ -225,12 +268,26 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
             # one taken back after the claim timeout belongs to another worker now.
             written = _write_results(outcomes, claimed_at=lease)
             ours = [o for o in outcomes if o.pk in written]
-            for field, state in (("delivered", Send.State.SENT), ("failed", Send.State.FAILED)):
-                for wave_id, n in sorted(Counter(o.wave_id for o in ours if o.state == state).items()):
-                    Wave.objects.filter(pk=wave_id).update(**{field: F(field) + n})
+            campaigns.waves_count_delivery(delivered=Counter(o.wave_id for o in ours if o.state == Send.State.SENT),
+                                           failed=Counter(o.wave_id for o in ours if o.state == Send.State.FAILED))
         totals.update(o.state for o in ours)
     return {"claimed": len(claimed), "sent": totals[Send.State.SENT], "failed": totals[Send.State.FAILED],
             "retry": totals[Send.State.PENDING]}
+
+
+def _claims_take_back(before: datetime, running: list[int], now: datetime) -> None:
+    """Claims a worker left behind (it died while sending): back to pending when their campaign
+    still runs. When it has ended, whether the push left before the worker died is unknown: the
+    send fails with that reason and keeps its slot, so nobody can get two pushes in one window."""
+    stale = Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=before)
+    stale.filter(campaign_id__in=running).update(state=Send.State.PENDING)
+    orphans = list(stale.exclude(campaign_id__in=running).values_list("pk", "wave_id"))
+    if orphans:
+        Send.objects.filter(pk__in=[pk for pk, _ in orphans], state=Send.State.CLAIMED).update(
+            state=Send.State.FAILED, failed_at=now,
+            error="Claimed by a worker that stopped before recording the result, and the campaign has ended since: "
+                  "it may or may not have been delivered.")
+        campaigns.waves_count_delivery(delivered={}, failed=Counter(w for _, w in orphans))
 
 
 def _outcome(r, info, done, provider_name: str, max_attempts: int) -> "_Outcome":
@@ -264,8 +321,6 @@ class _Outcome:
 
 def _write_results(rows: list, *, claimed_at) -> set[int]:
     """One set-based update for a batch of dispatched sends; returns the ids written."""
-    from django.db import connection
-
     if not rows:
         return set()
     table = Send._meta.db_table

@@ -1,7 +1,7 @@
 """The dispatcher on the ``sends`` queue: claims due sends in batches until none is left.
 
 Thin and safe to run twice (claims are conditional updates); bounded in time so a long backlog
-is worked off by several runs, each started by the sweep or by a planned wave.
+is worked off by several runs, each started by the sweep or after an editor's launch.
 """
 
 from __future__ import annotations
@@ -26,13 +26,9 @@ def dispatch(batch: int = 1000) -> int:
     return total
 
 
-# In-process runs (the simulator's fast mode) dispatch by themselves and turn this off.
-ENQUEUE = True
+def dispatch_soon(now=None) -> None:
+    """Ask a worker to dispatch once the current transaction commits (the product's dispatcher;
+    ``now`` is the caller's clock, which the worker reads again for itself)."""
+    from django.db import transaction
 
-
-def dispatch_soon() -> None:
-    """Ask a worker to dispatch once the current transaction commits."""
-    if ENQUEUE:
-        from django.db import transaction
-
-        transaction.on_commit(lambda: dispatch.delay())
+    transaction.on_commit(lambda: dispatch.delay())

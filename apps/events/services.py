@@ -2,8 +2,10 @@
 
 One transaction per batch: validate every event, resolve subscribers, contents and sends with
 one query each, insert with ``ON CONFLICT (client_id, event_id) DO NOTHING RETURNING`` so the
-database says which events are new, then apply what the new ones mean (activity, attribution).
-A repeated ``event_id`` is answered ``duplicate`` and changes nothing.
+database says which events are new, then apply what the new ones mean for pushes (attribution,
+through the outbox). A repeated ``event_id`` is answered ``duplicate`` and changes nothing.
+Subscribers' activity is rolled up from the stored events by the sweep
+(``subscribers_activity_rollup``), off the request path.
 """
 
 from __future__ import annotations
@@ -12,12 +14,13 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 
 from django.db import OperationalError, connection, transaction
+from django.db.models import Max
 
 from apps.audience.models import Subscriber
 from apps.contents.models import Content
 from apps.core import clock
 from apps.core.batch import Field, ItemError, validate_item
-from apps.core.models import Client
+from apps.core.models import Client, Watermark
 from apps.events.models import Event
 
 EVENT_SPEC: tuple[Field, ...] = (
@@ -216,3 +219,39 @@ def _apply(new_rows: list[dict]) -> None:
 
     sends_attribute(events=[r for r in new_rows if r["send_id"] is not None])
 
+
+# --- What events mean for subscribers' activity ----------------------------------------------
+
+ACTIVITY_EVENT_TYPES = ("open", "click", "read")
+
+
+def subscribers_activity_rollup(*, settle: bool = False) -> int:
+    """Move ``last_activity_at`` forward from the events stored since the last roll-up.
+
+    Called by the minute sweep. It processes events up to the highest id seen at the previous
+    call (one sweep of lag, so no event of a still-open transaction is skipped); ``settle=True``
+    processes everything stored now (for in-process runs such as the simulator and tests, where
+    nothing writes concurrently). Never moves activity back. Returns the subscribers updated.
+    """
+    with transaction.atomic():
+        mark, _ = Watermark.objects.select_for_update().get_or_create(name="subscriber_activity")
+        newest = Event.objects.aggregate(m=Max("id"))["m"] or 0
+        upto = newest if settle else mark.pending
+        updated = 0
+        if upto > mark.position:
+            events, subs = Event._meta.db_table, Subscriber._meta.db_table
+            types = ", ".join(f"'{t}'" for t in ACTIVITY_EVENT_TYPES)
+            with connection.cursor() as cur:
+                cur.execute(
+                    f"UPDATE {subs} SET last_activity_at = a.ts FROM ("
+                    f"  SELECT subscriber_id, MAX(occurred_at) AS ts FROM {events}"
+                    f"  WHERE id > %s AND id <= %s AND type IN ({types}) GROUP BY subscriber_id"
+                    f") AS a WHERE {subs}.id = a.subscriber_id"
+                    f" AND ({subs}.last_activity_at IS NULL OR {subs}.last_activity_at < a.ts)",
+                    [mark.position, upto],
+                )
+                updated = cur.rowcount
+            mark.position = upto
+        mark.pending = newest
+        mark.save(update_fields=["position", "pending", "updated_at"])
+    return updated

@@ -2,9 +2,11 @@
 services run against it in process, on simulated time, without Celery.
 
 Each strategy gets its own client and its own copy of the world (same seed, same people, same
-contents). The product strategy uses the product's ranking; ``random`` and ``oracle`` swap only
-the audience ranking (a random order, or the world's truth). Everything else (evaluation, titles,
-auto-approve, waves and the ramp, attribution, nightly retraining) is the product's code.
+contents). Every step runs the product's own sweep (``apps.orchestration.sweep``) with two things
+passed in: the ranker (the product's for ``product``; a random order or the world's truth for
+``random`` and ``oracle``) and the dispatcher (pushes handed to the world at once). Everything else
+(evaluation, titles, auto-approve, waves and the ramp, attribution, expiry, nightly retraining)
+is the product's code.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class RandomRanker:
     name = "random"
 
     def rank(self, *, candidates, content, seed_ids, k, now, rng):
-        from apps.campaigns.ranking import Ranked
+        from apps.mlops.ranking import Ranked
 
         k = min(k, len(candidates))
         pick = rng.permutation(len(candidates))[:k]
@@ -70,7 +72,7 @@ class OracleRanker:
         self.run = run
 
     def rank(self, *, candidates, content, seed_ids, k, now, rng):
-        from apps.campaigns.ranking import Ranked
+        from apps.mlops.ranking import Ranked
 
         idx = np.array([self.run.index_of_id[i] for i in candidates.ids.tolist()], dtype=np.int64)
         best = self.run.world.oracle_rank(self.run.content_index[content.external_id], idx, k, at=self.run.world.seconds(now))
@@ -190,32 +192,21 @@ def _feed(run: StrategyRun, until: datetime) -> None:
         events_ingest(client=run.client, items=events[k:k + 10_000], now=until)
 
 
-def _tick(run: StrategyRun, now: datetime, provider: SimProvider) -> None:
-    from apps.audience.services import subscribers_activity_rollup
-    from apps.campaigns.services import campaigns_advance_due
-    from apps.contents.services import contents_evaluate_due, contents_expire_due
+def _dispatcher(provider: SimProvider):
+    """The simulation's dispatcher: every waiting push handed to the world at once."""
     from apps.delivery.services import sends_dispatch_batch
 
-    subscribers_activity_rollup(settle=True)
-    contents_expire_due(now=now)
-    contents_evaluate_due(now=now)
-    campaigns_advance_due(now=now)
-    while sends_dispatch_batch(limit=5000, now=now, provider=provider).get("claimed"):
-        pass
+    def dispatch(now: datetime) -> None:
+        while sends_dispatch_batch(limit=5000, now=now, provider=provider).get("claimed"):
+            pass
 
-
-def _retrain(now: datetime) -> None:
-    from apps.mlops.services import train_click_delay, train_mf, train_push_worthiness
-
-    train_mf(now=now)
-    train_click_delay(now=now)
-    train_push_worthiness(now=now)
+    return dispatch
 
 
 def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, difficulty, step_minutes: int = 10,
                  retrain: bool = True, progress=None, start: datetime | None = None, history: bool = True) -> dict:
-    from apps.campaigns import ranking
-    from apps.delivery import tasks
+    from apps.orchestration.sweep import sweep
+    from apps.orchestration.training import models_retrain
 
     extra = {"start": start} if start is not None else {}
     world = World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty, **extra))
@@ -224,27 +215,19 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
     if history:
         _history(run)
         if retrain and strategy == "product":
-            _retrain(run.now)
-    provider = SimProvider(run)
-    if strategy == "random":
-        ranking.OVERRIDES[run.client.pk] = RandomRanker()
-    elif strategy == "oracle":
-        ranking.OVERRIDES[run.client.pk] = OracleRanker(run)
-    tasks.ENQUEUE = False
-    try:
-        steps = int(days * 24 * 60 / step_minutes)
-        for n in range(1, steps + 1):
-            run.now = world.config.start + timedelta(minutes=step_minutes * n)
-            provider_now = run.now
-            _feed(run, provider_now)
-            _tick(run, provider_now, provider)
-            if retrain and strategy == "product" and n % int(24 * 60 / step_minutes) == 0:
-                _retrain(provider_now)
-            if progress and n % 36 == 0:
-                progress(strategy, n / steps)
-    finally:
-        ranking.OVERRIDES.pop(run.client.pk, None)
-        tasks.ENQUEUE = True
+            models_retrain(now=run.now)
+    ranker = {"random": RandomRanker(), "oracle": OracleRanker(run)}.get(strategy)
+    ranker_for = (lambda client: ranker) if ranker is not None else None
+    dispatch = _dispatcher(SimProvider(run))
+    steps = int(days * 24 * 60 / step_minutes)
+    for n in range(1, steps + 1):
+        run.now = world.config.start + timedelta(minutes=step_minutes * n)
+        _feed(run, run.now)
+        sweep(now=run.now, ranker_for=ranker_for, dispatch=dispatch, settle=True)
+        if retrain and strategy == "product" and n % int(24 * 60 / step_minutes) == 0:
+            models_retrain(now=run.now)
+        if progress and n % 36 == 0:
+            progress(strategy, n / steps)
     return measure(run)
 
 

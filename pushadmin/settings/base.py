@@ -41,6 +41,7 @@ INSTALLED_APPS = [
     "apps.delivery",
     "apps.events",
     "apps.mlops",
+    "apps.orchestration",
     "apps.dashboards",
     "apps.simulation",
 ]

@@ -47,7 +47,7 @@ def test_accepts_and_updates_activity(api, world, now):
     assert (r.data["accepted"], r.data["duplicates"], r.data["rejected"]) == (2, 0, 0)
     assert [x["status"] for x in r.data["results"]] == ["accepted", "accepted"]
     assert Event.objects.count() == 2
-    from apps.audience.services import subscribers_activity_rollup
+    from apps.events.services import subscribers_activity_rollup
 
     u0 = Subscriber.objects.get(external_id="u0", client=world["content"].client)
     assert u0.last_activity_at is None  # rolled up by the sweep, off the request path

@@ -7,7 +7,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from apps.audience.models import Subscriber
-from apps.audience.selectors import Segment, eligible_candidates, in_quiet_hours, is_eligible, local_hour
+from apps.audience.selectors import Segment, in_quiet_hours, is_eligible, local_hour
+from apps.core.policy import CAP_WINDOW
+from apps.delivery.selectors import eligible_candidates
 from apps.campaigns.models import Campaign, Wave
 from apps.delivery.models import Send
 
@@ -46,10 +48,10 @@ def test_query_agrees_with_the_rules(client_a, content_factory, people, hour, ac
             Send.objects.create(campaign=old, wave=wave, subscriber=s, baseline_ctr=0.01, created_at=now)
         subs.append((s, p["sent_before"]))
     segment = Segment(activity=activity, inactive_days=inactive_days)
-    got = set(eligible_candidates(client=client_a, campaign_id=None, content_id=content.pk, now=now, segment=segment,
+    got = set(eligible_candidates(client=client_a, content_id=content.pk, now=now, segment=segment, cap_window=CAP_WINDOW,
                                   quiet_start=quiet[0], quiet_end=quiet[1]).ids.tolist())
     expected = {s.pk for s, sent in subs if is_eligible(s, now=now, sent_this_content=sent, segment=segment,
-                                                         quiet_start=quiet[0], quiet_end=quiet[1])}
+                                                         cap_window=CAP_WINDOW, quiet_start=quiet[0], quiet_end=quiet[1])}
     assert got == expected
 
 

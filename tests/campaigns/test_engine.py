@@ -6,8 +6,9 @@ import pytest
 
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
-from apps.campaigns.services import (CannotLaunch, campaign_launch, campaign_stop, campaigns_advance_due,
-                                     sending_pause_set)
+from apps.contents.services import CannotLaunch
+from apps.core.services import sending_pause_set
+from apps.orchestration.engine import campaign_launch, campaign_stop, campaigns_advance_due
 from apps.contents.models import Content
 from apps.core.models import Decision
 from apps.delivery.models import Send
@@ -149,8 +150,8 @@ def test_stop_cancels_unsent_with_a_reason_and_pause_holds_sending(approved_cont
     assert sends_dispatch_batch(limit=100, now=now)["claimed"] == 100
     campaign_stop(campaign=campaign, user=people["operator"], now=now)
     assert Send.objects.filter(campaign=campaign, state="sent").count() == 100
-    failed = Send.objects.filter(campaign=campaign, state="failed")
-    assert failed.count() == 200 and all("stopped" in e for e in failed.values_list("error", flat=True))
+    cancelled = Send.objects.filter(campaign=campaign, state="cancelled")
+    assert cancelled.count() == 200 and all("stopped" in e for e in cancelled.values_list("error", flat=True))
     assert sends_dispatch_batch(now=now)["claimed"] == 0
     actions = list(Decision.objects.filter(actor_user=people["operator"]).values_list("action", flat=True))
     assert sorted(actions) == ["campaign_stop", "sending_pause", "sending_resume"]

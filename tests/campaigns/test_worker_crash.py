@@ -16,7 +16,7 @@ from django.db.models import Count
 from django.utils import timezone
 
 from apps.audience.models import Subscriber
-from apps.campaigns.services import campaign_launch
+from apps.orchestration.engine import campaign_launch
 from apps.delivery.models import Send
 from pushadmin.celery import app
 from tests.processes import database_url_for_subprocess

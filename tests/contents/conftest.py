@@ -53,7 +53,7 @@ def reads(subscriber_factory):
 @pytest.fixture
 def candidate(client_a, register, reads, t0):
     """An English news content of client_a, evaluated into a candidate with title variants."""
-    from apps.contents.services import contents_evaluate_due
+    from apps.orchestration.evaluation import contents_evaluate_due
 
     def make(external_id="cand-1", *, client=None, title="Central bank raises interest rates to curb inflation",
              body="The central bank raised its benchmark interest rate by half a point on Thursday, citing stubborn inflation.",

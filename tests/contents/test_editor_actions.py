@@ -9,14 +9,14 @@ import pytest
 
 from apps.campaigns.models import Campaign
 from apps.contents.models import AutoApprovePolicy, Content, ContentStatus, TitleVariant
+from apps.orchestration.evaluation import contents_evaluate_due
+from apps.orchestration.expiry import contents_expire_due
+from apps.orchestration.launch import content_launch
 from apps.contents.services import (
     CannotLaunch,
     NotEditable,
     auto_approve_policy_set,
-    content_launch,
     content_reject,
-    contents_evaluate_due,
-    contents_expire_due,
     title_add,
     title_approve,
     title_edit,
@@ -104,7 +104,7 @@ def test_launch_needs_an_approved_title(candidate, people):
 
 
 def test_approve_and_launch_starts_the_campaign(candidate, people, subscriber_factory, client_a, t0):
-    """Depends on the campaign engine (apps.campaigns.services.campaign_launch)."""
+    """Depends on the campaign engine (apps.orchestration.engine.campaign_launch)."""
     subscriber_factory(client_a, 20, prefix="aud")
     c = candidate()
     v = _pending(c)[1]
@@ -140,7 +140,7 @@ def test_expired_content_cannot_be_launched_or_edited(candidate, people, t0):
 
 
 def test_a_running_campaign_stops_at_expiry(candidate, people, subscriber_factory, client_a, t0):
-    """Depends on the campaign engine (apps.campaigns.services.campaign_launch)."""
+    """Depends on the campaign engine (apps.orchestration.engine.campaign_launch)."""
     subscriber_factory(client_a, 10, prefix="aud")
     c = candidate()
     title_approve(variant=_pending(c)[1], user=people["editor"], now=t0 + timedelta(minutes=40))
@@ -152,7 +152,7 @@ def test_a_running_campaign_stops_at_expiry(candidate, people, subscriber_factor
 
 
 def test_auto_approve_policy_launches_matching_candidates(client_a, register, reads, people, subscriber_factory, t0):
-    """Depends on the campaign engine (apps.campaigns.services.campaign_launch)."""
+    """Depends on the campaign engine (apps.orchestration.engine.campaign_launch)."""
     subscriber_factory(client_a, 20, prefix="aud")
     auto_approve_policy_set(client=client_a, enabled=True, min_score=1.5, categories="Economy, politics",
                             user=people["editor"], now=t0)

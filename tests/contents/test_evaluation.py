@@ -8,7 +8,9 @@ from datetime import timedelta
 import pytest
 
 from apps.contents.models import Content, ContentStatus, TitleVariant
-from apps.contents.services import content_upsert, contents_evaluate_due, contents_expire_due
+from apps.contents.services import content_upsert
+from apps.orchestration.evaluation import contents_evaluate_due
+from apps.orchestration.expiry import contents_expire_due
 from apps.core.models import Decision
 
 pytestmark = pytest.mark.django_db
@@ -141,7 +143,7 @@ def test_interim_scorer_is_recorded_as_such(candidate):
 def test_active_model_version_scores_and_is_recorded(client_a, register, reads, t0, settings, tmp_path):
     import numpy as np
 
-    from apps.contents import scoring
+    from apps.mlops import scoring
     from apps.mlops.models import ModelVersion
     from recsys.selection import PushWorthinessFeatures, PushWorthinessModel, PushWorthinessParams
 
@@ -171,7 +173,7 @@ def test_active_model_version_scores_and_is_recorded(client_a, register, reads, 
 
 
 def test_broken_artifact_falls_back_to_the_interim_scorer(client_a, register, t0, settings, tmp_path):
-    from apps.contents import scoring
+    from apps.mlops import scoring
     from apps.mlops.models import ModelVersion
 
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path}
@@ -212,7 +214,7 @@ def test_evaluation_works_through_batches(client_a, register, t0, monkeypatch):
 
 
 def test_the_minute_sweep_evaluates(client_a, register, t0):
-    from apps.core.sweep import sweep_due
+    from apps.orchestration.sweep import sweep
 
     register(client_a, "s1")
-    assert sweep_due(now=t0 + timedelta(minutes=30))["evaluated"] == 1
+    assert sweep(now=t0 + timedelta(minutes=30))["evaluated"] == 1

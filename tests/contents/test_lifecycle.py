@@ -4,7 +4,8 @@ import pytest
 
 from apps.campaigns.models import Campaign
 from apps.contents.models import CONTENT_TRANSITIONS, Content, ContentStatus
-from apps.contents.services import IllegalTransition, content_transition, contents_expire_due
+from apps.contents.services import IllegalTransition, content_transition
+from apps.orchestration.expiry import contents_expire_due
 from apps.core.models import Decision
 
 

@@ -83,7 +83,7 @@ ACTION_EXPECT = {"anonymous": 302, "editor": 302, "operator": 403, "other_editor
 @pytest.mark.parametrize("role", ROLES)
 @pytest.mark.parametrize("action", ACTION_NAMES)
 def test_action_matrix(people, reviewed, subscriber_factory, client_a, role, action):
-    """launch depends on the campaign engine (apps.campaigns.services.campaign_launch)."""
+    """launch depends on the campaign engine (apps.orchestration.engine.campaign_launch)."""
     subscriber_factory(client_a, 10, prefix="aud")
     url, data, done = _actions(reviewed)[action]
     decisions_before = Decision.objects.count()
@@ -243,8 +243,9 @@ def test_content_page_queries_are_bounded(people, candidate, django_assert_max_n
 
 
 def test_rejected_but_live_contents_can_be_listed_and_overridden(people, client_a, register, reads, t0, subscriber_factory):
-    """launch depends on the campaign engine (apps.campaigns.services.campaign_launch)."""
-    from apps.contents.services import contents_evaluate_due, title_add, title_approve
+    """launch depends on the campaign engine (apps.orchestration.engine.campaign_launch)."""
+    from apps.contents.services import title_add, title_approve
+    from apps.orchestration.evaluation import contents_evaluate_due
 
     cold = register(client_a, "cold", title="A quiet story nobody read yet", category="society")
     contents_evaluate_due(now=t0 + timedelta(minutes=30))

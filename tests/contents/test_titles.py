@@ -142,7 +142,7 @@ def test_template_with_bad_slot_is_refused_by_the_service(db):
 def test_candidates_get_three_to_five_template_titles_plus_the_original(candidate, register, reads, client_a, t0):
     from datetime import timedelta
 
-    from apps.contents.services import contents_evaluate_due
+    from apps.orchestration.evaluation import contents_evaluate_due
 
     en = candidate()
     ko = register(client_a, "ko-1", title="서울 지하철 요금 내달부터 150원 인상", category="economy", language="ko",

@@ -40,7 +40,7 @@ def test_worker_runs_the_sweep_and_reports_heartbeats(client_a, content_factory,
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True,
     )
     try:
-        app.send_task("apps.core.tasks.sweep", queue="default")
+        app.send_task("apps.orchestration.tasks.sweep", queue="default")
         deadline = time.time() + 60
         while time.time() < deadline:
             due.refresh_from_db()

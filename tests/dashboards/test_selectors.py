@@ -171,7 +171,7 @@ def test_reach_of_a_recent_or_running_campaign_is_counted_again(reach_world, now
 
 def test_weekly_actives_count_distinct_people_by_week_and_the_current_week_live(client_a, people, subscriber_factory,
                                                                               content_factory, now):
-    from apps.audience.services import subscribers_activity_rollup
+    from apps.events.services import subscribers_activity_rollup
 
     # now = Wednesday 2026-11-25: the current week started Monday 11-23.
     subs = subscriber_factory(client_a, 6, prefix="w")
@@ -256,7 +256,7 @@ def test_alerts_on_known_data(make_campaign, client_a, people, now, reach_world)
     old = make_campaign(client_a, created_at=now - timedelta(days=20), waves=[{"sends": 500, "clicks": 5, "expected": 5.0}])
     CampaignReach.objects.create(campaign=old, recipients=500, opted_out=1, computed_at=now)
     CampaignReach.objects.create(campaign=big, recipients=300, opted_out=9, computed_at=now)
-    from apps.campaigns.services import sending_pause_set
+    from apps.core.services import sending_pause_set
 
     sending_pause_set(paused=True, user=people["operator"], now=now - timedelta(minutes=5))
     found = {a["kind"]: a for a in selectors.alerts(user=people["operator"], now=now)}

@@ -78,7 +78,8 @@ def build_world(*, client, editor, now: datetime | None = None, seed: int = 7, s
                 days: int = 35, pushes: int = 8) -> World:
     """Build the world for ``client`` (its editor approves and launches). ``pushes`` finished
     campaigns spread over the last ``days`` days, then one launched 45 minutes before ``now``."""
-    from apps.audience.services import subscribers_activity_rollup, subscribers_bulk_upsert
+    from apps.audience.services import subscribers_bulk_upsert
+    from apps.events.services import subscribers_activity_rollup
     from apps.core import clock
     from apps.core.models import Client
     from apps.dashboards.services import dashboards_rollup
@@ -168,11 +169,12 @@ def _ingest(client, items, *, now) -> int:
 def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wave_size=30, readers=()):
     """Register, evaluate, approve titles, launch; then dispatch, clicks and the sweep, wave after wave."""
     from apps.campaigns.models import Campaign
-    from apps.campaigns.services import campaign_launch
+    from apps.orchestration.engine import campaign_launch
     from apps.contents.models import ContentStatus, TitleVariant
-    from apps.contents.services import content_transition, contents_evaluate_due, title_add, title_approve
+    from apps.contents.services import content_transition, title_add, title_approve
+    from apps.orchestration.evaluation import contents_evaluate_due
     from apps.core.errors import ApiError
-    from apps.core.sweep import sweep_due
+    from apps.orchestration.sweep import sweep
     from apps.delivery.models import Send
     from apps.delivery.services import sends_dispatch_batch
 
@@ -203,7 +205,7 @@ def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wav
             continue
     content.refresh_from_db()
     if content.status != ContentStatus.APPROVED:
-        content_transition(content=content, to=ContentStatus.APPROVED, now=at)
+        content_transition(content=content, to=ContentStatus.APPROVED)
     campaign = campaign_launch(content=content, user=editor, now=at, initial_size=wave_size, growth=3.0, max_sends=300,
                                max_waves=6)
     variant_lift = {v: 1.0 + 0.4 * i for i, v in enumerate(
@@ -237,7 +239,7 @@ def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wav
         t += timedelta(minutes=21)
         if t > until:
             break
-        sweep_due(now=t)
+        sweep(now=t)
         campaign.refresh_from_db()
         if campaign.state != Campaign.State.RUNNING:
             break

@@ -8,7 +8,8 @@ import pytest
 from apps.audience.models import Subscriber
 from apps.core.models import Decision
 from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
-from apps.mlops.services import active_version, model_version_activate, training_run_execute, training_run_request
+from apps.mlops.selectors import active_version
+from apps.mlops.services import model_version_activate, training_run_execute, training_run_request
 
 
 @pytest.fixture
@@ -54,16 +55,18 @@ def test_mf_run_trains_activates_and_logs(two_tribes, now, people):
 
 @pytest.mark.django_db
 def test_model_ranker_finds_the_seeds_tribe(two_tribes, approved_content_for_ranking, now):
-    from apps.audience.selectors import Segment, eligible_candidates
-    from apps.campaigns.ranking import ModelRanker, get_ranker
+    from apps.audience.selectors import Segment
+    from apps.core.policy import CAP_WINDOW
+    from apps.delivery.selectors import eligible_candidates
+    from apps.mlops.ranking import ModelRanker, ranker_for
 
     training_run_execute(run_id=training_run_request(kind=ModelKind.MF, now=now).pk, now=now)
-    ranker = get_ranker(two_tribes)
+    ranker = ranker_for(two_tribes)
     assert isinstance(ranker, ModelRanker)
     content = approved_content_for_ranking
     seed = np.array(sorted(Subscriber.objects.filter(external_id__in=["t3", "t7", "t11"]).values_list("pk", flat=True)))
-    cands = eligible_candidates(client=two_tribes, campaign_id=None, content_id=content.pk, now=now,
-                                segment=Segment(activity="any"), quiet_start=0, quiet_end=0)
+    cands = eligible_candidates(client=two_tribes, content_id=content.pk, now=now, cap_window=CAP_WINDOW,
+                                segment=Segment(activity="any", inactive_days=7), quiet_start=0, quiet_end=0)
     ranked = ranker.rank(candidates=cands, content=content, seed_ids=seed, k=50, now=now, rng=np.random.default_rng(0))
     chosen = Subscriber.objects.filter(pk__in=ranked.ids.tolist()).values_list("external_id", flat=True)
     tribe_a = sum(int(x[1:]) < 100 for x in chosen)

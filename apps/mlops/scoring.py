@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.conf import settings
 
+from apps.mlops.models import ModelKind, ModelVersion
 from recsys.selection import InterimPushWorthinessScorer, PushWorthinessFeatures, PushWorthinessModel
 
 log = logging.getLogger(__name__)
@@ -39,7 +40,7 @@ REASON_LABELS = {
 @dataclass(frozen=True)
 class Scorer:
     name: str  # "push_worthiness v3" or "interim scorer"
-    model_version: object | None  # apps.mlops.models.ModelVersion, None for the interim scorer
+    model_version: ModelVersion | None  # None for the interim scorer
     impl: object  # .score(features) -> (score, reasons)
     text_embedding: object | None = None  # recsys.embedding.TextEmbedding when the model uses text
 
@@ -81,8 +82,6 @@ def _load(kind_loader, path: Path):
 
 def active_scorer() -> Scorer:
     """The scorer to use now: the active trained model, else the interim scorer."""
-    from apps.mlops.models import ModelKind, ModelVersion
-
     active = {mv.kind: mv for mv in ModelVersion.objects.filter(
         is_active=True, kind__in=[ModelKind.PUSH_WORTHINESS, ModelKind.EMBEDDINGS])}
     mv = active.get(ModelKind.PUSH_WORTHINESS)

@@ -1,9 +1,12 @@
-"""Who gets a wave: the audience ranking behind one small interface.
+"""Who gets a wave: the audience rankers behind one small interface.
 
-``rank_audience`` returns the top-k eligible candidates with each component's score. Until the
-product's models are trained for a client (an active ``mf`` ModelVersion), the clearly named
-``InterimRanker`` ranks by category affinity from recent reads and by co-reading with the
-content's seed (early readers and clickers), with a seeded random tie-break.
+A ranker's ``rank(candidates=, content=, seed_ids=, k=, now=, rng=)`` returns the top-k eligible
+candidates (``Ranked``) with each component's score and its own name. ``ranker_for(client)`` is
+the one the product uses: the trained model (``ModelRanker``, an active ``mf`` version) when there
+is one; until then the clearly named ``InterimRanker``, which ranks by category affinity from
+recent reads and by co-reading with the content's seed (early readers and clickers), with a
+seeded random tie-break. The campaign engine takes the choice of ranker as a parameter, so an
+in-process run (the simulator) can put its own in.
 """
 
 from __future__ import annotations
@@ -14,7 +17,13 @@ from datetime import timedelta
 import numpy as np
 from django.db import connection
 
-from apps.audience.selectors import CandidateRows
+from apps.contents.models import Content
+from apps.contents.selectors import content_language
+from apps.delivery.selectors import CandidateRows
+from apps.events.models import Event
+from apps.mlops.models import ModelKind
+from apps.mlops.selectors import active_version, load_mf
+from recsys.ids import positions
 
 
 @dataclass(frozen=True)
@@ -28,8 +37,6 @@ class Ranked:
 def prefer_language(candidates: CandidateRows, content, wanted: int) -> CandidateRows:
     """People whose app speaks the content's language (or whose language is unknown) first: when
     there are enough of them for the wave, the others are left out of it."""
-    from apps.contents.services import content_language
-
     if candidates.language is None or not len(candidates):
         return candidates
     lang = content_language(content)
@@ -64,8 +71,6 @@ def _read_counts(sql: str, params: list, ids: np.ndarray) -> np.ndarray:
         rows = cur.fetchall()
     out = np.zeros(len(ids))
     if rows:
-        from apps.mlops.services import positions
-
         sub, cnt = np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=float)
         pos = positions(ids, sub)
         out[pos[pos >= 0]] = cnt[pos >= 0]
@@ -76,9 +81,6 @@ def _category_affinity(content, ids: np.ndarray, now) -> np.ndarray:
     """Share of each candidate's reads in the last 30 days that were in this content's category."""
     if not content.category:
         return np.zeros(len(ids))
-    from apps.contents.models import Content
-    from apps.events.models import Event
-
     ev, co = Event._meta.db_table, Content._meta.db_table
     since = connection.ops.adapt_datetimefield_value(now - timedelta(days=30))
     base = f"FROM {ev} e JOIN {co} c ON c.id = e.content_id WHERE c.client_id = %s AND e.type = 'read' AND e.occurred_at >= %s"
@@ -92,8 +94,6 @@ def _coreading(content, seed_ids: np.ndarray, ids: np.ndarray, now) -> np.ndarra
     """How many of the seed's recently read contents each candidate also read (look-alike by history)."""
     if len(seed_ids) == 0:
         return np.zeros(len(ids))
-    from apps.events.models import Event
-
     ev = Event._meta.db_table
     since = connection.ops.adapt_datetimefield_value(now - timedelta(days=14))
     seeds = ",".join(str(int(s)) for s in seed_ids[:500])
@@ -125,8 +125,6 @@ class ModelRanker:
 
         from recsys.audience import BlendWeights, Candidates, Content as AudienceContent, select_audience
 
-        from apps.mlops.services import load_mf, positions
-
         model, sub_ids, con_ids = load_mf(self.version)
         candidates = prefer_language(candidates, content, k)
         if len(candidates) == 0 or k <= 0:
@@ -155,16 +153,7 @@ class ModelRanker:
                       {name: np.asarray(v) for name, v in aud.components.items()}, self.name)
 
 
-# Per-client rankers set by in-process runs (the simulator's random and oracle strategies).
-OVERRIDES: dict[int, object] = {}
-
-
-def get_ranker(client):
-    """The ranker for a client: the trained models when there are, else the interim one."""
-    if client.pk in OVERRIDES:
-        return OVERRIDES[client.pk]
-    from apps.mlops.models import ModelKind
-    from apps.mlops.services import active_version
-
+def ranker_for(client):
+    """The product's ranker for a client: the trained model when there is one, else the interim one."""
     version = active_version(ModelKind.MF)
     return ModelRanker(version) if version is not None else InterimRanker()

@@ -1,0 +1,125 @@
+"""Reads of the outbox: who may get a content's push now, and what a wave's sends did.
+
+Eligibility (all must hold): push opt-in; no content push within the client's cap window (the
+slot); never sent this content (an outbox row of its campaign, whatever its state); not in quiet
+hours in the subscriber's own time zone; in the campaign's segment (default: inactive). The
+database filters the first three and the segment; quiet hours are computed per time zone in numpy.
+``apps.audience.selectors.is_eligible`` states the same rules for one subscriber in plain Python,
+and the tests hold the two to each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import numpy as np
+from django.db import connection
+
+from apps.audience.models import Subscriber
+from apps.audience.selectors import Segment, in_quiet_hours, local_hour
+from apps.campaigns.models import Campaign
+from apps.delivery.models import Send
+
+
+@dataclass(frozen=True)
+class CandidateRows:
+    """Eligible subscribers as aligned arrays (one row each)."""
+
+    ids: np.ndarray  # int64
+    push_sends: np.ndarray  # int64
+    push_clicks: np.ndarray  # int64
+    days_inactive: np.ndarray  # float64, NaN = never active
+    language: np.ndarray | None = None  # str: the language part of each locale ("" = unknown)
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def take(self, mask_or_index) -> "CandidateRows":
+        return CandidateRows(self.ids[mask_or_index], self.push_sends[mask_or_index],
+                             self.push_clicks[mask_or_index], self.days_inactive[mask_or_index],
+                             None if self.language is None else self.language[mask_or_index])
+
+
+def _epoch(column: str) -> str:
+    if connection.vendor == "postgresql":
+        return f"EXTRACT(EPOCH FROM {column})::float8"
+    return f"CAST(strftime('%%s', {column}) AS REAL)"
+
+
+def eligible_candidates(*, client, content_id: int | None, now: datetime, segment: Segment, cap_window: timedelta,
+                        quiet_start: int, quiet_end: int) -> CandidateRows:
+    """Everyone of ``client`` who may get this content now, as arrays."""
+    subs, sends, campaigns = Subscriber._meta.db_table, Send._meta.db_table, Campaign._meta.db_table
+    where = ["s.client_id = %s", "s.push_opt_in", "(s.last_content_push_at IS NULL OR s.last_content_push_at <= %s)"]
+    adapt = connection.ops.adapt_datetimefield_value
+    params: list = [client.pk, adapt(now - cap_window)]
+    inactive_since = adapt(now - timedelta(days=segment.inactive_days))
+    if segment.activity == "inactive":
+        where.append("(s.last_activity_at IS NULL OR s.last_activity_at < %s)")
+        params.append(inactive_since)
+    elif segment.activity == "active":
+        where.append("s.last_activity_at >= %s")
+        params.append(inactive_since)
+    if content_id is not None:
+        # Never the same content twice, whichever campaign of it sent it.
+        where.append(f"NOT EXISTS (SELECT 1 FROM {sends} d JOIN {campaigns} c ON c.id = d.campaign_id "
+                     f"WHERE c.content_id = %s AND d.subscriber_id = s.id)")
+        params.append(content_id)
+    sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {_epoch('s.last_activity_at')}, s.timezone, s.locale "
+           f"FROM {subs} s WHERE {' AND '.join(where)} ORDER BY s.id")
+    with connection.cursor() as cur:
+        cur.execute(sql, params)
+        rows = cur.fetchall()
+    if not rows:
+        empty = np.zeros(0, dtype=np.int64)
+        return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str))
+    ids, sends_, clicks, last_act, zones, locales = zip(*rows)
+    last = np.array([np.nan if v is None else float(v) for v in last_act])
+    rows_ = CandidateRows(
+        ids=np.fromiter(ids, dtype=np.int64, count=len(ids)),
+        push_sends=np.fromiter(sends_, dtype=np.int64, count=len(ids)),
+        push_clicks=np.fromiter(clicks, dtype=np.int64, count=len(ids)),
+        days_inactive=(now.timestamp() - last) / 86400.0,
+        language=np.array([(loc or "").split("-")[0].split("_")[0].lower() for loc in locales]),
+    )
+    zone_names, inverse = np.unique(np.asarray(zones, dtype=object).astype(str), return_inverse=True)
+    quiet = np.array([in_quiet_hours(local_hour(now, z), quiet_start, quiet_end) for z in zone_names], dtype=bool)
+    return rows_.take(~quiet[inverse])
+
+
+def clickers_of(*, campaign_id: int, limit: int = 5000) -> set[int]:
+    """Subscribers who clicked a push of this campaign so far."""
+    return set(Send.objects.filter(campaign_id=campaign_id, clicked_at__isnull=False)
+               .values_list("subscriber_id", flat=True)[:limit])
+
+
+def wave_outcomes(*, wave_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The delivered sends of a wave as arrays: usual CTR (expected clicks), sent time and click
+    time (epoch seconds; NaN = no click yet)."""
+    rows = list(Send.objects.filter(wave_id=wave_id, state=Send.State.SENT).values_list("baseline_ctr", "sent_at", "clicked_at"))
+    ctr = np.array([r[0] for r in rows], dtype=float)
+    sent = np.array([r[1].timestamp() for r in rows], dtype=float)
+    clicked = np.array([r[2].timestamp() if r[2] else np.nan for r in rows], dtype=float)
+    return ctr, sent, clicked
+
+
+UNFINISHED = (Send.State.PENDING, Send.State.CLAIMED)
+
+
+def wave_unfinished(*, wave_id: int) -> bool:
+    """Whether some send of the wave is still waiting for or in the hands of the dispatcher."""
+    return Send.objects.filter(wave_id=wave_id, state__in=UNFINISHED).exists()
+
+
+def wave_last_result_at(*, wave_id: int) -> datetime | None:
+    """When the wave's last send was delivered or failed."""
+    from django.db.models import Max
+
+    last = Send.objects.filter(wave_id=wave_id).aggregate(s=Max("sent_at"), f=Max("failed_at"))
+    return max([t for t in (last["s"], last["f"]) if t is not None], default=None)
+
+
+def sends_due_exist() -> bool:
+    """Whether any push waits for the dispatcher."""
+    return Send.objects.filter(state=Send.State.PENDING).exists()

@@ -1,0 +1,46 @@
+"""Reads of models: the active version of a kind, and the active models loaded for use (cached
+per process)."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+from django.conf import settings
+
+from apps.mlops.models import ModelKind, ModelVersion
+
+_mf_cache: dict[int, tuple] = {}
+_mf_lock = threading.Lock()
+
+
+def artifacts_root() -> Path:
+    return Path(settings.PUSHADMIN["ARTIFACTS_DIR"])
+
+
+def active_version(kind: str) -> ModelVersion | None:
+    return ModelVersion.objects.filter(kind=kind, is_active=True).first()
+
+
+def load_mf(version: ModelVersion):
+    """(ALSModel, subscriber ids, content ids) of a version, cached per process."""
+    from recsys.mf import ALSModel
+
+    with _mf_lock:
+        hit = _mf_cache.get(version.pk)
+        if hit is None:
+            base = artifacts_root() / version.artifact_path
+            ids = np.load(base / "ids.npz")
+            hit = (ALSModel.load(base / "model"), ids["subscribers"], ids["contents"])
+            _mf_cache.clear()
+            _mf_cache[version.pk] = hit
+        return hit
+
+
+def click_delay_model():
+    """The active click-delay curve (``recsys.ramp.ClickDelayModel``), else the library's default."""
+    from recsys.ramp import ClickDelayModel
+
+    active = active_version(ModelKind.CLICK_DELAY)
+    return ClickDelayModel.from_dict(active.params) if active and active.params else ClickDelayModel.default()

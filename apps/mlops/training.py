@@ -1,0 +1,153 @@
+"""Training of each kind of model from the product's own rows: matrix factorization on
+subscriber x content interactions, the click-delay curve on sends and their clicks, the
+push-worthiness model on finished campaigns. Each registers a version and promotes it only if it
+beats the active one (``apps.mlops.services``)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import numpy as np
+
+from apps.campaigns.models import Campaign
+from apps.core import clock
+from apps.delivery.models import Send
+from apps.events.models import Event
+from apps.mlops.features import evaluation_inputs
+from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
+from apps.mlops.selectors import active_version, load_mf
+from apps.mlops.services import model_version_register, promote_if_better, training_progress
+from recsys.ids import positions
+from recsys.metrics import sampled_auc, spearman
+
+EVENT_WEIGHTS = {"read": 1.0, "open": 1.0, "click": 3.0}
+
+
+def _interactions(since: datetime):
+    rows = Event.objects.filter(occurred_at__gte=since, type__in=list(EVENT_WEIGHTS)).values_list(
+        "subscriber_id", "content_id", "type", "occurred_at")
+    subs, cons, w, t = [], [], [], []
+    for s, c, kind, at in rows.iterator(chunk_size=20000):
+        subs.append(s), cons.append(c), w.append(EVENT_WEIGHTS[kind]), t.append(at.timestamp())
+    return np.array(subs, dtype=np.int64), np.array(cons, dtype=np.int64), np.array(w), np.array(t)
+
+
+def train_mf(*, run: TrainingRun | None = None, now: datetime | None = None, days: int = 30, factors: int = 32,
+             min_interactions: int = 200) -> ModelVersion | None:
+    """ALS on subscriber x content interactions of the last ``days``; 10% of them held out."""
+    import scipy.sparse as sp
+
+    from recsys.mf import ALSModel, MFParams
+
+    now = now or clock.now()
+    run and training_progress(run, 0.05, "reading interactions")
+    subs, cons, w, t = _interactions(now - timedelta(days=days))
+    if len(subs) < min_interactions:
+        run and training_progress(run, 1.0, f"only {len(subs)} interactions; need {min_interactions}")
+        return None
+    sub_ids, u = np.unique(subs, return_inverse=True)
+    con_ids, i = np.unique(cons, return_inverse=True)
+    test = np.random.default_rng(len(t)).random(len(t)) < 0.1  # a seeded 10% of the pairs, held out
+    train = ~test
+    shape = (len(sub_ids), len(con_ids))
+    matrix = sp.csr_matrix((w[train], (u[train], i[train])), shape=shape)
+    matrix.sum_duplicates()
+    run and training_progress(run, 0.2, f"fitting ALS on {matrix.nnz} pairs ({shape[0]} subscribers x {shape[1]} contents)")
+    # No more factors than the data can fill: with few contents a rank close to their number
+    # memorizes who read what and generalizes nothing.
+    factors = int(min(factors, max(4, min(shape) // 8)))
+    params = MFParams(factors=factors, regularization=0.1)
+    model = ALSModel(params).fit(matrix)
+    run and training_progress(run, 0.8, "evaluating on the held-out 10%")
+    auc = sampled_auc(model.user_factors, model.item_factors, u[test], i[test], np.random.default_rng(0), seen=matrix)
+    old_auc = None
+    active = active_version(ModelKind.MF)
+    if active is not None:
+        old, old_subs, old_cons = load_mf(active)
+        # The old model scored in the new index space: unknown subscribers or contents score 0.
+        uf = np.zeros((shape[0], old.user_factors.shape[1]), dtype=np.float32)
+        itf = np.zeros((shape[1], old.item_factors.shape[1]), dtype=np.float32)
+        su, si = positions(old_subs, sub_ids), positions(old_cons, con_ids)
+        uf[su >= 0], itf[si >= 0] = old.user_factors[su[su >= 0]], old.item_factors[si[si >= 0]]
+        old_auc = sampled_auc(uf, itf, u[test], i[test], np.random.default_rng(0), seen=matrix)
+
+    def build(directory: Path):
+        model.save(directory / "model")
+        np.savez(directory / "ids.npz", subscribers=sub_ids, contents=con_ids)
+
+    version = model_version_register(kind=ModelKind.MF, build=build, run=run, now=now,
+                                     metrics={"sampled_auc": round(auc, 4), "pairs": int(matrix.nnz),
+                                              "subscribers": int(shape[0]), "contents": int(shape[1])},
+                                     params={"factors": factors, "days": days})
+    promote_if_better(version, "sampled_auc", auc, old_auc, now)
+    version.refresh_from_db()
+    return version
+
+
+# --- Click delay -------------------------------------------------------------------------------
+
+def train_click_delay(*, run: TrainingRun | None = None, now: datetime | None = None, min_clicks: int = 100) -> ModelVersion | None:
+    from recsys.ramp import ClickDelayModel
+
+    now = now or clock.now()
+    rows = Send.objects.filter(clicked_at__isnull=False, sent_at__isnull=False, sent_at__gte=now - timedelta(days=30)
+                               ).values_list("sent_at", "clicked_at")
+    delays = np.array([(c - s).total_seconds() for s, c in rows.iterator(chunk_size=20000)], dtype=float)
+    delays = delays[delays >= 0]
+    if len(delays) < min_clicks:
+        run and training_progress(run, 1.0, f"only {len(delays)} clicks; need {min_clicks}")
+        return None
+    model = ClickDelayModel.fit(delays)
+    metrics = {"clicks": int(len(delays)), "median_s": round(float(np.median(delays)), 1),
+               "share_by_20min": round(float(np.mean(delays <= 1200)), 4)}
+    version = model_version_register(kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics, params=model.to_dict(),
+                                     run=run, now=now)
+    # More clicks behind the curve is the better estimate.
+    active = active_version(ModelKind.CLICK_DELAY)
+    promote_if_better(version, "clicks", float(len(delays)) + 0.5, float(active.metrics.get("clicks", 0)) if active else None, now)
+    version.refresh_from_db()
+    return version
+
+
+# --- Push-worthiness ---------------------------------------------------------------------------
+
+def train_push_worthiness(*, run: TrainingRun | None = None, now: datetime | None = None, min_campaigns: int = 30) -> ModelVersion | None:
+    """LightGBM on past campaigns' decision-time features and achieved click improvement."""
+    from recsys.selection import PushWorthinessModel
+
+    now = now or clock.now()
+    done = list(Campaign.objects.filter(state__in=["done", "stopped"], expected_clicks__gt=1.0).select_related("content")
+                .order_by("created_at"))
+    if len(done) < min_campaigns:
+        run and training_progress(run, 1.0, f"only {len(done)} finished campaigns; need {min_campaigns}")
+        return None
+    run and training_progress(run, 0.2, f"features of {len(done)} campaigns")
+    feats = []
+    for c in done:
+        evaluated = c.content.evaluated_at or c.created_at
+        feats.append(evaluation_inputs(contents=[c.content], now=evaluated)[c.content.pk])
+    y = np.array([max(c.clicks, 0.5) / c.expected_clicks for c in done])
+    split = int(len(done) * 0.8)
+    model = PushWorthinessModel().fit(feats[:split], y[:split])
+    pred = np.array([model.score(f)[0] for f in feats[split:]])
+    rho = spearman(pred, y[split:]) if len(pred) > 2 else 0.0
+    rho = 0.0 if np.isnan(rho) else rho
+    old = None
+    active = active_version(ModelKind.PUSH_WORTHINESS)
+    if active is not None:
+        from apps.mlops.scoring import active_scorer
+
+        scorer = active_scorer()
+        old_pred = np.array([scorer.impl.score(f)[0] for f in feats[split:]])
+        old = spearman(old_pred, y[split:]) if len(old_pred) > 2 else 0.0
+        old = 0.0 if np.isnan(old) else old
+    final = PushWorthinessModel().fit(feats, y)
+    version = model_version_register(kind=ModelKind.PUSH_WORTHINESS, build=lambda d: final.save(d), run=run, now=now,
+                                     metrics={"spearman": round(rho, 4), "campaigns": len(done)})
+    promote_if_better(version, "spearman", rho, old, now)
+    version.refresh_from_db()
+    return version
+
+
+TRAINERS = {ModelKind.MF: train_mf, ModelKind.CLICK_DELAY: train_click_delay, ModelKind.PUSH_WORTHINESS: train_push_worthiness}

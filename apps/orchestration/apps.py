@@ -1,0 +1,7 @@
+from django.apps import AppConfig
+
+
+class OrchestrationConfig(AppConfig):
+    name = "apps.orchestration"
+    label = "orchestration"
+    verbose_name = "Workflows across apps"

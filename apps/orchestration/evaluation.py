@@ -1,0 +1,30 @@
+"""Evaluation when its time comes, and the launch of the candidates a client's policy approves."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from apps.contents.selectors import due_for_evaluation
+from apps.contents.services import EVALUATION_BATCH, EVALUATION_MAX_BATCHES, contents_evaluate_batch
+from apps.mlops.features import evaluation_inputs
+from apps.mlops.scoring import active_scorer
+from apps.orchestration.engine import RankerFor
+from apps.orchestration.launch import content_auto_launch
+
+
+def contents_evaluate_due(*, now: datetime, ranker_for: RankerFor | None = None) -> int:
+    """Evaluate every registered content whose evaluation time has come, with the active scorer;
+    launch the candidates that match their client's auto-approve policy. Returns how many were
+    evaluated (at most ``EVALUATION_MAX_BATCHES`` batches a call; the rest wait for the next)."""
+    if not due_for_evaluation(now).exists():  # the usual minute: nothing due, no model loading
+        return 0
+    scorer = active_scorer()
+    total = 0
+    for _ in range(EVALUATION_MAX_BATCHES):
+        evaluated, candidates = contents_evaluate_batch(scorer=scorer, features_of=evaluation_inputs, now=now)
+        total += evaluated
+        for content_id in candidates:
+            content_auto_launch(content_id=content_id, now=now, ranker_for=ranker_for)
+        if evaluated < EVALUATION_BATCH:
+            break
+    return total

@@ -1,0 +1,23 @@
+"""The beat's task: the sweep, at the product's clock. Thin, and safe to run twice."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+
+from apps.core import clock, health
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="apps.orchestration.tasks.sweep", acks_late=True, reject_on_worker_lost=True, ignore_result=True)
+def sweep() -> dict:
+    from apps.orchestration.sweep import sweep as run
+
+    now = clock.now()
+    done = run(now=now)
+    health.beat_tick_record(at=now.timestamp())
+    if any(done.values()):
+        log.info("sweep: %s", done)
+    return done

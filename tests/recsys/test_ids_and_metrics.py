@@ -1,0 +1,49 @@
+"""The id lookup and the sampled AUC the product's services use."""
+
+import numpy as np
+import scipy.sparse as sp
+
+from recsys.ids import positions
+from recsys.metrics import sampled_auc, spearman
+
+
+def test_positions_finds_present_ids_and_marks_absent_ones():
+    sorted_ids = np.array([3, 7, 10, 42], dtype=np.int64)
+    assert positions(sorted_ids, np.array([42, 3, 8, 100, 1, 10])).tolist() == [3, 0, -1, -1, -1, 2]
+    assert positions(np.array([], dtype=np.int64), np.array([1, 2])).tolist() == [-1, -1]
+
+
+def test_sampled_auc_separates_a_perfect_model_from_a_reversed_one():
+    rng = np.random.default_rng(0)
+    n = 200
+    items = np.eye(n, dtype=np.float32)
+    users = np.eye(n, dtype=np.float32)  # user u likes item u only
+    u = np.arange(n)
+    assert sampled_auc(users, items, u, u, rng) > 0.99
+    assert sampled_auc(-users, items, u, u, np.random.default_rng(0)) < 0.01
+    assert sampled_auc(users, items, np.zeros(0, dtype=int), np.zeros(0, dtype=int), rng) == 0.5
+
+
+def test_sampled_auc_redraws_negatives_that_were_training_positives():
+    # Item 0 was everyone's training positive and scores above the held-out item 1; items 2 and 3
+    # score nothing. Drawn at random, a quarter of the negatives are item 0 (a loss) and a quarter
+    # item 1 itself (a tie); told what was seen, the negatives come from items 2 and 3.
+    n_users = 2000
+    users = np.ones((n_users, 1), dtype=np.float32)
+    items = np.array([[2.0], [1.0], [0.0], [0.0]], dtype=np.float32)
+    held_out = np.ones(n_users, dtype=int)
+    plain = sampled_auc(users, items, np.arange(n_users), held_out, np.random.default_rng(1))
+    seen = sp.csr_matrix((np.ones(2 * n_users), (np.repeat(np.arange(n_users), 2), np.tile([0, 1], n_users))),
+                         shape=(n_users, 4))
+    told = sampled_auc(users, items, np.arange(n_users), held_out, np.random.default_rng(1), seen=seen)
+    assert 0.58 < plain < 0.67
+    assert told > 0.99
+
+
+def test_spearman_agrees_with_scipy():
+    from scipy.stats import spearmanr
+
+    rng = np.random.default_rng(3)
+    a, b = rng.normal(size=40), rng.normal(size=40)
+    b[:10] = a[:10]
+    assert abs(spearman(a, b) - spearmanr(a, b).statistic) < 1e-12
