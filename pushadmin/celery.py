@@ -13,7 +13,7 @@ from enum import StrEnum
 from celery import Celery, bootsteps
 from kombu import Queue as KombuQueue
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings.local")
 
 
 class Queue(StrEnum):

@@ -1,4 +1,8 @@
-"""Settings read from the environment (see ``.env.example``).
+"""What every environment shares, read from the environment (see ``.env.example``).
+
+Not used on its own: ``local`` (development and the demo), ``test`` (pytest) and ``production``
+build on it. Safe by default: ``DEBUG`` is off unless ``DJANGO_DEBUG`` says otherwise, and
+``DJANGO_SECRET_KEY`` is required (only ``local`` and ``test`` supply one of their own).
 
 SQLite under ``var/`` when ``DATABASE_URL`` is unset, PostgreSQL when it is set. A missing or
 malformed variable stops start-up with a message naming it (``pushadmin.env``).
@@ -17,8 +21,8 @@ from pushadmin.env import env_bool, env_duration, env_int, env_list, env_str, en
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PUSHADMIN_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -42,7 +46,6 @@ INSTALLED_APPS = [
     "apps.events",
     "apps.mlops",
     "apps.dashboards",
-    "apps.simulation",
 ]
 
 MIDDLEWARE = [
@@ -100,7 +103,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-pushadmin.sqlite3")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -141,12 +143,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed names from ``collectstatic``'s manifest; ``local`` and ``test`` serve from the sources.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-if DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # A batch of 10,000 events or subscribers is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024, minimum=1024)
