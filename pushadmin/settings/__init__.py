@@ -1,7 +1,7 @@
 """Settings per environment; choose one with ``DJANGO_SETTINGS_MODULE``.
 
 - ``pushadmin.settings.local``: development and the demo (the default of ``manage.py``, Celery
-  and ``bin/demo``): adds the simulation app, a development secret and static files
+  and ``bin/demo``): adds the demo and simulation apps, a development secret and static files
   served without ``collectstatic``.
 - ``pushadmin.settings.test``: pytest (``pyproject.toml``).
 - ``pushadmin.settings.production``: a deployment (the default of ``pushadmin.wsgi``): requires

@@ -2,7 +2,7 @@
 
 Everything from ``base``, plus:
 
-- the simulated world's app (``apps.simulation``);
+- the demo and the simulated world's apps (``apps.demo``, ``apps.simulation``);
 - a development secret when ``DJANGO_SECRET_KEY`` is unset (short and marked insecure, so
   ``production`` refuses it);
 - static files served by WhiteNoise straight from their sources, without ``collectstatic``,
@@ -22,7 +22,7 @@ if not os.environ.get("DJANGO_SECRET_KEY", "").strip():
 from .base import *  # noqa: E402,F401,F403
 from .base import INSTALLED_APPS, STORAGES  # noqa: E402
 
-INSTALLED_APPS = [*INSTALLED_APPS, "apps.simulation"]
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.demo", "apps.simulation"]
 
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = True

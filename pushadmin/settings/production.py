@@ -3,7 +3,7 @@
 Passes ``manage.py check --deploy --fail-level WARNING``. ``DJANGO_SECRET_KEY`` (50+ random
 characters, not the development or test key) and ``DJANGO_ALLOWED_HOSTS`` are required here;
 there is no fallback. ``DEBUG`` is off unless ``DJANGO_DEBUG`` says otherwise (as in ``base``).
-The simulated world is not installed. Static files are served from
+Neither the demo nor the simulated world is installed. Static files are served from
 ``collectstatic``'s output, with hashed names.
 """
 

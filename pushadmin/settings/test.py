@@ -1,6 +1,6 @@
 """pytest (``DJANGO_SETTINGS_MODULE`` in ``pyproject.toml``).
 
-Like ``local``: the simulation app is installed (the suite tests it) and static files need no
+Like ``local``: the demo and simulation apps are installed (the suite tests them) and static files need no
 ``collectstatic``. The secret is fixed, whatever the environment says, and the SQLite test
 database sits beside the development one under ``PUSHADMIN_VAR_DIR``.
 """
@@ -17,7 +17,7 @@ from .base import DATABASES, INSTALLED_APPS, STORAGES, VAR_DIR  # noqa: E402
 
 SECRET_KEY = TEST_SECRET_KEY
 
-INSTALLED_APPS = [*INSTALLED_APPS, "apps.simulation"]
+INSTALLED_APPS = [*INSTALLED_APPS, "apps.demo", "apps.simulation"]
 
 STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
 
