@@ -155,7 +155,7 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     if sending_paused():
         return {"claimed": 0, "paused": 1}
     conf = settings.PUSHADMIN["DELIVERY"]
-    max_attempts = conf["MAX_ATTEMPTS"]
+    max_attempts = conf["SEND_ATTEMPTS"]
     claim_timeout = timedelta(seconds=conf.get("CLAIM_TIMEOUT_SECONDS", 120))
     Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=now - claim_timeout).update(state=Send.State.PENDING)
     table = Send._meta.db_table

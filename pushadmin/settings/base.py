@@ -199,7 +199,12 @@ PUSHADMIN = {
         "PROVIDER": env_str("PUSHADMIN_PUSH_PROVIDER", "log"),
         "RATE_PER_SECOND": env_int("PUSHADMIN_PUSH_RATE", 10_000, minimum=1),
         "TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_TIMEOUT", 10, minimum=1),
-        "MAX_ATTEMPTS": env_int("PUSHADMIN_PUSH_MAX_ATTEMPTS", 5, minimum=1),
+        # Two kinds of retry. HTTP requests per push in one hand-over to the webhook or FCM
+        # provider (the first included, a second or so of backoff between them) while the
+        # dispatcher's claim is held; and hand-overs of one send by the dispatcher, with its own
+        # backoff between them (30 s, 1 min, 2 min, ... up to 15 min), before the send fails.
+        "HTTP_ATTEMPTS": env_int("PUSHADMIN_PUSH_HTTP_ATTEMPTS", 2, minimum=1),
+        "SEND_ATTEMPTS": env_int("PUSHADMIN_PUSH_SEND_ATTEMPTS", 5, minimum=1),
         # A claimed send not finished within this many seconds was left by a dead worker: taken back.
         "CLAIM_TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_CLAIM_TIMEOUT", 120, minimum=1),
         "WEBHOOK_URL": env_str("PUSHADMIN_WEBHOOK_URL", ""),
