@@ -28,7 +28,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings.local")
 
 NOW = datetime.now(timezone.utc).replace(microsecond=0)
 DAYS = 84

@@ -36,7 +36,7 @@ def main() -> None:
 
     tmp = tempfile.TemporaryDirectory(prefix="bench-queue-")
     os.environ.setdefault("PUSHADMIN_VAR_DIR", tmp.name)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings.local")
     import django
 
     django.setup()

@@ -14,7 +14,7 @@ import time
 from datetime import datetime, timedelta, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings.local")
 import django  # noqa: E402
 
 django.setup()

@@ -5,7 +5,7 @@ import sys
 
 import django
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings.local")
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 django.setup()
 

@@ -144,6 +144,8 @@ bench_services() {
   rp=$(free_port); start_redis "$rp" "$BENCH_DIR/redis"
   pp=$(free_port); start_postgres "$pp" "$BENCH_DIR/pg"
   export REDIS_URL="redis://127.0.0.1:$rp/0" DATABASE_URL="postgres://postgres@127.0.0.1:$pp/postgres"
+  # Development settings (the scripts and gunicorn alike), DEBUG off.
+  export DJANGO_SETTINGS_MODULE=pushadmin.settings.local
   export DJANGO_DEBUG=false DJANGO_LOG_LEVEL=WARNING DATABASE_CONN_MAX_AGE=600
   export OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1
   "$PY" manage.py migrate --noinput >/dev/null

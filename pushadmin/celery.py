@@ -13,7 +13,7 @@ from kombu import Queue as KombuQueue
 
 from apps.core.queues import Queue
 
-os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "pushadmin.settings.local")
 
 
 app = Celery("pushadmin")

@@ -1,6 +1,18 @@
-"""Helpers for tests that start other processes (Celery workers) on the test database."""
+"""Helpers for tests that start other processes (Celery workers, ``manage.py``) on the test
+settings and the test database."""
+
+import os
 
 from django.db import connection
+
+TEST_SETTINGS = "pushadmin.settings.test"
+
+
+def subprocess_env(**extra: str) -> dict[str, str]:
+    """The environment for a process a test starts: this one's, with the settings module named
+    explicitly (the test settings, not the default of ``manage.py`` or the Celery app), and
+    ``extra`` laid over it."""
+    return {**os.environ, "DJANGO_SETTINGS_MODULE": TEST_SETTINGS, **extra}
 
 
 def database_url_for_subprocess() -> str:

@@ -5,3 +5,4 @@ class CoreConfig(AppConfig):
     name = "apps.core"
     label = "core"
     verbose_name = "Core: clients, people, decisions"
+

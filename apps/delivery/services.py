@@ -198,7 +198,7 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     if sending_paused():
         return {"claimed": 0, "paused": 1}
     conf = settings.PUSHADMIN["DELIVERY"]
-    max_attempts = conf["MAX_ATTEMPTS"]
+    max_attempts = conf["SEND_ATTEMPTS"]
     claim_timeout = timedelta(seconds=conf.get("CLAIM_TIMEOUT_SECONDS", 120))
     running = running_campaign_ids()
     _claims_take_back(now - claim_timeout, running, now)

@@ -1,5 +1,5 @@
 """What the simulated world tells the product, as the items of the product's own API: the same
-payloads for the fast mode (services called in process) and the live demo (sent over HTTP)."""
+payloads for the fast mode (services called in process) and the live demo (``apps.demo.live``, sent over HTTP)."""
 
 from __future__ import annotations
 

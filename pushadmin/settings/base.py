@@ -1,4 +1,8 @@
-"""Settings read from the environment (see ``.env.example``).
+"""What every environment shares, read from the environment (see ``.env.example``).
+
+Not used on its own: ``local`` (development and the demo), ``test`` (pytest) and ``production``
+build on it. Safe by default: ``DEBUG`` is off unless ``DJANGO_DEBUG`` says otherwise, and
+``DJANGO_SECRET_KEY`` is required (only ``local`` and ``test`` supply one of their own).
 
 SQLite under ``var/`` when ``DATABASE_URL`` is unset, PostgreSQL when it is set. A missing or
 malformed variable stops start-up with a message naming it (``pushadmin.env``).
@@ -17,8 +21,8 @@ from pushadmin.env import env_bool, env_duration, env_int, env_list, env_str, en
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 VAR_DIR = Path(env_str("PUSHADMIN_VAR_DIR", str(BASE_DIR / "var")))
 
-DEBUG = env_bool("DJANGO_DEBUG", True)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY", "dev-only-insecure-key-set-DJANGO_SECRET_KEY-in-production")
+DEBUG = env_bool("DJANGO_DEBUG", False)
+SECRET_KEY = env_str("DJANGO_SECRET_KEY")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver", "[::1]"])
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS", [])
 
@@ -43,7 +47,7 @@ INSTALLED_APPS = [
     "apps.mlops",
     "apps.orchestration",
     "apps.dashboards",
-    "apps.simulation",
+    "pushadmin.apps.ProjectConfig",
 ]
 
 MIDDLEWARE = [
@@ -101,7 +105,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    DATABASES["default"].setdefault("TEST", {})["NAME"] = str(VAR_DIR / "test-pushadmin.sqlite3")
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -142,12 +145,11 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Hashed names from ``collectstatic``'s manifest; ``local`` and ``test`` serve from the sources.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
 }
-if DEBUG:
-    STORAGES["staticfiles"] = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
 
 # A batch of 10,000 events or subscribers is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024, minimum=1024)
@@ -199,7 +201,12 @@ PUSHADMIN = {
         "PROVIDER": env_str("PUSHADMIN_PUSH_PROVIDER", "log"),
         "RATE_PER_SECOND": env_int("PUSHADMIN_PUSH_RATE", 10_000, minimum=1),
         "TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_TIMEOUT", 10, minimum=1),
-        "MAX_ATTEMPTS": env_int("PUSHADMIN_PUSH_MAX_ATTEMPTS", 5, minimum=1),
+        # Two kinds of retry. HTTP requests per push in one hand-over to the webhook or FCM
+        # provider (the first included, a second or so of backoff between them) while the
+        # dispatcher's claim is held; and hand-overs of one send by the dispatcher, with its own
+        # backoff between them (30 s, 1 min, 2 min, ... up to 15 min), before the send fails.
+        "HTTP_ATTEMPTS": env_int("PUSHADMIN_PUSH_HTTP_ATTEMPTS", 2, minimum=1),
+        "SEND_ATTEMPTS": env_int("PUSHADMIN_PUSH_SEND_ATTEMPTS", 5, minimum=1),
         # A claimed send not finished within this many seconds was left by a dead worker: taken back.
         "CLAIM_TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_CLAIM_TIMEOUT", 120, minimum=1),
         "WEBHOOK_URL": env_str("PUSHADMIN_WEBHOOK_URL", ""),

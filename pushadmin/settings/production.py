@@ -1,23 +1,24 @@
 """Production settings: everything from ``base`` plus the deployment hardening.
 
-Passes ``manage.py check --deploy --fail-level WARNING``. ``DJANGO_SECRET_KEY`` and
-``DJANGO_ALLOWED_HOSTS`` are required here; there is no development fallback.
+Passes ``manage.py check --deploy --fail-level WARNING``. ``DJANGO_SECRET_KEY`` (50+ random
+characters, not the development or test key) and ``DJANGO_ALLOWED_HOSTS`` are required here;
+there is no fallback. ``DEBUG`` is off unless ``DJANGO_DEBUG`` says otherwise (as in ``base``).
+Neither the demo nor the simulated world is installed. Static files are served from
+``collectstatic``'s output, with hashed names.
 """
 
-from pushadmin.env import env_bool, env_int, env_list, env_str
+from pushadmin.env import env_bool, env_int, env_list
 
 from .base import *  # noqa: F401,F403
-from .base import STORAGES
+from .base import SECRET_KEY, STORAGES
 
-DEBUG = env_bool("DJANGO_DEBUG", False)
-SECRET_KEY = env_str("DJANGO_SECRET_KEY")
-if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5:
+if len(SECRET_KEY) < 50 or len(set(SECRET_KEY)) < 5 or SECRET_KEY.startswith("django-insecure-"):
     from django.core.exceptions import ImproperlyConfigured
 
-    raise ImproperlyConfigured("Environment variable DJANGO_SECRET_KEY must be at least 50 random characters.")
+    raise ImproperlyConfigured("Environment variable DJANGO_SECRET_KEY must be at least 50 random characters (not a development or test key).")
 ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS")
 
-STORAGES["staticfiles"] = {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("DJANGO_SECURE_SSL_REDIRECT", True)

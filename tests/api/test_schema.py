@@ -4,13 +4,15 @@ from pathlib import Path
 
 import pytest
 
+from tests.processes import subprocess_env
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_schema_builds_without_warnings(tmp_path):
     out = tmp_path / "schema.yml"
     r = subprocess.run([sys.executable, "manage.py", "spectacular", "--validate", "--fail-on-warn", "--file", str(out)],
-                       cwd=ROOT, capture_output=True, text=True, timeout=120)
+                       cwd=ROOT, env=subprocess_env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr[-3000:]
     text = out.read_text()
     for path in ("/api/v1/contents/{external_id}/", "/api/v1/subscribers/bulk/", "/api/v1/events/", "/api/v1/campaigns/{id}/"):

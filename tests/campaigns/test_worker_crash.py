@@ -19,7 +19,7 @@ from apps.audience.models import Subscriber
 from apps.orchestration.engine import campaign_launch
 from apps.delivery.models import Send
 from pushadmin.celery import app
-from tests.processes import database_url_for_subprocess
+from tests.processes import database_url_for_subprocess, subprocess_env
 from tests.delivery.fake_gateway import FakeGateway, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -28,9 +28,9 @@ WAVE = 1500
 
 
 def _start_worker(gateway_url: str, name: str) -> subprocess.Popen:
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PUSHADMIN_PUSH_PROVIDER": "webhook",
-           "PUSHADMIN_WEBHOOK_URL": gateway_url, "PUSHADMIN_WEBHOOK_SECRET": "s3cret",
-           "PUSHADMIN_PUSH_CLAIM_TIMEOUT": "3", "PUSHADMIN_PUSH_RATE": "100000", "PYTHONUNBUFFERED": "1"}
+    env = subprocess_env(DATABASE_URL=database_url_for_subprocess(), PUSHADMIN_PUSH_PROVIDER="webhook",
+                         PUSHADMIN_WEBHOOK_URL=gateway_url, PUSHADMIN_WEBHOOK_SECRET="s3cret",
+                         PUSHADMIN_PUSH_CLAIM_TIMEOUT="3", PUSHADMIN_PUSH_RATE="100000", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pushadmin", "worker", "-Q", "default,sends", "-c", "2",
          "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],

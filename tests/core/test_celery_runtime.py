@@ -12,7 +12,7 @@ import pytest
 
 from apps.core import health
 from pushadmin.celery import Queue, app
-from tests.processes import database_url_for_subprocess
+from tests.processes import database_url_for_subprocess, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -33,7 +33,7 @@ def test_configuration_is_safe_for_lost_workers():
 @pytest.mark.django_db(transaction=True)
 def test_worker_runs_the_sweep_and_reports_heartbeats(client_a, content_factory, now):
     due = content_factory(client_a, "due", created_at=now - timedelta(hours=5))
-    env = {**os.environ, "DATABASE_URL": database_url_for_subprocess(), "PYTHONUNBUFFERED": "1"}
+    env = subprocess_env(DATABASE_URL=database_url_for_subprocess(), PYTHONUNBUFFERED="1")
     worker = subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pushadmin", "worker", "-Q", "default,sends,ml", "-c", "1",
          "-n", "test-worker@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],

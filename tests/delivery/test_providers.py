@@ -89,7 +89,7 @@ def msg(send_id: int = 41, **fields) -> PushMessage:
 
 def webhook(gw: FakeGateway, clock: FakeClock, **options) -> WebhookProvider:
     return get_provider("webhook", options={
-        "WEBHOOK_URL": gw.url + "/hooks/push", "WEBHOOK_SECRET": SECRET, "MAX_ATTEMPTS": 5,
+        "WEBHOOK_URL": gw.url + "/hooks/push", "WEBHOOK_SECRET": SECRET, "HTTP_ATTEMPTS": 5,
         "sleep": clock.sleep, "clock": clock, "rng": NoJitter(), **options,
     })
 
@@ -97,7 +97,7 @@ def webhook(gw: FakeGateway, clock: FakeClock, **options) -> WebhookProvider:
 def fcm(gw: FakeGateway, clock: FakeClock, **options) -> FcmProvider:
     return get_provider("fcm", options={
         "FCM_BASE_URL": gw.url, "FCM_PROJECT_ID": "demo-proj", "FCM_ACCESS_TOKEN": "ya29.test-token",
-        "MAX_ATTEMPTS": 5, "sleep": clock.sleep, "clock": clock, "rng": NoJitter(), **options,
+        "HTTP_ATTEMPTS": 5, "sleep": clock.sleep, "clock": clock, "rng": NoJitter(), **options,
     })
 
 
@@ -195,9 +195,9 @@ def test_webhook_connection_drop_then_success(gateway, clock):
     assert result.ok and len(gateway.requests) == 3 and clock.sleeps == [0.5, 1.0]
 
 
-def test_webhook_5xx_forever_is_a_non_permanent_failure_after_max_attempts(gateway, clock):
+def test_webhook_5xx_forever_is_a_non_permanent_failure_after_its_http_attempts(gateway, clock):
     gateway.responder = lambda r: Reply(503, body=b"upstream unavailable")
-    [result] = webhook(gateway, clock, MAX_ATTEMPTS=4).send_batch([msg(41)])
+    [result] = webhook(gateway, clock, HTTP_ATTEMPTS=4).send_batch([msg(41)])
 
     assert len(gateway.requests) == 4
     assert clock.sleeps == [0.5, 1.0, 2.0]
@@ -207,7 +207,7 @@ def test_webhook_5xx_forever_is_a_non_permanent_failure_after_max_attempts(gatew
 
 def test_webhook_timeouts_forever_report_the_timeout(gateway, clock):
     gateway.responder = lambda r: Hang(5)
-    [result] = webhook(gateway, clock, MAX_ATTEMPTS=2, TIMEOUT_SECONDS=0.1).send_batch([msg()])
+    [result] = webhook(gateway, clock, HTTP_ATTEMPTS=2, TIMEOUT_SECONDS=0.1).send_batch([msg()])
 
     assert len(gateway.requests) == 2 and not result.ok and not result.permanent
     assert "timeout after 0.1 s" in result.error
@@ -215,7 +215,7 @@ def test_webhook_timeouts_forever_report_the_timeout(gateway, clock):
 
 def test_webhook_429_forever_carries_the_last_retry_after(gateway, clock):
     gateway.responder = lambda r: Reply(429, headers={"Retry-After": "2"})
-    [result] = webhook(gateway, clock, MAX_ATTEMPTS=3).send_batch([msg()])
+    [result] = webhook(gateway, clock, HTTP_ATTEMPTS=3).send_batch([msg()])
 
     assert len(gateway.requests) == 3 and clock.sleeps == [2.0, 2.0]
     assert not result.permanent and result.retry_after == 2.0 and "429" in result.error
@@ -260,7 +260,7 @@ def test_webhook_does_not_follow_redirects(gateway, clock):
 
 def test_one_failing_message_costs_its_retries_then_a_probe_decides(gateway, clock):
     gateway.on(lambda r: r.json["push_token"] == "poison", Reply(500, body=b"crash on this payload"))
-    results = webhook(gateway, clock, MAX_ATTEMPTS=3).send_batch(
+    results = webhook(gateway, clock, HTTP_ATTEMPTS=3).send_batch(
         [msg(1, push_token="poison"), msg(2), msg(3)])
 
     # The endpoint still works for others: the probe (send 2) succeeds, send 3 is sent normally.
@@ -270,7 +270,7 @@ def test_one_failing_message_costs_its_retries_then_a_probe_decides(gateway, clo
 
 def test_an_endpoint_that_is_down_fails_the_batch_fast(gateway, clock):
     gateway.responder = lambda r: Reply(500, body=b"down")
-    results = webhook(gateway, clock, MAX_ATTEMPTS=3).send_batch([msg(i) for i in range(1, 11)])
+    results = webhook(gateway, clock, HTTP_ATTEMPTS=3).send_batch([msg(i) for i in range(1, 11)])
 
     # 3 attempts for the first message, one probe for the second, none for the rest.
     assert [r.json["send_id"] for r in gateway.requests] == [1, 1, 1, 2]
@@ -281,7 +281,7 @@ def test_an_endpoint_that_is_down_fails_the_batch_fast(gateway, clock):
 
 def test_after_a_stopped_batch_the_next_batches_wait_out_a_pause_then_probe(gateway, clock):
     gateway.responder = lambda r: Reply(500, body=b"down")
-    provider = webhook(gateway, clock, MAX_ATTEMPTS=2, COOLDOWN_SECONDS=20)
+    provider = webhook(gateway, clock, HTTP_ATTEMPTS=2, COOLDOWN_SECONDS=20)
     provider.send_batch([msg(1), msg(2), msg(3)])
     assert len(gateway.requests) == 3  # 2 attempts for send 1, a failed probe with send 2
 
@@ -315,7 +315,7 @@ def test_a_pause_follows_the_retry_after_that_caused_it(gateway, clock):
 
 def test_backoff_has_jitter_within_half_to_full_of_a_capped_exponential(gateway, clock):
     gateway.responder = lambda r: Reply(500)
-    webhook(gateway, clock, MAX_ATTEMPTS=7, BACKOFF_BASE_SECONDS=1, BACKOFF_MAX_SECONDS=8,
+    webhook(gateway, clock, HTTP_ATTEMPTS=7, BACKOFF_BASE_SECONDS=1, BACKOFF_MAX_SECONDS=8,
             rng=random.Random(1234)).send_batch([msg()])
 
     ceilings = [1, 2, 4, 8, 8, 8]
@@ -434,7 +434,7 @@ def test_fcm_timeout_then_success(fcm_gateway, clock):
 
 def test_fcm_5xx_forever(fcm_gateway, clock):
     fcm_gateway.responder = lambda r: fcm_error(500, "INTERNAL", "INTERNAL", "Internal error encountered.")
-    [result] = fcm(fcm_gateway, clock, MAX_ATTEMPTS=3).send_batch([msg()])
+    [result] = fcm(fcm_gateway, clock, HTTP_ATTEMPTS=3).send_batch([msg()])
 
     assert len(fcm_gateway.requests) == 3 and clock.sleeps == [0.5, 1.0]
     assert not result.ok and not result.permanent
@@ -625,7 +625,7 @@ def test_get_provider_follows_settings_and_reuses_the_instance(settings):
         "WEBHOOK_URL": "https://receiver.example/push", "WEBHOOK_SECRET": SECRET}}
     webhook_provider = get_provider()
     assert isinstance(webhook_provider, WebhookProvider) and webhook_provider.url == "https://receiver.example/push"
-    assert webhook_provider.max_attempts == settings.PUSHADMIN["DELIVERY"]["MAX_ATTEMPTS"]
+    assert webhook_provider.max_attempts == settings.PUSHADMIN["DELIVERY"]["HTTP_ATTEMPTS"]
     assert webhook_provider.limiter.rate == settings.PUSHADMIN["DELIVERY"]["RATE_PER_SECOND"]
 
 
@@ -634,6 +634,9 @@ def test_get_provider_refuses_unknown_names_and_options():
         get_provider("carrier-pigeon")
     with pytest.raises(ImproperlyConfigured, match="WEBHOOK_SECERT"):
         get_provider("webhook", options={"WEBHOOK_SECERT": "typo"})
+    # The dispatcher's hand-overs of a send are not a provider option (HTTP_ATTEMPTS is).
+    with pytest.raises(ImproperlyConfigured, match="SEND_ATTEMPTS"):
+        get_provider("webhook", options={"SEND_ATTEMPTS": 3})
 
 
 def test_no_limiter_when_asked():

@@ -41,7 +41,7 @@ PROVIDERS = {"log": LogProvider, "webhook": WebhookProvider, "fcm": FcmProvider}
 _COMMON = {"PROVIDER", "RATE_PER_SECOND", "RATE_BURST", "RATE_LIMIT_MAX_WAIT_SECONDS"}
 _HTTP = {
     "TIMEOUT_SECONDS": "timeout",
-    "MAX_ATTEMPTS": "max_attempts",
+    "HTTP_ATTEMPTS": "max_attempts",
     "BACKOFF_BASE_SECONDS": "backoff_base",
     "BACKOFF_MAX_SECONDS": "backoff_max",
     "RETRY_AFTER_MAX_SECONDS": "retry_after_max",

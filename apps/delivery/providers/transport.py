@@ -1,7 +1,9 @@
 """What the HTTP providers share: a pooled session, the retry loop, backoff with jitter,
 ``Retry-After``, the shared rate limit, and the rules that decide permanent versus retry.
 
-One message is one HTTP request. A message is tried up to ``max_attempts`` times in all:
+One message is one HTTP request. A message is tried up to ``max_attempts`` times in all within
+one ``send_batch`` (the ``HTTP_ATTEMPTS`` setting; the dispatcher's own retries of a send, with
+``SEND_ATTEMPTS``, come on top):
 
 - 2xx: accepted.
 - 408, 429, 5xx, timeouts and connection errors: tried again after ``Retry-After`` when the
@@ -119,7 +121,7 @@ class HttpProvider:
         self,
         *,
         timeout: float = 10.0,
-        max_attempts: int = 5,
+        max_attempts: int = 2,
         limiter=None,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,

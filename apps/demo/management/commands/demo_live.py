@@ -2,7 +2,7 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from apps.simulation.live import LiveWorld
+from apps.demo.live import LiveWorld
 
 
 class Command(BaseCommand):

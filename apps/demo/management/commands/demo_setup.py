@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from apps.core.demo import demo_world_load, people_reset
+from apps.demo.world import demo_world_load, people_reset
 
 
 class Command(BaseCommand):
