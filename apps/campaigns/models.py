@@ -1,12 +1,11 @@
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.db import models
 
 from apps.contents.models import Content
 from apps.core.models import Client
+from apps.core.policy import DEFAULTS, default_segment
 
 
 class Campaign(models.Model):
@@ -24,16 +23,17 @@ class Campaign(models.Model):
     created_at = models.DateTimeField()
     ended_at = models.DateTimeField(null=True, blank=True)
     end_reason = models.CharField(max_length=500, blank=True)
-    # Ramp settings, copied at launch so a later change of defaults does not alter a running push.
-    initial_size = models.PositiveIntegerField(default=300)
-    growth = models.FloatField(default=4.0)
-    max_sends = models.PositiveIntegerField(default=100_000)
-    floor = models.FloatField(default=1.5)
-    target = models.FloatField(default=2.4)
-    alpha = models.FloatField(default=0.05)
-    observation_window = models.DurationField(default=timedelta(minutes=20))
-    max_waves = models.PositiveSmallIntegerField(default=16, help_text="Stop with 'budget' after this many waves.")
-    segment = models.JSONField(default=dict, blank=True, help_text="Who may get it; default: inactive for 7 days.")
+    # The ramp and the segment, copied from the client's policy at launch (apps.core.policy), so a
+    # later change of the policy does not alter a running push.
+    initial_size = models.PositiveIntegerField(default=DEFAULTS.first_wave_size)
+    growth = models.FloatField(default=DEFAULTS.growth)
+    max_sends = models.PositiveIntegerField(default=DEFAULTS.max_sends)
+    floor = models.FloatField(default=DEFAULTS.floor)
+    target = models.FloatField(default=DEFAULTS.target)
+    alpha = models.FloatField(default=DEFAULTS.alpha)
+    observation_window = models.DurationField(default=DEFAULTS.observation_window)
+    max_waves = models.PositiveSmallIntegerField(default=DEFAULTS.max_waves, help_text="Stop with 'budget' after this many waves.")
+    segment = models.JSONField(default=default_segment, help_text="Who may get it (the policy's: the inactive).")
     sends = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
     expected_clicks = models.FloatField(default=0.0)

@@ -12,17 +12,16 @@ from datetime import datetime
 
 from django.db.models import F
 
+from apps.audience.selectors import Segment
 from apps.campaigns.models import Campaign, Wave
 from apps.campaigns.selectors import ramp_config
-from apps.audience.selectors import Segment
-
-DEFAULT_SEGMENT = {"activity": "inactive", "inactive_days": 7}
 
 
-def campaign_create(*, content, user=None, now: datetime, **settings) -> Campaign:
-    """The campaign row of a content, with its ramp settings (validated: ValueError names the field)."""
+def campaign_create(*, content, user=None, now: datetime, segment: dict, **settings) -> Campaign:
+    """The campaign row of a content, with its ramp settings and segment, as the engine took them
+    from the client's policy (validated: ValueError names the field)."""
     campaign = Campaign(client_id=content.client_id, content=content, created_by=user, created_at=now,
-                        segment=settings.pop("segment", dict(DEFAULT_SEGMENT)), **settings)
+                        segment=segment, **settings)
     ramp_config(campaign)
     Segment.from_json(campaign.segment)
     campaign.save()

@@ -77,9 +77,10 @@ def queue_page(*, user, now, client_id: int | None = None, category: str = "", s
     if category:
         qs = qs.filter(category=category)
     qs = (qs.order_by(*QUEUE_SORTS.get(sort, QUEUE_SORTS["score"]))
-          .select_related("client")
+          .select_related("client__policy")
           .only("id", "external_id", "title", "category", "language", "created_at", "expires_at", "evaluated_at",
-                "push_score", "score_reasons", "early_reads", "rejection_reason", "client__id", "client__slug", "client__name"))
+                "push_score", "score_reasons", "early_reads", "rejection_reason", "client__id", "client__slug", "client__name",
+                "client__policy__floor", "client__policy__target"))
     paginator = Paginator(qs, page_size)
     try:
         page_obj = paginator.page(page)
@@ -99,13 +100,13 @@ def queue_categories(*, user, now, client_id: int | None = None, status: str = "
 
 
 def policies_of_clients(*, clients) -> list:
-    """Each client with its auto-approve policy (``policy`` is None when never set)."""
+    """Each client with its auto-approve policy as ``auto_approve`` (None when never set)."""
     from apps.contents.models import AutoApprovePolicy
 
-    clients = list(clients)
+    clients = list(clients.select_related("policy"))
     policies = {p.client_id: p for p in AutoApprovePolicy.objects.filter(client__in=clients).select_related("updated_by")}
     for c in clients:
-        c.policy = policies.get(c.pk)
+        c.auto_approve = policies.get(c.pk)
     return clients
 
 
@@ -116,7 +117,7 @@ def content_for_user(*, user, pk: int) -> Content:
     from apps.core.permissions import scope_to_user
 
     qs = (scope_to_user(Content.objects.all(), user)
-          .select_related("client", "score_model_version", "campaign")
+          .select_related("client__policy", "score_model_version", "campaign")
           .prefetch_related(Prefetch("title_variants", queryset=TitleVariant.objects.select_related("reviewed_by").order_by("id"))))
     return get_object_or_404(qs, pk=pk)
 

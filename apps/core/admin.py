@@ -1,6 +1,7 @@
 from django.contrib import admin
 
-from apps.core.models import ApiKey, Client, Decision, Membership
+from apps.core import services
+from apps.core.models import ApiKey, Client, Decision, Membership, Policy
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -14,11 +15,55 @@ class ApiKeyInline(admin.TabularInline):
         return False  # keys are made by `manage.py create_api_key`, which shows the secret once
 
 
+class PolicyInline(admin.StackedInline):
+    """The client's business rules, edited on the client's page; a change is logged (policy_set)."""
+
+    model = Policy
+    can_delete = False
+    fieldsets = [
+        ("Evaluation", {"fields": ["evaluation_delay", "content_lifetime", "candidate_threshold"]}),
+        ("Who may be pushed", {"fields": ["cap_window", "inactive_days", "quiet_hours_start", "quiet_hours_end"]}),
+        ("The ramp (copied into each campaign at launch)", {"fields": [
+            "first_wave_size", "growth", "max_sends", "max_waves", "observation_window", "floor", "target", "alpha"]}),
+    ]
+
+
 @admin.register(Client)
 class ClientAdmin(admin.ModelAdmin):
-    list_display = ["slug", "name", "evaluation_delay", "content_lifetime", "candidate_threshold", "api_rate"]
+    list_display = ["slug", "name", "evaluation_delay", "cap_window", "floor", "target", "api_rate"]
+    list_select_related = ["policy"]
     search_fields = ["slug", "name"]
-    inlines = [ApiKeyInline]
+    inlines = [PolicyInline, ApiKeyInline]
+
+    @admin.display(description="evaluation delay")
+    def evaluation_delay(self, obj):
+        return obj.policy.evaluation_delay
+
+    @admin.display(description="cap window")
+    def cap_window(self, obj):
+        return obj.policy.cap_window
+
+    @admin.display(description="floor")
+    def floor(self, obj):
+        return obj.policy.floor
+
+    @admin.display(description="target")
+    def target(self, obj):
+        return obj.policy.target
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Policy:
+            return super().save_formset(request, form, formset, change)
+        policy_form = formset.forms[0] if formset.forms else None
+        if policy_form is None or policy_form.instance._state.adding:  # a new client: its policy as entered
+            formset.save()
+            Policy.objects.get_or_create(client=form.instance)
+        else:  # through the service, which logs the change; the admin's history is told what changed
+            changed = policy_form.changed_data if policy_form.has_changed() else []
+            policy = services.policy_set(client=form.instance, user=request.user,
+                                         **{name: policy_form.cleaned_data[name] for name in changed})
+            formset.new_objects, formset.deleted_objects = [], []
+            formset.changed_objects = [(policy, changed)] if changed else []
 
 
 @admin.register(Membership)

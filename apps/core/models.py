@@ -8,13 +8,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator, RegexVa
 from django.db import models
 
 
-def _default_evaluation_delay():
-    return settings.PUSHADMIN["EVALUATION_DELAY"]
-
-
-def _default_content_lifetime():
-    return settings.PUSHADMIN["CONTENT_LIFETIME"]
-
+from apps.core.policy import DEFAULTS, default_content_lifetime, default_evaluation_delay
 
 RATE_RE = r"^\d+/(s|sec|second|m|min|minute|h|hour|d|day)$"
 
@@ -25,36 +19,85 @@ class Client(models.Model):
     slug = models.SlugField(max_length=64, unique=True)
     name = models.CharField(max_length=200)
     created_at = models.DateTimeField(auto_now_add=True)
-    evaluation_delay = models.DurationField(
-        default=_default_evaluation_delay,
-        help_text="How long after its creation a content is evaluated (first reads are used). 0 = at once.",
-    )
-    content_lifetime = models.DurationField(
-        default=_default_content_lifetime, help_text="A content expires this long after its creation."
-    )
-    candidate_threshold = models.FloatField(
-        default=1.5,
-        validators=[MinValueValidator(0.0)],
-        help_text="A content whose predicted click improvement is at least this becomes a push candidate.",
-    )
     api_rate = models.CharField(
         max_length=32,
         blank=True,
         validators=[RegexValidator(RATE_RE, "Use N/s, N/min, N/h or N/day.")],
         help_text="API requests allowed per window for this client; empty = the site default.",
     )
-    quiet_hours_start = models.PositiveSmallIntegerField(default=22, validators=[MaxValueValidator(23)])
-    quiet_hours_end = models.PositiveSmallIntegerField(default=8, validators=[MaxValueValidator(23)])
 
     class Meta:
         ordering = ["slug"]
-        constraints = [
-            models.CheckConstraint(condition=models.Q(evaluation_delay__gte=timedelta(0)), name="client_eval_delay_nonneg"),
-            models.CheckConstraint(condition=models.Q(content_lifetime__gt=timedelta(0)), name="client_lifetime_positive"),
-        ]
 
     def __str__(self) -> str:
         return self.slug
+
+
+class Policy(models.Model):
+    """A client's business rules, in one object: when contents are judged, who may be pushed,
+    how a campaign ramps. Defaults in ``apps.core.policy``; the campaign engine copies the ramp
+    into each campaign at launch, so an edit applies to campaigns launched after it."""
+
+    client = models.OneToOneField(Client, on_delete=models.CASCADE, primary_key=True, related_name="policy")
+    # Evaluation
+    evaluation_delay = models.DurationField(
+        default=default_evaluation_delay,
+        help_text="How long after its creation a content is evaluated (its first reads are used). 0 = at once.")
+    content_lifetime = models.DurationField(
+        default=default_content_lifetime, help_text="A content expires this long after its creation; its push ends with it.")
+    candidate_threshold = models.FloatField(
+        default=DEFAULTS.candidate_threshold, validators=[MinValueValidator(0.0)],
+        help_text="A content whose predicted click improvement is at least this becomes a push candidate.")
+    # Who may be pushed
+    cap_window = models.DurationField(
+        default=DEFAULTS.cap_window, help_text="Nobody gets more than one content push within this rolling window.")
+    inactive_days = models.PositiveSmallIntegerField(
+        default=DEFAULTS.inactive_days, validators=[MinValueValidator(1)],
+        help_text="A subscriber with no open, click or read for this many days is inactive: whom pushes are for.")
+    quiet_hours_start = models.PositiveSmallIntegerField(
+        default=DEFAULTS.quiet_hours_start, validators=[MaxValueValidator(23)],
+        help_text="Local hour (the subscriber's time zone) from which nobody is pushed ...")
+    quiet_hours_end = models.PositiveSmallIntegerField(
+        default=DEFAULTS.quiet_hours_end, validators=[MaxValueValidator(23)], help_text="... until this local hour.")
+    # The ramp
+    first_wave_size = models.PositiveIntegerField(
+        default=DEFAULTS.first_wave_size, validators=[MinValueValidator(1)], help_text="Recipients of a campaign's first wave.")
+    growth = models.FloatField(
+        default=DEFAULTS.growth, validators=[MinValueValidator(1.0)], help_text="An expanded wave is this many times the last.")
+    max_sends = models.PositiveIntegerField(
+        default=DEFAULTS.max_sends, validators=[MinValueValidator(1)], help_text="At most this many recipients per content.")
+    max_waves = models.PositiveSmallIntegerField(
+        default=DEFAULTS.max_waves, validators=[MinValueValidator(1)],
+        help_text="A campaign still undecided after this many waves stops ('budget').")
+    observation_window = models.DurationField(
+        default=DEFAULTS.observation_window, help_text="A wave is judged this long after its last push left.")
+    floor = models.FloatField(
+        default=DEFAULTS.floor, validators=[MinValueValidator(0.01)],
+        help_text="Expand only when confident the click improvement is above this.")
+    target = models.FloatField(
+        default=DEFAULTS.target, validators=[MinValueValidator(0.01)],
+        help_text="Stop for futility when confident the click improvement is below this.")
+    alpha = models.FloatField(
+        default=DEFAULTS.alpha, validators=[MinValueValidator(0.001), MaxValueValidator(0.49)],
+        help_text="Error of each one-sided test, valid however often the waves are looked at.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "policies"
+        constraints = [
+            models.CheckConstraint(condition=models.Q(evaluation_delay__gte=timedelta(0)), name="policy_eval_delay_nonneg"),
+            models.CheckConstraint(condition=models.Q(content_lifetime__gt=timedelta(0)), name="policy_lifetime_positive"),
+            models.CheckConstraint(condition=models.Q(cap_window__gt=timedelta(0)), name="policy_cap_window_positive"),
+            models.CheckConstraint(condition=models.Q(target__gte=models.F("floor")), name="policy_target_ge_floor"),
+            models.CheckConstraint(condition=models.Q(growth__gte=1.0), name="policy_growth_ge_1"),
+        ]
+
+    def clean(self):
+        if self.floor is not None and self.target is not None and self.target < self.floor:
+            raise ValidationError({"target": "The target must be at least the floor."})
+
+    def __str__(self) -> str:
+        return f"policy of {self.client_id}"
 
 
 class ApiKey(models.Model):

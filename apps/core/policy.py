@@ -1,6 +1,75 @@
-"""The business rules of a client, and their defaults, in one module."""
+"""A client's business rules have one source: its ``Policy`` row (``apps.core.models``), which
+admins edit on the client's admin page. Their defaults live here and nowhere else; the ramp's
+come from ``recsys.ramp``'s documented defaults, so a number is written once.
 
+Who reads what:
+
+- contents: ``evaluation_delay``, ``content_lifetime``, ``candidate_threshold``;
+- the engine at launch: the ramp (``first_wave_size``, ``growth``, ``max_sends``, ``max_waves``,
+  ``observation_window``, ``floor``, ``target``, ``alpha``) and the segment (``inactive_days``),
+  copied into the campaign so that a later change does not alter a running push;
+- the engine at every wave: ``cap_window`` (the slot) and the quiet hours;
+- features and dashboards: ``inactive_days``; pages and charts: ``floor`` and ``target``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
 from datetime import timedelta
 
-# One content push per person per rolling window: the slot.
-CAP_WINDOW = timedelta(days=7)
+from recsys.ramp import DEFAULT_CONFIG
+
+
+@dataclass(frozen=True)
+class Defaults:
+    candidate_threshold: float = 1.5  # predicted click improvement that makes a content a candidate
+    cap_window: timedelta = timedelta(days=7)  # one content push per person per this rolling window
+    inactive_days: int = 7  # no activity for this many days: inactive (the default segment)
+    quiet_hours_start: int = 22  # local hour from which nobody is pushed ...
+    quiet_hours_end: int = 8  # ... until this local hour
+    first_wave_size: int = DEFAULT_CONFIG.initial_size
+    growth: float = DEFAULT_CONFIG.growth
+    max_sends: int = 100_000
+    max_waves: int = DEFAULT_CONFIG.max_waves
+    observation_window: timedelta = timedelta(seconds=DEFAULT_CONFIG.observation_window_s)
+    floor: float = DEFAULT_CONFIG.floor
+    target: float = DEFAULT_CONFIG.target
+    alpha: float = DEFAULT_CONFIG.alpha
+
+
+DEFAULTS = Defaults()
+
+
+def default_evaluation_delay() -> timedelta:
+    """How long after its creation a content is judged (``PUSHADMIN_EVALUATION_DELAY``, 30 minutes)."""
+    from django.conf import settings
+
+    return settings.PUSHADMIN["EVALUATION_DELAY"]
+
+
+def default_content_lifetime() -> timedelta:
+    """How long a content lives (``PUSHADMIN_CONTENT_LIFETIME``, 4 hours)."""
+    from django.conf import settings
+
+    return settings.PUSHADMIN["CONTENT_LIFETIME"]
+
+
+RAMP_FIELDS = {  # campaign field -> policy field
+    "initial_size": "first_wave_size", "growth": "growth", "max_sends": "max_sends", "max_waves": "max_waves",
+    "observation_window": "observation_window", "floor": "floor", "target": "target", "alpha": "alpha",
+}
+
+
+def segment_of(inactive_days: int) -> dict:
+    """The default segment: subscribers inactive for ``inactive_days``, whom pushes are for."""
+    return {"activity": "inactive", "inactive_days": int(inactive_days)}
+
+
+def default_segment() -> dict:
+    return segment_of(DEFAULTS.inactive_days)
+
+
+def campaign_settings(policy) -> dict:
+    """What a campaign copies from its client's policy at launch."""
+    return {**{field: getattr(policy, name) for field, name in RAMP_FIELDS.items()},
+            "segment": segment_of(policy.inactive_days)}

@@ -10,16 +10,47 @@ from django.db import transaction
 
 from apps.core import clock
 from apps.core.api_auth import KEY_PREFIX, hash_secret
-from apps.core.models import ApiKey, Client, Decision, Membership, Switch
+from apps.core.models import ApiKey, Client, Decision, Membership, Policy, Switch
 from apps.core.permissions import Role
 from apps.core.selectors import PAUSE_SWITCH
 
 
-def client_create(*, slug: str, name: str = "", **fields) -> Client:
-    client = Client(slug=slug, name=name or slug, **fields)
+@transaction.atomic
+def client_create(*, slug: str, name: str = "", api_rate: str = "", **policy) -> Client:
+    """A client with its policy: the defaults (``apps.core.policy``), with ``policy`` laid over them."""
+    client = Client(slug=slug, name=name or slug, api_rate=api_rate)
     client.full_clean()
     client.save()
+    rules = Policy(client=client, **policy)
+    rules.full_clean()
+    rules.save()
     return client
+
+
+@transaction.atomic
+def policy_set(*, client: Client, user=None, now=None, **changes) -> Policy:
+    """Change some of a client's rules; logged with before and after. A ValidationError names
+    the field when a value is out of range."""
+    policy = Policy.objects.select_for_update().get(client=client)
+    names = [f.name for f in Policy._meta.fields if f.name not in ("client", "updated_at")]
+    unknown = set(changes) - set(names)
+    if unknown:
+        raise ValueError(f"not a policy field: {', '.join(sorted(unknown))}")
+    before = {name: getattr(policy, name) for name in changes}
+    for name, value in changes.items():
+        setattr(policy, name, value)
+    policy.full_clean()
+    policy.save()
+    changed = [name for name in changes if getattr(policy, name) != before[name]]
+    if changed:
+        decision_record(client=client, action="policy_set", actor_user=user, actor_name="" if user else "system",
+                        subject=f"policy:{client.slug}", before=_plain({n: before[n] for n in changed}),
+                        after=_plain({n: getattr(policy, n) for n in changed}), now=now)
+    return policy
+
+
+def _plain(values: dict) -> dict:
+    return {k: (v.total_seconds() if hasattr(v, "total_seconds") else v) for k, v in values.items()}
 
 
 def api_key_create(*, client: Client, name: str = "") -> tuple[ApiKey, str]:

@@ -32,8 +32,9 @@ class ActivityWeek(models.Model):
 class CampaignReach(models.Model):
     """Who a campaign's pushes reached and who came back.
 
-    ``inactive_recipients``: delivered to someone with no open, click or read in the 7 days
-    before their push; ``reactivated``: of those, the ones with one in the 7 days after it.
+    ``inactive_recipients``: delivered to someone with no open, click or read in the client's
+    policy's inactive days (7 by default) before their push; ``reactivated``: of those, the ones
+    with one in the 7 days after it.
     ``activity_states``, ``categories`` (the recipient's most-read category in the 30 days before
     the push) and ``platforms`` count recipients. ``settled`` once every push is 8 days old and
     the campaign has ended: the numbers no longer change and the roll-up leaves the row alone.

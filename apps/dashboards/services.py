@@ -21,15 +21,15 @@ from apps.core.models import Client
 from apps.dashboards.models import ActivityWeek, CampaignReach
 
 ACTIVITY_TYPES = ("open", "click", "read")
-INACTIVE = timedelta(days=7)  # inactive before a push: no activity for this long
-COMEBACK = timedelta(days=7)  # reactivated: active again within this long after the push
+COMEBACK = timedelta(days=7)  # reactivated: active again within this long after the push (the metric's definition)
 SETTLE_AFTER = COMEBACK + timedelta(days=1)
 LATE_EVENTS = timedelta(days=2)  # a closed week is counted again until this long after its end
 CATEGORY_WINDOW = timedelta(days=30)
 WEEKS = 12
 NO_CATEGORY = "(no reads)"
 
-# Buckets of "days since the last open, click or read" at the moment of the push.
+# Buckets of "days since the last open, click or read" at the moment of the push, for the
+# breakdown on the campaign page (the same for every client, so campaigns compare).
 ACTIVITY_STATES = (
     ("active", "active in the last 7 days", 0, 7),
     ("7-13d", "inactive 7-13 days", 7, 14),
@@ -106,11 +106,13 @@ def campaign_reach_compute(*, campaign: Campaign, now: datetime | None = None) -
     states: Counter = Counter()
     platforms: Counter = Counter()
     inactive = reactivated = opted_out = 0
+    # Inactive before the push: no activity for the client's policy's inactive days, or never.
+    inactive_after = timedelta(days=campaign.client.policy.inactive_days)
     for _, sent_at, before, after, platform, opt_in, updated_at, created_at, last_push in rows:
         state = activity_state(sent_at, before)
         states[state] += 1
         platforms[platform] += 1
-        if state != "active":
+        if before is None or sent_at - before >= inactive_after:
             inactive += 1
             if after is not None and after <= sent_at + COMEBACK:
                 reactivated += 1
@@ -154,7 +156,7 @@ def campaign_reach_refresh(*, now: datetime | None = None, limit: int | None = N
            | Q(reach__settled=False, reach__computed_at__lte=now - SETTLING_EVERY)
            | (Q(reach__settled=False, reach__computed_at__lte=now - FRESH_EVERY)
               & (Q(created_at__gte=now - timedelta(days=1)) | Q(state=Campaign.State.RUNNING))))
-    todo = Campaign.objects.filter(due, created_at__lte=now).order_by("created_at", "pk")
+    todo = Campaign.objects.filter(due, created_at__lte=now).select_related("client__policy").order_by("created_at", "pk")
     if limit:
         todo = todo[:limit]
     done = 0

@@ -14,7 +14,6 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.campaigns.models import Campaign
 from apps.core import clock
 from apps.core.errors import ApiError
 from apps.core.permissions import Action, can, require
@@ -52,7 +51,7 @@ def overview(request):
         "charts": {
             "weekly": charts.weekly_actives(data["weeks"]),
             "daily": charts.daily_pushes(data["days"]),
-            "improvement": charts.daily_improvement(data["days"], target=Campaign._meta.get_field("target").default),
+            "improvement": charts.daily_improvement(data["days"], target=data["rules"].target),
             "slot": charts.slot_share(data["subscribers"]),
         },
     })
@@ -85,7 +84,7 @@ def campaign(request, pk: int):
         page_charts["states"] = charts.breakdown(reach["activity_states"], label="recipients")
         page_charts["categories"] = charts.breakdown(reach["categories"], label="recipients", color=charts.PURPLE)
     return render(request, "dashboards/campaign.html", {
-        **data, "charts": page_charts, "bounds": f"{c.floor},{c.target}",
+        **data, "charts": page_charts,
         "can_stop": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id) and c.state == "running",
         "can_control": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id),
     })

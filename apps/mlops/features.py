@@ -9,11 +9,11 @@ from dataclasses import replace
 from datetime import timedelta
 
 from apps.audience.models import Subscriber
+from apps.core.models import Policy
 from apps.events.models import Event
 from recsys.selection import PushWorthinessFeatures
 
 CTR_PRIOR_CLICKS, CTR_PRIOR_SENDS = 1.0, 50.0  # Beta prior: a newcomer's usual push CTR is 2%
-INACTIVE_DAYS = 7
 
 
 def evaluation_inputs(*, contents, now, scorer=None):
@@ -34,11 +34,13 @@ def evaluation_inputs(*, contents, now, scorer=None):
     everyone = set().union(*readers.values())
     ctr = {pk: (c + CTR_PRIOR_CLICKS) / (s + CTR_PRIOR_SENDS)
            for pk, s, c in Subscriber.objects.filter(pk__in=everyone).values_list("pk", "push_sends", "push_clicks")}
-    # Was each early reader active in the 7 days before the content appeared? (Events, not
-    # last_activity_at, which the reads of this very content have already moved.)
+    # Was each early reader active in the client's inactive days before the content appeared?
+    # (Events, not last_activity_at, which the reads of this very content have already moved.)
+    inactive_after = {cid: timedelta(days=days) for cid, days in
+                      Policy.objects.filter(client_id__in={c.client_id for c in contents}).values_list("client_id", "inactive_days")}
     active_before: dict[int, list] = {}
     if everyone:
-        start = min(c.created_at for c in contents) - timedelta(days=INACTIVE_DAYS)
+        start = min(c.created_at - inactive_after[c.client_id] for c in contents)
         end = max(c.created_at for c in contents)
         for sid, at in Event.objects.filter(subscriber_id__in=everyone, occurred_at__gte=start, occurred_at__lt=end,
                                             type__in=[Event.Type.READ, Event.Type.CLICK, Event.Type.OPEN]
@@ -46,7 +48,7 @@ def evaluation_inputs(*, contents, now, scorer=None):
             active_before.setdefault(sid, []).append(at)
     out = {}
     for c in contents:
-        window_start = c.created_at - timedelta(days=INACTIVE_DAYS)
+        window_start = c.created_at - inactive_after[c.client_id]
         rs = readers[c.pk]
         inactive = sum(1 for s in rs if not any(window_start <= at < c.created_at for at in active_before.get(s, ())))
         local = c.created_at

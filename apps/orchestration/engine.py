@@ -30,7 +30,7 @@ from apps.contents.models import Content, ContentStatus, TitleVariant
 from apps.contents.services import CannotLaunch, content_transition, title_variants_count
 from apps.core import clock
 from apps.core.errors import ApiError
-from apps.core.policy import CAP_WINDOW
+from apps.core.policy import campaign_settings
 from apps.core.services import decision_record
 from apps.delivery import selectors as outbox
 from apps.delivery.services import sends_cancel_pending, sends_create_with_slots
@@ -52,10 +52,11 @@ def campaign_launch(*, content: Content, user=None, now: datetime | None = None,
                     **settings) -> Campaign:
     """Start the push of an approved content: its campaign, and wave 1 planned at once.
 
-    ``settings`` override the campaign's ramp settings (``initial_size``, ``growth``, ...)."""
+    The campaign copies its ramp and segment from the client's policy; ``settings`` override
+    them for this launch (``initial_size``, ``growth``, ``max_sends``, ...)."""
     now = now or clock.now()
     with transaction.atomic():
-        content = Content.objects.select_for_update().get(pk=content.pk)
+        content = Content.objects.select_for_update().select_related("client__policy").get(pk=content.pk)
         if content.status != ContentStatus.APPROVED:
             raise CannotLaunch(f"Only an approved content can be launched; this one is {content.status}.", field="status")
         if content.expires_at <= now:
@@ -64,7 +65,8 @@ def campaign_launch(*, content: Content, user=None, now: datetime | None = None,
             raise CannotLaunch("Approve at least one title first.", field="title_variants")
         if Campaign.objects.filter(content=content).exists():
             raise CannotLaunch("This content has a campaign already.", field="content")
-        campaign = campaigns.campaign_create(content=content, user=user, now=now, **settings)
+        campaign = campaigns.campaign_create(content=content, user=user, now=now,
+                                             **{**campaign_settings(content.client.policy), **settings})
         content_transition(content=content, to=ContentStatus.SENDING)
         decision_record(client=content.client_id, action="campaign_launch", actor_user=user,
                         actor_name="" if user else "auto-approve", content=content, campaign=campaign,
@@ -95,15 +97,17 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     from recsys.ramp import fit_population_prior, smoothed_ctr
 
     now = now or clock.now()
-    wave = Wave.objects.select_for_update().select_related("campaign__content", "campaign__client").get(pk=wave.pk)
+    wave = (Wave.objects.select_for_update().select_related("campaign__content", "campaign__client__policy")
+            .get(pk=wave.pk))
     campaign = wave.campaign
     if wave.state != Wave.State.PLANNED or campaign.state != Campaign.State.RUNNING:
         return 0
     client, content = campaign.client, campaign.content
+    policy = client.policy
     remaining = max(campaign.max_sends - campaign.sends, 0)
     candidates = outbox.eligible_candidates(client=client, content_id=content.pk, now=now,
-                                            segment=Segment.from_json(campaign.segment), cap_window=CAP_WINDOW,
-                                            quiet_start=client.quiet_hours_start, quiet_end=client.quiet_hours_end)
+                                            segment=Segment.from_json(campaign.segment), cap_window=policy.cap_window,
+                                            quiet_start=policy.quiet_hours_start, quiet_end=policy.quiet_hours_end)
     seed = _seed_ids(campaign, now)
     if len(seed):  # the seed already has the content: look-alikes only
         candidates = candidates.take(~np.isin(candidates.ids, seed))
@@ -127,7 +131,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         start += int(n)
 
     created = sends_create_with_slots(campaign=campaign, wave=wave, subscriber_ids=ranked.ids, baseline_ctr=ctr,
-                                      scores=ranked.total, variant_ids=variant_of, cap_window=CAP_WINDOW, now=now)
+                                      scores=ranked.total, variant_ids=variant_of, cap_window=policy.cap_window, now=now)
     sent_ids = created["subscriber_ids"]
     mask = np.isin(ranked.ids, sent_ids)
     expected = float(ctr[mask].sum())

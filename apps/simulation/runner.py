@@ -233,8 +233,6 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
 
 def measure(run: StrategyRun) -> dict:
     """The numbers of one strategy: from the product's database and the world's truth."""
-    from recsys.ramp import RampConfig
-
     from apps.campaigns.models import Campaign, Wave
     from apps.delivery.models import Send
 
@@ -248,7 +246,8 @@ def measure(run: StrategyRun) -> dict:
     all_expected = sum(c.expected_clicks for c in campaigns)
     pushes = int(Send.objects.filter(campaign__client=run.client, state="sent").count())
     # True improvement of each campaign's first wave audience, at its send time.
-    floor, target = RampConfig().floor, RampConfig().target
+    policy = run.client.policy
+    floor, target = policy.floor, policy.target
     below = above = below_exp = above_exp = 0
     truths = []
     for c in campaigns:

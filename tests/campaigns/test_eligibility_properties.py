@@ -8,7 +8,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 from apps.audience.models import Subscriber
 from apps.audience.selectors import Segment, in_quiet_hours, is_eligible, local_hour
-from apps.core.policy import CAP_WINDOW
+from apps.core.policy import DEFAULTS
 from apps.delivery.selectors import eligible_candidates
 from apps.campaigns.models import Campaign, Wave
 from apps.delivery.models import Send
@@ -48,10 +48,10 @@ def test_query_agrees_with_the_rules(client_a, content_factory, people, hour, ac
             Send.objects.create(campaign=old, wave=wave, subscriber=s, baseline_ctr=0.01, created_at=now)
         subs.append((s, p["sent_before"]))
     segment = Segment(activity=activity, inactive_days=inactive_days)
-    got = set(eligible_candidates(client=client_a, content_id=content.pk, now=now, segment=segment, cap_window=CAP_WINDOW,
+    got = set(eligible_candidates(client=client_a, content_id=content.pk, now=now, segment=segment, cap_window=DEFAULTS.cap_window,
                                   quiet_start=quiet[0], quiet_end=quiet[1]).ids.tolist())
     expected = {s.pk for s, sent in subs if is_eligible(s, now=now, sent_this_content=sent, segment=segment,
-                                                         cap_window=CAP_WINDOW, quiet_start=quiet[0], quiet_end=quiet[1])}
+                                                         cap_window=DEFAULTS.cap_window, quiet_start=quiet[0], quiet_end=quiet[1])}
     assert got == expected
 
 
@@ -68,7 +68,7 @@ def test_local_hour_uses_the_subscribers_zone(at):
 
 
 def test_default_quiet_hours_are_22_to_8():
-    from apps.core.models import Client
+    from apps.core.models import Policy
 
-    c = Client(slug="x")
+    c = Policy()
     assert {h for h in range(24) if in_quiet_hours(h, c.quiet_hours_start, c.quiet_hours_end)} == {22, 23, 0, 1, 2, 3, 4, 5, 6, 7}

@@ -11,7 +11,7 @@ from django.db import connection, connections, transaction
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
 from apps.delivery.models import Send
-from apps.core.policy import CAP_WINDOW
+from apps.core.policy import DEFAULTS
 from apps.delivery.services import sends_create_with_slots
 
 THREADS = 32
@@ -39,7 +39,7 @@ def test_exactly_one_claim_wins_every_round(client_a, content_factory, now):
                 try:
                     with transaction.atomic():
                         got = sends_create_with_slots(campaign=campaign, wave=wave, subscriber_ids=[sub.pk],
-                                                      baseline_ctr=[0.01], scores=[1.0], variant_ids=[0], cap_window=CAP_WINDOW, now=now)
+                                                      baseline_ctr=[0.01], scores=[1.0], variant_ids=[0], cap_window=DEFAULTS.cap_window, now=now)
                     wins[r, t] = len(got["subscriber_ids"])
                 except Exception as exc:  # noqa: BLE001 - reported below
                     errors.append(repr(exc))

@@ -63,7 +63,7 @@ def candidate(client_a, register, reads, t0):
         c = register(client, external_id, at=at, title=title, body=body, category=category, language=language)
         if n_reads:
             reads(c, n_reads)
-        contents_evaluate_due(now=at + client.evaluation_delay)
+        contents_evaluate_due(now=at + client.policy.evaluation_delay)
         c.refresh_from_db()
         assert c.status == "candidate", (c.status, c.push_score, c.rejection_reason)
         return c

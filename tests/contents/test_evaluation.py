@@ -46,9 +46,9 @@ def test_early_reads_make_a_candidate_and_none_a_rejection(client_a, register, r
     hot.refresh_from_db()
     cold.refresh_from_db()
     assert hot.status == ContentStatus.CANDIDATE and hot.early_reads == 60
-    assert hot.push_score >= client_a.candidate_threshold
+    assert hot.push_score >= client_a.policy.candidate_threshold
     assert cold.status == ContentStatus.REJECTED and cold.early_reads == 0
-    assert cold.push_score < client_a.candidate_threshold
+    assert cold.push_score < client_a.policy.candidate_threshold
     assert "below the client's threshold 1.50" in cold.rejection_reason
     # The numbers the decision saw are in the log.
     d = Decision.objects.get(content=hot, action="content_evaluate")

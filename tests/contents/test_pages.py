@@ -262,3 +262,21 @@ def test_rejected_but_live_contents_can_be_listed_and_overridden(people, client_
     assert web.post(f"/contents/{cold.pk}/launch/").status_code == 302
     assert Content.objects.get(pk=cold.pk).status == ContentStatus.SENDING
     assert Decision.objects.get(content=cold, action="content_approve").before == {"status": "rejected"}
+
+
+def test_scores_are_coloured_by_the_clients_own_floor_and_target(candidate, people, client_a, t0):
+    from apps.core.services import policy_set
+
+    c = candidate()
+    score = c.push_score
+    page = "/contents/"
+
+    def colour(html: str) -> str:
+        return re.search(rf'class="score (\w+)">{score:.1f}×', html).group(1)
+
+    policy_set(client=client_a, floor=score + 1, target=score + 2)
+    assert colour(web_as(people, "editor").get(page).content.decode()) == "low"
+    policy_set(client=client_a, floor=score - 1, target=score + 1)
+    assert colour(web_as(people, "editor").get(page).content.decode()) == "mid"
+    policy_set(client=client_a, floor=max(score - 2, 0.01), target=score - 0.5 if score > 0.6 else score)
+    assert colour(web_as(people, "editor").get(page).content.decode()) == "high"

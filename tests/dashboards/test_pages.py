@@ -186,7 +186,8 @@ def _queries(client, url) -> int:
 
 # Queries per page, with the session, the user and their roles and clients. The overview: 5 counts
 # of subscribers, weeks, reactivations, days, running campaigns + their waves, 4 for the alerts.
-QUERY_BOUNDS = {"/dashboards/": 20, "/dashboards/campaigns/": 10, "/dashboards/contents/": 9, "/dashboards/contents.csv": 6,
+QUERY_BOUNDS = {"/dashboards/": 21,  # + the shown clients' policies (their slot windows, floor and target)
+                "/dashboards/campaigns/": 10, "/dashboards/contents/": 9, "/dashboards/contents.csv": 6,
                 "/dashboards/models/": 7, "/dashboards/system/": 10}
 
 

@@ -81,14 +81,14 @@ def build_world(*, client, editor, now: datetime | None = None, seed: int = 7, s
     from apps.audience.services import subscribers_bulk_upsert
     from apps.events.services import subscribers_activity_rollup
     from apps.core import clock
-    from apps.core.models import Client
+    from apps.core.models import Policy
     from apps.dashboards.services import dashboards_rollup
 
     now = (now or clock.now()).replace(microsecond=0)
     rng = np.random.default_rng(seed)
     # No quiet hours for this client: the last push runs at whatever hour the test runs.
     # (An admin's setting in the admin site; there is no service for it.)
-    Client.objects.filter(pk=client.pk).update(quiet_hours_start=0, quiet_hours_end=0)
+    Policy.objects.filter(client=client).update(quiet_hours_start=0, quiet_hours_end=0)
     client.refresh_from_db()
     start = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0)
     platforms = np.array(["android", "ios", "web"])[rng.choice(3, subscribers, p=[0.55, 0.35, 0.10])]
@@ -186,8 +186,8 @@ def _push(client, editor, story, *, at, rng, provider, suffix, world, until, wav
     early = [{"event_id": f"early-{content.pk}-{s}", "type": "read", "subscriber": f"s{s:04d}", "content": content.external_id,
               "occurred_at": (created + timedelta(minutes=float(rng.uniform(1, 25)))).isoformat()}
              for s in rng.choice(readers, n_early, replace=False)] if n_early else []
-    world.events += _ingest(client, early, now=created + client.evaluation_delay)
-    contents_evaluate_due(now=created + client.evaluation_delay)
+    world.events += _ingest(client, early, now=created + client.policy.evaluation_delay)
+    contents_evaluate_due(now=created + client.policy.evaluation_delay)
     content.refresh_from_db()
     approved = 0
     for v in content.title_variants.order_by("id"):

@@ -56,7 +56,7 @@ def test_mf_run_trains_activates_and_logs(two_tribes, now, people):
 @pytest.mark.django_db
 def test_model_ranker_finds_the_seeds_tribe(two_tribes, approved_content_for_ranking, now):
     from apps.audience.selectors import Segment
-    from apps.core.policy import CAP_WINDOW
+    from apps.core.policy import DEFAULTS
     from apps.delivery.selectors import eligible_candidates
     from apps.mlops.ranking import ModelRanker, ranker_for
 
@@ -65,7 +65,7 @@ def test_model_ranker_finds_the_seeds_tribe(two_tribes, approved_content_for_ran
     assert isinstance(ranker, ModelRanker)
     content = approved_content_for_ranking
     seed = np.array(sorted(Subscriber.objects.filter(external_id__in=["t3", "t7", "t11"]).values_list("pk", flat=True)))
-    cands = eligible_candidates(client=two_tribes, content_id=content.pk, now=now, cap_window=CAP_WINDOW,
+    cands = eligible_candidates(client=two_tribes, content_id=content.pk, now=now, cap_window=DEFAULTS.cap_window,
                                 segment=Segment(activity="any", inactive_days=7), quiet_start=0, quiet_end=0)
     ranked = ranker.rank(candidates=cands, content=content, seed_ids=seed, k=50, now=now, rng=np.random.default_rng(0))
     chosen = Subscriber.objects.filter(pk__in=ranked.ids.tolist()).values_list("external_id", flat=True)

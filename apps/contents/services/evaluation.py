@@ -32,7 +32,7 @@ def contents_evaluate_batch(*, scorer, features_of, now: datetime) -> tuple[int,
                         .order_by("evaluate_at", "id")[:EVALUATION_BATCH])
         if not contents:
             return 0, []
-        clients = {c.pk: c for c in Client.objects.filter(pk__in={c.client_id for c in contents})}
+        clients = {c.pk: c for c in Client.objects.filter(pk__in={c.client_id for c in contents}).select_related("policy")}
         inputs = features_of(contents=contents, now=now, scorer=scorer)
         templates = _templates_by_language()
         policies = {p.client_id: p for p in AutoApprovePolicy.objects.filter(client_id__in=clients, enabled=True)}
@@ -55,7 +55,7 @@ def _templates_by_language() -> dict[str, list]:
 
 def _evaluate_one(content: Content, client: Client, scorer, features, templates, now: datetime) -> str:
     score, reasons = scorer.score(features)
-    threshold = client.candidate_threshold
+    threshold = client.policy.candidate_threshold
     to = ContentStatus.CANDIDATE if score >= threshold else ContentStatus.REJECTED
     reason = "" if to == ContentStatus.CANDIDATE else (
         f"Predicted click improvement {score:.2f} is below the client's threshold {threshold:.2f}.")

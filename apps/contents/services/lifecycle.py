@@ -47,7 +47,8 @@ def content_transition(*, content: Content, to: str, **fields) -> Content:
 
 
 def _schedule(client: Client, created_at: datetime, expires_at: datetime | None) -> tuple[datetime, datetime]:
-    return created_at + client.evaluation_delay, expires_at or (created_at + client.content_lifetime)
+    policy = client.policy
+    return created_at + policy.evaluation_delay, expires_at or (created_at + policy.content_lifetime)
 
 
 def content_upsert(*, client: Client, external_id: str, data: dict, now: datetime | None = None) -> UpsertResult:

@@ -53,10 +53,11 @@ def interim(score_reasons) -> bool:
 
 
 @register.filter
-def score_level(score) -> str:
-    if score is None:
+def score_level(score, policy) -> str:
+    """CSS class of a predicted improvement against the client's target and floor."""
+    if score is None or policy is None:
         return "none"
-    return "high" if score >= 2.4 else ("mid" if score >= 1.5 else "low")
+    return "high" if score >= policy.target else ("mid" if score >= policy.floor else "low")
 
 
 @register.filter

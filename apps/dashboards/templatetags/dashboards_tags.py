@@ -47,12 +47,12 @@ def interval(span, nd: int = 2) -> str:
 
 
 @register.filter
-def level(x, floor_target) -> str:
-    """CSS class of an improvement against (floor, target): good / mid / low / none."""
-    if not _ok(x):
+def level(x, rules) -> str:
+    """CSS class of an improvement against the floor and target of ``rules`` (a campaign, or a
+    client's policy): good / mid / low / none."""
+    if not _ok(x) or rules is None:
         return "none"
-    floor, target = (float(v) for v in (floor_target.split(",") if isinstance(floor_target, str) else floor_target))
-    return "good" if x >= target else "mid" if x >= floor else "low"
+    return "good" if x >= rules.target else "mid" if x >= rules.floor else "low"
 
 
 @register.filter

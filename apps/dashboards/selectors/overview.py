@@ -1,0 +1,187 @@
+"""The overview page: weekly actives and reactivations, pushes and improvement by day, the slot,
+running campaigns and the alerts."""
+
+from __future__ import annotations
+
+import statistics
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Prefetch, Q, Sum
+from django.db.models.functions import TruncDate
+
+from apps.audience.models import Subscriber
+from apps.campaigns.models import Campaign, Wave
+from apps.core.models import Policy
+from apps.core.selectors import pause_switch
+from apps.dashboards.models import ActivityWeek, CampaignReach
+from apps.dashboards.selectors.common import client_q, ratio, rules_of
+from apps.dashboards.services import COMEBACK, WEEKS, week_start, week_start_at
+
+OVERVIEW_DAYS = 30
+RUNNING_SHOWN = 50
+# Alerts: when the overview raises one.
+PROVIDER_ERROR_SHARE = 0.02  # failed / (delivered + failed) over the last 24 h ...
+PROVIDER_ERROR_MIN = 50  # ... once at least this many pushes were attempted
+EXPANDED_FACTOR = 10.0  # a campaign of the last 7 days with this many times the median sends of the last 30 days
+EXPANDED_MIN_SENDS = 1000
+OPT_OUT_FACTOR = 2.0  # opt-outs per recipient in the last 7 days vs the 28 days before
+OPT_OUT_MIN = 5
+WEEK = timedelta(days=7)  # the reporting period of the "last 7 days" numbers (not a policy)
+
+
+def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = WEEKS, days: int = OVERVIEW_DAYS) -> dict:
+    """The overview page: weekly actives and reactivations by week, pushes by day, the slot,
+    running campaigns and alerts. 16 queries."""
+    scope = client_q(user, client_id)
+    current = week_start(now)
+    first_week = current - timedelta(weeks=weeks - 1)
+
+    # Subscribers: five counts, each answered from an index (client; the slot's partial index of
+    # opted-in subscribers; activity), instead of one pass over every subscriber row.
+    subscribers = Subscriber.objects.filter(scope)
+    opted_in = subscribers.filter(push_opt_in=True)
+    # Each client's slot is its own policy's cap window.
+    policies = list(Policy.objects.filter(scope).only("client_id", "cap_window", "floor", "target"))
+    slot = Q(pk__in=[])
+    for p in policies:
+        slot |= Q(client_id=p.client_id, last_content_push_at__gt=now - p.cap_window)
+    subs = {
+        "total": subscribers.count(),
+        "opted_in": opted_in.count(),
+        "slot_taken": opted_in.filter(slot).count(),
+        "active_7d": subscribers.filter(last_activity_at__gte=now - WEEK, last_activity_at__lte=now).count(),
+        "active_this_week": subscribers.filter(last_activity_at__gte=week_start_at(current), last_activity_at__lte=now).count(),
+    }
+
+    closed = {row["week_start"]: row["n"] for row in ActivityWeek.objects.filter(
+        scope, week_start__gte=first_week, week_start__lt=current).values("week_start").annotate(n=Sum("active_subscribers"))}
+    react_by_day = CampaignReach.objects.filter(
+        client_q(user, client_id, "campaign__client_id"),
+        campaign__created_at__gte=week_start_at(first_week), campaign__created_at__lt=now,
+    ).annotate(d=TruncDate("campaign__created_at")).values("d").annotate(
+        r=Sum("reactivated"), i=Sum("inactive_recipients"), n=Sum("recipients"))
+    react: dict = {}
+    for row in react_by_day:
+        ws = row["d"] - timedelta(days=row["d"].weekday())
+        acc = react.setdefault(ws, [0, 0, 0])
+        acc[0] += row["r"] or 0
+        acc[1] += row["i"] or 0
+        acc[2] += row["n"] or 0
+    week_rows = []
+    for k in range(weeks):
+        ws = first_week + timedelta(weeks=k)
+        r, i, n = react.get(ws, (0, 0, 0))
+        week_rows.append({
+            "week_start": ws, "partial": ws == current,
+            "active": subs["active_this_week"] if ws == current else closed.get(ws),
+            "reactivated": r, "inactive_recipients": i, "recipients": n,
+            "reactivation_rate": ratio(r, i),
+            # A week's reactivations are final 7 days after its last push.
+            "settling": week_start_at(ws) + WEEK + COMEBACK > now,
+        })
+
+    while len(week_rows) > 1 and not week_rows[0]["active"] and not week_rows[0]["recipients"]:
+        week_rows.pop(0)  # weeks before anything happened
+
+    first_day = (now - timedelta(days=days - 1)).date()
+    by_day = {row["d"]: row for row in Wave.objects.filter(
+        client_q(user, client_id, "campaign__client_id"),
+        created_at__gte=datetime.combine(first_day, datetime.min.time(), tzinfo=now.tzinfo), created_at__lte=now,
+    ).annotate(d=TruncDate("created_at")).values("d").annotate(
+        sends=Sum("sends"), delivered=Sum("delivered"), failed=Sum("failed"), clicks=Sum("clicks"),
+        expected=Sum("expected_clicks"), campaigns=Count("campaign_id", distinct=True))}
+    day_rows = []
+    for k in range(days):
+        d = first_day + timedelta(days=k)
+        row = by_day.get(d, {})
+        clicks, expected = row.get("clicks") or 0, row.get("expected") or 0.0
+        day_rows.append({"day": d, "campaigns": row.get("campaigns") or 0, "sends": row.get("sends") or 0,
+                         "delivered": row.get("delivered") or 0, "failed": row.get("failed") or 0,
+                         "clicks": clicks, "expected_clicks": expected, "improvement": ratio(clicks, expected)})
+
+    running = running_campaigns(user=user, client_id=client_id, limit=RUNNING_SHOWN)
+    totals_30d = {
+        "sends": sum(d["sends"] for d in day_rows), "delivered": sum(d["delivered"] for d in day_rows),
+        "clicks": sum(d["clicks"] for d in day_rows), "expected_clicks": sum(d["expected_clicks"] for d in day_rows),
+    }
+    totals_30d["improvement"] = ratio(totals_30d["clicks"], totals_30d["expected_clicks"])
+    return {
+        "now": now,
+        "subscribers": {**subs, "slot_share": ratio(subs["slot_taken"], subs["opted_in"])},
+        "weeks": week_rows,
+        "days": day_rows,
+        "totals_30d": totals_30d,
+        "running": running,
+        "alerts": alerts(user=user, now=now, client_id=client_id),
+        "rules": rules_of(policies),
+    }
+
+
+def running_campaigns(*, user, client_id: int | None = None, limit: int = RUNNING_SHOWN) -> list[dict]:
+    """Running campaigns, newest first, with their current wave and last decision. 2 queries."""
+    campaigns = list(
+        Campaign.objects.filter(client_q(user, client_id), state=Campaign.State.RUNNING)
+        .select_related("content", "client").order_by("-created_at", "-id")
+        .prefetch_related(Prefetch("waves", queryset=Wave.objects.order_by("number")))[:limit]
+    )
+    out = []
+    for c in campaigns:
+        waves = list(c.waves.all())
+        decided = [w for w in waves if w.decision]
+        last = decided[-1] if decided else None
+        out.append({
+            "campaign": c, "content": c.content, "client": c.client, "improvement": c.improvement,
+            "current_wave": waves[-1] if waves else None, "waves": len(waves),
+            "last_decision": {"wave": last.number, "decision": last.decision, "reason": last.decision_reason,
+                              "code": last.decision_numbers.get("code", ""), "at": last.decided_at} if last else None,
+        })
+    return out
+
+
+def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
+    """What an operator should look at now: provider errors, a content expanded far beyond the
+    others, opt-outs rising after pushes, sending paused. 4 queries."""
+    out: list[dict] = []
+    wave_scope = client_q(user, client_id, "campaign__client_id")
+    w = Wave.objects.filter(wave_scope, created_at__gte=now - timedelta(hours=24), created_at__lte=now).aggregate(
+        delivered=Sum("delivered"), failed=Sum("failed"))
+    delivered, failed = w["delivered"] or 0, w["failed"] or 0
+    attempted = delivered + failed
+    if attempted >= PROVIDER_ERROR_MIN and failed / attempted > PROVIDER_ERROR_SHARE:
+        out.append({"level": "bad", "kind": "provider_errors",
+                    "text": f"Provider errors: {failed:,} of {attempted:,} pushes failed in the last 24 hours "
+                            f"({failed / attempted:.1%}, alert above {PROVIDER_ERROR_SHARE:.0%}).", "link": "system"})
+
+    recent = list(Campaign.objects.filter(client_q(user, client_id), created_at__gte=now - timedelta(days=30),
+                                          created_at__lte=now, sends__gt=0)
+                  .values_list("pk", "sends", "created_at", "content__title"))
+    if len(recent) >= 3:
+        median = statistics.median(s for _, s, _, _ in recent)
+        for pk, sends, created, title in sorted(recent, key=lambda r: -r[1]):
+            if created >= now - WEEK and sends >= EXPANDED_MIN_SENDS and sends >= EXPANDED_FACTOR * median:
+                out.append({"level": "warn", "kind": "expanded", "campaign_id": pk,
+                            "text": f"“{title[:80]}” reached {sends:,} recipients, {sends / median:.0f}× the median "
+                                    f"campaign of the last 30 days ({median:,.0f}).", "link": "campaign"})
+
+    reach = CampaignReach.objects.filter(client_q(user, client_id, "campaign__client_id"),
+                                         campaign__created_at__gte=now - timedelta(days=35), campaign__created_at__lte=now)
+    agg = reach.aggregate(
+        recent_out=Sum("opted_out", filter=Q(campaign__created_at__gte=now - WEEK)),
+        recent_n=Sum("recipients", filter=Q(campaign__created_at__gte=now - WEEK)),
+        before_out=Sum("opted_out", filter=Q(campaign__created_at__lt=now - WEEK)),
+        before_n=Sum("recipients", filter=Q(campaign__created_at__lt=now - WEEK)),
+    )
+    r_out, r_n, b_out, b_n = (agg[k] or 0 for k in ("recent_out", "recent_n", "before_out", "before_n"))
+    r_rate, b_rate = ratio(r_out, r_n), ratio(b_out, b_n)
+    if r_out >= OPT_OUT_MIN and r_rate is not None and (not b_rate or r_rate >= OPT_OUT_FACTOR * b_rate):
+        before = f"{b_rate:.2%} in the 28 days before" if b_rate else "none in the 28 days before"
+        out.append({"level": "bad", "kind": "opt_outs",
+                    "text": f"Opt-outs rising: {r_out:,} of {r_n:,} recipients of the last 7 days turned pushes off "
+                            f"after their push ({r_rate:.2%}; {before}).", "link": "contents"})
+
+    switch = pause_switch()
+    if switch and switch.on:
+        who = switch.changed_by.get_username() if switch.changed_by else "the system"
+        out.append({"level": "bad", "kind": "paused",
+                    "text": f"All sending is paused (since {switch.changed_at:%Y-%m-%d %H:%M} UTC, by {who}).", "link": "system"})
+    return out

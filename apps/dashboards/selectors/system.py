@@ -1,0 +1,62 @@
+"""The system page: queues, workers, beat, provider errors, the backlog and the pause switch."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from django.db.models import Count, Max, Min, Q, Sum
+from django.db.models.functions import TruncHour
+
+from apps.campaigns.models import Wave
+from apps.core.selectors import pause_switch
+from apps.dashboards.selectors.common import client_q, ratio
+
+
+def system_page(*, user, now: datetime) -> dict:
+    """Queues, workers, beat, provider error rates (the user's clients, last 24 h), the backlog
+    and the global pause switch. 5 queries plus 3 Redis calls."""
+    from django_redis import get_redis_connection
+
+    from apps.core import health
+    from apps.delivery.models import Send
+
+    try:
+        workers = health.workers_status(now=now.timestamp())
+        queues = health.queue_depths()
+        raw_tick = get_redis_connection("default").get(health.BEAT_KEY)
+        redis_ok, redis_error = True, ""
+    except Exception as exc:  # noqa: BLE001 - the page shows Redis down instead of failing
+        workers, queues, raw_tick, redis_ok, redis_error = [], {}, None, False, str(exc)[:200]
+    beat_age = (now.timestamp() - float(raw_tick)) if raw_tick else None
+
+    since = now - timedelta(hours=24)
+    scope = client_q(user, None, "campaign__client_id")
+    providers: dict[str, dict] = {}
+    for row in (Send.objects.filter(scope, wave__created_at__gte=since, wave__created_at__lte=now,
+                                    state__in=[Send.State.SENT, Send.State.FAILED])
+                .values("provider", "state").annotate(n=Count("id"))):
+        p = providers.setdefault(row["provider"] or "(none)", {"provider": row["provider"] or "(none)", "sent": 0, "failed": 0})
+        p["sent" if row["state"] == Send.State.SENT else "failed"] += row["n"]
+    for p in providers.values():
+        p["error_rate"] = ratio(p["failed"], p["sent"] + p["failed"])
+    errors = list(Send.objects.filter(scope, wave__created_at__gte=since, wave__created_at__lte=now, state=Send.State.FAILED)
+                  .values("provider", "error").annotate(n=Count("id"), last=Max("failed_at")).order_by("-n")[:8])
+    hourly = {row["h"]: row for row in Wave.objects.filter(scope, created_at__gte=since, created_at__lte=now)
+              .annotate(h=TruncHour("created_at")).values("h").annotate(delivered=Sum("delivered"), failed=Sum("failed"))}
+    start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
+    hours = []
+    for k in range(24):
+        h = start + timedelta(hours=k)
+        row = hourly.get(h, {})
+        hours.append({"hour": h, "delivered": row.get("delivered") or 0, "failed": row.get("failed") or 0})
+    backlog = Send.objects.filter(scope, state__in=[Send.State.PENDING, Send.State.CLAIMED]).aggregate(
+        pending=Count("id", filter=Q(state=Send.State.PENDING)), claimed=Count("id", filter=Q(state=Send.State.CLAIMED)),
+        oldest=Min("created_at"))
+    switch = pause_switch()
+    return {
+        "now": now, "redis_ok": redis_ok, "redis_error": redis_error,
+        "workers": workers, "workers_alive": sum(1 for w in workers if w["alive"]),
+        "queues": queues, "beat_seconds": beat_age, "beat_ok": beat_age is not None and beat_age < 180,
+        "providers": sorted(providers.values(), key=lambda p: p["provider"]), "errors": errors, "hours": hours,
+        "backlog": backlog, "paused": bool(switch and switch.on), "switch": switch,
+    }
