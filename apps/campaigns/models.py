@@ -33,6 +33,10 @@ class Campaign(models.Model):
     alpha = models.FloatField(default=DEFAULTS.alpha)
     observation_window = models.DurationField(default=DEFAULTS.observation_window)
     max_waves = models.PositiveSmallIntegerField(default=DEFAULTS.max_waves, help_text="Stop with 'budget' after this many waves.")
+    exploration_share = models.FloatField(default=DEFAULTS.exploration_share,
+                                          help_text="Of wave 1, drawn at random outside the ranked top.")
+    holdout_share = models.FloatField(default=DEFAULTS.holdout_share,
+                                      help_text="Of the people ranked into each wave, held out at random: never sent this content.")
     segment = models.JSONField(default=default_segment, help_text="Who may get it (the policy's: the inactive).")
     sends = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)

@@ -25,6 +25,7 @@ class PolicyInline(admin.StackedInline):
         ("Who may be pushed", {"fields": ["cap_window", "inactive_days", "quiet_hours_start", "quiet_hours_end"]}),
         ("The ramp (copied into each campaign at launch)", {"fields": [
             "first_wave_size", "growth", "max_sends", "max_waves", "observation_window", "floor", "target", "alpha"]}),
+        ("Measurement (copied into each campaign at launch)", {"fields": ["exploration_share", "holdout_share"]}),
     ]
 
 

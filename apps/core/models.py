@@ -80,6 +80,15 @@ class Policy(models.Model):
     alpha = models.FloatField(
         default=DEFAULTS.alpha, validators=[MinValueValidator(0.001), MaxValueValidator(0.49)],
         help_text="Error of each one-sided test, valid however often the waves are looked at.")
+    # Measurement
+    exploration_share = models.FloatField(
+        default=DEFAULTS.exploration_share, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of a campaign's first wave drawn at random from the eligible people outside the ranked top, "
+                  "so the logs show what the ranker passed over. 0 = none.")
+    holdout_share = models.FloatField(
+        default=DEFAULTS.holdout_share, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
+        help_text="Share of the people ranked into each wave who are held out at random and never get this content, "
+                  "so the push's own effect can be told from what would have happened anyway. 0 = none.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -6,8 +6,9 @@ Who reads what:
 
 - contents: ``evaluation_delay``, ``content_lifetime``, ``candidate_threshold``;
 - the engine at launch: the ramp (``first_wave_size``, ``growth``, ``max_sends``, ``max_waves``,
-  ``observation_window``, ``floor``, ``target``, ``alpha``) and the segment (``inactive_days``),
-  copied into the campaign so that a later change does not alter a running push;
+  ``observation_window``, ``floor``, ``target``, ``alpha``), the measurement shares
+  (``exploration_share``, ``holdout_share``) and the segment (``inactive_days``), copied into the
+  campaign so that a later change does not alter a running push;
 - the engine at every wave: ``cap_window`` (the slot) and the quiet hours;
 - features and dashboards: ``inactive_days``; pages and charts: ``floor`` and ``target``.
 """
@@ -35,6 +36,8 @@ class Defaults:
     floor: float = DEFAULT_CONFIG.floor
     target: float = DEFAULT_CONFIG.target
     alpha: float = DEFAULT_CONFIG.alpha
+    exploration_share: float = 0.0  # of wave 1, drawn at random from the eligible outside the ranked top
+    holdout_share: float = 0.0  # of the people ranked into each wave, kept from this content at random
 
 
 DEFAULTS = Defaults()
@@ -57,6 +60,7 @@ def default_content_lifetime() -> timedelta:
 RAMP_FIELDS = {  # campaign field -> policy field
     "initial_size": "first_wave_size", "growth": "growth", "max_sends": "max_sends", "max_waves": "max_waves",
     "observation_window": "observation_window", "floor": "floor", "target": "target", "alpha": "alpha",
+    "exploration_share": "exploration_share", "holdout_share": "holdout_share",
 }
 
 

@@ -5,7 +5,7 @@ from django.db import models
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
 
-SEND_STATES = ("pending", "claimed", "sent", "failed", "cancelled")
+SEND_STATES = ("pending", "claimed", "sent", "failed", "cancelled", "held_out")
 
 
 class Send(models.Model):
@@ -16,6 +16,8 @@ class Send(models.Model):
     dispatcher claims ``pending`` rows by a conditional update and checks the row count, so a row is
     handed to a provider once. A push that never left (its campaign ended first) is ``cancelled``:
     its slot goes back to ``slot_previous_at`` and it counts neither as a send nor as expected clicks.
+    Someone chosen for a wave and held out at random (the campaign's holdout) has a ``held_out`` row:
+    never sent, no slot claimed, never chosen again for this content.
     """
 
     class State(models.TextChoices):
@@ -24,6 +26,11 @@ class Send(models.Model):
         SENT = "sent"
         FAILED = "failed"
         CANCELLED = "cancelled"
+        HELD_OUT = "held_out"
+
+    class ChosenBy(models.TextChoices):
+        RANKED = "ranked", "ranked into the wave"
+        EXPLORED = "explored", "drawn at random outside the ranked top"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="send_rows")
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="send_rows")
@@ -31,7 +38,8 @@ class Send(models.Model):
     title_variant = models.ForeignKey("contents.TitleVariant", null=True, blank=True, on_delete=models.SET_NULL, related_name="send_rows")
     state = models.CharField(max_length=9, choices=State.choices, default=State.PENDING)
     baseline_ctr = models.FloatField(help_text="The subscriber's usual push CTR when planned: this send's expected clicks.")
-    score = models.FloatField(null=True, blank=True, help_text="The audience ranking's total score.")
+    score = models.FloatField(null=True, blank=True, help_text="The audience ranking's total score (none when explored).")
+    chosen_by = models.CharField(max_length=8, choices=ChosenBy.choices, default=ChosenBy.RANKED)
     provider = models.CharField(max_length=16, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -21,6 +21,7 @@ from apps.core.selectors import sending_paused
 from apps.delivery.models import Send
 
 RECORD_EVERY = 200  # sends handed to the provider between two writes of their results
+NEVER_PUSHED = (Send.State.CANCELLED, Send.State.HELD_OUT)  # no open or click can be theirs
 
 
 def sends_attribute(*, events: list[dict]) -> dict[str, int]:
@@ -50,6 +51,7 @@ def _mark(times: dict[int, datetime], field: str) -> list[dict]:
     rows = list(
         Send.objects.select_for_update()
         .filter(pk__in=list(times), **{f"{field}__isnull": True})
+        .exclude(state__in=NEVER_PUSHED)
         .order_by("pk")
         .only("pk", "wave_id", "campaign_id", "title_variant_id", "subscriber_id")
     )
@@ -63,8 +65,11 @@ def _mark(times: dict[int, datetime], field: str) -> list[dict]:
 # --- The outbox: slots and sends --------------------------------------------------------------
 
 def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, scores, variant_ids, cap_window: timedelta,
-                            now) -> dict:
+                            now, explored=None) -> dict:
     """Claim each subscriber's slot and create their send, in one statement per chunk.
+
+    ``scores``: the ranker's (NaN = none, stored empty); ``explored``: True where the person was
+    drawn at random outside the ranked top (default: nobody).
 
     The claim is one conditional ``UPDATE ... WHERE last_content_push_at <= now - cap_window``;
     only the subscribers it actually updated get a send row, in the same transaction, which keeps
@@ -79,6 +84,8 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
     ids, ctr = ids[order], np.asarray(baseline_ctr, dtype=float)[order]
     score = np.asarray(scores, dtype=float)[order]
     variant = np.asarray(variant_ids, dtype=np.int64)[order]
+    how = np.where(np.zeros(len(ids), dtype=bool) if explored is None else np.asarray(explored, dtype=bool)[order],
+                   Send.ChosenBy.EXPLORED, Send.ChosenBy.RANKED)
     subs, sends = Subscriber._meta.db_table, Send._meta.db_table
     created: list[int] = []
     with connection.cursor() as cur:
@@ -98,13 +105,16 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                           RETURNING s.id, locked.prev
                         )
                         INSERT INTO {sends} (campaign_id, wave_id, subscriber_id, title_variant_id, state, baseline_ctr, score,
-                                             provider, provider_message_id, attempts, error, created_at, slot_previous_at)
-                        SELECT %b, %b, u.id, NULLIF(u.v, 0), 'pending', u.ctr, u.score, '', '', 0, '', %b, claimed.prev
-                        FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[]) AS u(id, v, ctr, score)
+                                             chosen_by, provider, provider_message_id, attempts, error, created_at,
+                                             slot_previous_at)
+                        SELECT %b, %b, u.id, NULLIF(u.v, 0), 'pending', u.ctr, NULLIF(u.score, 'NaN'::float8), u.how,
+                               '', '', 0, '', %b, claimed.prev
+                        FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[], %b::varchar[])
+                             AS u(id, v, ctr, score, how)
                         JOIN claimed ON claimed.id = u.id
                         RETURNING subscriber_id""",
                     [ids[sl].tolist(), now, now - cap_window, campaign.pk, wave.pk, now,
-                     ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist()],
+                     ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist(), how[sl].tolist()],
                 )
                 created += [r[0] for r in raw.fetchall()]
             if len(created) >= 20_000:
@@ -128,12 +138,26 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                 Send.objects.bulk_create([
                     Send(campaign_id=campaign.pk, wave_id=wave.pk, subscriber_id=sid,
                          title_variant_id=int(variant[by_id[sid]]) or None, state=Send.State.PENDING,
-                         baseline_ctr=float(ctr[by_id[sid]]), score=float(score[by_id[sid]]), created_at=now,
-                         slot_previous_at=previous[sid])
+                         baseline_ctr=float(ctr[by_id[sid]]), created_at=now, slot_previous_at=previous[sid],
+                         score=None if np.isnan(score[by_id[sid]]) else float(score[by_id[sid]]),
+                         chosen_by=str(how[by_id[sid]]))
                     for sid in claimed
                 ])
                 created += claimed
     return {"subscriber_ids": np.array(sorted(created), dtype=np.int64)}
+
+
+def sends_hold_out(*, campaign, wave, subscriber_ids, baseline_ctr, explored, now) -> int:
+    """Record the people of a wave held out at random (the campaign's holdout): a ``held_out``
+    row each, so they are never chosen for this content again and can be compared with the
+    recipients. No slot is claimed, nothing is sent."""
+    Send.objects.bulk_create([
+        Send(campaign_id=campaign.pk, wave_id=wave.pk, subscriber_id=int(sid), state=Send.State.HELD_OUT,
+             baseline_ctr=float(c), created_at=now,
+             chosen_by=Send.ChosenBy.EXPLORED if e else Send.ChosenBy.RANKED)
+        for sid, c, e in zip(subscriber_ids, baseline_ctr, explored)
+    ], batch_size=1000)
+    return len(subscriber_ids)
 
 
 def sends_cancel_pending(*, campaign_id: int, reason: str, now) -> dict[str, int]:

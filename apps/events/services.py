@@ -17,10 +17,13 @@ from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 
 from apps.audience.models import Subscriber
+from apps.campaigns.models import Campaign
 from apps.contents.models import Content
 from apps.core import clock
 from apps.core.batch import Field, ItemError, validate_item
 from apps.core.models import Client, Watermark
+from apps.delivery.models import Send
+from apps.delivery.services import NEVER_PUSHED, sends_attribute
 from apps.events.models import Event
 
 EVENT_SPEC: tuple[Field, ...] = (
@@ -88,8 +91,6 @@ def _reject(ev: dict, field: str, reason: str) -> dict:
 
 def _resolve(client: Client, valid: list[tuple[int, dict]], results: list, now: datetime) -> dict[int, dict]:
     """Map external ids and send ids to rows of this client; unknown ones reject their event."""
-    from apps.delivery.models import Send
-
     sub_ext = {ev["subscriber"] for _, ev in valid if "subscriber" in ev}
     con_ext = {ev["content"] for _, ev in valid if "content" in ev}
     send_ids = {ev["send_id"] for _, ev in valid if "send_id" in ev}
@@ -150,15 +151,12 @@ def _ids_by_external_id(model, client_id: int, external_ids: set[str]) -> dict[s
 
 def _link_sends(rows: dict[int, dict], unlinked: list[int]) -> None:
     """Attach a push-related event given by (subscriber, content) to its send, if there was one."""
-    from apps.campaigns.models import Campaign
-    from apps.delivery.models import Send
-
     pushed = set(Campaign.objects.filter(content_id__in={rows[i]["content_id"] for i in unlinked}).values_list("content_id", flat=True))
     unlinked = [i for i in unlinked if rows[i]["content_id"] in pushed]
     if not unlinked:
         return
     subscriber_ids = list({rows[i]["subscriber_id"] for i in unlinked})
-    sends = Send.objects.filter(campaign__content_id__in=pushed)
+    sends = Send.objects.filter(campaign__content_id__in=pushed).exclude(state__in=NEVER_PUSHED)
     if connection.vendor == "postgresql":
         sends = sends.extra(where=["subscriber_id = ANY(%s)"], params=[subscriber_ids])
     else:
@@ -215,8 +213,6 @@ def _apply(new_rows: list[dict]) -> None:
     concurrent batches never wait on each other's subscriber rows.)"""
     if not new_rows:
         return
-    from apps.delivery.services import sends_attribute
-
     sends_attribute(events=[r for r in new_rows if r["send_id"] is not None])
 
 

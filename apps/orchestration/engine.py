@@ -33,7 +33,7 @@ from apps.core.errors import ApiError
 from apps.core.policy import campaign_settings
 from apps.core.services import decision_record
 from apps.delivery import selectors as outbox
-from apps.delivery.services import sends_cancel_pending, sends_create_with_slots
+from apps.delivery.services import sends_cancel_pending, sends_create_with_slots, sends_hold_out
 from apps.events.selectors import readers_of
 from apps.mlops.ranking import ranker_for as product_ranker_for
 from apps.mlops.selectors import click_delay_model
@@ -113,27 +113,43 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         candidates = candidates.take(~np.isin(candidates.ids, seed))
     # Seeded by what the campaign is, not by row ids, so a rerun of the same world draws the same.
     rng = np.random.default_rng([zlib.crc32(f"{client.slug}/{content.external_id}".encode()), wave.number])
+    size = min(wave.planned_size, remaining)
+    explore = int(round(campaign.exploration_share * size)) if wave.number == 1 else 0
     ranker = (ranker_for or product_ranker_for)(client)
-    ranked = ranker.rank(candidates=candidates, content=content, seed_ids=seed, k=min(wave.planned_size, remaining),
-                         now=now, rng=rng)
+    ranked = ranker.rank(candidates=candidates, content=content, seed_ids=seed, k=size - explore, now=now, rng=rng)
+    chosen, scores = np.asarray(ranked.ids, dtype=np.int64), np.asarray(ranked.total, dtype=float)
+    explored = np.zeros(len(chosen), dtype=bool)
+    measurement: dict = {}
+    if explore:  # wave 1's exploration slice: at random among the eligible the ranker passed over
+        pool = candidates.ids[~np.isin(candidates.ids, chosen)]
+        drawn = np.sort(rng.choice(pool, size=min(explore, len(pool)), replace=False)) if len(pool) else pool[:0]
+        measurement.update(explored=int(len(drawn)), exploration_probability=round(len(drawn) / len(pool), 6) if len(pool) else None)
+        chosen, scores = np.concatenate([chosen, drawn]), np.concatenate([scores, np.full(len(drawn), np.nan)])
+        explored = np.concatenate([explored, np.ones(len(drawn), dtype=bool)])
     a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends) if len(candidates) else (0.5, 49.5)
-    pos = np.searchsorted(candidates.ids, ranked.ids)
+    pos = np.searchsorted(candidates.ids, chosen)
     ctr = smoothed_ctr(candidates.push_clicks[pos], candidates.push_sends[pos], a, b) if len(pos) else np.zeros(0)
+    if campaign.holdout_share > 0 and len(chosen):  # held out at random: never sent this content
+        held = rng.random(len(chosen)) < campaign.holdout_share
+        measurement["held_out"] = sends_hold_out(campaign=campaign, wave=wave, subscriber_ids=chosen[held],
+                                                 baseline_ctr=ctr[held], explored=explored[held], now=now)
+        chosen, scores, explored, ctr = chosen[~held], scores[~held], explored[~held], ctr[~held]
 
     variants = list(content.title_variants.filter(review=TitleVariant.Review.APPROVED).order_by("id"))
     clicks, sends = np.array([v.clicks for v in variants]), np.array([v.sends for v in variants])
-    counts = thompson_allocate(clicks, sends, len(ranked.ids), rng) if variants else np.zeros(0, dtype=int)
-    order = rng.permutation(len(ranked.ids))
-    variant_of = np.zeros(len(ranked.ids), dtype=np.int64)
+    counts = thompson_allocate(clicks, sends, len(chosen), rng) if variants else np.zeros(0, dtype=int)
+    order = rng.permutation(len(chosen))
+    variant_of = np.zeros(len(chosen), dtype=np.int64)
     start = 0
     for v, n in zip(variants, counts):
         variant_of[order[start:start + int(n)]] = v.pk
         start += int(n)
 
-    created = sends_create_with_slots(campaign=campaign, wave=wave, subscriber_ids=ranked.ids, baseline_ctr=ctr,
-                                      scores=ranked.total, variant_ids=variant_of, cap_window=policy.cap_window, now=now)
+    created = sends_create_with_slots(campaign=campaign, wave=wave, subscriber_ids=chosen, baseline_ctr=ctr,
+                                      scores=scores, variant_ids=variant_of, explored=explored,
+                                      cap_window=policy.cap_window, now=now)
     sent_ids = created["subscriber_ids"]
-    mask = np.isin(ranked.ids, sent_ids)
+    mask = np.isin(chosen, sent_ids)
     expected = float(ctr[mask].sum())
     per_variant = {str(v.pk): int(np.sum(variant_of[mask] == v.pk)) for v in variants}
     title_variants_count(sends={v.pk: per_variant[str(v.pk)] for v in variants})
@@ -143,9 +159,9 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         "method": "thompson",
     }
     numbers = {"eligible": int(len(candidates)), "seed": int(len(seed)), "chosen": int(len(ranked.ids)),
-               "created": int(len(sent_ids)), "slot_lost": int(len(ranked.ids) - len(sent_ids)),
+               "created": int(len(sent_ids)), "slot_lost": int(len(chosen) - len(sent_ids)),
                "expected_clicks": round(expected, 4), "prior": [round(float(a), 4), round(float(b), 4)],
-               "ranker": ranked.ranker, "allocation": per_variant}
+               "ranker": ranked.ranker, "allocation": per_variant, **measurement}
     campaigns.wave_record_plan(wave=wave, sends=len(sent_ids), expected_clicks=expected, allocation=allocation,
                                ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=NOBODY_LEFT)
     decision_record(client=client, action="wave_plan", actor_name="planner", content=content, campaign=campaign,

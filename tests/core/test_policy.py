@@ -105,7 +105,7 @@ def test_admins_edit_the_policy_on_the_clients_page(client_a, people):
     for name in ("evaluation_delay", "content_lifetime", "cap_window", "observation_window"):
         data[f"policy-0-{name}"] = str(getattr(p, name))
     for name in ("candidate_threshold", "inactive_days", "quiet_hours_start", "quiet_hours_end", "first_wave_size",
-                 "growth", "max_sends", "max_waves", "floor", "target", "alpha"):
+                 "growth", "max_sends", "max_waves", "floor", "target", "alpha", "exploration_share", "holdout_share"):
         data[f"policy-0-{name}"] = str(getattr(p, name))
     data["policy-0-target"] = "2.8"
     response = web.post(url, data)
