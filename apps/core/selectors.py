@@ -1,8 +1,13 @@
-"""Reads of the core: the operators' switches."""
+"""Reads of the core: a client's policy, the operators' switches."""
 
 from __future__ import annotations
 
-from apps.core.models import Switch
+from apps.core.models import Policy, Switch
+
+
+def policy_of(client_id: int) -> Policy:
+    """A client's business rules (every client has its policy, made with it)."""
+    return Policy.objects.get(client_id=client_id)
 
 PAUSE_SWITCH = "sending_paused"
 

@@ -31,6 +31,7 @@ from apps.contents.services import CannotLaunch, content_transition, title_varia
 from apps.core import clock
 from apps.core.errors import ApiError
 from apps.core.policy import campaign_settings
+from apps.core.selectors import policy_of
 from apps.core.services import decision_record
 from apps.delivery import selectors as outbox
 from apps.delivery.services import sends_cancel_pending, sends_create_with_slots, sends_hold_out
@@ -56,7 +57,7 @@ def campaign_launch(*, content: Content, user=None, now: datetime | None = None,
     them for this launch (``initial_size``, ``growth``, ``max_sends``, ...)."""
     now = now or clock.now()
     with transaction.atomic():
-        content = Content.objects.select_for_update().select_related("client__policy").get(pk=content.pk)
+        content = Content.objects.select_for_update().get(pk=content.pk)
         if content.status != ContentStatus.APPROVED:
             raise CannotLaunch(f"Only an approved content can be launched; this one is {content.status}.", field="status")
         if content.expires_at <= now:
@@ -66,7 +67,7 @@ def campaign_launch(*, content: Content, user=None, now: datetime | None = None,
         if Campaign.objects.filter(content=content).exists():
             raise CannotLaunch("This content has a campaign already.", field="content")
         campaign = campaigns.campaign_create(content=content, user=user, now=now,
-                                             **{**campaign_settings(content.client.policy), **settings})
+                                             **{**campaign_settings(policy_of(content.client_id)), **settings})
         content_transition(content=content, to=ContentStatus.SENDING)
         decision_record(client=content.client_id, action="campaign_launch", actor_user=user,
                         actor_name="" if user else "auto-approve", content=content, campaign=campaign,
@@ -97,13 +98,12 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     from recsys.ramp import fit_population_prior, smoothed_ctr
 
     now = now or clock.now()
-    wave = (Wave.objects.select_for_update().select_related("campaign__content", "campaign__client__policy")
-            .get(pk=wave.pk))
+    wave = Wave.objects.select_for_update().select_related("campaign__content", "campaign__client").get(pk=wave.pk)
     campaign = wave.campaign
     if wave.state != Wave.State.PLANNED or campaign.state != Campaign.State.RUNNING:
         return 0
     client, content = campaign.client, campaign.content
-    policy = client.policy
+    policy = policy_of(client.pk)
     remaining = max(campaign.max_sends - campaign.sends, 0)
     candidates = outbox.eligible_candidates(client=client, content_id=content.pk, now=now,
                                             segment=Segment.from_json(campaign.segment), cap_window=policy.cap_window,
