@@ -212,10 +212,12 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
     world = World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty, **extra))
     run = StrategyRun(strategy=strategy, world=world, now=world.config.start)
     _setup(run, seed=seed)
+    rounds = 0
     if history:
         _history(run)
-        if retrain and strategy == "product":
+        if retrain:  # every strategy on the same schedule: at the start and every simulated night
             models_retrain(now=run.now)
+            rounds += 1
     ranker = {"random": RandomRanker(), "oracle": OracleRanker(run)}.get(strategy)
     ranker_for = (lambda client: ranker) if ranker is not None else None
     dispatch = _dispatcher(SimProvider(run))
@@ -224,15 +226,18 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         run.now = world.config.start + timedelta(minutes=step_minutes * n)
         _feed(run, run.now)
         sweep(now=run.now, ranker_for=ranker_for, dispatch=dispatch, settle=True)
-        if retrain and strategy == "product" and n % int(24 * 60 / step_minutes) == 0:
+        if retrain and n % int(24 * 60 / step_minutes) == 0:
             models_retrain(now=run.now)
+            rounds += 1
         if progress and n % 36 == 0:
             progress(strategy, n / steps)
-    return measure(run)
+    return {**measure(run), "retraining_rounds": rounds}
 
 
 def measure(run: StrategyRun) -> dict:
     """The numbers of one strategy: from the product's database and the world's truth."""
+    from django.db.models import Count
+
     from apps.campaigns.models import Campaign, Wave
     from apps.delivery.models import Send
 
@@ -278,12 +283,17 @@ def measure(run: StrategyRun) -> dict:
     delivered = log.delivered
     truth_improvement = float(np.isfinite(log.clicked_at[delivered]).sum() / log.usual_ctr[delivered].sum()) if delivered.any() else None
     est = np.array(list(Send.objects.filter(campaign__client=run.client, state="sent").values_list("baseline_ctr", flat=True)))
+    # Per content: each campaign's own improvement, and how much of the pushing one content took.
+    own = [c.clicks / c.expected_clicks for c in campaigns if c.expected_clicks > 0]
+    top = (Send.objects.filter(campaign__client=run.client, state="sent").values("campaign_id")
+           .annotate(n=Count("id")).order_by("-n").values_list("n", flat=True).first()) or 0
     return {
         "campaigns": len(campaigns), "expanded_campaigns": len(expanded), "pushes": pushes,
         "wave1_true_improvement_mean": round(float(np.mean(truths)), 3) if truths else None,
         # Against the world's true usual CTRs instead of the product's estimates, and how far
         # the estimates are from the truth (1.0 = unbiased).
-        "click_improvement_vs_true_ctr": round(truth_improvement, 3) if truth_improvement else None,
+        "click_improvement_vs_true_ctr": round(truth_improvement, 3) if truth_improvement is not None else None,
+        "click_improvement_true_ctr": round(truth_improvement, 3) if truth_improvement is not None else None,
         "baseline_estimate_over_truth": round(float(est.sum() / log.usual_ctr[delivered].sum()), 3) if delivered.any() and len(est) else None,
         "click_improvement": round(exp_clicks / exp_expected, 3) if exp_expected else None,
         "click_improvement_all": round(all_clicks / all_expected, 3) if all_expected else None,
@@ -292,15 +302,66 @@ def measure(run: StrategyRun) -> dict:
         "wau": {"week": last_week, "treated": round(float(p1), 4), "holdout": round(float(p0), 4),
                 "lift": round(float(p1 - p0), 4), "ci95": [round(float(p1 - p0 - 1.96 * se), 4), round(float(p1 - p0 + 1.96 * se), 4)]},
         "ramp": {"below_floor": below, "expanded_below_floor": below_exp, "above_target": above, "expanded_above_target": above_exp},
+        "per_content": {"contents": len(own), "median_improvement": round(float(np.median(own)), 3) if own else None,
+                        "top_content_push_share": round(top / pushes, 4) if pushes else None},
     }
 
 
-def simulate(*, subscribers: int, days: float, seed: int, difficulty="default", strategies=STRATEGIES, keep: bool = False,
-             retrain: bool = True, progress=None, start: datetime | None = None) -> dict:
-    """Run each strategy on its own copy of the world; the database is left as it was unless ``keep``.
-    ``start``: when simulated time begins (default: the world's own start; to fill a database for
-    the dashboards, start ``days`` before now so the data ends today)."""
+def simulate(*, subscribers: int, days: float, seed: int = 0, seeds=None, difficulty="default", strategies=STRATEGIES,
+             keep: bool = False, retrain: bool = True, progress=None, start: datetime | None = None) -> dict:
+    """Run each strategy on its own copy of the world, for each seed; the database is left as it
+    was unless ``keep``. ``start``: when simulated time begins (default: the world's own start; to
+    fill a database for the dashboards, start ``days`` before now so the data ends today).
+
+    With several ``seeds``, the report's numbers are the means over the seeds, and ``seeds`` holds
+    each seed's own report and each number's spread (sd, min, max)."""
     started = time.perf_counter()
+    seeds = list(seeds) if seeds else [seed]
+    runs = {}
+    for one in seeds:
+        runs[one] = _simulate_one(subscribers=subscribers, days=days, seed=one, difficulty=difficulty,
+                                  strategies=strategies, keep=keep, retrain=retrain, progress=progress, start=start)
+    out = _mean([runs[one] for one in seeds])
+    out["settings"] = {"subscribers": subscribers, "days": days, "seed": seeds[0], "difficulty": difficulty}
+    out["seeds"] = {"seeds": seeds, "runs": {str(one): runs[one] for one in seeds},
+                    "spread": _spread([runs[one]["strategies"] for one in seeds])}
+    out["seconds"] = round(time.perf_counter() - started, 1)
+    return out
+
+
+def _mean(reports: list):
+    """The same structure with every number averaged (None if any report lacks it)."""
+    first = reports[0]
+    if isinstance(first, dict):
+        return {k: _mean([r.get(k) if isinstance(r, dict) else None for r in reports]) for k in first}
+    if isinstance(first, list):
+        return [_mean([r[i] if isinstance(r, list) and len(r) > i else None for r in reports]) for i in range(len(first))]
+    if isinstance(first, bool) or not isinstance(first, (int, float)):
+        return first
+    if any(not isinstance(r, (int, float)) or r is None for r in reports):
+        return None
+    mean = sum(reports) / len(reports)
+    return mean if len(reports) > 1 or not isinstance(first, int) else first
+
+
+def _spread(strategies: list[dict]) -> dict:
+    """For each strategy's top-level numbers: sd (n - 1), min and max over the seeds."""
+    out: dict = {}
+    for name in strategies[0]:
+        for key, value in strategies[0][name].items():
+            if not isinstance(value, (int, float)) or isinstance(value, bool):
+                continue
+            values = [s[name].get(key) for s in strategies]
+            if any(v is None for v in values):
+                continue
+            arr = np.array(values, dtype=float)
+            out.setdefault(name, {})[key] = {"sd": round(float(arr.std(ddof=1)), 4) if len(arr) > 1 else 0.0,
+                                             "min": round(float(arr.min()), 4), "max": round(float(arr.max()), 4)}
+    return out
+
+
+def _simulate_one(*, subscribers: int, days: float, seed: int, difficulty, strategies, keep: bool, retrain: bool,
+                  progress, start: datetime | None) -> dict:
     out = {"settings": {"subscribers": subscribers, "days": days, "seed": seed, "difficulty": difficulty}, "strategies": {}}
     for strategy in strategies:
         with transaction.atomic():
@@ -320,5 +381,4 @@ def simulate(*, subscribers: int, days: float, seed: int, difficulty="default", 
     }
     product = out["strategies"].get("product", {})
     out["holdout"] = {"wau_lift": product.get("wau", {}).get("lift"), "ci95": product.get("wau", {}).get("ci95")}
-    out["seconds"] = round(time.perf_counter() - started, 1)
     return out

@@ -7,7 +7,7 @@ from django.core.management import call_command
 
 
 @pytest.mark.slow
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settings, tmp_path):
     from apps.campaigns.models import Campaign
     from apps.core.models import Client
@@ -28,12 +28,40 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
         assert key in product
     assert {"expanded_share_below_floor", "expanded_share_above_target"} <= set(first["ramp"])
     assert "wau_lift" in first["holdout"]
+    # A fair comparison: every strategy retrained on the same schedule; improvement also against
+    # the world's true usual CTRs; what one content took of the pushes.
+    assert product["retraining_rounds"] == random["retraining_rounds"] == 1
+    for s in (product, random):
+        if s["pushes"]:
+            assert s["click_improvement_true_ctr"] is not None and s["per_content"]["contents"] > 0
+            assert 0 < s["per_content"]["top_content_push_share"] <= 1
+    assert 0.6 < random["click_improvement_true_ctr"] < 1.6  # random people click at their usual rate
+    assert first["seeds"]["seeds"] == [3] and first["seeds"]["runs"]["3"]["strategies"] == first["strategies"]
     assert not Client.objects.filter(slug__startswith="sim-").exists() and not Campaign.objects.exists()
 
 
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_several_seeds_report_each_and_their_mean_with_its_spread(capsys, settings, tmp_path):
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
+    call_command("simulate", "--subscribers", "2000", "--days", "0.5", "--seeds", "1,2", "--strategies", "random",
+                 "--no-retrain", "--json")
+    report = json.loads(capsys.readouterr().out)
+    one, two = (report["seeds"]["runs"][k]["strategies"]["random"] for k in ("1", "2"))
+    assert one != two  # two worlds
+    mean = report["strategies"]["random"]
+    assert mean["pushes"] == (one["pushes"] + two["pushes"]) / 2
+    assert mean["clicks_per_1000"] == pytest.approx((one["clicks_per_1000"] + two["clicks_per_1000"]) / 2)
+    spread = report["seeds"]["spread"]["random"]["pushes"]
+    assert (spread["min"], spread["max"]) == (min(one["pushes"], two["pushes"]), max(one["pushes"], two["pushes"]))
+    assert spread["sd"] == pytest.approx(abs(one["pushes"] - two["pushes"]) / 2 ** 0.5, abs=1e-3)
+
+
 @pytest.mark.django_db
-def test_bad_strategy_is_refused():
+def test_bad_strategy_or_seeds_are_refused():
     from django.core.management.base import CommandError
 
     with pytest.raises(CommandError, match="strategies"):
         call_command("simulate", "--strategies", "magic")
+    with pytest.raises(CommandError, match="seeds"):
+        call_command("simulate", "--seeds", "0,x")

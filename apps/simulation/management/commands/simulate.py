@@ -14,6 +14,7 @@ class Command(BaseCommand):
         parser.add_argument("--subscribers", type=int, default=20_000)
         parser.add_argument("--days", type=float, default=7.0)
         parser.add_argument("--seed", type=int, default=0)
+        parser.add_argument("--seeds", default="", help="Several worlds, e.g. 0,1,2: each reported, and the mean with its spread.")
         parser.add_argument("--difficulty", default="default", help="easy, default, hard, or a number 0..1")
         parser.add_argument("--strategies", default=",".join(STRATEGIES))
         parser.add_argument("--keep", action="store_true",
@@ -21,11 +22,15 @@ class Command(BaseCommand):
         parser.add_argument("--no-retrain", action="store_true")
         parser.add_argument("--json", action="store_true")
 
-    def handle(self, *args, subscribers, days, seed, difficulty, strategies, keep, no_retrain, **options):
+    def handle(self, *args, subscribers, days, seed, seeds, difficulty, strategies, keep, no_retrain, **options):
         try:
             difficulty = float(difficulty)
         except ValueError:
             pass
+        try:
+            seed_list = [int(x) for x in seeds.split(",") if x.strip()] or [seed]
+        except ValueError:
+            raise CommandError("--seeds: whole numbers separated by commas, e.g. 0,1,2") from None
         names = tuple(s.strip() for s in strategies.split(",") if s.strip())
         if not set(names) <= set(STRATEGIES):
             raise CommandError(f"--strategies: choose among {', '.join(STRATEGIES)}")
@@ -40,17 +45,24 @@ class Command(BaseCommand):
             from django.utils import timezone
 
             start = (timezone.now() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
-        report = simulate(subscribers=subscribers, days=days, seed=seed, difficulty=difficulty, strategies=names,
+        report = simulate(subscribers=subscribers, days=days, seeds=seed_list, difficulty=difficulty, strategies=names,
                           keep=keep, retrain=not no_retrain, progress=progress, start=start)
         if options["json"]:
             self.stdout.write(json.dumps(report))
             return
         w = self.stdout.write
-        w(f"{subscribers} subscribers, {days:g} days, seed {seed}, difficulty {difficulty}: {report['seconds']} s")
-        w(f"{'strategy':<9} {'improvement':>11} {'all':>6} {'clicks/1000':>11} {'back/1000':>9} {'pushes':>7} {'campaigns':>9}")
-        for name, s in report["strategies"].items():
-            w(f"{name:<9} {s['click_improvement'] or 0:>11.2f} {s['click_improvement_all'] or 0:>6.2f} "
-              f"{s['clicks_per_1000'] or 0:>11.1f} {s['inactive_back_per_1000'] or 0:>9.1f} {s['pushes']:>7} {s['campaigns']:>9}")
+        w(f"{subscribers} subscribers, {days:g} days, seeds {','.join(map(str, seed_list))}, difficulty {difficulty}: "
+          f"{report['seconds']} s")
+        w(f"{'seed':<5} {'strategy':<9} {'improvement':>11} {'all':>6} {'vs true':>7} {'clicks/1000':>11} {'back/1000':>9} "
+          f"{'pushes':>7} {'campaigns':>9}")
+        rows = [(str(k), r["strategies"]) for k, r in report["seeds"]["runs"].items()]
+        if len(rows) > 1:
+            rows.append(("mean", report["strategies"]))
+        for label, strategies_ in rows:
+            for name, s in strategies_.items():
+                w(f"{label:<5} {name:<9} {s['click_improvement'] or 0:>11.2f} {s['click_improvement_all'] or 0:>6.2f} "
+                  f"{s['click_improvement_true_ctr'] or 0:>7.2f} {s['clicks_per_1000'] or 0:>11.1f} "
+                  f"{s['inactive_back_per_1000'] or 0:>9.1f} {s['pushes']:>7.0f} {s['campaigns']:>9.0f}")
         w(f"ramp: expanded {report['ramp']['expanded_share_below_floor']} of contents below the floor "
           f"({report['ramp']['contents_below_floor']}), {report['ramp']['expanded_share_above_target']} above the target "
           f"({report['ramp']['contents_above_target']})")
