@@ -51,6 +51,10 @@ def make_client(db):
     from apps.core.services import api_key_create, client_create
 
     def make(slug: str = "news", **fields):
+        # Tests count exact wave sizes: the policy's exploration and holdout are off unless a
+        # test turns them on (tests/campaigns/test_exploration_and_holdout.py).
+        fields.setdefault("exploration_share", 0.0)
+        fields.setdefault("holdout_share", 0.0)
         client = client_create(slug=slug, name=slug.title(), **fields)
         _, key = api_key_create(client=client, name="test")
         client.plain_key = key

@@ -90,6 +90,7 @@ class Wave(models.Model):
     decision_reason = models.CharField(max_length=500, blank=True)
     allocation = models.JSONField(default=dict, blank=True, help_text="Recipients per title variant and why (Thompson sampling).")
     ranker = models.CharField(max_length=64, blank=True, help_text="Which audience ranking chose the recipients.")
+    model_versions = models.JSONField(default=dict, blank=True, help_text="The active model versions when the wave was planned.")
 
     class Meta:
         ordering = ["campaign_id", "number"]

@@ -39,9 +39,9 @@ def wave_create(*, campaign: Campaign, number: int, planned_size: int, now: date
 
 
 def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocation: dict, ranker: str,
-                     numbers: dict, now: datetime, empty_reason: str = "") -> Wave:
+                     numbers: dict, now: datetime, empty_reason: str = "", model_versions: dict | None = None) -> Wave:
     """What planning did: the wave is sending, or, with no send, decided at once (stop)."""
-    wave.allocation, wave.ranker = allocation, ranker
+    wave.allocation, wave.ranker, wave.model_versions = allocation, ranker, model_versions or {}
     wave.sends, wave.expected_clicks = sends, expected_clicks
     wave.state = Wave.State.SENDING if sends else Wave.State.DECIDED
     if not sends:

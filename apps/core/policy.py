@@ -36,8 +36,8 @@ class Defaults:
     floor: float = DEFAULT_CONFIG.floor
     target: float = DEFAULT_CONFIG.target
     alpha: float = DEFAULT_CONFIG.alpha
-    exploration_share: float = 0.0  # of wave 1, drawn at random from the eligible outside the ranked top
-    holdout_share: float = 0.0  # of the people ranked into each wave, kept from this content at random
+    exploration_share: float = 0.10  # of wave 1, drawn at random from the eligible outside the ranked top
+    holdout_share: float = 0.05  # of the people ranked into each wave, kept from this content at random
 
 
 DEFAULTS = Defaults()

@@ -45,6 +45,9 @@ class CampaignReach(models.Model):
     inactive_recipients = models.PositiveIntegerField(default=0)
     reactivated = models.PositiveIntegerField(default=0)
     opted_out = models.PositiveIntegerField(default=0, help_text="Recipients who turned pushes off after this push, their latest.")
+    held_out = models.PositiveIntegerField(default=0, help_text="People chosen for a wave and held out at random (the holdout).")
+    held_out_inactive = models.PositiveIntegerField(default=0, help_text="Of the holdout, inactive when their wave went out.")
+    held_out_reactivated = models.PositiveIntegerField(default=0, help_text="Of those, active again within 7 days.")
     activity_states = models.JSONField(default=dict, blank=True)
     categories = models.JSONField(default=dict, blank=True)
     platforms = models.JSONField(default=dict, blank=True)
@@ -56,6 +59,8 @@ class CampaignReach(models.Model):
         constraints = [
             models.CheckConstraint(condition=models.Q(reactivated__lte=models.F("inactive_recipients")), name="reach_reactivated_le_inactive"),
             models.CheckConstraint(condition=models.Q(inactive_recipients__lte=models.F("recipients")), name="reach_inactive_le_recipients"),
+            models.CheckConstraint(condition=models.Q(held_out_reactivated__lte=models.F("held_out_inactive")),
+                                   name="reach_holdout_reactivated_le_inactive"),
         ]
         indexes = [models.Index(fields=["settled"], name="reach_unsettled", condition=models.Q(settled=False))]
 

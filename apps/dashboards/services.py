@@ -132,15 +132,38 @@ def campaign_reach_compute(*, campaign: Campaign, now: datetime | None = None) -
         for sid, *_ in rows:
             counts = reads.get(sid)
             categories[min(counts.items(), key=lambda kv: (-kv[1], kv[0]))[0] if counts else NO_CATEGORY] += 1
+    held = _holdout(campaign, activity, inactive_after)
     ended = campaign.state in (Campaign.State.STOPPED, Campaign.State.DONE)
-    settled = ended and (last is None or now >= last + SETTLE_AFTER)
+    settled = ended and (last is None or now >= last + SETTLE_AFTER) and (held["last"] is None or now >= held["last"] + SETTLE_AFTER)
     reach, _ = CampaignReach.objects.update_or_create(campaign=campaign, defaults={
         "recipients": len(rows), "inactive_recipients": inactive, "reactivated": reactivated, "opted_out": opted_out,
+        "held_out": held["n"], "held_out_inactive": held["inactive"], "held_out_reactivated": held["reactivated"],
         "activity_states": {key: states[key] for key, *_ in ACTIVITY_STATES if states[key]},
         "categories": dict(categories.most_common()), "platforms": dict(platforms.most_common()),
         "first_sent_at": first, "computed_at": now, "settled": settled,
     })
     return reach
+
+
+def _holdout(campaign: Campaign, activity, inactive_after: timedelta) -> dict:
+    """The campaign's holdout, counted as the recipients are: each held-out person from the moment
+    their wave went out (when it has not yet, when they were held out)."""
+    from django.db.models.functions import Coalesce
+
+    from apps.delivery.models import Send
+
+    held = (Send.objects.filter(campaign_id=campaign.pk, state=Send.State.HELD_OUT)
+            .annotate(at=Coalesce("wave__sent_at", "created_at")))
+    rows = list(held.annotate(
+        before=Subquery(activity.filter(occurred_at__lt=OuterRef("at")).order_by("-occurred_at").values("occurred_at")[:1]),
+        after=Subquery(activity.filter(occurred_at__gt=OuterRef("at")).order_by("occurred_at").values("occurred_at")[:1]),
+    ).values_list("at", "before", "after"))
+    inactive = reactivated = 0
+    for at, before, after in rows:
+        if before is None or at - before >= inactive_after:
+            inactive += 1
+            reactivated += after is not None and after <= at + COMEBACK
+    return {"n": len(rows), "inactive": inactive, "reactivated": reactivated, "last": max((r[0] for r in rows), default=None)}
 
 
 FRESH_EVERY = timedelta(minutes=4)  # a campaign of the last day: counted again at every roll-up

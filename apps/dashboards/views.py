@@ -158,7 +158,8 @@ def contents_csv(request):
             yield writer.writerow([r["campaign_id"], r["client"], r["content_external_id"], r["title"], r["category"],
                                    r["launched_at"].isoformat(), r["state"], _fmt(r["predicted_improvement"]),
                                    _fmt(r["achieved_improvement"]), r["sends"], r["clicks"], _fmt(r["expected_clicks"]),
-                                   _fmt(r["inactive_recipients"]), _fmt(r["reactivated"])])
+                                   _fmt(r["inactive_recipients"]), _fmt(r["reactivated"]),
+                                   *(_fmt(r["incremental"][k], 1) if r["incremental"] else "" for k in ("value", "lo", "hi"))])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="pushed-contents-{clock.now():%Y%m%d-%H%M}.csv"'

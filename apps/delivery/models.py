@@ -40,6 +40,10 @@ class Send(models.Model):
     baseline_ctr = models.FloatField(help_text="The subscriber's usual push CTR when planned: this send's expected clicks.")
     score = models.FloatField(null=True, blank=True, help_text="The audience ranking's total score (none when explored).")
     chosen_by = models.CharField(max_length=8, choices=ChosenBy.choices, default=ChosenBy.RANKED)
+    rank = models.PositiveIntegerField(null=True, blank=True, help_text="Place in the ranker's order among the eligible (1 = first); empty when explored.")
+    propensity = models.FloatField(
+        null=True, blank=True,
+        help_text="Probability of being chosen into the wave given who was eligible: 1 for the ranked top, the draw's for the explored.")
     provider = models.CharField(max_length=16, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

@@ -65,11 +65,12 @@ def _mark(times: dict[int, datetime], field: str) -> list[dict]:
 # --- The outbox: slots and sends --------------------------------------------------------------
 
 def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, scores, variant_ids, cap_window: timedelta,
-                            now, explored=None) -> dict:
+                            now, explored=None, ranks=None, propensities=None) -> dict:
     """Claim each subscriber's slot and create their send, in one statement per chunk.
 
     ``scores``: the ranker's (NaN = none, stored empty); ``explored``: True where the person was
-    drawn at random outside the ranked top (default: nobody).
+    drawn at random outside the ranked top (default: nobody); ``ranks`` (0 = none) and
+    ``propensities`` (NaN = none): what chose each one, recorded on the send.
 
     The claim is one conditional ``UPDATE ... WHERE last_content_push_at <= now - cap_window``;
     only the subscribers it actually updated get a send row, in the same transaction, which keeps
@@ -86,6 +87,8 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
     variant = np.asarray(variant_ids, dtype=np.int64)[order]
     how = np.where(np.zeros(len(ids), dtype=bool) if explored is None else np.asarray(explored, dtype=bool)[order],
                    Send.ChosenBy.EXPLORED, Send.ChosenBy.RANKED)
+    rank = np.zeros(len(ids), dtype=np.int64) if ranks is None else np.asarray(ranks, dtype=np.int64)[order]
+    prop = np.full(len(ids), np.nan) if propensities is None else np.asarray(propensities, dtype=float)[order]
     subs, sends = Subscriber._meta.db_table, Send._meta.db_table
     created: list[int] = []
     with connection.cursor() as cur:
@@ -105,16 +108,17 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                           RETURNING s.id, locked.prev
                         )
                         INSERT INTO {sends} (campaign_id, wave_id, subscriber_id, title_variant_id, state, baseline_ctr, score,
-                                             chosen_by, provider, provider_message_id, attempts, error, created_at,
-                                             slot_previous_at)
+                                             chosen_by, rank, propensity, provider, provider_message_id, attempts, error,
+                                             created_at, slot_previous_at)
                         SELECT %b, %b, u.id, NULLIF(u.v, 0), 'pending', u.ctr, NULLIF(u.score, 'NaN'::float8), u.how,
-                               '', '', 0, '', %b, claimed.prev
-                        FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[], %b::varchar[])
-                             AS u(id, v, ctr, score, how)
+                               NULLIF(u.rank, 0), NULLIF(u.prop, 'NaN'::float8), '', '', 0, '', %b, claimed.prev
+                        FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[], %b::varchar[], %b::bigint[],
+                                    %b::float8[]) AS u(id, v, ctr, score, how, rank, prop)
                         JOIN claimed ON claimed.id = u.id
                         RETURNING subscriber_id""",
                     [ids[sl].tolist(), now, now - cap_window, campaign.pk, wave.pk, now,
-                     ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist(), how[sl].tolist()],
+                     ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist(), how[sl].tolist(),
+                     rank[sl].tolist(), prop[sl].tolist()],
                 )
                 created += [r[0] for r in raw.fetchall()]
             if len(created) >= 20_000:
@@ -140,22 +144,23 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                          title_variant_id=int(variant[by_id[sid]]) or None, state=Send.State.PENDING,
                          baseline_ctr=float(ctr[by_id[sid]]), created_at=now, slot_previous_at=previous[sid],
                          score=None if np.isnan(score[by_id[sid]]) else float(score[by_id[sid]]),
-                         chosen_by=str(how[by_id[sid]]))
+                         chosen_by=str(how[by_id[sid]]), rank=int(rank[by_id[sid]]) or None,
+                         propensity=None if np.isnan(prop[by_id[sid]]) else float(prop[by_id[sid]]))
                     for sid in claimed
                 ])
                 created += claimed
     return {"subscriber_ids": np.array(sorted(created), dtype=np.int64)}
 
 
-def sends_hold_out(*, campaign, wave, subscriber_ids, baseline_ctr, explored, now) -> int:
+def sends_hold_out(*, campaign, wave, subscriber_ids, baseline_ctr, explored, ranks, propensities, now) -> int:
     """Record the people of a wave held out at random (the campaign's holdout): a ``held_out``
     row each, so they are never chosen for this content again and can be compared with the
     recipients. No slot is claimed, nothing is sent."""
     Send.objects.bulk_create([
         Send(campaign_id=campaign.pk, wave_id=wave.pk, subscriber_id=int(sid), state=Send.State.HELD_OUT,
-             baseline_ctr=float(c), created_at=now,
-             chosen_by=Send.ChosenBy.EXPLORED if e else Send.ChosenBy.RANKED)
-        for sid, c, e in zip(subscriber_ids, baseline_ctr, explored)
+             baseline_ctr=float(c), created_at=now, chosen_by=Send.ChosenBy.EXPLORED if e else Send.ChosenBy.RANKED,
+             rank=int(r) or None, propensity=None if np.isnan(p) else float(p))
+        for sid, c, e, r, p in zip(subscriber_ids, baseline_ctr, explored, ranks, propensities)
     ], batch_size=1000)
     return len(subscriber_ids)
 

@@ -23,6 +23,11 @@ def active_version(kind: str) -> ModelVersion | None:
     return ModelVersion.objects.filter(kind=kind, is_active=True).first()
 
 
+def active_versions() -> dict[str, int]:
+    """The version number active now of each kind (kinds with none are left out)."""
+    return dict(ModelVersion.objects.filter(is_active=True).values_list("kind", "version"))
+
+
 def load_mf(version: ModelVersion):
     """(ALSModel, subscriber ids, content ids) of a version, cached per process."""
     from recsys.mf import ALSModel

@@ -37,7 +37,7 @@ from apps.delivery import selectors as outbox
 from apps.delivery.services import sends_cancel_pending, sends_create_with_slots, sends_hold_out
 from apps.events.selectors import readers_of
 from apps.mlops.ranking import ranker_for as product_ranker_for
-from apps.mlops.selectors import click_delay_model
+from apps.mlops.selectors import active_versions, click_delay_model
 
 RankerFor = Callable[[object], object]
 
@@ -119,6 +119,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     ranked = ranker.rank(candidates=candidates, content=content, seed_ids=seed, k=size - explore, now=now, rng=rng)
     chosen, scores = np.asarray(ranked.ids, dtype=np.int64), np.asarray(ranked.total, dtype=float)
     explored = np.zeros(len(chosen), dtype=bool)
+    ranks = np.arange(1, len(chosen) + 1, dtype=np.int64)  # the ranker's top, in its order: chosen for sure
+    propensity = np.ones(len(chosen))
     measurement: dict = {}
     if explore:  # wave 1's exploration slice: at random among the eligible the ranker passed over
         pool = candidates.ids[~np.isin(candidates.ids, chosen)]
@@ -126,14 +128,18 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         measurement.update(explored=int(len(drawn)), exploration_probability=round(len(drawn) / len(pool), 6) if len(pool) else None)
         chosen, scores = np.concatenate([chosen, drawn]), np.concatenate([scores, np.full(len(drawn), np.nan)])
         explored = np.concatenate([explored, np.ones(len(drawn), dtype=bool)])
+        ranks = np.concatenate([ranks, np.zeros(len(drawn), dtype=np.int64)])
+        propensity = np.concatenate([propensity, np.full(len(drawn), len(drawn) / len(pool) if len(pool) else np.nan)])
     a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends) if len(candidates) else (0.5, 49.5)
     pos = np.searchsorted(candidates.ids, chosen)
     ctr = smoothed_ctr(candidates.push_clicks[pos], candidates.push_sends[pos], a, b) if len(pos) else np.zeros(0)
     if campaign.holdout_share > 0 and len(chosen):  # held out at random: never sent this content
         held = rng.random(len(chosen)) < campaign.holdout_share
         measurement["held_out"] = sends_hold_out(campaign=campaign, wave=wave, subscriber_ids=chosen[held],
-                                                 baseline_ctr=ctr[held], explored=explored[held], now=now)
+                                                 baseline_ctr=ctr[held], explored=explored[held], ranks=ranks[held],
+                                                 propensities=propensity[held], now=now)
         chosen, scores, explored, ctr = chosen[~held], scores[~held], explored[~held], ctr[~held]
+        ranks, propensity = ranks[~held], propensity[~held]
 
     variants = list(content.title_variants.filter(review=TitleVariant.Review.APPROVED).order_by("id"))
     clicks, sends = np.array([v.clicks for v in variants]), np.array([v.sends for v in variants])
@@ -146,8 +152,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         start += int(n)
 
     created = sends_create_with_slots(campaign=campaign, wave=wave, subscriber_ids=chosen, baseline_ctr=ctr,
-                                      scores=scores, variant_ids=variant_of, explored=explored,
-                                      cap_window=policy.cap_window, now=now)
+                                      scores=scores, variant_ids=variant_of, explored=explored, ranks=ranks,
+                                      propensities=propensity, cap_window=policy.cap_window, now=now)
     sent_ids = created["subscriber_ids"]
     mask = np.isin(chosen, sent_ids)
     expected = float(ctr[mask].sum())
@@ -163,7 +169,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                "expected_clicks": round(expected, 4), "prior": [round(float(a), 4), round(float(b), 4)],
                "ranker": ranked.ranker, "allocation": per_variant, **measurement}
     campaigns.wave_record_plan(wave=wave, sends=len(sent_ids), expected_clicks=expected, allocation=allocation,
-                               ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=NOBODY_LEFT)
+                               ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=NOBODY_LEFT,
+                               model_versions={"ranker": ranked.ranker, **active_versions()})
     decision_record(client=client, action="wave_plan", actor_name="planner", content=content, campaign=campaign,
                     subject=f"wave:{wave.number}", after={"state": wave.state, "sends": wave.sends}, numbers=numbers, now=now)
     if not len(sent_ids):

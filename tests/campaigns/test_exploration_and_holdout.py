@@ -32,12 +32,26 @@ def ranker_for(client):
 
 
 @pytest.mark.django_db
-def test_off_by_default_every_send_is_ranked_and_nobody_is_held_out(approved_content, population, now):
-    population(500)
+def test_with_both_shares_at_zero_every_send_is_ranked_and_nobody_is_held_out(approved_content, population, now):
+    population(500)  # the tests' clients have both shares at zero
     campaign = campaign_launch(content=approved_content(), now=now)
     assert set(Send.objects.filter(campaign=campaign).values_list("chosen_by", "state")) == {("ranked", "pending")}
     numbers = Decision.objects.get(campaign=campaign, action="wave_plan").numbers
     assert "explored" not in numbers and "held_out" not in numbers
+
+
+@pytest.mark.django_db
+def test_a_new_client_explores_a_tenth_of_wave_one_and_holds_out_a_twentieth(population, client_a, people, now,
+                                                                              approved_content):
+    from apps.core.policy import DEFAULTS
+
+    policy_set(client=client_a, user=people["admin"], exploration_share=DEFAULTS.exploration_share,
+               holdout_share=DEFAULTS.holdout_share, first_wave_size=1000)
+    population(3000)
+    campaign = campaign_launch(content=approved_content(), now=now, ranker_for=ranker_for)
+    rows = Send.objects.filter(campaign=campaign)
+    assert rows.count() == 1000 and rows.filter(chosen_by="explored").count() == 100
+    assert 25 <= rows.filter(state="held_out").count() <= 80  # 5% of 1,000, at random
 
 
 @pytest.mark.django_db
@@ -56,6 +70,13 @@ def test_wave_one_explores_outside_the_ranked_top_and_the_holdout_is_never_pushe
     assert set(rows.filter(chosen_by="ranked").values_list("subscriber_id", flat=True)) <= ranked_top
     assert rows.filter(chosen_by="explored", state="pending", score__isnull=True).count() == \
         rows.filter(chosen_by="explored", state="pending").count()
+    # What chose each one: the ranked top in the ranker's order, with certainty; the explored by
+    # a draw whose probability is known. The wave keeps the ranker and the model versions.
+    for rank, sid, propensity in rows.filter(chosen_by="ranked").values_list("rank", "subscriber_id", "propensity"):
+        assert subs[rank - 1].pk == sid and propensity == 1.0
+    assert set(rows.filter(chosen_by="explored").values_list("rank", flat=True)) == {None}
+    assert {round(p, 9) for p in rows.filter(chosen_by="explored").values_list("propensity", flat=True)} == {round(50 / 1850, 9)}
+    assert campaign.waves.get().model_versions == {"ranker": "test:by-id"}
     held = rows.filter(state="held_out")
     assert held.count() == numbers["held_out"] and 5 <= held.count() <= 40  # 10% of 200, at random
     assert rows.count() == 200 and rows.filter(state="pending").count() == 200 - held.count() == campaign.waves.get().sends
@@ -83,3 +104,40 @@ def test_wave_one_explores_outside_the_ranked_top_and_the_holdout_is_never_pushe
     assert wave2.sends > 0 and not second.filter(chosen_by="explored").exists()
     assert not set(second.values_list("subscriber_id", flat=True)) & set(rows.filter(wave__number=1)
                                                                            .values_list("subscriber_id", flat=True))
+
+
+@pytest.mark.django_db
+def test_the_holdout_tells_how_many_came_back_because_of_the_push(approved_content, population, client_a, people, now):
+    from django.test import Client as WebClient
+
+    from apps.dashboards.selectors import contents_table
+    from apps.dashboards.services import campaign_reach_compute
+
+    population(2000)  # inactive for 10 days
+    policy_set(client=client_a, user=people["admin"], first_wave_size=1000, holdout_share=0.3)
+    campaign = campaign_launch(content=approved_content(), now=now)
+    while sends_dispatch_batch(limit=1000, now=now).get("claimed"):
+        pass
+    sent = list(Send.objects.filter(campaign=campaign, state="sent").order_by("pk"))
+    held = list(Send.objects.filter(campaign=campaign, state="held_out").order_by("pk"))
+    assert 200 < len(held) < 400
+    # A fifth of the recipients come back within the week, a tenth of the held out.
+    back = [s.subscriber for s in sent[: len(sent) // 5]] + [h.subscriber for h in held[: len(held) // 10]]
+    events_ingest(client=client_a, now=now + timedelta(days=3), items=[
+        {"event_id": f"r{sub.pk}", "type": "read", "subscriber": sub.external_id, "content": campaign.content.external_id,
+         "occurred_at": (now + timedelta(days=2)).isoformat()} for sub in back])
+    reach = campaign_reach_compute(campaign=campaign, now=now + timedelta(days=3))
+    assert (reach.held_out, reach.held_out_inactive, reach.held_out_reactivated) == (len(held), len(held), len(held) // 10)
+    assert (reach.inactive_recipients, reach.reactivated) == (len(sent), len(sent) // 5)
+    table = contents_table(user=people["operator"], now=now + timedelta(days=3))
+    [row] = [r for r in table["rows"] if r["campaign_id"] == campaign.pk]
+    inc = row["incremental"]
+    p1, p0 = (len(sent) // 5) / len(sent), (len(held) // 10) / len(held)
+    assert inc["value"] == pytest.approx(len(sent) * (p1 - p0))
+    assert inc["lo"] < inc["value"] < inc["hi"] and inc["lo"] > 0  # 20% against 10%: clearly more
+    web = WebClient()
+    web.force_login(people["operator"])
+    page = web.get(f"/dashboards/campaigns/{campaign.pk}/").content.decode()
+    assert "Because of the push" in page and f"{inc['value']:,.0f}" in page
+    csv = b"".join(web.get("/dashboards/contents.csv").streaming_content).decode()
+    assert f"{inc['value']:.1f}" in csv

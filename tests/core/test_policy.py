@@ -22,6 +22,7 @@ def test_a_new_client_gets_the_default_policy_with_its_overrides(settings):
     assert plain.policy.target == DEFAULTS.target == DEFAULT_CONFIG.target
     assert plain.policy.first_wave_size == DEFAULT_CONFIG.initial_size
     assert plain.policy.cap_window == timedelta(days=7)
+    assert (plain.policy.exploration_share, plain.policy.holdout_share) == (0.10, 0.05)
     assert plain.policy.evaluation_delay == settings.PUSHADMIN["EVALUATION_DELAY"]
     fast = client_create(slug="fast", evaluation_delay=timedelta(0), floor=1.2, target=2.0)
     assert (fast.policy.evaluation_delay, fast.policy.floor, fast.policy.target) == (timedelta(0), 1.2, 2.0)

@@ -14,11 +14,11 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='policy',
             name='exploration_share',
-            field=models.FloatField(default=0.0, help_text="Share of a campaign's first wave drawn at random from the eligible people outside the ranked top, so the logs show what the ranker passed over. 0 = none.", validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(0.5)]),
+            field=models.FloatField(default=0.1, help_text="Share of a campaign's first wave drawn at random from the eligible people outside the ranked top, so the logs show what the ranker passed over. 0 = none.", validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(0.5)]),
         ),
         migrations.AddField(
             model_name='policy',
             name='holdout_share',
-            field=models.FloatField(default=0.0, help_text="Share of the people ranked into each wave who are held out at random and never get this content, so the push's own effect can be told from what would have happened anyway. 0 = none.", validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(0.5)]),
+            field=models.FloatField(default=0.05, help_text="Share of the people ranked into each wave who are held out at random and never get this content, so the push's own effect can be told from what would have happened anyway. 0 = none.", validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(0.5)]),
         ),
     ]

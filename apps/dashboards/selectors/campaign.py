@@ -13,7 +13,7 @@ from apps.campaigns.models import Campaign, Wave
 from apps.campaigns.selectors import ramp_config
 from apps.core.models import Decision
 from apps.dashboards.models import CampaignReach
-from apps.dashboards.selectors.common import client_q, ratio
+from apps.dashboards.selectors.common import client_q, incremental_reactivations, ratio
 from apps.dashboards.services import ACTIVITY_STATES
 
 
@@ -124,6 +124,7 @@ def reach_summary(reach: CampaignReach | None, *, campaign: Campaign) -> dict:
         "segment": segment, "computed": True, "computed_at": reach.computed_at, "settled": reach.settled,
         "recipients": reach.recipients, "inactive_recipients": reach.inactive_recipients,
         "reactivated": reach.reactivated, "reactivation_rate": ratio(reach.reactivated, reach.inactive_recipients),
+        "held_out": reach.held_out, "incremental": incremental_reactivations(reach),
         "opted_out": reach.opted_out,
         "activity_states": [{"key": k, "label": labels[k], "n": reach.activity_states.get(k, 0)}
                             for k, *_ in ACTIVITY_STATES if reach.activity_states.get(k)],

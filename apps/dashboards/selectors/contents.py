@@ -8,7 +8,7 @@ from django.db.models import F, FloatField
 from django.db.models.functions import Cast, NullIf
 
 from apps.campaigns.models import Campaign
-from apps.dashboards.selectors.common import client_q
+from apps.dashboards.selectors.common import client_q, incremental_reactivations
 
 CONTENT_SORTS = {
     "newest": ("-created_at", "-id"), "oldest": ("created_at", "id"),
@@ -21,7 +21,7 @@ CONTENT_SORTS = {
 }
 CSV_COLUMNS = ("campaign_id", "client", "content_external_id", "title", "category", "launched_at", "state",
                "predicted_improvement", "achieved_improvement", "sends", "clicks", "expected_clicks",
-               "inactive_recipients", "reactivated")
+               "inactive_recipients", "reactivated", "incremental_reactivations", "incremental_lo", "incremental_hi")
 
 
 def _pushed(*, user, client_id=None, category="", date_from=None, date_to=None, sort="newest"):
@@ -52,6 +52,7 @@ def _content_row(c: Campaign) -> dict:
         "achieved_improvement": c.achieved, "sends": c.sends, "clicks": c.clicks, "expected_clicks": c.expected_clicks,
         "inactive_recipients": reach.inactive_recipients if reach else None,
         "reactivated": reach.reactivated if reach else None,
+        "incremental": incremental_reactivations(reach),
     }
 
 
