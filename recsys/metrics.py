@@ -4,6 +4,7 @@ Public API::
 
     auc(y, score); log_loss(y, p); spearman(a, b)
     sampled_auc(user_factors, item_factors, users, items, rng, seen=None)   # held-out pairs vs random items
+    wilson_interval(k, n, z=1.96) -> (lo, hi); proportion_difference_interval(k1, n1, k0, n0, z=1.96) -> (lo, hi)
     reliability_table(y, p, bins=10) -> list[ReliabilityBin]; expected_calibration_error(y, p)
     isotonic_fit(score, y) -> (knots_x, knots_y); isotonic_apply(knots, score)
     ranking_metrics(ranked_hits, n_relevant, n_candidates, k) -> dict
@@ -12,6 +13,7 @@ Public API::
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +24,8 @@ __all__ = [
     "log_loss",
     "spearman",
     "sampled_auc",
+    "wilson_interval",
+    "proportion_difference_interval",
     "ReliabilityBin",
     "reliability_table",
     "expected_calibration_error",
@@ -77,6 +81,27 @@ def sampled_auc(user_factors: np.ndarray, item_factors: np.ndarray, users: np.nd
     pos_s = np.einsum("ij,ij->i", user_factors[users], item_factors[items])
     neg_s = np.einsum("ij,ij->i", user_factors[users], item_factors[neg])
     return float(np.mean(pos_s > neg_s) + 0.5 * np.mean(pos_s == neg_s))
+
+
+def wilson_interval(k: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """Wilson score interval of a proportion k/n (sound at 0 and n, unlike the normal one)."""
+    if n <= 0:
+        return 0.0, 1.0
+    p = k / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def proportion_difference_interval(k1: int, n1: int, k0: int, n0: int, z: float = 1.96) -> tuple[float, float]:
+    """Interval of p1 - p0 for two independent proportions: Newcombe's hybrid score interval
+    (1998, method 10), built from the two Wilson intervals; it keeps its coverage with small
+    groups and with counts of zero, where the normal approximation claims far too much."""
+    p1, p0 = k1 / n1, k0 / n0
+    l1, u1 = wilson_interval(k1, n1, z)
+    l0, u0 = wilson_interval(k0, n0, z)
+    d = p1 - p0
+    return d - math.sqrt((p1 - l1) ** 2 + (u0 - p0) ** 2), d + math.sqrt((u1 - p1) ** 2 + (p0 - l0) ** 2)
 
 
 @dataclass(frozen=True)

@@ -47,3 +47,15 @@ def test_spearman_agrees_with_scipy():
     a, b = rng.normal(size=40), rng.normal(size=40)
     b[:10] = a[:10]
     assert abs(spearman(a, b) - spearmanr(a, b).statistic) < 1e-12
+
+
+def test_the_difference_of_two_proportions_matches_newcombes_worked_example():
+    from recsys.metrics import proportion_difference_interval, wilson_interval
+
+    # Newcombe (1998), Statistics in Medicine 17:873, table II: 56/70 against 48/80.
+    lo, hi = proportion_difference_interval(56, 70, 48, 80)
+    assert (round(lo, 4), round(hi, 4)) == (0.0524, 0.3339)
+    # A holdout of nine with nobody back is no proof: the interval reaches well below zero.
+    lo, hi = proportion_difference_interval(5, 291, 0, 9)
+    assert lo < -0.2 < 0 < hi
+    assert wilson_interval(0, 10)[0] == 0.0 and 0.27 < wilson_interval(0, 10)[1] < 0.28

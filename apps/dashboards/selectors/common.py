@@ -3,8 +3,6 @@ colour improvements with."""
 
 from __future__ import annotations
 
-import math
-
 from django.db.models import Q
 
 from apps.core.models import Client
@@ -26,14 +24,17 @@ def client_q(user, client_id: int | None, field: str = "client_id") -> Q:
 
 def incremental_reactivations(reach) -> dict | None:
     """How many of the inactive recipients came back because of the push, not merely after it:
-    their rate of coming back minus the holdout's, times their number, with a 95% normal interval
-    of the difference of two proportions. None without an inactive holdout to compare with."""
+    their rate of coming back minus the holdout's, times their number, with a 95% interval of
+    the difference of two proportions (Newcombe's, sound for a small holdout or a count of zero).
+    None without an inactive holdout to compare with."""
+    from recsys.metrics import proportion_difference_interval
+
     if reach is None or not reach.held_out_inactive or not reach.inactive_recipients:
         return None
     n1, n0 = reach.inactive_recipients, reach.held_out_inactive
     p1, p0 = reach.reactivated / n1, reach.held_out_reactivated / n0
-    se = math.sqrt(p1 * (1 - p1) / n1 + p0 * (1 - p0) / n0)
-    return {"value": n1 * (p1 - p0), "lo": n1 * (p1 - p0 - 1.96 * se), "hi": n1 * (p1 - p0 + 1.96 * se),
+    lo, hi = proportion_difference_interval(reach.reactivated, n1, reach.held_out_reactivated, n0)
+    return {"value": n1 * (p1 - p0), "lo": n1 * lo, "hi": n1 * hi,
             "recipient_rate": p1, "holdout_rate": p0, "held_out": reach.held_out, "held_out_inactive": n0}
 
 
