@@ -401,10 +401,10 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
             lift = (a[:, 0] / a[:, 2]) / b
             stats[name, k] = {
                 "lift": (lift.mean(), lift[boot].mean(axis=1)),
-                "improvement": (a[:, 0].sum() / a[:, 1].sum(), a[boot, 0].sum(axis=1) / a[boot, 1].sum(axis=1)),
+                "improvement": (_ratio(a[:, 0].sum(), a[:, 1].sum()), _ratio(a[boot, 0].sum(axis=1), a[boot, 1].sum(axis=1))),
                 "precision": float(np.mean(a[:, 0] / a[:, 2])),
             }
-    ci = lambda x: [round(float(np.percentile(x, 2.5)), 4), round(float(np.percentile(x, 97.5)), 4)]  # noqa: E731
+    ci = lambda x: [round(float(np.nanpercentile(x, 2.5)), 4), round(float(np.nanpercentile(x, 97.5)), 4)]  # noqa: E731
     for name in STRATEGIES:
         entry = {"n_items": n_items}
         vs = {b: {} for b in BASELINES if b != name}
@@ -424,6 +424,12 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
         out["strategies"][name] = entry
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
+
+
+def _ratio(num, den):
+    """num / den, NaN where nothing was expected (no past item to learn a usual rate from)."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    return np.divide(num, den, out=np.full(np.shape(num), np.nan), where=den > 0)
 
 
 def format_temporal(res: dict) -> str:

@@ -132,3 +132,21 @@ def test_cli_defaults_to_temporal(stream, tmp_path, capsys):
     assert replay_main(args) == 0
     text = capsys.readouterr().out
     assert "test items used" in text and "product" in text
+
+
+def test_usual_rate_counts_past_items_a_user_was_a_candidate_for():
+    """u1 was a candidate for item 0 at its decision and read it within the horizon; u2 was a
+    candidate and did not; u0 was its first reader (never a candidate). Item 1 was decided
+    before anyone else was active. Rates are Beta-smoothed toward the pooled rate (1/2)."""
+    import dataclasses
+
+    from recsys.temporal import usual_rates
+
+    u = [0, 1, 1, 2]
+    i = [0, 1, 0, 1]
+    ts = np.array([0.0, -1.0, 0.5, -0.5]) * DAY
+    data = index_data(u, i, ts, np.ones(4), 3, 2, ("a", "b"), [[], []])
+    cfg = dataclasses.replace(CFG, seed_events=1, horizon_days=1.0, usual_prior=2.0)
+    np.testing.assert_allclose(usual_rates(data, 2.0 * DAY, cfg), [1 / 2, 2 / 3, 1 / 3])
+    # before item 0's horizon is over, nothing is known yet
+    np.testing.assert_allclose(usual_rates(data.upto(0.9 * DAY), 0.9 * DAY, cfg), [0, 0, 0])
