@@ -30,7 +30,9 @@ Metrics per strategy, over the test items (``k`` cut-offs):
   strategy from ``popularity`` (reads in the last ``popularity_days``) and ``popularity_all``
   (all past reads).
 
-``product`` is ``recsys.audience.product_rank``: the function the product's waves call.
+``product`` is ``recsys.audience.product_rank``: the function the product's waves call (with
+the users re-solved since the snapshot, as for every model strategy); ``product_snapshot`` is
+the same call on the snapshot's user factors alone, as the product between two retrains.
 """
 
 from __future__ import annotations
@@ -51,7 +53,8 @@ __all__ = ["TemporalConfig", "TemporalData", "Case", "Plan", "STRATEGIES", "inde
 
 DAY = 86400.0
 COMPONENT_STRATEGIES = ("content", "mf", "lookalike", "neighbors", "category", "ctr", "recency")
-STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + ("linear", "product")
+MODEL_STRATEGIES = ("linear", "product", "product_snapshot")
+STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + MODEL_STRATEGIES
 BASELINES = ("popularity", "popularity_all")
 
 
@@ -182,13 +185,13 @@ class _Models:
 
     def __init__(self, data: TemporalData, plan: Plan, cfg: TemporalConfig):
         self.data, self.plan, self.cfg = data, plan, cfg
-        self._mf: dict[int, tuple[ALSModel, np.ndarray]] = {}
+        self._mf: dict[int, tuple[ALSModel, np.ndarray, np.ndarray]] = {}
         texts = [data.texts[j] for j in plan.text_items] or list(data.texts[:1])
         self.embedding = TextEmbedding.train(texts, cfg.embedding)
         self.text_vecs = self.embedding.content_vectors(list(data.texts))
 
-    def mf(self, snap: int) -> tuple[ALSModel, np.ndarray]:
-        """The snapshot's model and which items it was trained on."""
+    def mf(self, snap: int) -> tuple[ALSModel, np.ndarray, np.ndarray]:
+        """The snapshot's model and which items and users it was trained on."""
         if snap not in self._mf:
             past = self.data.upto(float(self.plan.snapshot_times[snap]))
             ui = sp.csr_matrix((past.w, (past.u, past.i)), shape=(past.n_users, past.n_items))
@@ -197,7 +200,9 @@ class _Models:
             model.fit_text_projection(self.text_vecs[trained], trained, l2=1.0)
             known = np.zeros(past.n_items, bool)
             known[trained] = True
-            self._mf = {snap: (model, known)}  # cases come in time order: one snapshot alive at a time
+            known_users = np.zeros(past.n_users, bool)
+            known_users[past.u] = True
+            self._mf = {snap: (model, known, known_users)}  # cases come in time order: one snapshot alive at a time
         return self._mf[snap]
 
 
@@ -206,6 +211,7 @@ class _Scored:
     candidates: np.ndarray  # user positions
     scores: dict  # strategy -> (n,) float64, higher first
     usual: np.ndarray  # each candidate's usual rate (expected hits for an average item)
+    handed_over: tuple = ()  # product strategies with neither item factors nor a seed row
 
 
 def _order(score: np.ndarray) -> np.ndarray:
@@ -231,7 +237,7 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
     cand = np.flatnonzero(cand)
 
     # user factors at t: the snapshot's, with users active since the snapshot re-solved
-    model, known = models.mf(case.snapshot)
+    model, known, known_users = models.mf(case.snapshot)
     users = np.array(model.user_factors, dtype=np.float32, copy=True)
     since = past.ts > plan.snapshot_times[case.snapshot]
     changed = np.unique(past.u[since])
@@ -263,6 +269,7 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
     content = Content(factors=item_f, text_vector=text_vec, seed_factors=users[seed], seed_history=history[seed],
                       categories=data.item_cats[case.item], exclude_ids=seed)
     scores: dict[str, np.ndarray] = {}
+    handed_over: list[str] = []
     n = len(cand)
     rng = np.random.default_rng([cfg.random_state, case.item])
     scores["random"] = rng.random(n)
@@ -274,16 +281,24 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
             scores[name] = np.asarray(raw[name], np.float64)
         scores["linear"] = _ranked_scores(select_audience(cands, content, n), cand)
         # the product's ranker, the same call its waves make: the snapshot model's factors for
-        # an item it was trained on, else a fold-in from the seed
-        aud = audience.product_rank(
-            model, cand, users[cand], seed_rows=seed, k=n, exclude_ids=seed, user_factors=users,
-            item_factors=model.item_factors[case.item] if known[case.item] else None,
-        )
-        scores["product"] = _ranked_scores(aud, cand) if aud is not None else np.zeros(n)
+        # an item it was trained on, else a fold-in from the seed. ``product`` gets the users
+        # re-solved since the snapshot, like every other model strategy here;
+        # ``product_snapshot`` the snapshot's user factors alone, as waves between two
+        # retrains see them: users new since then have zero factors and are no seed rows there;
+        # with no seed row and an item the model does not know, the product would hand over to
+        # its rule-based ranker, which has no counterpart here: all candidates tie (score 0)
+        item = model.item_factors[case.item] if known[case.item] else None
+        for name, fresh, rows in (("product", users, seed),
+                                  ("product_snapshot", model.user_factors, seed[known_users[seed]])):
+            aud = audience.product_rank(model, cand, fresh[cand], seed_rows=rows, k=n, exclude_ids=seed,
+                                        user_factors=fresh, item_factors=item)
+            scores[name] = _ranked_scores(aud, cand) if aud is not None else np.zeros(n)
+            if aud is None:
+                handed_over.append(name)
     else:
-        for name in COMPONENT_STRATEGIES + ("linear", "product"):
+        for name in COMPONENT_STRATEGIES + MODEL_STRATEGIES:
             scores[name] = np.zeros(0)
-    return _Scored(cand, scores, usual[cand])
+    return _Scored(cand, scores, usual[cand], tuple(handed_over))
 
 
 def usual_rates(past: TemporalData, t: float, cfg: TemporalConfig) -> np.ndarray:
@@ -347,6 +362,7 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
     base, attain, n_cands, n_hits = {k: [] for k in ks}, {k: [] for k in ks}, [], []
     skipped = dict(plan.skipped)
     skipped["no hit among the candidates"] = 0
+    handed: dict[str, int] = {}  # items a product strategy could not rank (all tied)
     for case in plan.cases:
         s = score_case(data, plan, case, cfg, models)
         keep = np.ones(len(s.candidates), bool) if pool is None else np.isin(s.candidates, pool)
@@ -358,6 +374,8 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
             continue
         n_cands.append(n)
         n_hits.append(n_rel)
+        for name in s.handed_over:
+            handed[name] = handed.get(name, 0) + 1
         rng = np.random.default_rng([cfg.random_state, case.item, 1])
         for k in ks:
             ke = min(k, n)
@@ -386,6 +404,7 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
         "n_candidates_mean": float(np.mean(n_cands)) if n_items else 0.0,
         "n_hits_mean": float(np.mean(n_hits)) if n_items else 0.0,
         "base_rate": float(np.mean(base[ks[0]])) if n_items else float("nan"),
+        "unranked": handed,
         "attainable": {f"lift@{k}": float(np.mean(attain[k])) if n_items else float("nan") for k in ks},
         "strategies": {},
     }
@@ -441,6 +460,8 @@ def format_temporal(res: dict) -> str:
         + ", ".join(f"{v} {r}" for r, v in res["skipped"].items()),
         f"candidates per item: {res['n_candidates_mean']:.0f}, hits per item: {res['n_hits_mean']:.1f}, "
         f"base rate: {res['base_rate']:.4f}, attainable lift@{k}: {res['attainable'].get(f'lift@{k}', float('nan')):.2f}",
+        *([f"items a product strategy could not rank (no seed row, unknown item; all tied): {res['unranked']}"]
+          if res.get("unranked") else []),
         "",
     ]
     if not res["strategies"]:

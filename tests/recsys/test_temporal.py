@@ -79,11 +79,13 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     monkeypatch.setattr(audience, "product_rank", spy)
     case = plan.cases[len(plan.cases) // 2]
     s = score_case(data, plan, case, CFG, models)
-    assert len(calls) == 1
-    args, kwargs = calls[0]
-    again = real(*args, **kwargs)
-    order = np.argsort(-s.scores["product"], kind="stable")
-    np.testing.assert_array_equal(s.candidates[order], again.ids)
+    assert len(calls) == 2  # product and product_snapshot
+    for (args, kwargs), name in zip(calls, ("product", "product_snapshot")):
+        again = real(*args, **kwargs)
+        order = np.argsort(-s.scores[name], kind="stable")
+        np.testing.assert_array_equal(s.candidates[order], again.ids)
+    np.testing.assert_array_equal(calls[1][1]["user_factors"], models.mf(case.snapshot)[0].user_factors)
+    assert set(calls[1][1]["seed_rows"]) <= set(case.seed)
     # the same as a plain select_audience with PRODUCT_WEIGHTS: MF and look-alike only
     assert {c for c in audience.COMPONENTS if audience.PRODUCT_WEIGHTS.get(c)} == {"mf", "lookalike"}
 
