@@ -57,6 +57,12 @@ def test_no_strategy_sees_after_its_decision(stream, candidates):
         b = score_case(cut, plan, case, cfg, _Models(cut, plan, cfg))
         np.testing.assert_array_equal(a.candidates, b.candidates)
         assert len(a.candidates) > 0
+        past = data.upto(case.t)
+        assert set(a.candidates) <= set(past.u) - set(past.u[past.i == case.item])
+        if candidates == "inactive":
+            last = np.full(data.n_users, -np.inf)
+            np.maximum.at(last, past.u, past.ts)
+            assert np.all(case.t - last[a.candidates] >= 2.0 * DAY)
         np.testing.assert_allclose(a.usual, b.usual)
         assert set(a.scores) == set(STRATEGIES)
         for name in STRATEGIES:
