@@ -15,5 +15,6 @@ Modules (the API the Django side calls is documented at the top of ``docs/recsys
 - ``metrics``: AUC, calibration, ranking metrics, intervals
 - ``artifacts``: versioned model directories (``meta.json`` beside the native files)
 - ``replay``: ``python -m recsys.replay``, the backtest on logged interactions
+- ``temporal``: its default protocol, in time order: nothing after a decision reaches a strategy
 - ``synthetic``: the shared synthetic data set with known structure
 """

@@ -36,6 +36,8 @@ Public API::
     select_audience(candidates, content, k, weights=BlendWeights(), reranker=None,
                     rerank_depth=5000) -> Audience(ids, total, components)
     select_audience_batch(candidates, contents, k, ...) -> list[Audience]
+    product_rank(model, candidate_ids, candidate_factors, *, seed_rows, k, item_factors=None,
+                 exclude_ids=None, user_factors=None) -> Audience | None   # what waves run
     component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
     click_features(candidates, content, raw, z, rows=None) -> (r, len(CLICK_FEATURES)) array
 """
@@ -61,6 +63,8 @@ __all__ = [
     "select_audience_batch",
     "component_scores",
     "click_features",
+    "PRODUCT_WEIGHTS",
+    "product_rank",
 ]
 
 # content-specific components (a matrix product each) and candidate-only ones
@@ -431,3 +435,50 @@ def select_audience(
 ) -> Audience:
     """Top ``k`` candidates for one content, best first, with the total and every component."""
     return select_audience_batch(candidates, [content], k, weights, reranker, rerank_depth)[0]
+
+
+# The product's wave ranking (apps.mlops.ranking.ModelRanker) and the replay's ``product``
+# strategy both call ``product_rank``: one function, one set of weights. Ranked by affinity, not
+# by usual CTR: the goal is clicks above each recipient's usual rate, so the usual-CTR and
+# recency components get no weight.
+PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0, category=0.0, ctr=0.0, recency=0.0)
+
+
+def product_rank(
+    model,
+    candidate_ids: np.ndarray,
+    candidate_factors: np.ndarray,
+    *,
+    seed_rows: np.ndarray,
+    k: int,
+    item_factors: np.ndarray | None = None,
+    exclude_ids: np.ndarray | None = None,
+    user_factors: np.ndarray | None = None,
+) -> Audience | None:
+    """The product's ranking of one content's candidates: MF affinity plus seed look-alike.
+
+    ``model`` is the active ``recsys.mf.ALSModel``; ``seed_rows`` are the seed's (early readers'
+    and clickers') rows in its user factors; ``item_factors`` the content's own factors when the
+    model knows it, otherwise they are folded in from the seed (no text prior). ``user_factors``
+    (default: the model's) are the rows the seed is read from and folded in against, e.g. with
+    users active since the training re-solved. Returns ``None`` when there is neither item
+    factors nor a seed: the caller then ranks by other means.
+    """
+    users = model.user_factors if user_factors is None else user_factors
+    seed_rows = np.asarray(seed_rows, dtype=np.int64)
+    item = item_factors
+    if item is None and len(seed_rows):
+        row = sp.csr_matrix(
+            (np.ones(len(seed_rows), dtype=np.float32), (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)),
+            shape=(1, users.shape[0]),
+        )
+        item = model.fold_in_items(row, user_factors=users)[0]
+    if item is None and not len(seed_rows):
+        return None
+    cands = Candidates(ids=candidate_ids, factors=candidate_factors)
+    content = Content(
+        factors=item,
+        seed_factors=users[seed_rows] if len(seed_rows) else None,
+        exclude_ids=np.empty(0, np.int64) if exclude_ids is None else np.asarray(exclude_ids),
+    )
+    return select_audience(cands, content, min(k, len(cands)), weights=PRODUCT_WEIGHTS)

@@ -123,16 +123,23 @@ class ALSModel:
 
     # ------------------------------------------------------------------------- fold-in
     def fold_in_items(
-        self, item_users: sp.spmatrix, prior: np.ndarray | None = None, prior_weight: float = 1.0
+        self,
+        item_users: sp.spmatrix,
+        prior: np.ndarray | None = None,
+        prior_weight: float = 1.0,
+        user_factors: np.ndarray | None = None,
     ) -> np.ndarray:
         """Factors for items from their (items x users) interaction rows, user factors fixed.
 
         With ``prior`` (one row per item, e.g. ``project_text`` of its text) the solution is
         shrunk towards the prior instead of towards zero, so a content with one or two readers
         keeps most of what its text says; ``prior_weight`` is the strength of that pull.
+        ``user_factors`` (default: the model's) replace the fixed side, e.g. with some users
+        re-solved since training.
         """
         conf = confidence_matrix(item_users, self.params)
-        return _solve(self.user_factors, conf, self.params.regularization, prior, prior_weight)
+        fixed = self.user_factors if user_factors is None else user_factors
+        return _solve(fixed, conf, self.params.regularization, prior, prior_weight)
 
     def fold_in_users(
         self, user_items: sp.spmatrix, prior: np.ndarray | None = None, prior_weight: float = 1.0

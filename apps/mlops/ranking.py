@@ -110,20 +110,17 @@ class ModelRanker:
     The content's item factors are folded in from its seed (early readers and clickers) when it
     is not in the model; the seed's own factors drive the look-alike component. Ranked by
     affinity, not by usual CTR: the goal is clicks above each recipient's usual rate (click
-    improvement), so the blend gives the usual-CTR and recency components no weight. With no
+    improvement), so the blend gives the usual-CTR and recency components no weight
+    (``recsys.audience.PRODUCT_WEIGHTS``, applied by ``recsys.audience.product_rank``). With no
     seed and no factors for the content it hands over to the interim ranker.
     """
-
-    WEIGHTS = {"content": 0.0, "mf": 1.0, "lookalike": 1.0, "neighbors": 0.0, "category": 0.0, "ctr": 0.0, "recency": 0.0}
 
     def __init__(self, version):
         self.version = version
         self.name = f"model:mf v{version.version}"
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
-        import scipy.sparse as sp
-
-        from recsys.audience import BlendWeights, Candidates, Content as AudienceContent, select_audience
+        from recsys.audience import product_rank
 
         model, sub_ids, con_ids = load_mf(self.version)
         candidates = prefer_language(candidates, content, k)
@@ -135,20 +132,14 @@ class ModelRanker:
         factors[pos >= 0] = user_f[pos[pos >= 0]]
         seed_rows = positions(sub_ids, np.asarray(seed_ids, dtype=np.int64))
         seed_rows = seed_rows[seed_rows >= 0]
-        item = None
         cpos = positions(con_ids, np.array([content.pk], dtype=np.int64))[0]
-        if cpos >= 0:
-            item = model.item_factors[cpos]
-        elif len(seed_rows):
-            row = sp.csr_matrix((np.ones(len(seed_rows), dtype=np.float32), (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)),
-                                shape=(1, user_f.shape[0]))
-            item = model.fold_in_items(row)[0]
-        if item is None and not len(seed_rows):
+        item = model.item_factors[cpos] if cpos >= 0 else None
+        # the weights and the fold-in live in recsys, where the replay's ``product`` strategy
+        # calls the same function
+        aud = product_rank(model, candidates.ids, factors, seed_rows=seed_rows, k=k, item_factors=item,
+                           exclude_ids=np.asarray(seed_ids, dtype=np.int64))
+        if aud is None:
             return InterimRanker().rank(candidates=candidates, content=content, seed_ids=seed_ids, k=k, now=now, rng=rng)
-        cands = Candidates(ids=candidates.ids, factors=factors)
-        aud = select_audience(cands, AudienceContent(factors=item, seed_factors=user_f[seed_rows] if len(seed_rows) else None,
-                                                     exclude_ids=np.asarray(seed_ids, dtype=np.int64)),
-                              min(k, len(candidates)), weights=BlendWeights(**self.WEIGHTS))
         return Ranked(np.asarray(aud.ids, dtype=np.int64), np.asarray(aud.total, dtype=float),
                       {name: np.asarray(v) for name, v in aud.components.items()}, self.name)
 

@@ -75,6 +75,48 @@ def test_model_ranker_finds_the_seeds_tribe(two_tribes, approved_content_for_ran
     assert ranked.ranker.startswith("model:mf")
 
 
+@pytest.mark.django_db
+def test_model_ranker_is_recsys_product_rank(two_tribes, approved_content_for_ranking, now, monkeypatch):
+    """The wave ranking is ``recsys.audience.product_rank`` with ``PRODUCT_WEIGHTS``: the function
+    the replay's ``product`` strategy measures. Were either side to rank by its own code or
+    weights, this fails."""
+    import recsys.audience as audience
+    from apps.audience.selectors import Segment
+    from apps.core.policy import DEFAULTS
+    from apps.delivery.selectors import eligible_candidates
+    from apps.mlops.ranking import prefer_language, ranker_for
+    from apps.mlops.selectors import load_mf
+    from recsys.ids import positions
+
+    training_run_execute(run_id=training_run_request(kind=ModelKind.MF, now=now).pk, now=now)
+    ranker = ranker_for(two_tribes)
+    calls = []
+    real = audience.product_rank
+
+    def spy(*args, **kwargs):
+        calls.append((args, kwargs))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(audience, "product_rank", spy)
+    seed = np.array(sorted(Subscriber.objects.filter(external_id__in=["t3", "t7", "t11"]).values_list("pk", flat=True)))
+    cands = eligible_candidates(client=two_tribes, content_id=approved_content_for_ranking.pk, now=now,
+                                cap_window=DEFAULTS.cap_window, segment=Segment(activity="any", inactive_days=7),
+                                quiet_start=0, quiet_end=0)
+    ranked = ranker.rank(candidates=cands, content=approved_content_for_ranking, seed_ids=seed, k=40, now=now,
+                         rng=np.random.default_rng(0))
+    assert len(calls) == 1
+    # the same inputs, given straight to recsys, give the same ranking and scores
+    model, sub_ids, _ = load_mf(ranker.version)
+    wave = prefer_language(cands, approved_content_for_ranking, 40)
+    rows = positions(sub_ids, wave.ids)
+    factors = np.where((rows >= 0)[:, None], model.user_factors[rows], 0.0)
+    direct = real(model, wave.ids, factors, seed_rows=positions(sub_ids, seed), k=40, exclude_ids=seed)
+    np.testing.assert_array_equal(ranked.ids, direct.ids)
+    np.testing.assert_allclose(ranked.total, direct.total, rtol=1e-6)
+    assert audience.PRODUCT_WEIGHTS.mf == 1.0 and audience.PRODUCT_WEIGHTS.lookalike == 1.0
+    assert sum(audience.PRODUCT_WEIGHTS.get(c) for c in audience.COMPONENTS) == 2.0
+
+
 @pytest.fixture
 def approved_content_for_ranking(client_a, content_factory, now):
     return content_factory(client_a, "new-a", created_at=now - timedelta(minutes=30))

@@ -177,7 +177,8 @@ def _write_csvs(data, tmp: Path):
 def test_replay_cli_json(data, tmp_path, capsys):
     _write_csvs(data, tmp_path)
     (tmp_path / "cands.txt").write_text("\n".join(f"u{u}" for u in range(0, data.n_users, 2)))
-    args = ["--interactions", str(tmp_path / "interactions.csv"), "--items", str(tmp_path / "items.csv"), "--k", "20,40", "--json"]
+    args = ["--interactions", str(tmp_path / "interactions.csv"), "--items", str(tmp_path / "items.csv"), "--k", "20,40", "--json",
+            "--protocol", "random"]
     assert replay_main(args + ["--candidate-users", str(tmp_path / "cands.txt")]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["n_test_items"] > 0

@@ -1,0 +1,482 @@
+"""Time-respecting replay: each strategy sees only what was known when the audience was chosen.
+
+For a test item the decision time ``t`` is the time of its ``seed_events``-th reader. Every
+input of every strategy comes from interactions at or before ``t`` (training matrices,
+popularity, activity, profiles, usual rates), plus the item's seed readers, its text and its
+category. Candidates are the users with an interaction at or before ``t`` who have not read the
+item by then (with ``candidates="inactive"``: only those idle for ``inactive_days`` or more);
+hits are the candidates who read it in ``(t, t + horizon]``.
+
+Models are retrained on snapshots: ``snapshots`` evenly spaced times across the test period,
+each model trained on the interactions at or before its time and used for the items decided
+after it, up to the next one. Users active between the snapshot and ``t`` are re-solved in
+closed form (an ALS half-step against the snapshot's item factors, on their interactions up to
+``t``). The text embedding is trained on the texts of the items read before the test period.
+
+Test items: those whose decision time falls in the test period, from the time by which
+``test_from`` of all interactions had happened to ``horizon`` before the last interaction (so
+each hit window is fully observed), with at least ``min_hits`` hits among their candidates.
+
+Metrics per strategy, over the test items (``k`` cut-offs):
+
+- ``lift@k``: precision@k over the item's base rate (hits / candidates), averaged over items;
+- ``improvement@k``: hits in the top k over the hits those users would produce for an average
+  item, from their own past only (``usual_rates``: the share of the past items, decided and
+  with their horizon over by ``t``, that a user became a hit of while a candidate,
+  Beta-smoothed toward the population with ``usual_prior`` pseudo-items), summed over the top
+  k; a ratio of sums over items. 1 means "no more than these users usually read"; choosing
+  heavy readers scores about 1;
+- 95% bootstrap intervals over items, and the paired difference (same resamples) of each
+  strategy from ``popularity`` (reads in the last ``popularity_days``) and ``popularity_all``
+  (all past reads).
+
+``product`` is ``recsys.audience.product_rank``: the function the product's waves call (with
+the users re-solved since the snapshot, as for every model strategy); ``product_snapshot`` is
+the same call on the snapshot's user factors alone, as the product between two retrains.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+import scipy.sparse as sp
+
+from . import audience
+from .audience import Candidates, Content, component_scores, select_audience
+from .embedding import EmbeddingParams, TextEmbedding, profile_vectors
+from .mf import ALSModel, MFParams
+
+__all__ = ["TemporalConfig", "TemporalData", "Case", "Plan", "STRATEGIES", "index_data", "make_plan", "score_case",
+           "run_temporal", "format_temporal"]
+
+DAY = 86400.0
+COMPONENT_STRATEGIES = ("content", "mf", "lookalike", "neighbors", "category", "ctr", "recency")
+MODEL_STRATEGIES = ("linear", "product", "product_snapshot")
+STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + MODEL_STRATEGIES
+BASELINES = ("popularity", "popularity_all")
+
+
+@dataclass(frozen=True)
+class TemporalConfig:
+    ks: tuple[int, ...] = (100,)
+    seed_events: int = 5
+    horizon_days: float = 30.0
+    test_from: float = 0.5  # share of all interactions that happened before the test period
+    min_hits: int = 1
+    snapshots: int = 20
+    candidates: str = "all"  # or "inactive"
+    inactive_days: float = 7.0
+    popularity_days: float = 30.0
+    mf: MFParams = MFParams(factors=32, regularization=0.1, alpha=10.0)
+    embedding: EmbeddingParams = EmbeddingParams(dim=48, epochs=30, min_count=1, bucket=50_000)
+    half_life_days: float = 30.0
+    prior_weight: float = 1.0
+    usual_prior: float = 50.0  # pseudo-items of the Beta prior on a user's usual rate
+    bootstrap: int = 2000
+    random_draws: int = 100
+    random_state: int = 0
+
+    def __post_init__(self):
+        if self.candidates not in ("all", "inactive"):
+            raise ValueError("candidates must be 'all' or 'inactive'")
+        if self.seed_events < 1 or self.snapshots < 1 or not 0 <= self.test_from < 1:
+            raise ValueError("seed_events and snapshots must be positive, test_from in [0, 1)")
+
+
+@dataclass(frozen=True)
+class TemporalData:
+    """Interactions as positions, sorted by time, and what is known of each item."""
+
+    u: np.ndarray
+    i: np.ndarray
+    ts: np.ndarray
+    w: np.ndarray
+    n_users: int
+    n_items: int
+    texts: tuple[str, ...]
+    item_cats: tuple[np.ndarray, ...]
+    cat_matrix: sp.csr_matrix  # items x categories
+
+    def upto(self, t: float) -> TemporalData:
+        """The same universe with only the interactions at or before ``t``."""
+        n = int(np.searchsorted(self.ts, t, side="right"))
+        return TemporalData(self.u[:n], self.i[:n], self.ts[:n], self.w[:n], self.n_users, self.n_items, self.texts,
+                            self.item_cats, self.cat_matrix)
+
+
+def index_data(u, i, ts, w, n_users: int, n_items: int, texts, categories) -> TemporalData:
+    """``u``/``i``: user and item positions; ``categories``: a list of category names per item."""
+    order = np.argsort(ts, kind="stable")
+    names = sorted({c for cs in categories for c in cs})
+    pos = {c: n for n, c in enumerate(names)}
+    item_cats = tuple(np.array([pos[c] for c in cs], np.int64) for cs in categories)
+    rows = np.concatenate([np.full(len(c), n) for n, c in enumerate(item_cats)] + [np.zeros(0)]).astype(np.int64)
+    cols = np.concatenate(list(item_cats) + [np.zeros(0)]).astype(np.int64)
+    cat_matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)), shape=(n_items, max(len(names), 1)))
+    return TemporalData(np.asarray(u, np.int64)[order], np.asarray(i, np.int64)[order], np.asarray(ts, float)[order],
+                        np.asarray(w, float)[order], n_users, n_items, tuple(texts), item_cats, cat_matrix)
+
+
+# ------------------------------------------------------------------------------ the plan
+
+
+@dataclass(frozen=True)
+class Case:
+    item: int
+    t: float  # decision time: the seed_events-th distinct reader
+    seed: np.ndarray  # user positions of the first seed_events distinct readers
+    snapshot: int
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The experiment's design: test period, snapshot times, test items and their seeds."""
+
+    test_start: float
+    test_end: float
+    snapshot_times: np.ndarray
+    text_items: np.ndarray  # items whose text trains the embedding (read before the test period)
+    cases: tuple[Case, ...]
+    skipped: dict = field(default_factory=dict)
+
+
+def make_plan(data: TemporalData, cfg: TemporalConfig) -> Plan:
+    n = len(data.ts)
+    if n == 0:
+        raise ValueError("no interactions")
+    start = float(data.ts[min(n - 1, int(cfg.test_from * n))])
+    end = float(data.ts[-1] - cfg.horizon_days * DAY)
+    if end <= start:
+        raise ValueError("the timeline is shorter than the horizon after the test start")
+    snaps = start + (end - start) * np.arange(cfg.snapshots) / cfg.snapshots
+    text_items = np.unique(data.i[data.ts < start])
+    order = np.lexsort((data.ts, data.i))
+    ii, uu, tt = data.i[order], data.u[order], data.ts[order]
+    bounds = np.searchsorted(ii, np.arange(data.n_items + 1))
+    cases, skipped = [], {"fewer readers than the seed": 0, "decided before the test period": 0,
+                          "decided too late for a full horizon": 0}
+    for item in range(data.n_items):
+        lo, hi = bounds[item], bounds[item + 1]
+        users, first = np.unique(uu[lo:hi], return_index=True)
+        if len(users) < cfg.seed_events:
+            skipped["fewer readers than the seed"] += 1
+            continue
+        first = np.sort(first)[: cfg.seed_events]
+        t = float(tt[lo:hi][first[-1]])
+        if t < start:
+            skipped["decided before the test period"] += 1
+            continue
+        if t > end:
+            skipped["decided too late for a full horizon"] += 1
+            continue
+        snap = int(np.searchsorted(snaps, t, side="right") - 1)
+        cases.append(Case(item, t, uu[lo:hi][first], snap))
+    cases.sort(key=lambda c: (c.t, c.item))  # time order: one snapshot model alive at a time
+    return Plan(start, end, snaps, text_items, tuple(cases), skipped)
+
+
+# ----------------------------------------------------------------------- state at time t
+
+
+class _Models:
+    """Snapshot models and the text embedding, trained lazily, each on its own past only."""
+
+    def __init__(self, data: TemporalData, plan: Plan, cfg: TemporalConfig):
+        self.data, self.plan, self.cfg = data, plan, cfg
+        self._mf: dict[int, tuple[ALSModel, np.ndarray, np.ndarray]] = {}
+        texts = [data.texts[j] for j in plan.text_items] or list(data.texts[:1])
+        self.embedding = TextEmbedding.train(texts, cfg.embedding)
+        self.text_vecs = self.embedding.content_vectors(list(data.texts))
+
+    def mf(self, snap: int) -> tuple[ALSModel, np.ndarray, np.ndarray]:
+        """The snapshot's model and which items and users it was trained on."""
+        if snap not in self._mf:
+            past = self.data.upto(float(self.plan.snapshot_times[snap]))
+            ui = sp.csr_matrix((past.w, (past.u, past.i)), shape=(past.n_users, past.n_items))
+            model = ALSModel(self.cfg.mf).fit(ui)
+            trained = np.unique(past.i)
+            model.fit_text_projection(self.text_vecs[trained], trained, l2=1.0)
+            known = np.zeros(past.n_items, bool)
+            known[trained] = True
+            known_users = np.zeros(past.n_users, bool)
+            known_users[past.u] = True
+            self._mf = {snap: (model, known, known_users)}  # cases come in time order: one snapshot alive at a time
+        return self._mf[snap]
+
+
+@dataclass
+class _Scored:
+    candidates: np.ndarray  # user positions
+    scores: dict  # strategy -> (n,) float64, higher first
+    usual: np.ndarray  # each candidate's usual rate (expected hits for an average item)
+    handed_over: tuple = ()  # product strategies with neither item factors nor a seed row
+
+
+def _order(score: np.ndarray) -> np.ndarray:
+    return np.lexsort((np.arange(len(score)), -np.asarray(score, dtype=np.float64)))
+
+
+def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, models: _Models) -> _Scored:
+    """Every strategy's scores for one test item, from what was known at its decision time."""
+    t = case.t
+    past = data.upto(t)
+    nu, ni = data.n_users, data.n_items
+    binary = sp.csr_matrix((np.ones(len(past.u), np.float32), (past.u, past.i)), shape=(nu, ni))
+    binary.data[:] = 1.0
+    weighted = sp.csr_matrix((past.w, (past.u, past.i)), shape=(nu, ni))
+    last = np.full(nu, -np.inf)
+    np.maximum.at(last, past.u, past.ts)
+    active = np.isfinite(last)
+    read = np.zeros(nu, bool)
+    read[past.u[past.i == case.item]] = True
+    cand = active & ~read
+    if cfg.candidates == "inactive":
+        cand &= (t - last) >= cfg.inactive_days * DAY
+    cand = np.flatnonzero(cand)
+
+    # user factors at t: the snapshot's, with users active since the snapshot re-solved
+    model, known, known_users = models.mf(case.snapshot)
+    users = np.array(model.user_factors, dtype=np.float32, copy=True)
+    since = past.ts > plan.snapshot_times[case.snapshot]
+    changed = np.unique(past.u[since])
+    if len(changed):
+        users[changed] = model.fold_in_users(weighted[changed])
+    seed = np.asarray(case.seed, np.int64)
+
+    # activity, popularity and the usual rate
+    reads_all = np.asarray(binary.sum(axis=1)).ravel()
+    recent = past.ts > t - cfg.popularity_days * DAY
+    reads_recent = np.bincount(past.u[recent], minlength=nu).astype(float)
+    usual = usual_rates(past, t, cfg)
+
+    # profiles, history, category affinity
+    vecs = models.text_vecs
+    profiles = profile_vectors(past.u, vecs[past.i], past.ts, past.w, n_users=nu, now=t,
+                               half_life=cfg.half_life_days * DAY)
+    readers = np.asarray(binary.sum(axis=0)).ravel()
+    history = (binary @ sp.diags(np.log1p(nu / np.maximum(readers, 1.0)).astype(np.float32))).tocsr()
+    affinity = (binary @ data.cat_matrix).toarray() / np.maximum(reads_all, 1.0)[:, None]
+    days = np.where(active, (t - last) / DAY, np.nan)
+
+    text_vec = vecs[case.item]
+    seed_rows = sp.csr_matrix((np.ones(len(seed)), (np.zeros(len(seed), np.int64), seed)), shape=(1, nu))
+    item_f = model.fold_in_items(seed_rows, prior=model.project_text(text_vec[None, :]), prior_weight=cfg.prior_weight,
+                                 user_factors=users)[0]
+    cands = Candidates(ids=cand, factors=users[cand], profiles=profiles[cand], baseline_ctr=usual[cand],
+                       days_inactive=days[cand], category_affinity=affinity[cand], history=history[cand])
+    content = Content(factors=item_f, text_vector=text_vec, seed_factors=users[seed], seed_history=history[seed],
+                      categories=data.item_cats[case.item], exclude_ids=seed)
+    scores: dict[str, np.ndarray] = {}
+    handed_over: list[str] = []
+    n = len(cand)
+    rng = np.random.default_rng([cfg.random_state, case.item])
+    scores["random"] = rng.random(n)
+    scores["popularity"] = reads_recent[cand]
+    scores["popularity_all"] = reads_all[cand]
+    if n:
+        raw, _ = component_scores(cands, content)
+        for name in COMPONENT_STRATEGIES:
+            scores[name] = np.asarray(raw[name], np.float64)
+        scores["linear"] = _ranked_scores(select_audience(cands, content, n), cand)
+        # the product's ranker, the same call its waves make: the snapshot model's factors for
+        # an item it was trained on, else a fold-in from the seed. ``product`` gets the users
+        # re-solved since the snapshot, like every other model strategy here;
+        # ``product_snapshot`` the snapshot's user factors alone, as waves between two
+        # retrains see them: users new since then have zero factors and are no seed rows there;
+        # with no seed row and an item the model does not know, the product would hand over to
+        # its rule-based ranker, which has no counterpart here: all candidates tie (score 0)
+        item = model.item_factors[case.item] if known[case.item] else None
+        for name, fresh, rows in (("product", users, seed),
+                                  ("product_snapshot", model.user_factors, seed[known_users[seed]])):
+            aud = audience.product_rank(model, cand, fresh[cand], seed_rows=rows, k=n, exclude_ids=seed,
+                                        user_factors=fresh, item_factors=item)
+            scores[name] = _ranked_scores(aud, cand) if aud is not None else np.zeros(n)
+            if aud is None:
+                handed_over.append(name)
+    else:
+        for name in COMPONENT_STRATEGIES + MODEL_STRATEGIES:
+            scores[name] = np.zeros(0)
+    return _Scored(cand, scores, usual[cand], tuple(handed_over))
+
+
+def usual_rates(past: TemporalData, t: float, cfg: TemporalConfig) -> np.ndarray:
+    """Each user's usual rate: the share of past items they became a hit of, Beta-smoothed.
+
+    The past items are those whose decision (``seed_events``-th reader) and whole horizon lie
+    at or before ``t``; a user was exposed to one when they were a candidate at its decision
+    (active before it, not yet a reader) and is a hit when they read it within the horizon. The
+    population's pooled rate is the prior mean, ``usual_prior`` pseudo-items its strength, like
+    the product's usual push CTR. Expected hits of a top k for an average item = the sum.
+    """
+    nu, ni, h = past.n_users, past.n_items, cfg.horizon_days * DAY
+    if len(past.ts) == 0:
+        return np.zeros(nu)
+    first = np.full((nu, ni), np.inf)
+    np.minimum.at(first, (past.u, past.i), past.ts)
+    ordered = np.sort(first, axis=0)  # per item: its distinct readers' first read times
+    decided = ordered[cfg.seed_events - 1] if cfg.seed_events <= nu else np.full(ni, np.inf)
+    done = np.flatnonzero(decided + h <= t)
+    if not len(done):
+        return np.zeros(nu)
+    start = np.full(nu, np.inf)
+    np.minimum.at(start, past.u, past.ts)
+    tj = decided[done][None, :]
+    f = first[:, done]
+    exposed = (start[:, None] <= tj) & (f > tj)
+    hit = exposed & (f <= tj + h)
+    n_exp, n_hit = exposed.sum(axis=1), hit.sum(axis=1)
+    prior = n_hit.sum() / max(n_exp.sum(), 1)
+    return (n_hit + cfg.usual_prior * prior) / (n_exp + cfg.usual_prior)
+
+
+def _ranked_scores(aud, cand: np.ndarray) -> np.ndarray:
+    """Scores aligned with ``cand`` from an ``Audience`` (its order kept: rank as the score)."""
+    out = np.full(len(cand), -np.inf)
+    pos = np.searchsorted(cand, aud.ids)
+    out[pos] = -np.arange(len(aud.ids), dtype=np.float64)
+    return out
+
+
+def hits_of(data: TemporalData, case: Case, candidates: np.ndarray, horizon_days: float) -> np.ndarray:
+    """Which candidates read the item in ``(t, t + horizon]``."""
+    m = (data.i == case.item) & (data.ts > case.t) & (data.ts <= case.t + horizon_days * DAY)
+    return np.isin(candidates, data.u[m])
+
+
+# ---------------------------------------------------------------------------- the replay
+
+
+def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), pool: np.ndarray | None = None,
+                 log=None) -> dict:
+    """Replay every test item; returns the JSON-ready summary (see the module docstring)."""
+    say = log or (lambda msg: None)
+    t0 = time.perf_counter()
+    plan = make_plan(data, cfg)
+    models = _Models(data, plan, cfg)
+    say(f"{len(plan.cases)} items decided in the test period; snapshots every "
+        f"{(plan.test_end - plan.test_start) / cfg.snapshots / DAY:.1f} days")
+    ks = tuple(sorted(cfg.ks))
+    rows = {name: {k: [] for k in ks} for name in STRATEGIES}  # (hits, expected, k_eff)
+    base, attain, n_cands, n_hits = {k: [] for k in ks}, {k: [] for k in ks}, [], []
+    skipped = dict(plan.skipped)
+    skipped["no hit among the candidates"] = 0
+    handed: dict[str, int] = {}  # items a product strategy could not rank (all tied)
+    for case in plan.cases:
+        s = score_case(data, plan, case, cfg, models)
+        keep = np.ones(len(s.candidates), bool) if pool is None else np.isin(s.candidates, pool)
+        hits = hits_of(data, case, s.candidates, cfg.horizon_days)[keep]
+        usual = s.usual[keep]
+        n, n_rel = int(keep.sum()), int(hits.sum())
+        if n_rel < cfg.min_hits or n == 0:
+            skipped["no hit among the candidates"] += 1
+            continue
+        n_cands.append(n)
+        n_hits.append(n_rel)
+        for name in s.handed_over:
+            handed[name] = handed.get(name, 0) + 1
+        rng = np.random.default_rng([cfg.random_state, case.item, 1])
+        for k in ks:
+            ke = min(k, n)
+            base[k].append(n_rel / n)
+            attain[k].append(min(n_rel, ke) / ke / (n_rel / n))
+            for name in STRATEGIES:
+                if name == "random":
+                    h = e = 0.0
+                    for _ in range(cfg.random_draws):
+                        top = rng.permutation(n)[:ke]
+                        h += hits[top].sum()
+                        e += usual[top].sum()
+                    rows[name][k].append((h / cfg.random_draws, e / cfg.random_draws, ke))
+                    continue
+                top = _order(s.scores[name][keep])[:ke]
+                rows[name][k].append((float(hits[top].sum()), float(usual[top].sum()), ke))
+    n_items = len(n_cands)
+    out = {
+        "protocol": "temporal",
+        "n_test_items": n_items,
+        "skipped": skipped,
+        "candidates": cfg.candidates,
+        "seed_events": cfg.seed_events,
+        "horizon_days": cfg.horizon_days,
+        "test_period": [plan.test_start, plan.test_end],
+        "n_candidates_mean": float(np.mean(n_cands)) if n_items else 0.0,
+        "n_hits_mean": float(np.mean(n_hits)) if n_items else 0.0,
+        "base_rate": float(np.mean(base[ks[0]])) if n_items else float("nan"),
+        "unranked": handed,
+        "attainable": {f"lift@{k}": float(np.mean(attain[k])) if n_items else float("nan") for k in ks},
+        "strategies": {},
+    }
+    if n_items == 0:
+        out["seconds"] = round(time.perf_counter() - t0, 1)
+        return out
+    boot = np.random.default_rng([cfg.random_state, 7]).integers(0, n_items, size=(cfg.bootstrap, n_items))
+    stats = {}
+    for name in STRATEGIES:
+        for k in ks:
+            a = np.array(rows[name][k])
+            b = np.array(base[k])
+            lift = (a[:, 0] / a[:, 2]) / b
+            stats[name, k] = {
+                "lift": (lift.mean(), lift[boot].mean(axis=1)),
+                "improvement": (_ratio(a[:, 0].sum(), a[:, 1].sum()), _ratio(a[boot, 0].sum(axis=1), a[boot, 1].sum(axis=1))),
+                "precision": float(np.mean(a[:, 0] / a[:, 2])),
+            }
+    ci = lambda x: [round(float(np.nanpercentile(x, 2.5)), 4), round(float(np.nanpercentile(x, 97.5)), 4)]  # noqa: E731
+    for name in STRATEGIES:
+        entry = {"n_items": n_items}
+        vs = {b: {} for b in BASELINES if b != name}
+        for k in ks:
+            st = stats[name, k]
+            entry[f"lift@{k}"] = round(float(st["lift"][0]), 4)
+            entry[f"lift@{k}_ci"] = ci(st["lift"][1])
+            entry[f"precision@{k}"] = round(st["precision"], 4)
+            entry[f"improvement@{k}"] = round(float(st["improvement"][0]), 4)
+            entry[f"improvement@{k}_ci"] = ci(st["improvement"][1])
+            for b in vs:
+                for metric in ("lift", "improvement"):
+                    diff = st[metric][0] - stats[b, k][metric][0]
+                    vs[b][f"{metric}@{k}"] = {"diff": round(float(diff), 4),
+                                              "ci": ci(st[metric][1] - stats[b, k][metric][1])}
+        entry["vs"] = vs
+        out["strategies"][name] = entry
+    out["seconds"] = round(time.perf_counter() - t0, 1)
+    return out
+
+
+def _ratio(num, den):
+    """num / den, NaN where nothing was expected (no past item to learn a usual rate from)."""
+    num, den = np.asarray(num, float), np.asarray(den, float)
+    return np.divide(num, den, out=np.full(np.shape(num), np.nan), where=den > 0)
+
+
+def format_temporal(res: dict) -> str:
+    k = next((key.split("@")[1] for key in res["attainable"]), "100")
+    lines = [
+        f"temporal protocol: seed {res['seed_events']} readers, horizon {res['horizon_days']:g} days, "
+        f"candidates: {res['candidates']}",
+        f"test items used: {res['n_test_items']}; skipped: "
+        + ", ".join(f"{v} {r}" for r, v in res["skipped"].items()),
+        f"candidates per item: {res['n_candidates_mean']:.0f}, hits per item: {res['n_hits_mean']:.1f}, "
+        f"base rate: {res['base_rate']:.4f}, attainable lift@{k}: {res['attainable'].get(f'lift@{k}', float('nan')):.2f}",
+        *([f"items a product strategy could not rank (no seed row, unknown item; all tied): {res['unranked']}"]
+          if res.get("unranked") else []),
+        "",
+    ]
+    if not res["strategies"]:
+        return "\n".join(lines + ["no test item: nothing to report"])
+    fmt = lambda v, c: f"{v:.2f} [{c[0]:.2f}, {c[1]:.2f}]"  # noqa: E731
+    head = (f"{'strategy':<15}{'lift@' + k:>20}{'prec@' + k:>9}{'improvement@' + k:>20}"
+            f"{'lift - popularity':>22}{'lift - pop_all':>22}{'impr - popularity':>22}{'impr - pop_all':>22}")
+    lines.append(head)
+    for name, s in res["strategies"].items():
+        cells = [fmt(s[f"lift@{k}"], s[f"lift@{k}_ci"]), f"{s[f'precision@{k}']:.3f}",
+                 fmt(s[f"improvement@{k}"], s[f"improvement@{k}_ci"])]
+        for metric in ("lift", "improvement"):
+            for b in BASELINES:
+                d = s["vs"].get(b, {}).get(f"{metric}@{k}")
+                cells.append(fmt(d["diff"], d["ci"]) if d else "-")
+        lines.append(f"{name:<15}{cells[0]:>20}{cells[1]:>9}{cells[2]:>20}{cells[3]:>22}{cells[4]:>22}{cells[5]:>22}{cells[6]:>22}")
+    lines.append(f"\n{res['seconds']:.0f} s")
+    return "\n".join(lines)
