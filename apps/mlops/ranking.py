@@ -78,29 +78,35 @@ def _read_counts(sql: str, params: list, ids: np.ndarray) -> np.ndarray:
 
 
 def _category_affinity(content, ids: np.ndarray, now) -> np.ndarray:
-    """Share of each candidate's reads in the last 30 days that were in this content's category."""
+    """Share of each candidate's reads in the 30 days up to ``now`` that were in this content's
+    category (nothing after ``now``: replayed at a past moment it sees what was known then)."""
     if not content.category:
         return np.zeros(len(ids))
     ev, co = Event._meta.db_table, Content._meta.db_table
-    since = connection.ops.adapt_datetimefield_value(now - timedelta(days=30))
-    base = f"FROM {ev} e JOIN {co} c ON c.id = e.content_id WHERE c.client_id = %s AND e.type = 'read' AND e.occurred_at >= %s"
+    adapt = connection.ops.adapt_datetimefield_value
+    since, until = adapt(now - timedelta(days=30)), adapt(now)
+    base = (f"FROM {ev} e JOIN {co} c ON c.id = e.content_id WHERE c.client_id = %s AND e.type = 'read' "
+            f"AND e.occurred_at >= %s AND e.occurred_at <= %s")
     in_cat = _read_counts(f"SELECT e.subscriber_id, COUNT(*) {base} AND c.category = %s GROUP BY e.subscriber_id",
-                          [content.client_id, since, content.category], ids)
-    total = _read_counts(f"SELECT e.subscriber_id, COUNT(*) {base} GROUP BY e.subscriber_id", [content.client_id, since], ids)
+                          [content.client_id, since, until, content.category], ids)
+    total = _read_counts(f"SELECT e.subscriber_id, COUNT(*) {base} GROUP BY e.subscriber_id", [content.client_id, since, until], ids)
     return (in_cat + 0.1) / (total + 1.0)
 
 
 def _coreading(content, seed_ids: np.ndarray, ids: np.ndarray, now) -> np.ndarray:
-    """How many of the seed's recently read contents each candidate also read (look-alike by history)."""
+    """How many of the seed's recently read contents each candidate also read (look-alike by
+    history), from the reads of the 14 days up to ``now``."""
     if len(seed_ids) == 0:
         return np.zeros(len(ids))
     ev = Event._meta.db_table
-    since = connection.ops.adapt_datetimefield_value(now - timedelta(days=14))
+    adapt = connection.ops.adapt_datetimefield_value
+    since, until = adapt(now - timedelta(days=14)), adapt(now)
     seeds = ",".join(str(int(s)) for s in seed_ids[:500])
-    sql = (f"SELECT e.subscriber_id, COUNT(DISTINCT e.content_id) FROM {ev} e WHERE e.type = 'read' AND e.occurred_at >= %s "
+    sql = (f"SELECT e.subscriber_id, COUNT(DISTINCT e.content_id) FROM {ev} e WHERE e.type = 'read' "
+           f"AND e.occurred_at >= %s AND e.occurred_at <= %s "
            f"AND e.content_id IN (SELECT DISTINCT s.content_id FROM {ev} s WHERE s.subscriber_id IN ({seeds}) "
-           f"AND s.occurred_at >= %s AND s.content_id <> %s) GROUP BY e.subscriber_id")
-    counts = _read_counts(sql, [since, since, content.pk], ids)
+           f"AND s.occurred_at >= %s AND s.occurred_at <= %s AND s.content_id <> %s) GROUP BY e.subscriber_id")
+    counts = _read_counts(sql, [since, until, since, until, content.pk], ids)
     return np.log1p(counts) / np.log1p(max(counts.max(), 1.0))
 
 

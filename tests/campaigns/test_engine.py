@@ -205,3 +205,36 @@ def test_people_of_the_contents_language_come_first(approved_content, population
     # Not enough English speakers left for a wave of 500: nobody is left out then.
     english = campaign_launch(content=approved_content("en1", title="Storm warning", language="en"), now=now, initial_size=650)
     assert Send.objects.filter(campaign=english).count() == 650
+
+
+@pytest.mark.django_db
+def test_the_interim_ranker_uses_only_reads_up_to_its_moment(approved_content, population, client_a, now):
+    """Replayed at a past moment, the rule-based ranking sees what was known then: reads after
+    ``now`` change nothing."""
+    from apps.delivery.selectors import eligible_candidates
+    from apps.audience.selectors import Segment
+    from apps.core.policy import DEFAULTS
+    from apps.events.services import events_ingest
+    from apps.mlops.ranking import InterimRanker
+    import numpy as np
+
+    subs = population(200)
+    content = approved_content(category="sports")
+    other = approved_content("other", category="sports")
+
+    def rank():
+        cands = eligible_candidates(client=client_a, content_id=content.pk, now=now, cap_window=DEFAULTS.cap_window,
+                                    segment=Segment(activity="any", inactive_days=7), quiet_start=0, quiet_end=0)
+        seed = np.array(sorted(s.pk for s in subs[:5]), dtype=np.int64)
+        r = InterimRanker().rank(candidates=cands, content=content, seed_ids=seed, k=20, now=now,
+                                 rng=np.random.default_rng(0))
+        return r.ids.tolist(), r.total.round(9).tolist()
+
+    events_ingest(client=client_a, now=now, items=[
+        {"event_id": f"past{s.pk}", "type": "read", "subscriber": s.external_id, "content": other.external_id,
+         "occurred_at": (now - timedelta(days=2)).isoformat()} for s in subs[:40]])
+    before = rank()
+    events_ingest(client=client_a, now=now + timedelta(days=1), items=[
+        {"event_id": f"later{s.pk}", "type": "read", "subscriber": s.external_id, "content": other.external_id,
+         "occurred_at": (now + timedelta(hours=3)).isoformat()} for s in subs[100:200]])
+    assert rank() == before
