@@ -48,7 +48,11 @@ def _wait(predicate, timeout: float, what: str):
 
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
-def test_sigkill_mid_wave_then_restart(approved_content, population, now):
+def test_sigkill_mid_wave_then_restart(approved_content, population, client_a, now):
+    from apps.core.models import Policy
+
+    # The worker reads the real clock: no quiet hours, or the test would depend on the hour it runs at.
+    Policy.objects.filter(client=client_a).update(quiet_hours_start=0, quiet_hours_end=0)
     population(WAVE + 200)
     gateway = FakeGateway()
     gateway.responder = lambda request: (time.sleep(0.004), Reply(200, json={"id": "ok"}))[1]  # a slowish gateway
