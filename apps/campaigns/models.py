@@ -103,3 +103,16 @@ class Wave(models.Model):
 
     def __str__(self) -> str:
         return f"wave {self.number} of campaign {self.campaign_id}"
+
+
+class WavePool(models.Model):
+    """Who was eligible when an exploring wave was planned, as the ranker saw them: the ids, each
+    one's usual push CTR (expected clicks) and language. With the wave's sends (rank, propensity)
+    it lets another ranker be judged on this wave offline (``apps.mlops.ope``)."""
+
+    wave = models.OneToOneField(Wave, on_delete=models.CASCADE, related_name="pool")
+    size = models.PositiveIntegerField()
+    arrays = models.BinaryField(help_text="numpy .npz: ids (int64), ctr (float32), language (str).")
+
+    def __str__(self) -> str:
+        return f"pool of {self.wave} ({self.size})"

@@ -19,6 +19,21 @@ def running_campaign_ids() -> list[int]:
     return list(Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("pk", flat=True))
 
 
+def wave_pool(*, wave_id: int) -> dict | None:
+    """The eligible pool kept for an exploring wave: ``ids``, ``ctr``, ``language`` arrays (None if not kept)."""
+    import io
+
+    import numpy as np
+
+    from apps.campaigns.models import WavePool
+
+    row = WavePool.objects.filter(wave_id=wave_id).first()
+    if row is None:
+        return None
+    with np.load(io.BytesIO(bytes(row.arrays))) as data:
+        return {"ids": data["ids"], "ctr": data["ctr"].astype(float), "language": data["language"]}
+
+
 def ramp_config(campaign: Campaign):
     """The campaign's ramp settings as ``recsys.ramp.RampConfig`` (validates them: ValueError names the field)."""
     from recsys.ramp import RampConfig

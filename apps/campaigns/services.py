@@ -13,7 +13,7 @@ from datetime import datetime
 from django.db.models import F
 
 from apps.audience.selectors import Segment
-from apps.campaigns.models import Campaign, Wave
+from apps.campaigns.models import Campaign, Wave, WavePool
 from apps.campaigns.selectors import ramp_config
 
 
@@ -51,6 +51,18 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
     Campaign.objects.filter(pk=wave.campaign_id).update(sends=F("sends") + sends,
                                                         expected_clicks=F("expected_clicks") + expected_clicks)
     return wave
+
+
+def wave_pool_record(*, wave: Wave, ids, ctr, language) -> WavePool:
+    """Keep who was eligible for an exploring wave (see ``WavePool``)."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.savez_compressed(buf, ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
+                        language=np.asarray(language, dtype=str))
+    return WavePool.objects.create(wave=wave, size=len(ids), arrays=buf.getvalue())
 
 
 def wave_record_sent(*, wave: Wave, sent_at: datetime) -> None:

@@ -133,6 +133,10 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends) if len(candidates) else (0.5, 49.5)
     pos = np.searchsorted(candidates.ids, chosen)
     ctr = smoothed_ctr(candidates.push_clicks[pos], candidates.push_sends[pos], a, b) if len(pos) else np.zeros(0)
+    if explore and len(candidates):  # an exploring wave keeps its pool: another ranker can be judged on it
+        campaigns.wave_pool_record(wave=wave, ids=candidates.ids,
+                                   ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
+                                   language=candidates.language if candidates.language is not None else [""] * len(candidates))
     if campaign.holdout_share > 0 and len(chosen):  # held out at random: never sent this content
         held = rng.random(len(chosen)) < campaign.holdout_share
         measurement["held_out"] = sends_hold_out(campaign=campaign, wave=wave, subscriber_ids=chosen[held],

@@ -1,0 +1,107 @@
+"""Judge another ranker on a client's own logged waves before it sends anything
+(``manage.py ope``; the estimator is ``recsys.ope``).
+
+Only waves that explored can tell: their pool of eligible people is kept (``WavePool``), each of
+their sends records its probability of being chosen, and a candidate ranker re-ranks the same
+pool as it would have then (reads up to the wave's time, the model version the wave recorded).
+"""
+
+from __future__ import annotations
+
+import zlib
+from datetime import datetime
+
+import numpy as np
+
+from apps.campaigns.models import Wave
+from apps.campaigns.selectors import wave_pool
+from apps.delivery.models import Send
+from apps.delivery.selectors import CandidateRows
+from apps.events.selectors import readers_of
+from apps.mlops.models import ModelKind, ModelVersion
+from apps.mlops.ranking import InterimRanker, ModelRanker, Ranked
+from recsys.ope import LoggedWave, estimate
+
+RANKERS = ("interim", "uniform", "model")
+
+
+class UniformRanker:
+    """Everyone eligible equally likely: the baseline a ranker has to beat."""
+
+    name = "uniform"
+
+    def rank(self, *, candidates, content, seed_ids, k, now, rng):
+        pick = rng.permutation(len(candidates))[:min(k, len(candidates))]
+        return Ranked(candidates.ids[pick], np.zeros(len(pick)), {}, self.name)
+
+
+def ranker_named(name: str, wave: Wave):
+    """The candidate ranker ``name`` as it would have ranked ``wave`` (None when it could not)."""
+    if name == "interim":
+        return InterimRanker()
+    if name == "uniform":
+        return UniformRanker()
+    if name == "model":
+        number = (wave.model_versions or {}).get(ModelKind.MF)
+        version = ModelVersion.objects.filter(kind=ModelKind.MF, version=number).first() if number else None
+        return ModelRanker(version) if version is not None else None
+    raise ValueError(f"unknown ranker {name!r}; choose one of {', '.join(RANKERS)}")
+
+
+def logged_waves(*, client_id: int | None = None, since: datetime | None = None):
+    """The explored waves with their pool and delivered sends: (wave, pool, LoggedWave, size)."""
+    waves = Wave.objects.filter(pool__isnull=False).select_related("campaign__content", "campaign__client").order_by("pk")
+    if client_id is not None:
+        waves = waves.filter(campaign__client_id=client_id)
+    if since is not None:
+        waves = waves.filter(created_at__gte=since)
+    for wave in waves:
+        rows = list(Send.objects.filter(wave=wave, state=Send.State.SENT, propensity__isnull=False)
+                    .values_list("subscriber_id", "propensity", "baseline_ctr", "clicked_at"))
+        if not rows:
+            continue
+        logged = LoggedWave(np.array([r[0] for r in rows], dtype=np.int64), np.array([r[1] for r in rows], dtype=float),
+                            np.array([r[2] for r in rows], dtype=float), np.array([r[3] is not None for r in rows]))
+        yield wave, wave_pool(wave_id=wave.pk), logged, Send.objects.filter(wave=wave).count()
+
+
+def candidate_picks(wave: Wave, pool: dict, ranker, size: int) -> np.ndarray:
+    """Whom ``ranker`` would have chosen for this wave, from its pool, at its time."""
+    n = len(pool["ids"])
+    candidates = CandidateRows(ids=pool["ids"], push_sends=np.zeros(n, dtype=np.int64),
+                               push_clicks=np.zeros(n, dtype=np.int64), days_inactive=np.full(n, np.nan),
+                               language=pool["language"])
+    content = wave.campaign.content
+    seed = np.array(sorted(readers_of(content_id=content.pk, until=wave.created_at)), dtype=np.int64)
+    rng = np.random.default_rng([zlib.crc32(f"ope/{content.external_id}".encode()), wave.number])
+    return np.asarray(ranker.rank(candidates=candidates, content=content, seed_ids=seed, k=size, now=wave.created_at,
+                                  rng=rng).ids, dtype=np.int64)
+
+
+def ope_estimate(*, ranker: str, client_id: int | None = None, since: datetime | None = None, level: float = 0.9,
+                 n_boot: int = 1000, seed: int = 0) -> dict:
+    """The candidate's estimated click improvement on the logged waves, with a bootstrap
+    interval, beside what the logged waves themselves achieved."""
+    waves, picks, skipped = [], [], 0
+    clicks = expected = 0.0
+    for wave, pool, logged, size in logged_waves(client_id=client_id, since=since):
+        candidate = ranker_named(ranker, wave)
+        if candidate is None or pool is None:
+            skipped += 1
+            continue
+        waves.append(logged)
+        picks.append(candidate_picks(wave, pool, candidate, size))
+        clicks += float(logged.clicked.sum())
+        expected += float(logged.expected.sum())
+    if not waves:
+        return {"ranker": ranker, "waves": 0, "skipped": skipped, "estimate": None, "interval": None, "level": level,
+                "logged_improvement": None}
+    est = estimate(waves, picks, np.random.default_rng(seed), level=level, n_boot=n_boot)
+
+    def fin(x):
+        return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+    return {"ranker": ranker, "waves": est.waves, "skipped": skipped, "estimate": fin(est.value),
+            "interval": [fin(est.lo), fin(est.hi)], "level": level,
+            "estimated_clicks": round(est.clicks, 1), "estimated_expected_clicks": round(est.expected, 2),
+            "logged_improvement": fin(clicks / expected) if expected else None}
