@@ -92,6 +92,36 @@ class StrategyRun:
     content_index: dict = field(default_factory=dict)  # external id -> world index
     future_clicks: list = field(default_factory=list)  # heap of (time s, send id)
     event_seq: int = 0
+    ope_truth: dict = field(default_factory=dict)      # wave id -> {ranker: (picks, true improvement)}
+    last_pool: int = 0
+
+
+OPE_RANKERS = ("uniform", "interim")
+
+
+def _ope_truths(run: StrategyRun) -> None:
+    """For each wave planned with a pool since the last call: whom each candidate ranker would
+    have chosen and their true improvement then (the world's state now is the wave's)."""
+    from apps.campaigns.models import WavePool
+    from apps.campaigns.selectors import wave_pool
+    from apps.delivery.models import Send
+    from apps.mlops.ope import candidate_picks, ranker_named
+
+    for pool_row in WavePool.objects.filter(pk__gt=run.last_pool).select_related("wave__campaign__content").order_by("pk"):
+        run.last_pool = pool_row.pk
+        wave, pool = pool_row.wave, wave_pool(wave_id=pool_row.wave_id)
+        content = wave.campaign.content
+        if content.external_id not in run.content_index:
+            continue
+        size = Send.objects.filter(wave=wave).count()
+        ctr = dict(zip(pool["ids"].tolist(), pool["ctr"].tolist()))
+        out = {}
+        for name in OPE_RANKERS:
+            picks = candidate_picks(wave, pool, ranker_named(name, wave), size)
+            idx = np.array([run.index_of_id[i] for i in picks.tolist()], dtype=np.int64)
+            probs = run.world.true_click_prob(run.content_index[content.external_id], idx, at=run.world.seconds(wave.created_at))
+            out[name] = (picks, float(probs.sum()), float(sum(ctr[i] for i in picks.tolist())))
+        run.ope_truth[wave.pk] = out
 
 
 def _setup(run: StrategyRun, *, seed: int) -> None:
@@ -204,7 +234,8 @@ def _dispatcher(provider: SimProvider):
 
 
 def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, difficulty, step_minutes: int = 10,
-                 retrain: bool = True, progress=None, start: datetime | None = None, history: bool = True) -> dict:
+                 retrain: bool = True, progress=None, start: datetime | None = None, history: bool = True,
+                 ope_check: bool = False) -> dict:
     from apps.orchestration.sweep import sweep
     from apps.orchestration.training import models_retrain
 
@@ -226,12 +257,51 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         run.now = world.config.start + timedelta(minutes=step_minutes * n)
         _feed(run, run.now)
         sweep(now=run.now, ranker_for=ranker_for, dispatch=dispatch, settle=True)
+        if ope_check:
+            _ope_truths(run)
         if retrain and n % int(24 * 60 / step_minutes) == 0:
             models_retrain(now=run.now)
             rounds += 1
         if progress and n % 36 == 0:
             progress(strategy, n / steps)
-    return {**measure(run), "retraining_rounds": rounds}
+    report = {**measure(run), "retraining_rounds": rounds}
+    if ope_check:
+        report["ope_check"] = ope_check_report(run)
+    return report
+
+
+def ope_check_report(run: StrategyRun, *, settle_days: float = 1.0, level: float = 0.9) -> dict:
+    """How well the off-policy estimate of each candidate ranker, from the product's logs alone,
+    covers that ranker's true improvement on the same waves (waves of the last ``settle_days``
+    are left out: their clicks are not all in)."""
+    from apps.mlops.ope import logged_waves
+    from recsys.ope import estimate, wave_interval
+
+    rng = np.random.default_rng(0)
+    cutoff = run.now - timedelta(days=settle_days)
+    logged = [(w, lw) for w, _pool, lw, _size in logged_waves(client_id=run.client.pk)
+              if w.pk in run.ope_truth and w.created_at <= cutoff]
+    out = {}
+    for name in OPE_RANKERS:
+        covered, widths, waves, picks, num, den = 0, [], [], [], 0.0, 0.0
+        for w, lw in logged:
+            pick, true_clicks, expected = run.ope_truth[w.pk][name]
+            truth = true_clicks / expected if expected else float("nan")
+            value, lo, hi = wave_interval(lw, pick, rng, level=level, n_boot=400)
+            covered += bool(lo <= truth <= hi)
+            widths.append(hi - lo)
+            waves.append(lw)
+            picks.append(pick)
+            num, den = num + true_clicks, den + expected
+        if not waves:
+            out[name] = {"waves": 0}
+            continue
+        est = estimate(waves, picks, rng, level=level, n_boot=1000)
+        out[name] = {"waves": len(waves), "coverage": round(covered / len(waves), 3),
+                     "median_interval_width": round(float(np.median(widths)), 3),
+                     "estimate": round(est.value, 3), "interval": [round(est.lo, 3), round(est.hi, 3)],
+                     "truth": round(num / den, 3) if den else None}
+    return out
 
 
 def measure(run: StrategyRun) -> dict:
@@ -308,7 +378,8 @@ def measure(run: StrategyRun) -> dict:
 
 
 def simulate(*, subscribers: int, days: float, seed: int = 0, seeds=None, difficulty="default", strategies=STRATEGIES,
-             keep: bool = False, retrain: bool = True, progress=None, start: datetime | None = None) -> dict:
+             keep: bool = False, retrain: bool = True, progress=None, start: datetime | None = None,
+             ope_check: bool = False) -> dict:
     """Run each strategy on its own copy of the world, for each seed; the database is left as it
     was unless ``keep``. ``start``: when simulated time begins (default: the world's own start; to
     fill a database for the dashboards, start ``days`` before now so the data ends today).
@@ -320,7 +391,8 @@ def simulate(*, subscribers: int, days: float, seed: int = 0, seeds=None, diffic
     runs = {}
     for one in seeds:
         runs[one] = _simulate_one(subscribers=subscribers, days=days, seed=one, difficulty=difficulty,
-                                  strategies=strategies, keep=keep, retrain=retrain, progress=progress, start=start)
+                                  strategies=strategies, keep=keep, retrain=retrain, progress=progress, start=start,
+                                  ope_check=ope_check)
     out = _mean([runs[one] for one in seeds])
     out["settings"] = {"subscribers": subscribers, "days": days, "seed": seeds[0], "difficulty": difficulty}
     out["seeds"] = {"seeds": seeds, "runs": {str(one): runs[one] for one in seeds},
@@ -361,13 +433,13 @@ def _spread(strategies: list[dict]) -> dict:
 
 
 def _simulate_one(*, subscribers: int, days: float, seed: int, difficulty, strategies, keep: bool, retrain: bool,
-                  progress, start: datetime | None) -> dict:
+                  progress, start: datetime | None, ope_check: bool = False) -> dict:
     out = {"settings": {"subscribers": subscribers, "days": days, "seed": seed, "difficulty": difficulty}, "strategies": {}}
     for strategy in strategies:
         with transaction.atomic():
             out["strategies"][strategy] = run_strategy(strategy, subscribers=subscribers, days=days, seed=seed,
                                                        difficulty=difficulty, retrain=retrain, progress=progress,
-                                                       start=start)
+                                                       start=start, ope_check=ope_check)
             if not keep:
                 transaction.set_rollback(True)
     ramp = {"below_floor": 0, "expanded_below_floor": 0, "above_target": 0, "expanded_above_target": 0}

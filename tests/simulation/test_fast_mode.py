@@ -58,7 +58,7 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
 def test_several_seeds_report_each_and_their_mean_with_its_spread(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
     call_command("simulate", "--subscribers", "2000", "--days", "0.5", "--seeds", "1,2", "--strategies", "random",
-                 "--no-retrain", "--json")
+                 "--no-retrain", "--ope-check", "--json")
     report = json.loads(capsys.readouterr().out)
     one, two = (report["seeds"]["runs"][k]["strategies"]["random"] for k in ("1", "2"))
     assert one != two  # two worlds
@@ -68,6 +68,8 @@ def test_several_seeds_report_each_and_their_mean_with_its_spread(capsys, settin
     spread = report["seeds"]["spread"]["random"]["pushes"]
     assert (spread["min"], spread["max"]) == (min(one["pushes"], two["pushes"]), max(one["pushes"], two["pushes"]))
     assert spread["sd"] == pytest.approx(abs(one["pushes"] - two["pushes"]) / 2 ** 0.5, abs=1e-3)
+    # The off-policy check is reported per candidate ranker (no wave is a day old in half a day).
+    assert set(one["ope_check"]) == {"uniform", "interim"} and one["ope_check"]["uniform"]["waves"] == 0
 
 
 @pytest.mark.django_db

@@ -20,6 +20,8 @@ class Command(BaseCommand):
         parser.add_argument("--keep", action="store_true",
                             help="Keep the simulated data (for the dashboards); simulated time then ends now.")
         parser.add_argument("--no-retrain", action="store_true")
+        parser.add_argument("--ope-check", action="store_true",
+                            help="Also check the off-policy estimates of other rankers against the world's truth.")
         parser.add_argument("--json", action="store_true")
 
     def handle(self, *args, subscribers, days, seed, seeds, difficulty, strategies, keep, no_retrain, **options):
@@ -46,7 +48,8 @@ class Command(BaseCommand):
 
             start = (timezone.now() - timedelta(days=days)).replace(minute=0, second=0, microsecond=0)
         report = simulate(subscribers=subscribers, days=days, seeds=seed_list, difficulty=difficulty, strategies=names,
-                          keep=keep, retrain=not no_retrain, progress=progress, start=start)
+                          keep=keep, retrain=not no_retrain, progress=progress, start=start,
+                          ope_check=options["ope_check"])
         if options["json"]:
             self.stdout.write(json.dumps(report))
             return
