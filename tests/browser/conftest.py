@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.contents.conftest import candidate, reads, register, t0  # noqa: F401  (shared fixtures)
+from tests.contents.conftest import _no_quiet_hours, candidate, reads, register, t0  # noqa: F401  (shared fixtures)
 
 CHROMIUM = os.environ.get("PUSHADMIN_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
@@ -133,15 +133,3 @@ def screenshot():
         return path
 
     return shoot
-
-
-@pytest.fixture(autouse=True)
-def _no_quiet_hours(request):
-    """These tests run on the real clock (the pages use it): with the default quiet hours
-    (22:00-08:00 in the subscribers' UTC) their campaigns would depend on the hour they run at."""
-    names = [n for n in ("client_a", "client_b") if n in request.fixturenames]
-    if names:
-        from apps.core.models import Policy
-
-        for name in names:
-            Policy.objects.filter(client=request.getfixturevalue(name)).update(quiet_hours_start=0, quiet_hours_end=0)
