@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import io
+
+import numpy as np
 from django.db.models import Prefetch, QuerySet
 
-from apps.campaigns.models import Campaign, Wave
+from apps.campaigns.models import Campaign, Wave, WavePool
 
 
 def campaigns_of_client(*, client_id: int) -> QuerySet[Campaign]:
@@ -21,12 +24,6 @@ def running_campaign_ids() -> list[int]:
 
 def wave_pool(*, wave_id: int) -> dict | None:
     """The eligible pool kept for an exploring wave: ``ids``, ``ctr``, ``language`` arrays (None if not kept)."""
-    import io
-
-    import numpy as np
-
-    from apps.campaigns.models import WavePool
-
     row = WavePool.objects.filter(wave_id=wave_id).first()
     if row is None:
         return None

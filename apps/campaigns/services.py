@@ -7,9 +7,11 @@ do the outbox's dispatcher and attribution when they count deliveries, clicks an
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from datetime import datetime
 
+import numpy as np
 from django.db.models import F
 
 from apps.audience.selectors import Segment
@@ -55,10 +57,6 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
 
 def wave_pool_record(*, wave: Wave, ids, ctr, language) -> WavePool:
     """Keep who was eligible for an exploring wave (see ``WavePool``)."""
-    import io
-
-    import numpy as np
-
     buf = io.BytesIO()
     np.savez_compressed(buf, ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
                         language=np.asarray(language, dtype=str))
