@@ -183,7 +183,7 @@ def sends_cancel_pending(*, campaign_id: int, reason: str, now) -> dict[str, int
         acc = by_wave.setdefault(wave_id, [0, 0.0])
         acc[0] += 1
         acc[1] += ctr
-    campaigns.sends_uncount(by_wave={w: (n, e) for w, (n, e) in by_wave.items()})
+    campaigns.sends_uncount(by_wave=by_wave)
     title_variants_count(sends=_negative_counts(r[3] for r in rows if r[3] is not None))
     released = _slots_release([(r[2], r[5], r[6]) for r in rows])
     return {"cancelled": len(rows), "slots_released": released}

@@ -19,20 +19,10 @@ from apps.delivery.models import Send
 from apps.delivery.selectors import CandidateRows
 from apps.events.selectors import readers_of
 from apps.mlops.models import ModelKind, ModelVersion
-from apps.mlops.ranking import InterimRanker, ModelRanker, Ranked
+from apps.mlops.ranking import InterimRanker, ModelRanker, UniformRanker
 from recsys.ope import LoggedWave, estimate
 
 RANKERS = ("interim", "uniform", "model")
-
-
-class UniformRanker:
-    """Everyone eligible equally likely: the baseline a ranker has to beat."""
-
-    name = "uniform"
-
-    def rank(self, *, candidates, content, seed_ids, k, now, rng):
-        pick = rng.permutation(len(candidates))[:min(k, len(candidates))]
-        return Ranked(candidates.ids[pick], np.zeros(len(pick)), {}, self.name)
 
 
 def ranker_named(name: str, wave: Wave):

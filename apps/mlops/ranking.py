@@ -150,6 +150,17 @@ class ModelRanker:
                       {name: np.asarray(v) for name, v in aud.components.items()}, self.name)
 
 
+class UniformRanker:
+    """Everyone eligible equally likely: the baseline a ranker has to beat (the simulator's
+    random audience, ``manage.py ope --ranker uniform``)."""
+
+    name = "uniform"
+
+    def rank(self, *, candidates, content, seed_ids, k, now, rng) -> Ranked:
+        pick = rng.permutation(len(candidates))[:min(k, len(candidates))]
+        return Ranked(candidates.ids[pick], np.zeros(len(pick)), {}, self.name)
+
+
 def ranker_for(client):
     """The product's ranker for a client: the trained model when there is one, else the interim one."""
     version = active_version(ModelKind.MF)

@@ -52,17 +52,6 @@ class SimProvider:
         return [DeliveryResult(send_id=m.send_id, ok=True, provider_message_id=f"sim-{m.send_id}") for m in messages]
 
 
-class RandomRanker:
-    name = "random"
-
-    def rank(self, *, candidates, content, seed_ids, k, now, rng):
-        from apps.mlops.ranking import Ranked
-
-        k = min(k, len(candidates))
-        pick = rng.permutation(len(candidates))[:k]
-        return Ranked(candidates.ids[pick], np.zeros(k), {}, self.name)
-
-
 class OracleRanker:
     """Knows every subscriber's true click probability for the content."""
 
@@ -249,7 +238,9 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         if retrain:  # every strategy on the same schedule: at the start and every simulated night
             models_retrain(now=run.now)
             rounds += 1
-    ranker = {"random": RandomRanker(), "oracle": OracleRanker(run)}.get(strategy)
+    from apps.mlops.ranking import UniformRanker
+
+    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run)}.get(strategy)
     ranker_for = (lambda client: ranker) if ranker is not None else None
     dispatch = _dispatcher(SimProvider(run))
     steps = int(days * 24 * 60 / step_minutes)
@@ -408,12 +399,11 @@ def _mean(reports: list):
         return {k: _mean([r.get(k) if isinstance(r, dict) else None for r in reports]) for k in first}
     if isinstance(first, list):
         return [_mean([r[i] if isinstance(r, list) and len(r) > i else None for r in reports]) for i in range(len(first))]
-    if isinstance(first, bool) or not isinstance(first, (int, float)):
+    if len(reports) == 1 or isinstance(first, bool) or not isinstance(first, (int, float)):
         return first
-    if any(not isinstance(r, (int, float)) or r is None for r in reports):
+    if any(not isinstance(r, (int, float)) for r in reports):
         return None
-    mean = sum(reports) / len(reports)
-    return mean if len(reports) > 1 or not isinstance(first, int) else first
+    return sum(reports) / len(reports)
 
 
 def _spread(strategies: list[dict]) -> dict:
