@@ -238,15 +238,30 @@ def subscribers_activity_rollup(*, settle: bool = False) -> int:
             events, subs = Event._meta.db_table, Subscriber._meta.db_table
             types = ", ".join(f"'{t}'" for t in ACTIVITY_EVENT_TYPES)
             with connection.cursor() as cur:
-                cur.execute(
-                    f"UPDATE {subs} SET last_activity_at = a.ts FROM ("
-                    f"  SELECT subscriber_id, MAX(occurred_at) AS ts FROM {events}"
-                    f"  WHERE id > %s AND id <= %s AND type IN ({types}) GROUP BY subscriber_id"
-                    f") AS a WHERE {subs}.id = a.subscriber_id"
-                    f" AND ({subs}.last_activity_at IS NULL OR {subs}.last_activity_at < a.ts)",
-                    [mark.position, upto],
-                )
-                updated = cur.rowcount
+                if connection.vendor == "postgresql":
+                    # Two steps, each bound to an index whatever the planner believes: inside a
+                    # long transaction (the simulator, a big import) the tables' statistics can
+                    # say "empty", and one UPDATE ... FROM (aggregate) was then planned as a loop
+                    # rescanning every event for every subscriber.
+                    cur.execute(f"SELECT subscriber_id, MAX(occurred_at) FROM {events} WHERE id > %s AND id <= %s "
+                                f"AND type IN ({types}) GROUP BY subscriber_id", [mark.position, upto])
+                    rows = cur.fetchall()
+                    if rows:
+                        cur.execute(
+                            f"UPDATE {subs} s SET last_activity_at = u.ts FROM unnest(%s::bigint[], %s::timestamptz[]) "
+                            f"AS u(id, ts) WHERE s.id = u.id AND (s.last_activity_at IS NULL OR s.last_activity_at < u.ts)",
+                            [[r[0] for r in rows], [r[1] for r in rows]])
+                        updated = cur.rowcount
+                else:
+                    cur.execute(
+                        f"UPDATE {subs} SET last_activity_at = a.ts FROM ("
+                        f"  SELECT subscriber_id, MAX(occurred_at) AS ts FROM {events}"
+                        f"  WHERE id > %s AND id <= %s AND type IN ({types}) GROUP BY subscriber_id"
+                        f") AS a WHERE {subs}.id = a.subscriber_id"
+                        f" AND ({subs}.last_activity_at IS NULL OR {subs}.last_activity_at < a.ts)",
+                        [mark.position, upto],
+                    )
+                    updated = cur.rowcount
             mark.position = upto
         mark.pending = newest
         mark.save(update_fields=["position", "pending", "updated_at"])
