@@ -37,7 +37,10 @@ Public API::
                     rerank_depth=5000) -> Audience(ids, total, components)
     select_audience_batch(candidates, contents, k, ...) -> list[Audience]
     product_rank(model, candidate_ids, candidate_factors, *, seed_rows, k, item_factors=None,
-                 exclude_ids=None, user_factors=None) -> Audience | None   # what waves run
+                 exclude_ids=None, user_factors=None, click_model=None, baseline_ctr=None,
+                 days_inactive=None, age_hours=0.0, hour=12) -> Audience | None   # what waves run
+    product_features(model, candidate_ids, candidate_factors, *, seed_rows, ...) -> X | None
+                                                   # the click model's rows, as product_rank sees them
     component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
     click_features(candidates, content, raw, z, rows=None) -> (r, len(CLICK_FEATURES)) array
 """
@@ -65,6 +68,7 @@ __all__ = [
     "click_features",
     "PRODUCT_WEIGHTS",
     "product_rank",
+    "product_features",
 ]
 
 # content-specific components (a matrix product each) and candidate-only ones
@@ -403,11 +407,15 @@ def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, rerank
         raw[c] = v[idx]
     total = linear.astype(np.float32)
     comps = dict(raw)
+    key = total
     if reranker is not None and len(idx):
         x = click_features(_subset(cands, idx), content, raw, z)
         comps["linear"] = total
+        # ordered by the model's own score: the calibration map is monotone but flat in steps,
+        # so it would tie many candidates; the total reported is the calibrated probability
+        key = reranker.predict_raw(x).astype(np.float64)
         total = reranker.predict_proba(x).astype(np.float32)
-    order = np.lexsort((idx, -total))[:k]  # ties broken by candidate position: deterministic
+    order = np.lexsort((idx, -key))[:k]  # remaining ties broken by candidate position: deterministic
     return Audience(cands.ids[idx[order]], total[order], {c: v[order] for c, v in comps.items()})
 
 
@@ -438,10 +446,39 @@ def select_audience(
 
 
 # The product's wave ranking (apps.mlops.ranking.ModelRanker) and the replay's ``product``
-# strategy both call ``product_rank``: one function, one set of weights. Ranked by affinity, not
-# by usual CTR: the goal is clicks above each recipient's usual rate, so the usual-CTR and
-# recency components get no weight.
+# strategy both call ``product_rank``: one function, one set of weights, one click model. The
+# linear shortlist is by affinity (MF and seed look-alike); usual CTR and recency get no linear
+# weight. A trained click model (``ClickModel`` on ``CLICK_FEATURES``: the affinities, the usual
+# CTR, days inactive, the content's age and the hour) then re-ranks the shortlist by calibrated
+# click probability: how much activity should count against affinity is learnt from the
+# client's own sends and clicks, not set by hand.
 PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0, category=0.0, ctr=0.0, recency=0.0)
+
+
+def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
+                    user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12):
+    """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
+    users = model.user_factors if user_factors is None else user_factors
+    seed_rows = np.asarray(seed_rows, dtype=np.int64)
+    item = item_factors
+    if item is None and len(seed_rows):
+        row = sp.csr_matrix(
+            (np.ones(len(seed_rows), dtype=np.float32), (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)),
+            shape=(1, users.shape[0]),
+        )
+        item = model.fold_in_items(row, user_factors=users)[0]
+    if item is None and not len(seed_rows):
+        return None
+    cands = Candidates(ids=candidate_ids, factors=candidate_factors, baseline_ctr=baseline_ctr,
+                       days_inactive=days_inactive)
+    content = Content(
+        factors=item,
+        seed_factors=users[seed_rows] if len(seed_rows) else None,
+        exclude_ids=np.empty(0, np.int64) if exclude_ids is None else np.asarray(exclude_ids),
+        age_hours=float(age_hours),
+        hour=int(hour),
+    )
+    return cands, content
 
 
 def product_rank(
@@ -454,31 +491,44 @@ def product_rank(
     item_factors: np.ndarray | None = None,
     exclude_ids: np.ndarray | None = None,
     user_factors: np.ndarray | None = None,
+    click_model=None,
+    baseline_ctr: np.ndarray | None = None,
+    days_inactive: np.ndarray | None = None,
+    age_hours: float = 0.0,
+    hour: int = 12,
+    rerank_depth: int = 5000,
 ) -> Audience | None:
-    """The product's ranking of one content's candidates: MF affinity plus seed look-alike.
+    """The product's ranking of one content's candidates.
 
     ``model`` is the active ``recsys.mf.ALSModel``; ``seed_rows`` are the seed's (early readers'
     and clickers') rows in its user factors; ``item_factors`` the content's own factors when the
     model knows it, otherwise they are folded in from the seed (no text prior). ``user_factors``
     (default: the model's) are the rows the seed is read from and folded in against, e.g. with
-    users active since the training re-solved. Returns ``None`` when there is neither item
-    factors nor a seed: the caller then ranks by other means.
+    users active since the training re-solved. The shortlist (``rerank_depth``) is by MF
+    affinity plus seed look-alike; with a ``click_model`` it is re-ranked by the model's click
+    probability (``baseline_ctr``, ``days_inactive``, ``age_hours``, ``hour`` are its other
+    inputs; ``product_features`` builds the same rows for training). Returns ``None`` when
+    there is neither item factors nor a seed: the caller then ranks by other means.
     """
-    users = model.user_factors if user_factors is None else user_factors
-    seed_rows = np.asarray(seed_rows, dtype=np.int64)
-    item = item_factors
-    if item is None and len(seed_rows):
-        row = sp.csr_matrix(
-            (np.ones(len(seed_rows), dtype=np.float32), (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)),
-            shape=(1, users.shape[0]),
-        )
-        item = model.fold_in_items(row, user_factors=users)[0]
-    if item is None and not len(seed_rows):
+    inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
+                             exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
+                             days_inactive=days_inactive, age_hours=age_hours, hour=hour)
+    if inputs is None:
         return None
-    cands = Candidates(ids=candidate_ids, factors=candidate_factors)
-    content = Content(
-        factors=item,
-        seed_factors=users[seed_rows] if len(seed_rows) else None,
-        exclude_ids=np.empty(0, np.int64) if exclude_ids is None else np.asarray(exclude_ids),
-    )
-    return select_audience(cands, content, min(k, len(cands)), weights=PRODUCT_WEIGHTS)
+    cands, content = inputs
+    return select_audience(cands, content, min(k, len(cands)), weights=PRODUCT_WEIGHTS, reranker=click_model,
+                           rerank_depth=rerank_depth)
+
+
+def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
+                     baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12) -> np.ndarray | None:
+    """``CLICK_FEATURES`` rows of every candidate exactly as ``product_rank`` computes them
+    for its click model (None when it could not rank): what the click model trains on."""
+    inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
+                             user_factors=user_factors, baseline_ctr=baseline_ctr, days_inactive=days_inactive,
+                             age_hours=age_hours, hour=hour)
+    if inputs is None:
+        return None
+    cands, content = inputs
+    raw, z = component_scores(cands, content)
+    return click_features(cands, content, raw, z)

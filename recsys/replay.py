@@ -2,7 +2,7 @@
 
     python -m recsys.replay --interactions FILE --items FILE [--protocol temporal|random]
         [--k 100] [--seed-events 5] [--horizon-days 30] [--candidates all|inactive]
-        [--inactive-days 7] [--test-from 0.5] [--random-state 0] [--candidate-users FILE] [--json]
+        [--inactive-days 7] [--test-from SHARE] [--random-state 0] [--candidate-users FILE] [--json]
 
 ``--protocol temporal`` (the default) is ``recsys.temporal``: every strategy, the product's own
 ranker among them, sees only what was known at each item's decision time. ``--protocol random``
@@ -458,8 +458,10 @@ def main(argv=None) -> int:
     ap.add_argument("--candidates", choices=("all", "inactive"), default="all",
                     help="temporal: inactive keeps candidates idle for --inactive-days at t")
     ap.add_argument("--inactive-days", type=float, default=7.0)
-    ap.add_argument("--test-from", type=float, default=0.5,
-                    help="temporal: the test period starts when this share of the interactions has happened")
+    ap.add_argument("--test-from", type=float, default=None,
+                    help="temporal: the test period starts when this share of the interactions has happened "
+                         "(default: as early as a fair test allows, once a 30-day popularity window and one "
+                         "horizon of history lie behind it)")
     ap.add_argument("--test-share", type=float, default=0.2, help="random protocol: share of items tested")
     ap.add_argument("--random-state", type=int, default=0)
     ap.add_argument("--candidate-users", help="file with one user id per line: the only candidates")
@@ -484,7 +486,7 @@ def main(argv=None) -> int:
     _limit_threads()
     log = (lambda m: print(m, file=sys.stderr)) if a.verbose else None
     if a.protocol == "temporal":
-        if a.horizon_days <= 0 or a.inactive_days < 0 or not 0 <= a.test_from < 1:
+        if a.horizon_days <= 0 or a.inactive_days < 0 or not (a.test_from is None or 0 <= a.test_from < 1):
             ap.error("--horizon-days must be positive, --inactive-days non-negative, --test-from in [0, 1)")
         from .temporal import TemporalConfig, format_temporal, run_temporal
 

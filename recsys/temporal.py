@@ -38,13 +38,14 @@ the same call on the snapshot's user factors alone, as the product between two r
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import scipy.sparse as sp
 
 from . import audience
 from .audience import Candidates, Content, component_scores, select_audience
+from .click import ClickModel, ClickParams
 from .embedding import EmbeddingParams, TextEmbedding, profile_vectors
 from .mf import ALSModel, MFParams
 
@@ -63,7 +64,11 @@ class TemporalConfig:
     ks: tuple[int, ...] = (100,)
     seed_events: int = 5
     horizon_days: float = 30.0
-    test_from: float = 0.5  # share of all interactions that happened before the test period
+    # share of all interactions that happened before the test period; None: as early as the data
+    # allows a fair test, i.e. once a full popularity window and one full horizon lie behind it
+    test_from: float | None = None
+    validation_from: float = 0.0  # the validation window starts when this share of interactions has happened
+    validation_snapshots: int = 5
     min_hits: int = 1
     snapshots: int = 20
     candidates: str = "all"  # or "inactive"
@@ -77,12 +82,17 @@ class TemporalConfig:
     bootstrap: int = 2000
     random_draws: int = 100
     random_state: int = 0
+    click: ClickParams = ClickParams()
+    min_click_items: int = 10  # fewer validation items with a hit than this: no click model
+    min_click_hits: int = 30
 
     def __post_init__(self):
         if self.candidates not in ("all", "inactive"):
             raise ValueError("candidates must be 'all' or 'inactive'")
-        if self.seed_events < 1 or self.snapshots < 1 or not 0 <= self.test_from < 1:
-            raise ValueError("seed_events and snapshots must be positive, test_from in [0, 1)")
+        if self.seed_events < 1 or self.snapshots < 1 or not (self.test_from is None or 0 <= self.test_from < 1):
+            raise ValueError("seed_events and snapshots must be positive, test_from in [0, 1) or None")
+        if not 0 <= self.validation_from <= (1.0 if self.test_from is None else self.test_from) or self.validation_snapshots < 1:
+            raise ValueError("validation_from must be in [0, test_from], validation_snapshots positive")
 
 
 @dataclass(frozen=True)
@@ -132,7 +142,9 @@ class Case:
 
 @dataclass(frozen=True)
 class Plan:
-    """The experiment's design: test period, snapshot times, test items and their seeds."""
+    """The experiment's design: validation window, test period, snapshot times, the items of
+    each and their seeds. ``snapshot_times`` holds the validation window's snapshots, then the
+    test period's; a case's ``snapshot`` indexes it."""
 
     test_start: float
     test_end: float
@@ -140,23 +152,32 @@ class Plan:
     text_items: np.ndarray  # items whose text trains the embedding (read before the test period)
     cases: tuple[Case, ...]
     skipped: dict = field(default_factory=dict)
+    validation_start: float = float("nan")
+    validation_cases: tuple[Case, ...] = ()  # decided in [validation_start, test_start): train the click model
 
 
 def make_plan(data: TemporalData, cfg: TemporalConfig) -> Plan:
     n = len(data.ts)
     if n == 0:
         raise ValueError("no interactions")
-    start = float(data.ts[min(n - 1, int(cfg.test_from * n))])
+    if cfg.test_from is None:  # the earliest fair start: a popularity window and a horizon of history
+        first = data.ts[0] + max(cfg.popularity_days, cfg.horizon_days) * DAY
+        start = float(data.ts[min(n - 1, int(np.searchsorted(data.ts, first)))])
+    else:
+        start = float(data.ts[min(n - 1, int(cfg.test_from * n))])
     end = float(data.ts[-1] - cfg.horizon_days * DAY)
     if end <= start:
         raise ValueError("the timeline is shorter than the horizon after the test start")
-    snaps = start + (end - start) * np.arange(cfg.snapshots) / cfg.snapshots
+    val_start = min(float(data.ts[min(n - 1, int(cfg.validation_from * n))]), start)
+    val_snaps = (val_start + (start - val_start) * np.arange(cfg.validation_snapshots) / cfg.validation_snapshots
+                 if start > val_start else np.zeros(0))
+    snaps = np.concatenate([val_snaps, start + (end - start) * np.arange(cfg.snapshots) / cfg.snapshots])
     text_items = np.unique(data.i[data.ts < start])
     order = np.lexsort((data.ts, data.i))
     ii, uu, tt = data.i[order], data.u[order], data.ts[order]
     bounds = np.searchsorted(ii, np.arange(data.n_items + 1))
-    cases, skipped = [], {"fewer readers than the seed": 0, "decided before the test period": 0,
-                          "decided too late for a full horizon": 0}
+    cases, val_cases, skipped = [], [], {"fewer readers than the seed": 0, "decided before the test period": 0,
+                                         "decided too late for a full horizon": 0}
     for item in range(data.n_items):
         lo, hi = bounds[item], bounds[item + 1]
         users, first = np.unique(uu[lo:hi], return_index=True)
@@ -167,6 +188,9 @@ def make_plan(data: TemporalData, cfg: TemporalConfig) -> Plan:
         t = float(tt[lo:hi][first[-1]])
         if t < start:
             skipped["decided before the test period"] += 1
+            if t >= val_start and len(val_snaps):
+                snap = int(np.searchsorted(val_snaps, t, side="right") - 1)
+                val_cases.append(Case(item, t, uu[lo:hi][first], snap))
             continue
         if t > end:
             skipped["decided too late for a full horizon"] += 1
@@ -174,7 +198,8 @@ def make_plan(data: TemporalData, cfg: TemporalConfig) -> Plan:
         snap = int(np.searchsorted(snaps, t, side="right") - 1)
         cases.append(Case(item, t, uu[lo:hi][first], snap))
     cases.sort(key=lambda c: (c.t, c.item))  # time order: one snapshot model alive at a time
-    return Plan(start, end, snaps, text_items, tuple(cases), skipped)
+    val_cases.sort(key=lambda c: (c.t, c.item))
+    return Plan(start, end, snaps, text_items, tuple(cases), skipped, val_start, tuple(val_cases))
 
 
 # ----------------------------------------------------------------------- state at time t
@@ -189,6 +214,35 @@ class _Models:
         texts = [data.texts[j] for j in plan.text_items] or list(data.texts[:1])
         self.embedding = TextEmbedding.train(texts, cfg.embedding)
         self.text_vecs = self.embedding.content_vectors(list(data.texts))
+        self._rows: dict[int, tuple] = {}  # item -> (candidates, X, first read after t) for the click model
+        self._click: tuple[int, ClickModel | None, dict] | None = None
+        self.click_infos: list[dict] = []
+
+    def case_rows(self, case: Case):
+        """The product's click-model rows of a case's candidates (``product_features``, from
+        what was known at its decision) and when each candidate first read the item after it
+        (inf: not in the data given). Labels are cut from the latter at each snapshot's time."""
+        if case.item not in self._rows:
+            every = replace(self.cfg, candidates="all") if self.cfg.candidates != "all" else self.cfg
+            st = _state(self.data, self.plan, case, every, self)
+            _, kwargs = _product_calls(st, case)[0]
+            x = audience.product_features(st.model, st.cand, **kwargs) if len(st.cand) else None
+            m = (self.data.i == case.item) & (self.data.ts > case.t)
+            first = np.full(self.data.n_users, np.inf)
+            np.minimum.at(first, self.data.u[m], self.data.ts[m])
+            self._rows[case.item] = (st.cand, x, first[st.cand])
+        return self._rows[case.item]
+
+    def click(self, snap: int) -> ClickModel | None:
+        """The product's click model as retrained at snapshot ``snap``: on every item decided
+        before the snapshot's time (validation window and earlier test items), labelled with
+        reads within the horizon and before that time (see ``train_click_model``)."""
+        if self._click is None or self._click[0] != snap:
+            model, info = train_click_model(self, float(self.plan.snapshot_times[snap]))
+            info["snapshot"] = snap
+            self._click = (snap, model, info)
+            self.click_infos.append(info)
+        return self._click[1]
 
     def mf(self, snap: int) -> tuple[ALSModel, np.ndarray, np.ndarray]:
         """The snapshot's model and which items and users it was trained on."""
@@ -202,7 +256,10 @@ class _Models:
             known[trained] = True
             known_users = np.zeros(past.n_users, bool)
             known_users[past.u] = True
-            self._mf = {snap: (model, known, known_users)}  # cases come in time order: one snapshot alive at a time
+            # cases come in time order: the current snapshot and the one before it (whose items'
+            # rows the click model's retraining may still need) are the only ones kept
+            keep = {k: v for k, v in self._mf.items() if k == snap - 1}
+            self._mf = {**keep, snap: (model, known, known_users)}
         return self._mf[snap]
 
 
@@ -218,8 +275,26 @@ def _order(score: np.ndarray) -> np.ndarray:
     return np.lexsort((np.arange(len(score)), -np.asarray(score, dtype=np.float64)))
 
 
-def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, models: _Models) -> _Scored:
-    """Every strategy's scores for one test item, from what was known at its decision time."""
+@dataclass
+class _State:
+    """What is known at a case's decision time ``t``, shared by every strategy."""
+
+    past: TemporalData
+    cand: np.ndarray  # candidate user positions
+    model: ALSModel  # the snapshot's
+    known: np.ndarray  # items the snapshot was trained on
+    known_users: np.ndarray
+    users: np.ndarray  # the snapshot's user factors, users active since then re-solved
+    usual: np.ndarray  # (n_users,) usual rates
+    days: np.ndarray  # (n_users,) days since the last interaction (nan: none)
+    last: np.ndarray
+    active: np.ndarray
+    binary: sp.csr_matrix
+    age_hours: float  # since the item's first reader
+    hour: int
+
+
+def _state(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, models: _Models) -> _State:
     t = case.t
     past = data.upto(t)
     nu, ni = data.n_users, data.n_items
@@ -230,7 +305,8 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
     np.maximum.at(last, past.u, past.ts)
     active = np.isfinite(last)
     read = np.zeros(nu, bool)
-    read[past.u[past.i == case.item]] = True
+    mine = past.i == case.item
+    read[past.u[mine]] = True
     cand = active & ~read
     if cfg.candidates == "inactive":
         cand &= (t - last) >= cfg.inactive_days * DAY
@@ -243,13 +319,69 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
     changed = np.unique(past.u[since])
     if len(changed):
         users[changed] = model.fold_in_users(weighted[changed])
+    days = np.where(active, (t - last) / DAY, np.nan)
+    first = float(past.ts[mine].min()) if mine.any() else t
+    return _State(past, cand, model, known, known_users, users, usual_rates(past, t, cfg), days, last, active,
+                  binary, (t - first) / 3600.0, int((t % DAY) // 3600))
+
+
+def _product_calls(st: _State, case: Case) -> list[tuple[str, dict]]:
+    """The arguments of the product's ranker for this case (``product_rank``/``product_features``):
+    the snapshot model's factors for an item it was trained on, else a fold-in from the seed.
+    ``product`` gets the users re-solved since the snapshot, like every other model strategy
+    here; ``product_snapshot`` the snapshot's user factors alone, as waves between two retrains
+    see them: users new since then have zero factors and are no seed rows there."""
+    seed = np.asarray(case.seed, np.int64)
+    item = st.model.item_factors[case.item] if st.known[case.item] else None
+    c = st.cand
+    common = dict(item_factors=item, baseline_ctr=st.usual[c], days_inactive=st.days[c], age_hours=st.age_hours,
+                  hour=st.hour)
+    return [("product", dict(candidate_factors=st.users[c], seed_rows=seed, user_factors=st.users, **common)),
+            ("product_snapshot", dict(candidate_factors=st.model.user_factors[c], seed_rows=seed[st.known_users[seed]],
+                                      user_factors=st.model.user_factors, **common))]
+
+
+def train_click_model(models: _Models, until: float) -> tuple[ClickModel | None, dict]:
+    """The product's click model trained as the product trains it: rows built by
+    ``product_features`` from what was known at each decision, for every item decided before
+    ``until`` (validation window first, then the earlier test items), each labelled with reads
+    in ``(t, min(t + horizon, until)]``: censored at ``until``, so nothing after it is seen.
+    One click model whatever the test's candidates (the product has one, trained on whomever it
+    sent to): every active non-reader at a decision is a row."""
+    cfg, h = models.cfg, models.cfg.horizon_days * DAY
+    xs, ys, gs = [], [], []
+    for case in models.plan.validation_cases + models.plan.cases:
+        if case.t >= until:
+            continue
+        cand, x, first = models.case_rows(case)
+        if x is None:
+            continue
+        y = first <= min(case.t + h, until)
+        if not y.any():
+            continue
+        xs.append(x)
+        ys.append(y)
+        gs.append(np.full(len(y), case.item))
+    info = {"items": len(xs), "rows": int(sum(len(y) for y in ys)), "hits": int(sum(y.sum() for y in ys))}
+    if info["items"] < cfg.min_click_items or info["hits"] < cfg.min_click_hits:
+        return None, info
+    model = ClickModel(cfg.click).fit(np.vstack(xs), np.concatenate(ys), np.concatenate(gs))
+    info.update({k: model.metrics[k] for k in ("holdout_auc", "best_iteration")})
+    return model, info
+
+
+def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, models: _Models) -> _Scored:
+    """Every strategy's scores for one test item, from what was known at its decision time."""
+    t = case.t
+    st = _state(data, plan, case, cfg, models)
+    past, cand, users, usual, days, binary = st.past, st.cand, st.users, st.usual, st.days, st.binary
+    nu = data.n_users
     seed = np.asarray(case.seed, np.int64)
 
-    # activity, popularity and the usual rate
+    # activity and popularity
     reads_all = np.asarray(binary.sum(axis=1)).ravel()
     recent = past.ts > t - cfg.popularity_days * DAY
     reads_recent = np.bincount(past.u[recent], minlength=nu).astype(float)
-    usual = usual_rates(past, t, cfg)
 
     # profiles, history, category affinity
     vecs = models.text_vecs
@@ -258,8 +390,8 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
     readers = np.asarray(binary.sum(axis=0)).ravel()
     history = (binary @ sp.diags(np.log1p(nu / np.maximum(readers, 1.0)).astype(np.float32))).tocsr()
     affinity = (binary @ data.cat_matrix).toarray() / np.maximum(reads_all, 1.0)[:, None]
-    days = np.where(active, (t - last) / DAY, np.nan)
 
+    model = st.model
     text_vec = vecs[case.item]
     seed_rows = sp.csr_matrix((np.ones(len(seed)), (np.zeros(len(seed), np.int64), seed)), shape=(1, nu))
     item_f = model.fold_in_items(seed_rows, prior=model.project_text(text_vec[None, :]), prior_weight=cfg.prior_weight,
@@ -280,18 +412,12 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
         for name in COMPONENT_STRATEGIES:
             scores[name] = np.asarray(raw[name], np.float64)
         scores["linear"] = _ranked_scores(select_audience(cands, content, n), cand)
-        # the product's ranker, the same call its waves make: the snapshot model's factors for
-        # an item it was trained on, else a fold-in from the seed. ``product`` gets the users
-        # re-solved since the snapshot, like every other model strategy here;
-        # ``product_snapshot`` the snapshot's user factors alone, as waves between two
-        # retrains see them: users new since then have zero factors and are no seed rows there;
-        # with no seed row and an item the model does not know, the product would hand over to
-        # its rule-based ranker, which has no counterpart here: all candidates tie (score 0)
-        item = model.item_factors[case.item] if known[case.item] else None
-        for name, fresh, rows in (("product", users, seed),
-                                  ("product_snapshot", model.user_factors, seed[known_users[seed]])):
-            aud = audience.product_rank(model, cand, fresh[cand], seed_rows=rows, k=n, exclude_ids=seed,
-                                        user_factors=fresh, item_factors=item)
+        # the product's ranker, the same call its waves make, with the click model trained on
+        # the validation window; with no seed row and an item the model does not know, the
+        # product would hand over to its rule-based ranker, which has no counterpart here: all
+        # candidates tie (score 0)
+        for name, kwargs in _product_calls(st, case):
+            aud = audience.product_rank(model, cand, k=n, exclude_ids=seed, click_model=models.click(case.snapshot), **kwargs)
             scores[name] = _ranked_scores(aud, cand) if aud is not None else np.zeros(n)
             if aud is None:
                 handed_over.append(name)
@@ -357,6 +483,7 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
     models = _Models(data, plan, cfg)
     say(f"{len(plan.cases)} items decided in the test period; snapshots every "
         f"{(plan.test_end - plan.test_start) / cfg.snapshots / DAY:.1f} days")
+
     ks = tuple(sorted(cfg.ks))
     rows = {name: {k: [] for k in ks} for name in STRATEGIES}  # (hits, expected, k_eff)
     base, attain, n_cands, n_hits = {k: [] for k in ks}, {k: [] for k in ks}, [], []
@@ -401,10 +528,12 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
         "seed_events": cfg.seed_events,
         "horizon_days": cfg.horizon_days,
         "test_period": [plan.test_start, plan.test_end],
+        "test_from": round(float(np.searchsorted(data.ts, plan.test_start)) / max(len(data.ts), 1), 4),
         "n_candidates_mean": float(np.mean(n_cands)) if n_items else 0.0,
         "n_hits_mean": float(np.mean(n_hits)) if n_items else 0.0,
         "base_rate": float(np.mean(base[ks[0]])) if n_items else float("nan"),
         "unranked": handed,
+        "click_model": _click_summary(models.click_infos),
         "attainable": {f"lift@{k}": float(np.mean(attain[k])) if n_items else float("nan") for k in ks},
         "strategies": {},
     }
@@ -451,6 +580,26 @@ def _ratio(num, den):
     return np.divide(num, den, out=np.full(np.shape(num), np.nan), where=den > 0)
 
 
+def _click_summary(infos: list[dict]) -> dict:
+    trained = [i for i in infos if "holdout_auc" in i]
+    out = {"retrains": len(infos), "trained": len(trained)}
+    if infos:
+        out["first"], out["last"] = infos[0], infos[-1]
+    if trained:
+        out["holdout_auc_median"] = round(float(np.median([i["holdout_auc"] for i in trained])), 4)
+    return out
+
+
+def _click_line(info: dict) -> str:
+    if not info.get("trained"):
+        return ("the product's click model: never trained (too few earlier items with a hit); product ranks by its "
+                "linear shortlist")
+    first, last = info["first"], info["last"]
+    return (f"the product's click model: retrained at {info['retrains']} snapshots ({info['trained']} with enough data), "
+            f"from {first['items']} items / {first['hits']} hits to {last['items']} / {last['hits']}, "
+            f"labels censored at each snapshot; median held-out AUC {info['holdout_auc_median']:.3f}")
+
+
 def format_temporal(res: dict) -> str:
     k = next((key.split("@")[1] for key in res["attainable"]), "100")
     lines = [
@@ -462,6 +611,7 @@ def format_temporal(res: dict) -> str:
         f"base rate: {res['base_rate']:.4f}, attainable lift@{k}: {res['attainable'].get(f'lift@{k}', float('nan')):.2f}",
         *([f"items a product strategy could not rank (no seed row, unknown item; all tied): {res['unranked']}"]
           if res.get("unranked") else []),
+        _click_line(res.get("click_model") or {}),
         "",
     ]
     if not res["strategies"]:

@@ -116,3 +116,17 @@ class WavePool(models.Model):
 
     def __str__(self) -> str:
         return f"pool of {self.wave} ({self.size})"
+
+
+class WaveFeatures(models.Model):
+    """The click model's inputs for each person a wave chose, as the ranker computed them when it
+    chose (``recsys.audience.product_features``): with the sends' clicks they are the rows the
+    click model learns from, so training sees what ranking saw, nothing recomputed later."""
+
+    wave = models.OneToOneField(Wave, on_delete=models.CASCADE, related_name="features")
+    size = models.PositiveIntegerField()
+    names = models.JSONField(help_text="Feature names, in column order.")
+    arrays = models.BinaryField(help_text="numpy .npz: ids (int64), x (float32, one row per id).")
+
+    def __str__(self) -> str:
+        return f"features of {self.wave} ({self.size})"

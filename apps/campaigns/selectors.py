@@ -7,7 +7,7 @@ import io
 import numpy as np
 from django.db.models import Prefetch, QuerySet
 
-from apps.campaigns.models import Campaign, Wave, WavePool
+from apps.campaigns.models import Campaign, Wave, WaveFeatures, WavePool
 
 
 def campaigns_of_client(*, client_id: int) -> QuerySet[Campaign]:
@@ -29,6 +29,15 @@ def wave_pool(*, wave_id: int) -> dict | None:
         return None
     with np.load(io.BytesIO(bytes(row.arrays))) as data:
         return {"ids": data["ids"], "ctr": data["ctr"].astype(float), "language": data["language"]}
+
+
+def wave_features(*, wave_id: int) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+    """(ids, x, names) kept for a wave's chosen people (None if the ranker computed none)."""
+    row = WaveFeatures.objects.filter(wave_id=wave_id).first()
+    if row is None:
+        return None
+    with np.load(io.BytesIO(bytes(row.arrays))) as data:
+        return data["ids"], data["x"], list(row.names)
 
 
 def ramp_config(campaign: Campaign):

@@ -15,7 +15,7 @@ import numpy as np
 from django.db.models import F
 
 from apps.audience.selectors import Segment
-from apps.campaigns.models import Campaign, Wave, WavePool
+from apps.campaigns.models import Campaign, Wave, WaveFeatures, WavePool
 from apps.campaigns.selectors import ramp_config
 
 
@@ -61,6 +61,18 @@ def wave_pool_record(*, wave: Wave, ids, ctr, language) -> WavePool:
     np.savez_compressed(buf, ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
                         language=np.asarray(language, dtype=str))
     return WavePool.objects.create(wave=wave, size=len(ids), arrays=buf.getvalue())
+
+
+def wave_features_record(*, wave: Wave, ids, x, names) -> WaveFeatures | None:
+    """Keep the click model's inputs of the people a wave chose (see ``WaveFeatures``)."""
+    ids, x = np.asarray(ids, dtype=np.int64), np.asarray(x, dtype=np.float32)
+    if not len(ids):
+        return None
+    if x.shape != (len(ids), len(names)):
+        raise ValueError(f"features: expected {len(ids)} rows of {len(names)} columns, got {x.shape}")
+    buf = io.BytesIO()
+    np.savez_compressed(buf, ids=ids, x=x)
+    return WaveFeatures.objects.create(wave=wave, size=len(ids), names=list(names), arrays=buf.getvalue())
 
 
 def wave_record_sent(*, wave: Wave, sent_at: datetime) -> None:

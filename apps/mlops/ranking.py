@@ -11,6 +11,7 @@ in-process run (the simulator) can put its own in.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
@@ -22,7 +23,7 @@ from apps.contents.selectors import content_language
 from apps.delivery.selectors import CandidateRows
 from apps.events.models import Event
 from apps.mlops.models import ModelKind
-from apps.mlops.selectors import active_version, load_mf
+from apps.mlops.selectors import active_version, load_click, load_mf
 from recsys.ids import positions
 
 
@@ -32,6 +33,9 @@ class Ranked:
     total: np.ndarray
     components: dict[str, np.ndarray] = field(default_factory=dict)
     ranker: str = ""
+    # ids -> (ids it knows, their click-model rows, column names): what the ranker saw of the
+    # people a wave finally chose, kept for training (None: the ranker computes no such rows)
+    features_of: Callable | None = None
 
 
 def prefer_language(candidates: CandidateRows, content, wanted: int) -> CandidateRows:
@@ -111,22 +115,28 @@ def _coreading(content, seed_ids: np.ndarray, ids: np.ndarray, now) -> np.ndarra
 
 
 class ModelRanker:
-    """The product's ranking: ``recsys.audience.select_audience`` on the active MF model's factors.
+    """The product's ranking: ``recsys.audience.product_rank`` on the active MF model's factors,
+    re-ranked by the active click model when one is trained.
 
     The content's item factors are folded in from its seed (early readers and clickers) when it
-    is not in the model; the seed's own factors drive the look-alike component. Ranked by
-    affinity, not by usual CTR: the goal is clicks above each recipient's usual rate (click
-    improvement), so the blend gives the usual-CTR and recency components no weight
-    (``recsys.audience.PRODUCT_WEIGHTS``, applied by ``recsys.audience.product_rank``). With no
-    seed and no factors for the content it hands over to the interim ranker.
+    is not in the model; the seed's own factors drive the look-alike component. The shortlist is
+    by affinity (``recsys.audience.PRODUCT_WEIGHTS``: MF and look-alike); the click model
+    (``ModelKind.CLICK``, trained on this product's own sends and clicks) then orders it by click
+    probability from the affinities, each one's usual push CTR, days inactive, the content's age
+    and the hour. Every wave keeps those rows of the people it chose (``features_of``), which
+    is what the click model learns from. With no seed and no factors for the content it hands
+    over to the interim ranker.
     """
 
-    def __init__(self, version):
+    def __init__(self, version, click_version=None):
         self.version = version
-        self.name = f"model:mf v{version.version}"
+        self.click_version = click_version
+        self.name = f"model:mf v{version.version}" + (f"+click v{click_version.version}" if click_version else "")
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
-        from recsys.audience import product_rank
+        from recsys.audience import product_features, product_rank
+        from recsys.click import CLICK_FEATURES
+        from recsys.ramp import fit_population_prior, smoothed_ctr
 
         model, sub_ids, con_ids = load_mf(self.version)
         candidates = prefer_language(candidates, content, k)
@@ -139,15 +149,29 @@ class ModelRanker:
         seed_rows = positions(sub_ids, np.asarray(seed_ids, dtype=np.int64))
         seed_rows = seed_rows[seed_rows >= 0]
         cpos = positions(con_ids, np.array([content.pk], dtype=np.int64))[0]
-        item = model.item_factors[cpos] if cpos >= 0 else None
-        # the weights and the fold-in live in recsys, where the replay's ``product`` strategy
-        # calls the same function
-        aud = product_rank(model, candidates.ids, factors, seed_rows=seed_rows, k=k, item_factors=item,
-                           exclude_ids=np.asarray(seed_ids, dtype=np.int64))
+        a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends)
+        created = getattr(content, "created_at", None) or now
+        inputs = dict(seed_rows=seed_rows, item_factors=model.item_factors[cpos] if cpos >= 0 else None,
+                      baseline_ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
+                      days_inactive=candidates.days_inactive, age_hours=max((now - created).total_seconds(), 0.0) / 3600,
+                      hour=now.hour)
+        click = load_click(self.click_version) if self.click_version is not None else None
+        # the weights, the fold-in and the click model's rows live in recsys, where the replay's
+        # ``product`` strategy calls the same functions
+        aud = product_rank(model, candidates.ids, factors, k=k, exclude_ids=np.asarray(seed_ids, dtype=np.int64),
+                           click_model=click, **inputs)
         if aud is None:
             return InterimRanker().rank(candidates=candidates, content=content, seed_ids=seed_ids, k=k, now=now, rng=rng)
+
+        def features_of(ids: np.ndarray):
+            ids = np.asarray(ids, dtype=np.int64)
+            where = positions(candidates.ids, ids)
+            known = where >= 0
+            x = product_features(model, candidates.ids, factors, **inputs)
+            return ids[known], x[where[known]], CLICK_FEATURES
+
         return Ranked(np.asarray(aud.ids, dtype=np.int64), np.asarray(aud.total, dtype=float),
-                      {name: np.asarray(v) for name, v in aud.components.items()}, self.name)
+                      {name: np.asarray(v) for name, v in aud.components.items()}, self.name, features_of)
 
 
 class UniformRanker:
@@ -162,6 +186,6 @@ class UniformRanker:
 
 
 def ranker_for(client):
-    """The product's ranker for a client: the trained model when there is one, else the interim one."""
+    """The product's ranker for a client: the trained models when there are, else the interim one."""
     version = active_version(ModelKind.MF)
-    return ModelRanker(version) if version is not None else InterimRanker()
+    return ModelRanker(version, active_version(ModelKind.CLICK)) if version is not None else InterimRanker()

@@ -11,7 +11,7 @@ from django.conf import settings
 
 from apps.mlops.models import ModelKind, ModelVersion
 
-_mf_cache: dict[int, tuple] = {}
+_mf_cache: dict[tuple, tuple] = {}
 _mf_lock = threading.Lock()
 
 
@@ -28,18 +28,42 @@ def active_versions() -> dict[str, int]:
     return dict(ModelVersion.objects.filter(is_active=True).values_list("kind", "version"))
 
 
+def _cache_key(version: ModelVersion) -> tuple:
+    """A loaded artifact is reused only for the very same version: row, place and creation time
+    (a row id alone can come back, e.g. after a rolled-back transaction)."""
+    return version.pk, str(artifacts_root() / version.artifact_path), version.created_at
+
+
 def load_mf(version: ModelVersion):
     """(ALSModel, subscriber ids, content ids) of a version, cached per process."""
     from recsys.mf import ALSModel
 
+    key = _cache_key(version)
     with _mf_lock:
-        hit = _mf_cache.get(version.pk)
+        hit = _mf_cache.get(key)
         if hit is None:
             base = artifacts_root() / version.artifact_path
             ids = np.load(base / "ids.npz")
             hit = (ALSModel.load(base / "model"), ids["subscribers"], ids["contents"])
             _mf_cache.clear()
-            _mf_cache[version.pk] = hit
+            _mf_cache[key] = hit
+        return hit
+
+
+_click_cache: dict[tuple, object] = {}
+
+
+def load_click(version: ModelVersion):
+    """The ``recsys.click.ClickModel`` of a version, cached per process."""
+    from recsys.click import ClickModel
+
+    key = _cache_key(version)
+    with _mf_lock:
+        hit = _click_cache.get(key)
+        if hit is None:
+            hit = ClickModel.load(artifacts_root() / version.artifact_path / "model")
+            _click_cache.clear()
+            _click_cache[key] = hit
         return hit
 
 

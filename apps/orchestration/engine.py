@@ -159,6 +159,9 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                                       scores=scores, variant_ids=variant_of, explored=explored, ranks=ranks,
                                       propensities=propensity, cap_window=policy.cap_window, now=now)
     sent_ids = created["subscriber_ids"]
+    if ranked.features_of is not None and len(sent_ids):  # what the click model will learn from
+        ids, x, names = ranked.features_of(np.asarray(sent_ids, dtype=np.int64))
+        campaigns.wave_features_record(wave=wave, ids=ids, x=x, names=names)
     mask = np.isin(chosen, sent_ids)
     expected = float(ctr[mask].sum())
     per_variant = {str(v.pk): int(np.sum(variant_of[mask] == v.pk)) for v in variants}

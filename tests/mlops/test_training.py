@@ -110,7 +110,15 @@ def test_model_ranker_is_recsys_product_rank(two_tribes, approved_content_for_ra
     wave = prefer_language(cands, approved_content_for_ranking, 40)
     rows = positions(sub_ids, wave.ids)
     factors = np.where((rows >= 0)[:, None], model.user_factors[rows], 0.0)
-    direct = real(model, wave.ids, factors, seed_rows=positions(sub_ids, seed), k=40, exclude_ids=seed)
+    from recsys.ramp import fit_population_prior, smoothed_ctr
+
+    a, b = fit_population_prior(wave.push_clicks, wave.push_sends)
+    direct = real(model, wave.ids, factors, seed_rows=positions(sub_ids, seed), k=40, exclude_ids=seed,
+                  baseline_ctr=smoothed_ctr(wave.push_clicks, wave.push_sends, a, b), days_inactive=wave.days_inactive,
+                  age_hours=0.5, hour=now.hour, click_model=None)
+    assert calls[0][1]["click_model"] is None  # no click model trained yet
+    np.testing.assert_array_equal(calls[0][1]["days_inactive"], wave.days_inactive)
+    assert calls[0][1]["age_hours"] == pytest.approx(0.5) and calls[0][1]["hour"] == now.hour
     np.testing.assert_array_equal(ranked.ids, direct.ids)
     np.testing.assert_allclose(ranked.total, direct.total, rtol=1e-6)
     assert audience.PRODUCT_WEIGHTS.mf == 1.0 and audience.PRODUCT_WEIGHTS.lookalike == 1.0

@@ -36,8 +36,31 @@ def test_plan_respects_time(stream):
     assert [c.t for c in plan.cases] == sorted(c.t for c in plan.cases)
     for c in plan.cases:
         assert plan.test_start <= c.t <= plan.test_end and plan.snapshot_times[c.snapshot] <= c.t
+        assert plan.snapshot_times[c.snapshot] >= plan.test_start  # a test period snapshot
         readers = data.u[(data.i == c.item) & (data.ts <= c.t)]
         assert len(c.seed) == CFG.seed_events and set(c.seed) <= set(readers)
+    # the validation window: decided before the test period, on snapshots of their own
+    assert len(plan.validation_cases) >= 10
+    for c in plan.validation_cases:
+        assert plan.validation_start <= c.t < plan.test_start
+        assert plan.snapshot_times[c.snapshot] <= c.t and plan.snapshot_times[c.snapshot] < plan.test_start
+    assert not {c.item for c in plan.cases} & {c.item for c in plan.validation_cases}
+
+
+def test_default_test_period_starts_as_early_as_a_fair_test_allows(stream):
+    """By default the test period starts at the first interaction once a full popularity window
+    and one full horizon of history lie behind it: the most test items the data allows without
+    truncating the popularity baseline or the usual rates' history."""
+    import dataclasses
+
+    _, data = stream
+    cfg = dataclasses.replace(CFG, test_from=None, popularity_days=10.0)
+    plan = make_plan(data, cfg)
+    earliest = data.ts[0] + 10.0 * DAY  # max(popularity 10 days, horizon 7 days)
+    assert plan.test_start >= earliest and not np.any((data.ts >= earliest) & (data.ts < plan.test_start))
+    later = make_plan(data, CFG)  # test_from 0.4 starts later here: fewer test items
+    assert later.test_start > plan.test_start and len(plan.cases) > len(later.cases)
+    assert all(c.t >= plan.test_start for c in plan.cases)
 
 
 @pytest.mark.parametrize("candidates", ["all", "inactive"])
@@ -69,6 +92,27 @@ def test_no_strategy_sees_after_its_decision(stream, candidates):
             np.testing.assert_allclose(a.scores[name], b.scores[name], rtol=1e-4, atol=1e-5, err_msg=name)
 
 
+def test_the_click_model_sees_nothing_after_its_snapshot(stream):
+    """The product's click model retrained at a snapshot is the same whether or not anything
+    after the snapshot's time exists: its rows come from each decision's past and its labels
+    are cut at the snapshot."""
+    _, data = stream
+    plan = make_plan(data, CFG)
+    snap = int(plan.cases[len(plan.cases) // 2].snapshot)
+    until = float(plan.snapshot_times[snap])
+    full = _Models(data, plan, CFG).click(snap)
+    cut = _Models(data.upto(until), plan, CFG).click(snap)
+    assert full is not None and cut is not None  # trained, or this test shows nothing
+    rows = np.vstack([x for c in plan.validation_cases[:5] if (x := _Models(data, plan, CFG).case_rows(c)[1]) is not None])
+    np.testing.assert_allclose(full.predict_proba(rows), cut.predict_proba(rows))
+    # and it is retrained: a later snapshot has more items and labels behind it
+    models = _Models(data, plan, CFG)
+    models.click(snap)
+    models.click(len(plan.snapshot_times) - 1)
+    first, last = models.click_infos
+    assert last["items"] > first["items"] and last["hits"] > first["hits"]
+
+
 def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     """The replay's ``product`` ranks by ``recsys.audience.product_rank``, the function the
     product's ModelRanker calls (tests/mlops pins that side), with the same weights."""
@@ -86,13 +130,16 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     case = plan.cases[len(plan.cases) // 2]
     s = score_case(data, plan, case, CFG, models)
     assert len(calls) == 2  # product and product_snapshot
+    # with the click model of the case's snapshot, and the inputs it takes
+    assert calls[0][1]["click_model"] is models.click(case.snapshot) is not None
+    assert {"baseline_ctr", "days_inactive", "age_hours", "hour"} <= set(calls[0][1])
     for (args, kwargs), name in zip(calls, ("product", "product_snapshot")):
         again = real(*args, **kwargs)
         order = np.argsort(-s.scores[name], kind="stable")
         np.testing.assert_array_equal(s.candidates[order], again.ids)
     np.testing.assert_array_equal(calls[1][1]["user_factors"], models.mf(case.snapshot)[0].user_factors)
     assert set(calls[1][1]["seed_rows"]) <= set(case.seed)
-    # the same as a plain select_audience with PRODUCT_WEIGHTS: MF and look-alike only
+    # the linear shortlist is PRODUCT_WEIGHTS: MF and look-alike only
     assert {c for c in audience.COMPONENTS if audience.PRODUCT_WEIGHTS.get(c)} == {"mf", "lookalike"}
 
 

@@ -1,0 +1,130 @@
+"""The click model's loop: each wave keeps what the ranker saw of the people it chose, the
+trainer learns who clicks from those rows once their clicks had time to arrive, and the product's
+ranker then orders its shortlist by that model."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from apps.audience.models import Subscriber
+from apps.campaigns.models import Wave, WaveFeatures
+from apps.campaigns.selectors import wave_features
+from apps.core.services import policy_set
+from apps.delivery.models import Send
+from apps.events.services import events_ingest
+from apps.mlops.models import ModelKind
+from apps.mlops.ranking import ModelRanker, ranker_for
+from apps.mlops.selectors import active_version
+from apps.mlops.training import train_click, train_mf
+from apps.orchestration.engine import campaign_launch
+from recsys.click import CLICK_FEATURES
+
+STEP = timedelta(minutes=30)
+
+
+def tribe_of(sub) -> str:
+    return "a" if int(sub.external_id[1:]) < 200 else "b"
+
+
+def active(sub) -> bool:  # the recently idle half
+    return int(sub.external_id[1:]) % 2 == 0
+
+
+@pytest.fixture
+def world(client_a, people, population, content_factory, approved_content, now, settings, tmp_path):
+    """400 subscribers in two tribes (p0-p199 read 'a' contents, p200-p399 'b'), all inactive
+    (the default audience): the even ones idle for 8 days, the odd ones for 40. A click happens
+    when the content is the person's tribe's and the person left recently: affinity alone cannot
+    tell the two halves apart."""
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
+    subs = population(400)
+    rng = np.random.default_rng(3)
+    events = []
+    for j in range(20):
+        for tribe, lo in (("a", 0), ("b", 200)):
+            c = content_factory(client_a, f"old-{tribe}{j}", created_at=now - timedelta(days=3, hours=j))
+            for i in rng.choice(np.arange(lo, lo + 200), 40, replace=False):
+                events.append({"event_id": f"{tribe}{j}-{i}", "type": "read", "subscriber": f"p{i}", "content": c.external_id,
+                               "occurred_at": (now - timedelta(days=3, hours=j, minutes=-int(rng.integers(1, 300)))).isoformat()})
+    events_ingest(client=client_a, items=events, now=now)
+    for s in subs:  # the activity the click law depends on, whatever the reads above did to it
+        s.last_activity_at = now - (timedelta(days=8) if active(s) else timedelta(days=40))
+    Subscriber.objects.bulk_update(subs, ["last_activity_at"])
+    assert train_mf(now=now) is not None and active_version(ModelKind.MF) is not None
+    policy_set(client=client_a, user=people["admin"], first_wave_size=100, exploration_share=0.2, holdout_share=0.0,
+               cap_window=timedelta(minutes=20), quiet_hours_start=0, quiet_hours_end=0, max_waves=1)
+    return client_a, {s.pk: s for s in subs}
+
+
+def launch_and_click(client, subs, approved_content, now, j):
+    """Content j (tribe a when j is even) gets three early readers, is launched at its time, its
+    wave is delivered and the law's clicks come ten minutes later."""
+    at = now + j * STEP
+    tribe = "a" if j % 2 == 0 else "b"
+    content = approved_content(external_id=f"new-{j}", created_at=at - timedelta(minutes=40))
+    lo = 0 if tribe == "a" else 200
+    events_ingest(client=client, now=at, items=[
+        {"event_id": f"seed-{j}-{i}", "type": "read", "subscriber": f"p{lo + 2 * i + 1}", "content": content.external_id,
+         "occurred_at": (at - timedelta(minutes=20)).isoformat()} for i in range(3)])
+    campaign = campaign_launch(content=content, now=at)
+    rows = Send.objects.filter(campaign=campaign, state=Send.State.PENDING)
+    rows.update(state=Send.State.SENT, sent_at=at)
+    clickers = [sid for sid in rows.model.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
+                if tribe_of(subs[sid]) == tribe and active(subs[sid])]
+    Send.objects.filter(campaign=campaign, subscriber_id__in=clickers).update(clicked_at=at + timedelta(minutes=10))
+    Wave.objects.filter(campaign=campaign).update(sent_at=at)
+    return campaign
+
+
+@pytest.mark.django_db
+def test_the_click_model_learns_from_the_waves_it_logged_and_then_ranks(world, approved_content, now):
+    client, subs = world
+    first = ranker_for(client)
+    assert isinstance(first, ModelRanker) and first.click_version is None
+    campaigns = [launch_and_click(client, subs, approved_content, now, j) for j in range(16)]
+    last = now + 15 * STEP
+
+    # every wave kept the ranker's rows of the people it sent to, explored ones included
+    for c in campaigns:
+        wave = c.waves.get()
+        ids, x, names = wave_features(wave_id=wave.pk)
+        sent = set(Send.objects.filter(wave=wave, state=Send.State.SENT).values_list("subscriber_id", flat=True))
+        assert names == list(CLICK_FEATURES) and x.shape == (len(ids), len(CLICK_FEATURES))
+        assert set(ids.tolist()) == sent
+        explored = set(Send.objects.filter(wave=wave, chosen_by="explored").values_list("subscriber_id", flat=True))
+        assert explored and explored <= set(ids.tolist())
+        days = x[:, CLICK_FEATURES.index("days_inactive")]
+        since = (wave.created_at - now).total_seconds() / 86400  # days inactive at the wave's time
+        expect = np.array([8.0 if active(subs[int(i)]) else 40.0 for i in ids]) + since
+        np.testing.assert_allclose(days, expect, atol=1e-3)
+
+    # clicks of the last day have not all arrived: nothing to learn from yet
+    assert train_click(now=last + timedelta(hours=1)) is None
+    assert active_version(ModelKind.CLICK) is None
+
+    version = train_click(now=last + timedelta(hours=25))
+    assert version is not None and version.is_active, version and version.metrics
+    m = version.metrics
+    # judged on the latest waves, which it did not train on, against the affinity order it replaces
+    assert m["test_clicks"] >= 20 and m["auc"] > m["baseline_auc"] + 0.1, m
+
+    # the product's ranker now re-ranks by it: the active half of the right tribe comes first
+    ranker = ranker_for(client)
+    assert ranker.click_version == version and ranker.name.endswith(f"+click v{version.version}")
+    from apps.audience.selectors import Segment
+    from apps.delivery.selectors import eligible_candidates
+
+    at = last + timedelta(hours=26)
+    content = approved_content(external_id="judge", created_at=at - timedelta(minutes=40))
+    seed = np.array(sorted(s.pk for s in subs.values() if s.external_id in ("p1", "p3", "p5")))
+    cands = eligible_candidates(client=client, content_id=content.pk, now=at, segment=Segment(activity="any", inactive_days=7),
+                                cap_window=timedelta(minutes=20), quiet_start=0, quiet_end=0)
+    with_click = ranker.rank(candidates=cands, content=content, seed_ids=seed, k=60, now=at, rng=np.random.default_rng(0))
+    without = ModelRanker(ranker.version).rank(candidates=cands, content=content, seed_ids=seed, k=60, now=at,
+                                               rng=np.random.default_rng(0))
+    good = lambda ids: sum(tribe_of(subs[int(i)]) == "a" and active(subs[int(i)]) for i in ids)  # noqa: E731
+    assert good(with_click.ids) >= 50, good(with_click.ids)
+    assert good(with_click.ids) > good(without.ids) + 10, (good(with_click.ids), good(without.ids))
+    assert np.all((with_click.total >= 0) & (with_click.total <= 1))  # calibrated probabilities
+    assert WaveFeatures.objects.count() == len(campaigns)
