@@ -24,7 +24,7 @@ from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
 from apps.mlops.selectors import active_version, artifacts_root
 
 log = logging.getLogger(__name__)
-TRAINABLE = (ModelKind.MF, ModelKind.CLICK_DELAY, ModelKind.PUSH_WORTHINESS)
+TRAINABLE = (ModelKind.MF, ModelKind.CLICK, ModelKind.CLICK_DELAY, ModelKind.PUSH_WORTHINESS)
 
 
 def artifacts_dir() -> Path:

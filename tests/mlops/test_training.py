@@ -136,6 +136,10 @@ def test_too_little_data_is_not_a_failure(client_a, now, settings, tmp_path):
     run = training_run_execute(run_id=training_run_request(kind=ModelKind.MF, now=now).pk, now=now)
     assert run.state == "succeeded" and "need" in TrainingRun.objects.get(pk=run.pk).message
     assert active_version(ModelKind.MF) is None
+    # the click model can be trained from the Models page too; with no logged wave it says so
+    run = training_run_execute(run_id=training_run_request(kind=ModelKind.CLICK, now=now).pk, now=now)
+    assert run.state == "succeeded" and "no wave with features" in run.message
+    assert active_version(ModelKind.CLICK) is None
 
 
 @pytest.mark.django_db
