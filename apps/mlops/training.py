@@ -117,10 +117,10 @@ def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, 
     """LightGBM click model on the product's own sends: each row is what the ranker saw of a
     recipient when it chose them (``WaveFeatures``), the label whether they clicked within
     ``horizon_hours`` of the send. Only sends whose horizon is over by ``now`` count (a send of
-    the last hours has not had its chance to be clicked yet). Judged on time: the waves after
-    the split (the last ``test_share`` of the rows, and only waves after the active model's own
-    data ended) are neither model's training data; the challenger is promoted if its AUC there
-    beats the active model's."""
+    the last hours has not had its chance to be clicked yet). Judged on time: the test rows are
+    the latest ``test_share`` of those that came after the active model's data, so neither model
+    trained on them; the challenger trains on everything before them and is promoted if its AUC
+    there beats both chance and the active model's (before any: the affinity order's)."""
     from apps.campaigns.models import Wave
     from apps.campaigns.selectors import wave_features
     from recsys.click import CLICK_FEATURES, ClickModel, ClickParams
@@ -155,9 +155,14 @@ def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, 
         run and training_progress(run, 1.0, f"only {int(y.sum())} clicks on sends with features; need {min_clicks}")
         return None
     active = active_version(ModelKind.CLICK)
-    split = float(np.quantile(t, 1 - test_share))
-    if active is not None and active.params.get("data_until"):
-        split = max(split, float(active.params["data_until"]))
+    # The test rows are the latest share of what came after the active model's data: neither
+    # model trained on them, and the challenger trains on everything before them.
+    seen = float(active.params.get("data_until", -np.inf)) if active is not None else -np.inf
+    new = t > seen
+    if not new.any():
+        run and training_progress(run, 1.0, "no send with features has matured since the active click model")
+        return None
+    split = float(np.quantile(t[new], 1 - test_share))
     test = t > split
     if y[test].sum() < min_test_clicks or y[~test].sum() < min_clicks or y[~test].all():
         run and training_progress(run, 1.0, f"{int(y[test].sum())} clicks after the split: need {min_test_clicks} "
@@ -184,7 +189,9 @@ def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, 
     version = model_version_register(kind=ModelKind.CLICK, build=lambda d: model.save(d / "model"), run=run, now=now,
                                      metrics=metrics, params={"days": days, "horizon_hours": horizon_hours,
                                                               "data_until": split})
-    promote_if_better(version, "auc", float(new_auc), None if np.isnan(old_auc) else float(old_auc), now)
+    # never promoted below chance, whatever it replaces
+    bar = max(0.5, 0.0 if np.isnan(old_auc) else float(old_auc))
+    promote_if_better(version, "auc", float(new_auc), bar, now)
     version.refresh_from_db()
     return version
 

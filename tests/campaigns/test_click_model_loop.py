@@ -108,6 +108,8 @@ def test_the_click_model_learns_from_the_waves_it_logged_and_then_ranks(world, a
     m = version.metrics
     # judged on the latest waves, which it did not train on, against the affinity order it replaces
     assert m["test_clicks"] >= 20 and m["auc"] > m["baseline_auc"] + 0.1, m
+    # nothing new has matured since: no challenger trained on the same rows again
+    assert train_click(now=last + timedelta(hours=25, minutes=30)) is None
 
     # the product's ranker now re-ranks by it: the active half of the right tribe comes first
     ranker = ranker_for(client)
