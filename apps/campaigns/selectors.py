@@ -18,8 +18,12 @@ def campaigns_of_client(*, client_id: int) -> QuerySet[Campaign]:
     )
 
 
-def running_campaign_ids() -> list[int]:
-    return list(Campaign.objects.filter(state=Campaign.State.RUNNING).values_list("pk", flat=True))
+def running_campaign_ids(exclude_clients=()) -> list[int]:
+    """Running campaigns, but for those of the clients in ``exclude_clients`` (e.g. paused ones)."""
+    rows = Campaign.objects.filter(state=Campaign.State.RUNNING)
+    if exclude_clients:
+        rows = rows.exclude(client_id__in=list(exclude_clients))
+    return list(rows.values_list("pk", flat=True))
 
 
 def wave_pool(*, wave_id: int) -> dict | None:

@@ -217,12 +217,22 @@ class Watermark(models.Model):
 
 
 class Switch(models.Model):
-    """An operator's switch, e.g. ``sending_paused``: read by the dispatcher before every batch."""
+    """An operator's switch, e.g. ``sending_paused``: read by the dispatcher before every batch.
+    One per client (an operator's, for the clients they work for) and one for every client
+    (``client`` empty: a superuser's)."""
 
-    name = models.CharField(max_length=64, unique=True)
+    name = models.CharField(max_length=64)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.CASCADE, related_name="switches",
+                               help_text="Whose switch; empty: every client's.")
     on = models.BooleanField(default=False)
     changed_at = models.DateTimeField(null=True, blank=True)
     changed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
 
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["name", "client"], name="switch_one_per_client"),
+            models.UniqueConstraint(fields=["name"], condition=models.Q(client__isnull=True), name="switch_one_global"),
+        ]
+
     def __str__(self) -> str:
-        return f"{self.name}={'on' if self.on else 'off'}"
+        return f"{self.name}[{self.client_id or 'all'}]={'on' if self.on else 'off'}"

@@ -118,14 +118,19 @@ def decision_record(
 
 
 @transaction.atomic
-def sending_pause_set(*, paused: bool, user=None, now=None):
-    """Turn the one switch that holds every push on or off; logged as a decision."""
+def sending_pause_set(*, paused: bool, client=None, user=None, now=None):
+    """Hold (or release) the pushes of one client, or with ``client=None`` of every client; logged
+    as a decision of that client (or a system-wide one). Who may do which is the caller's check:
+    an operator for the clients they work for, only a superuser for every client."""
     now = now or clock.now()
-    switch, _ = Switch.objects.select_for_update().get_or_create(name=PAUSE_SWITCH)
+    client_id = getattr(client, "pk", client)
+    switch = Switch.objects.select_for_update().filter(name=PAUSE_SWITCH, client_id=client_id).first()
+    if switch is None:
+        switch = Switch.objects.create(name=PAUSE_SWITCH, client_id=client_id)
     before = switch.on
     switch.on, switch.changed_at, switch.changed_by = paused, now, user
     switch.save()
-    decision_record(client=None, action="sending_pause" if paused else "sending_resume", actor_user=user,
-                    actor_name="" if user else "system", subject=f"switch:{PAUSE_SWITCH}",
+    decision_record(client=client_id, action="sending_pause" if paused else "sending_resume", actor_user=user,
+                    actor_name="" if user else "system", subject=f"switch:{PAUSE_SWITCH}:{client_id or 'all'}",
                     before={"on": before}, after={"on": paused}, now=now)
     return switch

@@ -9,7 +9,7 @@ from datetime import date
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseRedirect, StreamingHttpResponse
+from django.http import HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -230,12 +230,26 @@ def system(request):
 @require_POST
 @require(Action.PAUSE_SENDING)
 def sending_pause(request):
+    """Hold or release pushes: ``client`` is a client's id (an operator's, for the clients they
+    work for) or ``all`` (every client's: superusers only)."""
+    from apps.core.models import Client
     from apps.core.services import sending_pause_set
 
     paused = request.POST.get("paused") == "1"
-    sending_pause_set(paused=paused, user=request.user)
-    if paused:
-        messages.success(request, "All sending is paused: no push leaves until someone resumes.")
-    else:
-        messages.success(request, "Sending resumed.")
+    whose = request.POST.get("client", "")
+    if whose == "all":
+        if not request.user.is_superuser:
+            raise PermissionDenied("Only a superuser pauses sending for every client.")
+        sending_pause_set(paused=paused, client=None, user=request.user)
+        messages.success(request, "All sending is paused, for every client: no push leaves until someone resumes."
+                         if paused else "Sending resumed for every client.")
+        return HttpResponseRedirect(reverse("dashboards:system"))
+    if not whose.isdigit():
+        return HttpResponseBadRequest("client: give a client's id, or 'all'.")
+    client = Client.objects.filter(pk=int(whose)).first()
+    if client is None or not can(request.user, Action.PAUSE_SENDING, client):
+        raise PermissionDenied("You do not work for this client.")
+    sending_pause_set(paused=paused, client=client, user=request.user)
+    messages.success(request, f"Sending for {client.name} is paused: none of its pushes leaves until someone resumes."
+                     if paused else f"Sending resumed for {client.name}.")
     return HttpResponseRedirect(reverse("dashboards:system"))

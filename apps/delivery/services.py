@@ -17,7 +17,7 @@ from apps.campaigns import services as campaigns
 from apps.campaigns.selectors import running_campaign_ids
 from apps.contents.services import title_variants_count
 from apps.core import clock
-from apps.core.selectors import sending_paused
+from apps.core.selectors import paused_client_ids
 from apps.delivery.models import Send
 
 RECORD_EVERY = 200  # sends handed to the provider between two writes of their results
@@ -224,12 +224,13 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     from apps.delivery.providers.base import PushMessage
 
     now_given, now = now, now or clock.now()
-    if sending_paused():
+    paused = paused_client_ids()
+    if paused is None:  # every client's pushes are held
         return {"claimed": 0, "paused": 1}
     conf = settings.PUSHADMIN["DELIVERY"]
     max_attempts = conf["SEND_ATTEMPTS"]
     claim_timeout = timedelta(seconds=conf.get("CLAIM_TIMEOUT_SECONDS", 120))
-    running = running_campaign_ids()
+    running = running_campaign_ids(exclude_clients=paused)
     _claims_take_back(now - claim_timeout, running, now)
     table = Send._meta.db_table
     adapt = connection.ops.adapt_datetimefield_value

@@ -106,31 +106,63 @@ def test_an_operator_stops_a_campaign_with_a_reason(people, shop):
     assert c.get(f"/dashboards/campaigns/{shop['live'].pk}/stop/").status_code == 405
 
 
-def test_forms_without_the_csrf_token_are_refused(people, shop):
+def test_forms_without_the_csrf_token_are_refused(people, shop, client_a):
     c = browser_for(people, "operator", csrf=True)
     assert c.post(f"/dashboards/campaigns/{shop['live'].pk}/stop/").status_code == 403
-    assert c.post("/dashboards/system/pause/", {"paused": "1"}).status_code == 403
+    assert c.post("/dashboards/system/pause/", {"paused": "1", "client": client_a.pk}).status_code == 403
     assert Campaign.objects.get(pk=shop["live"].pk).state == "running"
     assert not Switch.objects.filter(name="sending_paused", on=True).exists()
     token = c.get("/dashboards/system/").cookies["csrftoken"].value
-    assert c.post("/dashboards/system/pause/", {"paused": "1", "csrfmiddlewaretoken": token}).status_code == 302
-    assert Switch.objects.get(name="sending_paused").on
+    assert c.post("/dashboards/system/pause/", {"paused": "1", "client": client_a.pk,
+                                               "csrfmiddlewaretoken": token}).status_code == 302
+    assert Switch.objects.get(name="sending_paused", client=client_a).on
 
 
-def test_the_pause_switch(people, shop):
-    assert browser_for(people, "editor").post("/dashboards/system/pause/", {"paused": "1"}).status_code == 403
+def test_an_operator_pauses_their_own_client_only(people, shop, client_a, client_b):
+    from apps.core.selectors import paused_client_ids, sending_paused
+
+    assert browser_for(people, "editor").post("/dashboards/system/pause/", {"paused": "1", "client": client_a.pk}).status_code == 403
     op = browser_for(people, "operator")
     page = op.get("/dashboards/system/").content.decode()
-    assert "Sending is on" in page and "Pause all sending" in page
-    op.post("/dashboards/system/pause/", {"paused": "1"})
-    assert Switch.objects.get(name="sending_paused").on
+    assert "Sending is on" in page and f"Pause {client_a.name}" in page
+    assert client_b.name not in page and "Pause every client" not in page  # not theirs, not for them
+    # another client's switch, every client's switch, or no client: refused, nothing changes
+    assert op.post("/dashboards/system/pause/", {"paused": "1", "client": client_b.pk}).status_code == 403
+    assert op.post("/dashboards/system/pause/", {"paused": "1", "client": "all"}).status_code == 403
+    assert op.post("/dashboards/system/pause/", {"paused": "1"}).status_code == 400
+    assert not Switch.objects.filter(on=True).exists()
+
+    op.post("/dashboards/system/pause/", {"paused": "1", "client": client_a.pk})
+    assert paused_client_ids() == {client_a.pk}
+    assert sending_paused(client_a.pk) and not sending_paused(client_b.pk) and not sending_paused()
     page = op.get("/dashboards/system/").content.decode()
-    assert "All sending is paused" in page and "Resume sending" in page and "by op" in page
-    assert "All sending is paused" in op.get("/dashboards/").content.decode()  # an alert on the overview
-    op.post("/dashboards/system/pause/", {"paused": "0"})
-    assert not Switch.objects.get(name="sending_paused").on
-    assert list(Decision.objects.filter(subject="switch:sending_paused").order_by("id").values_list("action", flat=True)) == [
-        "sending_pause", "sending_resume"]
+    assert f"Resume {client_a.name}" in page and "by op" in page and "All sending is paused" not in page
+    assert f"Sending is paused for {client_a.name}" in page
+    alerts = op.get("/dashboards/").content.decode()
+    assert f"Sending for {client_a.name} is paused" in alerts  # an alert on the overview
+    op.post("/dashboards/system/pause/", {"paused": "0", "client": client_a.pk})
+    assert paused_client_ids() == frozenset()
+    assert list(Decision.objects.filter(subject=f"switch:sending_paused:{client_a.pk}", client=client_a)
+                .order_by("id").values_list("action", flat=True)) == ["sending_pause", "sending_resume"]
+
+
+def test_only_a_superuser_pauses_every_client(people, shop, client_a, client_b):
+    from apps.core.selectors import paused_client_ids, sending_paused
+
+    admin = browser_for(people, "admin")
+    page = admin.get("/dashboards/system/").content.decode()
+    assert "Pause every client" in page and f"Pause {client_a.name}" in page and f"Pause {client_b.name}" in page
+    admin.post("/dashboards/system/pause/", {"paused": "1", "client": "all"})
+    assert paused_client_ids() is None and sending_paused(client_b.pk)
+    page = admin.get("/dashboards/system/").content.decode()
+    assert "All sending is paused" in page and "Resume sending for every client" in page
+    # the operator sees it, and cannot lift it
+    op = browser_for(people, "operator")
+    assert "All sending is paused, for every client" in op.get("/dashboards/").content.decode()
+    assert op.post("/dashboards/system/pause/", {"paused": "0", "client": "all"}).status_code == 403
+    admin.post("/dashboards/system/pause/", {"paused": "0", "client": "all"})
+    assert paused_client_ids() == frozenset()
+    assert Decision.objects.filter(subject="switch:sending_paused:all", client__isnull=True).count() == 2
 
 
 def test_retrain_and_activate_are_for_admins(people, now):
@@ -188,7 +220,7 @@ def _queries(client, url) -> int:
 # of subscribers, weeks, reactivations, days, running campaigns + their waves, 4 for the alerts.
 QUERY_BOUNDS = {"/dashboards/": 21,  # + the shown clients' policies (their slot windows, floor and target)
                 "/dashboards/campaigns/": 10, "/dashboards/contents/": 9, "/dashboards/contents.csv": 6,
-                "/dashboards/models/": 7, "/dashboards/system/": 10}
+                "/dashboards/models/": 7, "/dashboards/system/": 11}  # + the user's clients, for their pause switches
 
 
 def test_query_counts_do_not_grow_with_the_campaigns(people, client_a, make_campaign, now, subscriber_factory):

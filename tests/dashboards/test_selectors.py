@@ -258,7 +258,7 @@ def test_alerts_on_known_data(make_campaign, client_a, people, now, reach_world)
     CampaignReach.objects.create(campaign=big, recipients=300, opted_out=9, computed_at=now)
     from apps.core.services import sending_pause_set
 
-    sending_pause_set(paused=True, user=people["operator"], now=now - timedelta(minutes=5))
+    sending_pause_set(paused=True, client=client_a, user=people["operator"], now=now - timedelta(minutes=5))
     found = {a["kind"]: a for a in selectors.alerts(user=people["operator"], now=now)}
     assert set(found) == {"provider_errors", "expanded", "opt_outs", "paused"}
     assert "12 of 100 pushes failed" in found["provider_errors"]["text"] and "12.0%" in found["provider_errors"]["text"]

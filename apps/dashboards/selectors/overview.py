@@ -12,7 +12,7 @@ from django.db.models.functions import TruncDate
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
 from apps.core.models import Policy
-from apps.core.selectors import pause_switch
+from apps.core.selectors import pauses_on
 from apps.dashboards.models import ActivityWeek, CampaignReach
 from apps.dashboards.selectors.common import client_q, ratio, rules_of
 from apps.dashboards.services import COMEBACK, WEEKS, week_start, week_start_at
@@ -140,7 +140,8 @@ def running_campaigns(*, user, client_id: int | None = None, limit: int = RUNNIN
 
 def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
     """What an operator should look at now: provider errors, a content expanded far beyond the
-    others, opt-outs rising after pushes, sending paused. 4 queries."""
+    others, opt-outs rising after pushes, sending paused (for all, or for one of the user's
+    clients). 4 queries."""
     out: list[dict] = []
     wave_scope = client_q(user, client_id, "campaign__client_id")
     w = Wave.objects.filter(wave_scope, created_at__gte=now - timedelta(hours=24), created_at__lte=now).aggregate(
@@ -179,9 +180,14 @@ def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
                     "text": f"Opt-outs rising: {r_out:,} of {r_n:,} recipients of the last 7 days turned pushes off "
                             f"after their push ({r_rate:.2%}; {before}).", "link": "contents"})
 
-    switch = pause_switch()
-    if switch and switch.on:
-        who = switch.changed_by.get_username() if switch.changed_by else "the system"
+    from apps.core.permissions import client_ids_of
+
+    ids = client_ids_of(user)
+    if client_id is not None:
+        ids = [client_id] if ids is None or client_id in ids else []
+    for sw in pauses_on(ids):
+        who = sw.changed_by.get_username() if sw.changed_by else "the system"
+        whose = "All sending is paused, for every client" if sw.client_id is None else f"Sending for {sw.client.name} is paused"
         out.append({"level": "bad", "kind": "paused",
-                    "text": f"All sending is paused (since {switch.changed_at:%Y-%m-%d %H:%M} UTC, by {who}).", "link": "system"})
+                    "text": f"{whose} (since {sw.changed_at:%Y-%m-%d %H:%M} UTC, by {who}).", "link": "system"})
     return out

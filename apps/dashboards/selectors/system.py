@@ -8,13 +8,14 @@ from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncHour
 
 from apps.campaigns.models import Wave
-from apps.core.selectors import pause_switch
+from apps.core.selectors import pause_switches
 from apps.dashboards.selectors.common import client_q, ratio
 
 
 def system_page(*, user, now: datetime) -> dict:
     """Queues, workers, beat, provider error rates (the user's clients, last 24 h), the backlog
-    and the global pause switch. 5 queries plus 3 Redis calls."""
+    and the pause switches: every client's and each of the user's clients'. 6 queries plus 3
+    Redis calls."""
     from django_redis import get_redis_connection
 
     from apps.core import health
@@ -52,11 +53,17 @@ def system_page(*, user, now: datetime) -> dict:
     backlog = Send.objects.filter(scope, state__in=[Send.State.PENDING, Send.State.CLAIMED]).aggregate(
         pending=Count("id", filter=Q(state=Send.State.PENDING)), claimed=Count("id", filter=Q(state=Send.State.CLAIMED)),
         oldest=Min("created_at"))
-    switch = pause_switch()
+    from apps.core.permissions import visible_clients
+
+    clients = list(visible_clients(user).order_by("name"))
+    every = pause_switches([c.pk for c in clients], with_global=True)  # one query: every client's and theirs
+    switch = every.pop(None, None)
+    switches = [{"client": c, "switch": every.get(c.pk), "paused": bool(every.get(c.pk) and every[c.pk].on)} for c in clients]
     return {
         "now": now, "redis_ok": redis_ok, "redis_error": redis_error,
         "workers": workers, "workers_alive": sum(1 for w in workers if w["alive"]),
         "queues": queues, "beat_seconds": beat_age, "beat_ok": beat_age is not None and beat_age < 180,
         "providers": sorted(providers.values(), key=lambda p: p["provider"]), "errors": errors, "hours": hours,
-        "backlog": backlog, "paused": bool(switch and switch.on), "switch": switch,
+        "backlog": backlog, "paused": bool(switch and switch.on), "switch": switch, "client_switches": switches,
+        "clients_paused": [row["client"].name for row in switches if row["paused"]],
     }

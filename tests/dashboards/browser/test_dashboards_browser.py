@@ -156,14 +156,21 @@ def test_stop_button_pause_switch_and_the_editors_read_only_view(world, login_as
     running = Campaign.objects.get(pk=world.running.pk)
     assert running.state == "stopped" and running.end_reason == "stopped by op: wrong audience"
 
+    # the operator's switch is their client's: paused, the row says so; every client's is not theirs
     operator.goto(live_url("/dashboards/system/"))
-    operator.get_by_role("button", name="Pause all sending").click()
-    expect(operator.locator("#pause h2")).to_have_text("All sending is paused")
-    assert Switch.objects.get(name="sending_paused").on
+    expect(operator.get_by_role("button", name="Pause every client")).to_have_count(0)
+    name = world.client.name
+    operator.get_by_role("button", name=f"Pause {name}").click()
+    row = operator.locator(f"#client-switches tr[data-client='{world.client.slug}']")
+    expect(row.locator(".state")).to_have_text("paused")
+    expect(operator.locator(".messages")).to_contain_text(f"Sending for {name} is paused")
+    expect(operator.locator("#pause h2")).to_have_text(f"Sending is paused for {name}")
+    assert Switch.objects.get(name="sending_paused", client=world.client).on
     screenshot(operator, "dashboard-system-paused")
-    operator.get_by_role("button", name="Resume sending").click()
+    operator.get_by_role("button", name=f"Resume {name}").click()
+    expect(row.locator(".state")).to_have_text("on")
     expect(operator.locator("#pause h2")).to_have_text("Sending is on")
-    assert not Switch.objects.get(name="sending_paused").on
+    assert not Switch.objects.get(name="sending_paused", client=world.client).on
     assert errors == []
 
 
