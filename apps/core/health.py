@@ -2,6 +2,10 @@
 
 Workers write a heartbeat into a Redis hash every few seconds (``pushadmin.celery.HeartbeatStep``);
 the beat sweep records its last tick. Both are status, not data: losing them loses nothing.
+
+Liveness is measured on one clock, the wall clock, everywhere (``time.time()``): the product's clock
+can run faster than real time in the demo, and "the beat ticked 5 s ago" must mean real seconds.
+The beat's tick also keeps the product time it swept at, shown beside.
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from apps.core.queues import Queue
 
 WORKERS_KEY = "pushadmin:workers"
 BEAT_KEY = "pushadmin:beat:last_tick"
+BEAT_STALE_SECONDS = 180  # wall seconds without a tick before the beat counts as down
 
 
 def _redis():
@@ -26,8 +31,25 @@ def worker_heartbeat(*, hostname: str, queues: list[str], interval: int) -> None
     _redis().hset(WORKERS_KEY, hostname, json.dumps({"at": time.time(), "queues": queues, "interval": interval}))
 
 
-def beat_tick_record(*, at: float | None = None) -> None:
-    _redis().set(BEAT_KEY, at if at is not None else time.time())
+def beat_tick_record(*, at: float | None = None, product_at: float | None = None) -> None:
+    """The beat's tick: ``at`` the wall-clock time (default now), ``product_at`` the product time
+    it swept at (default the same)."""
+    wall = at if at is not None else time.time()
+    _redis().set(BEAT_KEY, json.dumps({"at": wall, "product_at": product_at if product_at is not None else wall}))
+
+
+def beat_last_tick() -> dict | None:
+    """``{"at": wall seconds, "product_at": product seconds}`` of the last tick, or None."""
+    raw = _redis().get(BEAT_KEY)
+    if raw is None:
+        return None
+    try:
+        info = json.loads(raw)
+    except (TypeError, ValueError):
+        return None
+    if isinstance(info, (int, float)):  # a tick recorded before the product time was kept
+        return {"at": float(info), "product_at": float(info)}
+    return info if isinstance(info, dict) and "at" in info else None
 
 
 def workers_status(now: float | None = None) -> list[dict]:
@@ -64,11 +86,13 @@ def check() -> dict:
         _redis().ping()
         report["redis"] = {"ok": True}
         workers = workers_status()
-        last_tick = _redis().get(BEAT_KEY)
+        tick = beat_last_tick()
+        age = time.time() - tick["at"] if tick else None
         report["workers"] = {"ok": any(w["alive"] for w in workers), "workers": workers}
         report["beat"] = {
-            "ok": last_tick is not None and time.time() - float(last_tick) < 180,
-            "seconds_since_tick": round(time.time() - float(last_tick), 1) if last_tick else None,
+            "ok": age is not None and age < BEAT_STALE_SECONDS,
+            "seconds_since_tick": round(age, 1) if age is not None else None,
+            "product_time_of_tick": tick["product_at"] if tick else None,
         }
         report["queues"] = queue_depths()
     except Exception as exc:  # noqa: BLE001

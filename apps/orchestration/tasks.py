@@ -17,7 +17,7 @@ def sweep() -> dict:
 
     now = clock.now()
     done = run(now=now)
-    health.beat_tick_record(at=now.timestamp())
+    health.beat_tick_record(product_at=now.timestamp())  # liveness in wall time, the product time beside
     if any(done.values()):
         log.info("sweep: %s", done)
     return done

@@ -345,7 +345,7 @@ def test_system_page_reads_workers_beat_queues_and_provider_errors(make_campaign
     ids = list(Send.objects.filter(campaign=c).order_by("pk").values_list("pk", flat=True))
     Send.objects.filter(pk__in=ids[:5]).update(state="failed", error="UNREGISTERED", failed_at=now - timedelta(hours=1))
     Send.objects.filter(pk__in=ids[5:7]).update(state="pending")
-    page = selectors.system_page(user=people["operator"], now=now)
+    page = selectors.system_page(user=people["operator"], now=now, wall_now=t)  # liveness: wall seconds
     assert [(w["hostname"], w["alive"]) for w in page["workers"]] == [("w1@host", True), ("w2@host", False)]
     assert page["workers_alive"] == 1 and page["beat_seconds"] == pytest.approx(42) and page["beat_ok"]
     assert page["queues"]["default"] == 3 and page["queues"]["sends"] == 0

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+import time
+from datetime import datetime, timedelta, timezone
 
 from django.db.models import Count, Max, Min, Q, Sum
 from django.db.models.functions import TruncHour
@@ -12,23 +13,22 @@ from apps.core.selectors import pause_switches
 from apps.dashboards.selectors.common import client_q, ratio
 
 
-def system_page(*, user, now: datetime) -> dict:
+def system_page(*, user, now: datetime, wall_now: float | None = None) -> dict:
     """Queues, workers, beat, provider error rates (the user's clients, last 24 h), the backlog
     and the pause switches: every client's and each of the user's clients'. 6 queries plus 3
     Redis calls."""
-    from django_redis import get_redis_connection
-
     from apps.core import health
     from apps.delivery.models import Send
 
+    wall = time.time() if wall_now is None else wall_now  # liveness is in wall time, whatever the product's clock
     try:
-        workers = health.workers_status(now=now.timestamp())
+        workers = health.workers_status(now=wall)
         queues = health.queue_depths()
-        raw_tick = get_redis_connection("default").get(health.BEAT_KEY)
+        tick = health.beat_last_tick()
         redis_ok, redis_error = True, ""
     except Exception as exc:  # noqa: BLE001 - the page shows Redis down instead of failing
-        workers, queues, raw_tick, redis_ok, redis_error = [], {}, None, False, str(exc)[:200]
-    beat_age = (now.timestamp() - float(raw_tick)) if raw_tick else None
+        workers, queues, tick, redis_ok, redis_error = [], {}, None, False, str(exc)[:200]
+    beat_age = (wall - tick["at"]) if tick else None
 
     since = now - timedelta(hours=24)
     scope = client_q(user, None, "campaign__client_id")
@@ -62,7 +62,9 @@ def system_page(*, user, now: datetime) -> dict:
     return {
         "now": now, "redis_ok": redis_ok, "redis_error": redis_error,
         "workers": workers, "workers_alive": sum(1 for w in workers if w["alive"]),
-        "queues": queues, "beat_seconds": beat_age, "beat_ok": beat_age is not None and beat_age < 180,
+        "queues": queues, "beat_seconds": beat_age, "beat_ok": beat_age is not None and beat_age < health.BEAT_STALE_SECONDS,
+        "beat_product_at": datetime.fromtimestamp(tick["product_at"], tz=timezone.utc) if tick else None,
+        "wall_now": datetime.fromtimestamp(wall, tz=timezone.utc), "clock_differs": abs(now.timestamp() - wall) > 60,
         "providers": sorted(providers.values(), key=lambda p: p["provider"]), "errors": errors, "hours": hours,
         "backlog": backlog, "paused": bool(switch and switch.on), "switch": switch, "client_switches": switches,
         "clients_paused": [row["client"].name for row in switches if row["paused"]],
