@@ -90,7 +90,11 @@ def build_world(*, client, editor, now: datetime | None = None, seed: int = 7, s
     # (An admin's setting in the admin site; there is no service for it.)
     Policy.objects.filter(client=client).update(quiet_hours_start=0, quiet_hours_end=0)
     client.refresh_from_db()
-    start = (now - timedelta(days=days)).replace(hour=0, minute=0, second=0)
+    # The world's days are anchored to ``now`` (it falls at 14:00 of the last one), not to the
+    # calendar: the seven-day slot of a push made at noon a week ago is then free whatever the
+    # hour the test runs (anchored to midnight, a run just after midnight found that week's
+    # recipients still capped and the running campaign ran out of people).
+    start = now - timedelta(days=days, hours=14)
     platforms = np.array(["android", "ios", "web"])[rng.choice(3, subscribers, p=[0.55, 0.35, 0.10])]
     items = [{"external_id": f"s{i:04d}", "timezone": "UTC", "platform": str(platforms[i]), "push_token": f"tok-{i}"}
              for i in range(subscribers)]
