@@ -94,4 +94,7 @@ def ope_estimate(*, ranker: str, client_id: int | None = None, since: datetime |
     return {"ranker": ranker, "waves": est.waves, "skipped": skipped, "estimate": fin(est.value),
             "interval": [fin(est.lo), fin(est.hi)], "level": level,
             "estimated_clicks": round(est.clicks, 1), "estimated_expected_clicks": round(est.expected, 2),
+            # how thin the evidence is: clicks of explored sends among the candidate's picks (each
+            # stands for 1/q clicks), and the share of its expected clicks that rests on them
+            "explored_clicks": est.explored_clicks, "explored_share": fin(est.explored_share),
             "logged_improvement": fin(clicks / expected) if expected else None}

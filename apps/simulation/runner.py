@@ -81,16 +81,28 @@ class StrategyRun:
     content_index: dict = field(default_factory=dict)  # external id -> world index
     future_clicks: list = field(default_factory=list)  # heap of (time s, send id)
     event_seq: int = 0
-    ope_truth: dict = field(default_factory=dict)      # wave id -> {ranker: (picks, true improvement)}
+    ope_truth: dict = field(default_factory=dict)      # wave id -> {ranker: OpeTruth}
     last_pool: int = 0
 
 
 OPE_RANKERS = ("uniform", "interim")
 
 
+@dataclass(frozen=True)
+class OpeTruth:
+    """One candidate ranker on one explored wave, as the world saw it when the wave was planned."""
+
+    picks: np.ndarray       # whom the ranker chose from the wave's pool (subscriber ids)
+    true_clicks: float      # sum of the world's true click probabilities of the picks, then
+    expected: float         # sum of the pool's usual CTRs of the picks (the estimate's denominator)
+    explored_clicks: float  # expected clicks among the picks the wave would send at random: the
+                            # only window the logs have on the picks outside the logged top
+
+
 def _ope_truths(run: StrategyRun) -> None:
     """For each wave planned with a pool since the last call: whom each candidate ranker would
-    have chosen and their true improvement then (the world's state now is the wave's)."""
+    have chosen and their true improvement then (the world's state now is the wave's: it is
+    planned and dispatched in this sweep, so the truth here is the probability its pushes had)."""
     from apps.campaigns.models import WavePool
     from apps.campaigns.selectors import wave_pool
     from apps.delivery.models import Send
@@ -102,14 +114,20 @@ def _ope_truths(run: StrategyRun) -> None:
         content = wave.campaign.content
         if content.external_id not in run.content_index:
             continue
-        size = Send.objects.filter(wave=wave).count()
+        rows = list(Send.objects.filter(wave=wave).values_list("subscriber_id", "propensity"))
+        size = len(rows)
+        top = {sid for sid, prop in rows if prop == 1.0}  # the logged ranker's top (sent or held out)
+        explore_q = max((prop for _sid, prop in rows if prop is not None and prop < 1.0), default=0.0)
+        sent_share = 1.0 - wave.campaign.holdout_share
         ctr = dict(zip(pool["ids"].tolist(), pool["ctr"].tolist()))
         out = {}
         for name in OPE_RANKERS:
             picks = candidate_picks(wave, pool, ranker_named(name, wave), size)
             idx = np.array([run.index_of_id[i] for i in picks.tolist()], dtype=np.int64)
             probs = run.world.true_click_prob(run.content_index[content.external_id], idx, at=run.world.seconds(wave.created_at))
-            out[name] = (picks, float(probs.sum()), float(sum(ctr[i] for i in picks.tolist())))
+            outside = np.array([i not in top for i in picks.tolist()], dtype=bool)
+            out[name] = OpeTruth(picks, float(probs.sum()), float(sum(ctr[i] for i in picks.tolist())),
+                                 float(explore_q * sent_share * probs[outside].sum()))
         run.ope_truth[wave.pk] = out
 
 
@@ -264,26 +282,36 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
 def ope_check_report(run: StrategyRun, *, settle_days: float = 1.0, level: float = 0.9) -> dict:
     """How well the off-policy estimate of each candidate ranker, from the product's logs alone,
     covers that ranker's true improvement on the same waves (waves of the last ``settle_days``
-    are left out: their clicks are not all in)."""
-    from apps.mlops.ope import logged_waves
+    are left out: their clicks are not all in).
+
+    The estimate is made as ``manage.py ope`` makes it: the candidate re-ranks each wave's kept
+    pool now, as of the wave's time (``picks_changed`` counts the waves where that gave other
+    people than the ranker chose when the wave was planned: it should be 0). ``explored_clicks``
+    is how many clicks of explored sends the estimate rests on, ``explored_clicks_expected`` how
+    many the world expected there: with about one, the estimate is right on average but mostly
+    below the truth, sometimes far above (see docs/simulator.md)."""
+    from apps.mlops.ope import candidate_picks, logged_waves, ranker_named
     from recsys.ope import estimate, wave_interval
 
     rng = np.random.default_rng(0)
     cutoff = run.now - timedelta(days=settle_days)
-    logged = [(w, lw) for w, _pool, lw, _size in logged_waves(client_id=run.client.pk)
+    logged = [(w, pool, lw, size) for w, pool, lw, size in logged_waves(client_id=run.client.pk)
               if w.pk in run.ope_truth and w.created_at <= cutoff]
     out = {}
     for name in OPE_RANKERS:
-        covered, widths, waves, picks, num, den = 0, [], [], [], 0.0, 0.0
-        for w, lw in logged:
-            pick, true_clicks, expected = run.ope_truth[w.pk][name]
-            truth = true_clicks / expected if expected else float("nan")
+        covered, widths, waves, picks, num, den, changed, explored_expected = 0, [], [], [], 0.0, 0.0, 0, 0.0
+        for w, pool, lw, size in logged:
+            truth_at_plan = run.ope_truth[w.pk][name]
+            pick = candidate_picks(w, pool, ranker_named(name, w), size)
+            changed += not np.array_equal(np.sort(pick), np.sort(truth_at_plan.picks))
+            truth = truth_at_plan.true_clicks / truth_at_plan.expected if truth_at_plan.expected else float("nan")
             value, lo, hi = wave_interval(lw, pick, rng, level=level, n_boot=400)
             covered += bool(lo <= truth <= hi)
             widths.append(hi - lo)
             waves.append(lw)
             picks.append(pick)
-            num, den = num + true_clicks, den + expected
+            num, den = num + truth_at_plan.true_clicks, den + truth_at_plan.expected
+            explored_expected += truth_at_plan.explored_clicks
         if not waves:
             out[name] = {"waves": 0}
             continue
@@ -291,7 +319,10 @@ def ope_check_report(run: StrategyRun, *, settle_days: float = 1.0, level: float
         out[name] = {"waves": len(waves), "coverage": round(covered / len(waves), 3),
                      "median_interval_width": round(float(np.median(widths)), 3),
                      "estimate": round(est.value, 3), "interval": [round(est.lo, 3), round(est.hi, 3)],
-                     "truth": round(num / den, 3) if den else None}
+                     "truth": round(num / den, 3) if den else None,
+                     "explored_clicks": est.explored_clicks, "explored_clicks_expected": round(explored_expected, 2),
+                     "explored_share": round(est.explored_share, 3) if np.isfinite(est.explored_share) else None,
+                     "picks_changed": changed}
     return out
 
 
