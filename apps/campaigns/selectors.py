@@ -27,12 +27,18 @@ def running_campaign_ids(exclude_clients=()) -> list[int]:
 
 
 def wave_pool(*, wave_id: int) -> dict | None:
-    """The eligible pool kept for an exploring wave: ``ids``, ``ctr``, ``language`` arrays (None if not kept)."""
+    """The eligible pool kept for an exploring wave: ``ids``, ``ctr``, ``language``, ``push_sends``,
+    ``push_clicks``, ``days_inactive`` arrays (None if not kept; pools kept before the last three
+    were: zeros and NaN)."""
     row = WavePool.objects.filter(wave_id=wave_id).first()
     if row is None:
         return None
     with np.load(io.BytesIO(bytes(row.arrays))) as data:
-        return {"ids": data["ids"], "ctr": data["ctr"].astype(float), "language": data["language"]}
+        n = len(data["ids"])
+        return {"ids": data["ids"], "ctr": data["ctr"].astype(float), "language": data["language"],
+                "push_sends": data["push_sends"] if "push_sends" in data else np.zeros(n, np.int64),
+                "push_clicks": data["push_clicks"] if "push_clicks" in data else np.zeros(n, np.int64),
+                "days_inactive": data["days_inactive"].astype(float) if "days_inactive" in data else np.full(n, np.nan)}
 
 
 def wave_features(*, wave_id: int) -> tuple[np.ndarray, np.ndarray, list[str]] | None:

@@ -55,11 +55,18 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
     return wave
 
 
-def wave_pool_record(*, wave: Wave, ids, ctr, language) -> WavePool:
-    """Keep who was eligible for an exploring wave (see ``WavePool``)."""
+def wave_pool_record(*, wave: Wave, ids, ctr, language, push_sends=None, push_clicks=None,
+                     days_inactive=None) -> WavePool:
+    """Keep who was eligible for an exploring wave (see ``WavePool``): with their push history
+    and days inactive, a ranker that uses them (the click model's) re-ranks the pool as it was."""
+    n = len(ids)
     buf = io.BytesIO()
     np.savez_compressed(buf, ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
-                        language=np.asarray(language, dtype=str))
+                        language=np.asarray(language, dtype=str),
+                        push_sends=np.zeros(n, np.int64) if push_sends is None else np.asarray(push_sends, dtype=np.int64),
+                        push_clicks=np.zeros(n, np.int64) if push_clicks is None else np.asarray(push_clicks, dtype=np.int64),
+                        days_inactive=np.full(n, np.nan, np.float32) if days_inactive is None
+                        else np.asarray(days_inactive, dtype=np.float32))
     return WavePool.objects.create(wave=wave, size=len(ids), arrays=buf.getvalue())
 
 

@@ -31,10 +31,12 @@ def ranker_named(name: str, wave: Wave):
         return InterimRanker()
     if name == "uniform":
         return UniformRanker()
-    if name == "model":
-        number = (wave.model_versions or {}).get(ModelKind.MF)
+    if name == "model":  # the MF and click model versions the wave recorded
+        recorded = wave.model_versions or {}
+        number, click = recorded.get(ModelKind.MF), recorded.get(ModelKind.CLICK)
         version = ModelVersion.objects.filter(kind=ModelKind.MF, version=number).first() if number else None
-        return ModelRanker(version) if version is not None else None
+        click_version = ModelVersion.objects.filter(kind=ModelKind.CLICK, version=click).first() if click else None
+        return ModelRanker(version, click_version) if version is not None else None
     raise ValueError(f"unknown ranker {name!r}; choose one of {', '.join(RANKERS)}")
 
 
@@ -57,10 +59,8 @@ def logged_waves(*, client_id: int | None = None, since: datetime | None = None)
 
 def candidate_picks(wave: Wave, pool: dict, ranker, size: int) -> np.ndarray:
     """Whom ``ranker`` would have chosen for this wave, from its pool, at its time."""
-    n = len(pool["ids"])
-    candidates = CandidateRows(ids=pool["ids"], push_sends=np.zeros(n, dtype=np.int64),
-                               push_clicks=np.zeros(n, dtype=np.int64), days_inactive=np.full(n, np.nan),
-                               language=pool["language"])
+    candidates = CandidateRows(ids=pool["ids"], push_sends=pool["push_sends"], push_clicks=pool["push_clicks"],
+                               days_inactive=pool["days_inactive"], language=pool["language"])
     content = wave.campaign.content
     seed = np.array(sorted(readers_of(content_id=content.pk, until=wave.created_at)), dtype=np.int64)
     rng = np.random.default_rng([zlib.crc32(f"ope/{content.external_id}".encode()), wave.number])

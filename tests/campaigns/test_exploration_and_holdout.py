@@ -77,6 +77,13 @@ def test_wave_one_explores_outside_the_ranked_top_and_the_holdout_is_never_pushe
     assert set(rows.filter(chosen_by="explored").values_list("rank", flat=True)) == {None}
     assert {round(p, 9) for p in rows.filter(chosen_by="explored").values_list("propensity", flat=True)} == {round(50 / 1850, 9)}
     assert campaign.waves.get().model_versions == {"ranker": "test:by-id"}
+    # the wave keeps its pool as the ranker saw it: who, their usual CTR, push history, days inactive
+    from apps.campaigns.selectors import wave_pool
+
+    pool = wave_pool(wave_id=campaign.waves.get().pk)
+    assert len(pool["ids"]) == 2000 and set(pool["ids"].tolist()) == {s.pk for s in subs}
+    np.testing.assert_allclose(pool["days_inactive"], 10.0, atol=1e-3)  # the population idles for 10 days
+    assert not pool["push_sends"].any() and np.all((pool["ctr"] > 0) & (pool["ctr"] < 0.2))
     held = rows.filter(state="held_out")
     assert held.count() == numbers["held_out"] and 5 <= held.count() <= 40  # 10% of 200, at random
     assert rows.count() == 200 and rows.filter(state="pending").count() == 200 - held.count() == campaign.waves.get().sends

@@ -47,3 +47,7 @@ class Command(BaseCommand):
         self.stdout.write(f"{ranker}: estimated click improvement {report['estimate']} "
                           f"({level:.0%} interval {lo} to {hi}) on {report['waves']} waves; "
                           f"the logged waves achieved {report['logged_improvement']}.")
+        share = report.get("explored_share")
+        self.stdout.write(f"It rests on {report.get('explored_clicks', 0)} clicks of explored sends"
+                          + (f", which stand for {share:.0%} of its expected clicks" if share is not None else "")
+                          + ": the fewer they are, the wider the interval.")
