@@ -77,6 +77,60 @@ class ClickDelayModel:
         f = (n * emp + prior_weight * f0) / (n + prior_weight)
         return cls(tuple(float(x) for x in knots), tuple(float(x) for x in f), int(n))
 
+    @classmethod
+    def fit_truncated(cls, delays_s, truncation_s, *, prior_weight: float = 50.0) -> "ClickDelayModel":
+        """Fit from click delays that are right-truncated: the Lynden-Bell estimator.
+
+        delays_s      each observed click's delay (click time - send time), seconds
+        truncation_s  for the same click, how long its send had been out when the data were read
+                      (``now - sent_at``): a delay longer than that could not have been seen
+
+        Clicks of recent sends are only seen if they came fast, so the plain empirical CDF of all
+        observed delays (``fit``) is too fast. The Lynden-Bell (1971) product-limit estimator,
+        the nonparametric MLE under right truncation, corrects it in reverse time::
+
+            F(t) = prod_{u_k > t} (1 - n_k / R_k),   R_k = #{j : d_j <= u_k <= c_j}
+
+        (u_k the distinct delays, n_k how many clicks have delay u_k). Delays and truncation times
+        are capped at the 48 h horizon (a click after 48 h counts as arriving at 48 h, as in
+        ``fit``), so a send older than the horizon is complete. It assumes the truncation time is
+        independent of the delay (when a push was sent does not change how fast it is clicked).
+        With nothing truncated it equals ``fit``. A risk set as small as its tie count (possible
+        only among the first delays) would zero the whole left tail below it; past the smallest
+        delay such a factor uses ``R_k + 1`` instead. The result is blended with the default curve like ``fit``.
+        """
+        d = np.asarray(delays_s, dtype=float).ravel()
+        c = np.asarray(truncation_s, dtype=float).ravel()
+        if d.shape != c.shape:
+            raise ValueError("delays_s and truncation_s must have the same length")
+        if np.any(~np.isfinite(d)) or np.any(d < 0):
+            raise ValueError("delays must be finite and >= 0 seconds")
+        if np.any(np.isnan(c)) or np.any(c < 0):
+            raise ValueError("truncation times must be >= 0 seconds (inf = never truncated)")
+        if prior_weight <= 0:
+            raise ValueError("prior_weight must be positive")
+        base = cls.default()
+        knots = np.asarray(base.knots_s)
+        f0 = np.asarray(base.cdf_values)
+        n = d.size
+        if n == 0:
+            return base
+        d = np.minimum(d, _HORIZON_S)
+        c = np.maximum(np.minimum(c, _HORIZON_S), d)  # an observed delay was within its window
+        u, n_k = np.unique(d, return_counts=True)
+        risk = np.searchsorted(np.sort(d), u, side="right") - np.searchsorted(np.sort(c), u, side="left")
+        small = risk <= n_k
+        small[0] = False  # below the smallest delay F is 0, as it should be
+        risk = np.where(small, risk + 1, risk).astype(float)
+        with np.errstate(divide="ignore"):
+            log_factor = np.log1p(-n_k / risk)  # -inf at the smallest delay: F = 0 below it
+        # log F(t) = sum of log factors over u_k > t: a reversed cumulative sum.
+        tail = np.concatenate([np.cumsum(log_factor[::-1])[::-1], [0.0]])
+        emp = np.exp(tail[np.searchsorted(u, knots, side="right")])
+        emp[-1] = 1.0
+        f = (n * emp + prior_weight * f0) / (n + prior_weight)
+        return cls(tuple(float(x) for x in knots), tuple(float(x) for x in f), int(n))
+
     # ---- evaluation ----
     def cdf(self, t) -> np.ndarray:
         """Share of eventual clicks that have arrived ``t`` seconds after sending (vectorized)."""
