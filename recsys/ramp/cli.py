@@ -24,6 +24,7 @@ def _config_from_args(args: argparse.Namespace) -> RampConfig:
         max_waves=args.max_waves if args.max_waves is not None else base.max_waves,
         observation_window_s=args.window if args.window is not None else base.observation_window_s,
         mixture_shape=args.mixture_shape if args.mixture_shape is not None else base.mixture_shape,
+        delay_band=args.delay_band if args.delay_band is not None else base.delay_band,
     )
 
 
@@ -36,6 +37,8 @@ def _add_common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-waves", type=int)
     p.add_argument("--window", type=float, help="observation window in seconds")
     p.add_argument("--mixture-shape", type=float)
+    p.add_argument("--delay-band", type=float,
+                   help="evidence valid for true delays within this factor of the curve (1 = trust it)")
     p.add_argument("--ctr-shape", type=float, default=2.0,
                    help="Beta shape of recipients' CTRs around the baseline; 0 = all equal")
     p.add_argument("--delay-scale", type=float, default=1.0,
@@ -87,7 +90,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"wave={args.wave_size} trials={args.trials}: expanded {res['expanded_share']:.2%} "
                 f"(+-{res['expanded_share_se']:.2%}), stopped {res['stopped_share']:.2%}, "
                 f"budget {res['budget_share']:.2%}, mean sends {res['mean_sends']:.0f}, "
-                f"mean waves {res['mean_waves']:.2f}"
+                f"mean waves {res['mean_waves']:.2f}, minutes to decision {res['minutes_to_decision']:.0f}"
             )
         return 0
     if args.cmd == "coverage":

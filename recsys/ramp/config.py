@@ -27,6 +27,11 @@ class RampConfig:
     max_waves: int = 16  # budget: "stop/budget" when still undecided after this many waves
     observation_window_s: float = 1200.0  # a wave is judged only after this many seconds
     mixture_shape: float = 10.0  # Gamma shape of the mixing distribution (larger = more focused)
+    # Robustness of the evidence to a wrong click-delay curve: the e-values stay valid when the
+    # true delays are anywhere from 1/delay_band to delay_band times the curve's. Expansion counts
+    # exposure as if clicks came delay_band x faster, futility as if delay_band x slower.
+    # 1 = trust the curve exactly. See docs/ramp.md ("Delay band").
+    delay_band: float = 8.0
 
     def __post_init__(self) -> None:
         if not (self.floor > 0 and math.isfinite(self.floor)):
@@ -47,6 +52,8 @@ class RampConfig:
             )
         if not (self.mixture_shape > 0 and math.isfinite(self.mixture_shape)):
             raise ValueError(f"mixture_shape must be positive, got {self.mixture_shape!r}")
+        if not (self.delay_band >= 1 and math.isfinite(self.delay_band)):
+            raise ValueError(f"delay_band must be a finite number >= 1, got {self.delay_band!r}")
 
     # Mixing distributions of the two one-sided tests, on theta = true / null improvement.
     @property
@@ -77,6 +84,12 @@ class WaveStats:
     clicked_gap      sum over clickers of ctr_i * (F(now - sent_i) - F(click_i - sent_i)); the
                      exposure a clicker can no longer use. 0 is a fine approximation for small CTRs
     age_seconds      seconds since the wave's last send (None = unknown, no window check)
+    delay_band       the band factor the next four were computed with (None = no band: the
+                     decision then uses ``completion`` and ``clicked_gap`` on both sides)
+    completion_fast  ``completion`` if clicks came ``delay_band`` x faster than the curve,
+    clicked_gap_fast   and the matching gap (used by the expansion test)
+    completion_slow  ``completion`` if clicks came ``delay_band`` x slower,
+    clicked_gap_slow   and the matching gap (used by the futility test)
 
     The three optional moments make the test exact for large and uneven CTRs; with CTRs of a few
     percent they change the numbers by about a percent.
@@ -90,6 +103,11 @@ class WaveStats:
     ctr_max: float | None = None
     clicked_gap: float = 0.0
     age_seconds: float | None = None
+    delay_band: float | None = None
+    completion_fast: float | None = None
+    completion_slow: float | None = None
+    clicked_gap_fast: float | None = None
+    clicked_gap_slow: float | None = None
 
     def __post_init__(self) -> None:
         if int(self.sends) != self.sends or self.sends < 0:
@@ -116,6 +134,24 @@ class WaveStats:
             raise ValueError(f"clicked_gap must be >= 0, got {self.clicked_gap!r}")
         if self.age_seconds is not None and not (self.age_seconds >= 0):
             raise ValueError(f"age_seconds must be >= 0, got {self.age_seconds!r}")
+        if self.delay_band is not None and not (self.delay_band >= 1 and math.isfinite(self.delay_band)):
+            raise ValueError(f"delay_band must be None or a finite number >= 1, got {self.delay_band!r}")
+        for name in ("completion_fast", "completion_slow"):
+            v = getattr(self, name)
+            if v is not None and not (0 <= v <= 1):
+                raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+        for name in ("clicked_gap_fast", "clicked_gap_slow"):
+            v = getattr(self, name)
+            if v is not None and (not (v >= 0) or not math.isfinite(v)):
+                raise ValueError(f"{name} must be >= 0, got {v!r}")
+
+    def side(self, which: str) -> tuple[float, float]:
+        """(completion, clicked_gap) for the expansion ("fast") or futility ("slow") test."""
+        if self.delay_band is None:
+            return self.completion, self.clicked_gap
+        c = self.completion_fast if which == "fast" else self.completion_slow
+        g = self.clicked_gap_fast if which == "fast" else self.clicked_gap_slow
+        return (self.completion if c is None else c), (self.clicked_gap if g is None else g)
 
     # Moments with the "equal CTRs" defaults filled in.
     def _sq(self) -> float:

@@ -13,7 +13,7 @@ def _pool(waves: Sequence[WaveStats]) -> dict[str, float]:
     q1 = sum(w.completion * w.expected_clicks for w in waves)
     q2 = sum(w.completion**2 * w._sq() for w in waves)
     qmax = max((w.completion * w._max() for w in waves), default=0.0)
-    return {
+    out = {
         "clicks": int(sum(w.clicks for w in waves)),
         "expected": float(q1),
         "expected_sq": float(q2),
@@ -22,6 +22,15 @@ def _pool(waves: Sequence[WaveStats]) -> dict[str, float]:
         "expected_full": float(sum(w.expected_clicks for w in waves)),
         "sends": int(sum(w.sends for w in waves)),
     }
+    # The two sides of the delay band: "fast" (expansion test), "slow" (futility test).
+    for name in ("fast", "slow"):
+        sides = [(w, *w.side(name)) for w in waves]
+        e = sum(comp * w.expected_clicks for w, comp, _ in sides)
+        out[f"expected_{name}"] = float(e)
+        out[f"expected_sq_{name}"] = float(sum(comp**2 * w._sq() for w, comp, _ in sides))
+        out[f"expected_max_{name}"] = float(max((comp * w._max() for w, comp, _ in sides), default=0.0))
+        out[f"clicked_gap_{name}"] = float(min(sum(g for _, _, g in sides), e))
+    return out
 
 
 def decision_due(waves: Sequence[WaveStats], config: RampConfig = DEFAULT_CONFIG) -> bool:
@@ -62,18 +71,28 @@ def decide(
     if remaining_cap is not None and remaining_cap < 0:
         raise ValueError(f"remaining_cap must be >= 0, got {remaining_cap!r}")
 
+    bands = {w.delay_band for w in waves if w.delay_band is not None}
+    if bands - {float(config.delay_band)}:
+        raise ValueError(
+            f"waves were summarized with delay band {sorted(bands)}, the config says "
+            f"{config.delay_band}: build them with wave_stats(..., band=config.delay_band)"
+        )
     p = _pool(waves)
     c, q1 = p["clicks"], p["expected"]
-    log_up, log_dn = _e_values(c, q1, p["expected_sq"], p["expected_max"], p["clicked_gap"], config)
+    # Expansion on the fast side of the delay band (more clicks expected by now: conservative),
+    # futility on the slow side; the point estimate on the curve itself.
+    qf, qs = p["expected_fast"], p["expected_slow"]
+    log_up, _ = _e_values(c, qf, p["expected_sq_fast"], p["expected_max_fast"], p["clicked_gap_fast"], config)
+    _, log_dn = _e_values(c, qs, p["expected_sq_slow"], p["expected_max_slow"], p["clicked_gap_slow"], config)
     log_up, log_dn = float(log_up), float(log_dn)
     thr = math.log(1.0 / config.alpha)
-    lo, hi = improvement_interval(
-        c,
-        q1,
-        expected_sq=p["expected_sq"],
-        expected_max=p["expected_max"],
-        clicked_gap=p["clicked_gap"],
-        config=config,
+    lo, _ = improvement_interval(
+        c, qf, expected_sq=p["expected_sq_fast"], expected_max=p["expected_max_fast"],
+        clicked_gap=p["clicked_gap_fast"], config=config,
+    )
+    _, hi = improvement_interval(
+        c, qs, expected_sq=p["expected_sq_slow"], expected_max=p["expected_max_slow"],
+        clicked_gap=p["clicked_gap_slow"], config=config,
     )
     nlo, nhi = normal_interval(c, q1, config=config)
     improvement = c / q1 if q1 > 0 else float("nan")
@@ -86,6 +105,9 @@ def decide(
         "expected_clicks": q1,
         "expected_clicks_full_horizon": p["expected_full"],
         "completion": (q1 / p["expected_full"]) if p["expected_full"] > 0 else None,
+        "expected_clicks_fast": qf,
+        "expected_clicks_slow": qs,
+        "delay_band": max(bands) if bands else None,
         "sends": p["sends"],
         "waves": len(waves),
         "anytime_interval": {
@@ -120,7 +142,7 @@ def decide(
         return int(min(n, cap)) if cap is not None else int(n)
 
     # Expand only on evidence AND a point estimate above the floor (see improvement_interval).
-    if log_up >= thr and c > config.floor * q1:
+    if log_up >= thr and c > config.floor * qf:
         nxt = sized(max(int(round(config.growth * last)), last))
         if nxt <= 0:
             return RampDecision(

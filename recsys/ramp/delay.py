@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from recsys.ramp.config import WaveStats
+from recsys.ramp.config import DEFAULT_CONFIG, WaveStats
 
 _KNOT_LO_S = 1.0
 _HORIZON_S = 48 * 3600.0
@@ -181,12 +181,15 @@ def wave_stats(
     clicked_at,
     now: float,
     delay: ClickDelayModel | None = None,
+    band: float | None = None,
 ) -> WaveStats:
     """Summarize one wave from per-recipient arrays (times in seconds, any common epoch).
 
     ctr         baseline CTR of each recipient (see :func:`smoothed_ctr`)
     sent_at     when each push was sent
     clicked_at  when each recipient clicked, NaN if not (yet); clicks after ``now`` are ignored
+    band        delay band factor (None: the product default ``RampConfig().delay_band``); build
+                the waves with the ``delay_band`` of the config that will judge them
     """
     p = np.asarray(ctr, dtype=float).ravel()
     s = np.asarray(sent_at, dtype=float).ravel()
@@ -204,6 +207,18 @@ def wave_stats(
     total = float(p.sum())
     completion = float((p * f_now).sum() / total) if total > 0 else 1.0
     gap = float(np.sum(np.where(clicked, p * np.maximum(f_now - f_click, 0.0), 0.0)))
+    if band is None:
+        band = DEFAULT_CONFIG.delay_band
+    if not (band >= 1 and math.isfinite(band)):
+        raise ValueError(f"band must be a finite number >= 1, got {band!r}")
+    sides = {}
+    for name, factor in (("fast", band), ("slow", 1.0 / band)):
+        fn = delay.cdf((now - s) * factor)
+        fc = delay.cdf(np.where(clicked, k - s, 0.0) * factor)
+        sides[name] = (
+            min(max(float((p * fn).sum() / total) if total > 0 else 1.0, 0.0), 1.0),
+            float(np.sum(np.where(clicked, p * np.maximum(fn - fc, 0.0), 0.0))),
+        )
     return WaveStats(
         sends=int(p.size),
         expected_clicks=total,
@@ -213,4 +228,9 @@ def wave_stats(
         ctr_max=float(p.max()) if p.size else 0.0,
         clicked_gap=gap,
         age_seconds=float(now - s.max()) if s.size else None,  # since the wave's last send
+        delay_band=float(band),
+        completion_fast=sides["fast"][0],
+        completion_slow=sides["slow"][0],
+        clicked_gap_fast=sides["fast"][1],
+        clicked_gap_slow=sides["slow"][1],
     )

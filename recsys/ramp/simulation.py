@@ -26,13 +26,16 @@ def _simulated_looks(
     ctr_shape: float | None,
     delay: ClickDelayModel,
     delay_scale: float,
+    band: float = 1.0,
 ):
     """Yield, after each wave's window, every trial's cumulative evidence.
 
     A new wave of ``wave_size`` goes to each trial still ``active`` (the caller may clear
     entries between looks) at times 0, window, 2 window, ...; the look after wave k is at
-    (k + 1) window. Yields ``(k, clicks, q1, q2, qmax, gap)`` arrays over all trials (the
-    quantities of :func:`improvement_interval`); entries of inactive trials are stale.
+    (k + 1) window. Yields ``(k, clicks, q1, q2, qmax, gap, sides)`` arrays over all trials (the
+    quantities of :func:`improvement_interval` on the delay curve itself; ``sides["fast"]`` and
+    ``sides["slow"]`` hold ``(q1, q2, qmax, gap)`` on the two sides of the delay band ``band``);
+    entries of inactive trials are stale.
     """
     T, N = int(trials), int(wave_size)
     s1 = np.zeros((T, looks))
@@ -63,22 +66,29 @@ def _simulated_looks(
         del p, hit
 
         ages = (k + 1 - np.arange(k + 1)) * window  # wave j was sent at j * window
-        comp = delay.cdf(ages)
-        q1 = s1[:, : k + 1] @ comp
-        q2 = s2[:, : k + 1] @ (comp**2)
-        qmax = (mx[:, : k + 1] * comp).max(axis=1)
         tr = np.concatenate(ck_trial)
         wv = np.concatenate(ck_wave)
         cp = np.concatenate(ck_p)
         dl = np.concatenate(ck_delay)
         arrived = dl <= ages[wv]
         clicks = np.bincount(tr[arrived], minlength=T).astype(float)
-        gap = np.bincount(
-            tr[arrived],
-            weights=cp[arrived] * np.maximum(comp[wv[arrived]] - delay.cdf(dl[arrived]), 0.0),
-            minlength=T,
-        )
-        yield k, clicks, q1, q2, qmax, np.minimum(gap, q1)
+        out = {}
+        for name, factor in (("curve", 1.0), ("fast", band), ("slow", 1.0 / band)):
+            if name != "curve" and band == 1.0:
+                out[name] = out["curve"]
+                continue
+            comp = delay.cdf(ages * factor)
+            q1 = s1[:, : k + 1] @ comp
+            q2 = s2[:, : k + 1] @ (comp**2)
+            qmax = (mx[:, : k + 1] * comp).max(axis=1)
+            gap = np.bincount(
+                tr[arrived],
+                weights=cp[arrived] * np.maximum(comp[wv[arrived]] - delay.cdf(dl[arrived] * factor), 0.0),
+                minlength=T,
+            )
+            out[name] = (q1, q2, qmax, np.minimum(gap, q1))
+        q1, q2, qmax, gap = out["curve"]
+        yield k, clicks, q1, q2, qmax, gap, {"fast": out["fast"], "slow": out["slow"]}
 
 
 def _check_sim_args(true_improvement, baseline_ctr, wave_size, trials):
@@ -122,15 +132,19 @@ def simulate(
     outcome = np.full(T, "budget", dtype=object)
     waves_used = np.zeros(T, dtype=int)
     thr = math.log(1.0 / config.alpha)
-    for k, clicks, q1, q2, qmax, gap in _simulated_looks(
+    for k, clicks, q1, q2, qmax, gap, sides in _simulated_looks(
         rng, true_improvement, baseline_ctr, N, T, config.max_waves, active,
         window=config.observation_window_s, ctr_shape=ctr_shape,
-        delay=delay or ClickDelayModel.default(), delay_scale=delay_scale,
+        delay=delay or ClickDelayModel.default(), delay_scale=delay_scale, band=config.delay_band,
     ):
         waves_used[active] += 1
         if policy == "anytime":
-            log_up, log_dn = _e_values(clicks, q1, q2, qmax, gap, config)
-            up = (log_up >= thr) & (clicks > config.floor * q1)
+            # decide()'s rule: expansion on the fast side of the delay band, futility on the slow.
+            qf, q2f, qmf, gf = sides["fast"]
+            qs, q2s, qms, gs = sides["slow"]
+            log_up, _ = _e_values(clicks, qf, q2f, qmf, gf, config)
+            _, log_dn = _e_values(clicks, qs, q2s, qms, gs, config)
+            up = (log_up >= thr) & (clicks > config.floor * qf)
             down = log_dn >= thr
         else:
             lo, hi = normal_interval(clicks, q1, alpha=naive_alpha)
@@ -152,6 +166,8 @@ def simulate(
         "mean_sends": float(sends.mean()),
         "mean_waves": float(waves_used.mean()),
         "mean_sends_when_expanded": float(sends[expanded].mean()) if expanded.any() else None,
+        # the decision after wave k comes k observation windows after the first send
+        "minutes_to_decision": float(waves_used.mean() * config.observation_window_s / 60.0),
         "expanded_share_se": math.sqrt(share * (1 - share) / T),
         "settings": {
             "policy": policy,
@@ -189,13 +205,16 @@ def coverage(
     active = np.ones(T, dtype=bool)
     miss = {key: np.zeros(T, dtype=bool) for key in ("any_lo", "any_hi", "nrm_lo", "nrm_hi")}
     r = true_improvement
-    for _, clicks, q1, q2, qmax, gap in _simulated_looks(
+    for _, clicks, q1, q2, qmax, gap, sides in _simulated_looks(
         rng, r, baseline_ctr, wave_size, T, looks, active,
         window=config.observation_window_s, ctr_shape=ctr_shape,
-        delay=ClickDelayModel.default(), delay_scale=delay_scale,
+        delay=ClickDelayModel.default(), delay_scale=delay_scale, band=config.delay_band,
     ):
-        lo, hi = improvement_interval(clicks, q1, expected_sq=q2, expected_max=qmax,
-                                      clicked_gap=gap, config=config)
+        # decide()'s interval: lower end on the fast side of the delay band, upper on the slow.
+        qf, q2f, qmf, gf = sides["fast"]
+        qs, q2s, qms, gs = sides["slow"]
+        lo, _ = improvement_interval(clicks, qf, expected_sq=q2f, expected_max=qmf, clicked_gap=gf, config=config)
+        _, hi = improvement_interval(clicks, qs, expected_sq=q2s, expected_max=qms, clicked_gap=gs, config=config)
         nlo, nhi = normal_interval(clicks, q1, config=config)
         miss["any_lo"] |= lo > r
         miss["any_hi"] |= hi < r
