@@ -91,16 +91,22 @@ def train_click_delay(*, run: TrainingRun | None = None, now: datetime | None = 
     from recsys.ramp import ClickDelayModel
 
     now = now or clock.now()
-    rows = Send.objects.filter(clicked_at__isnull=False, sent_at__isnull=False, sent_at__gte=now - timedelta(days=30)
-                               ).values_list("sent_at", "clicked_at")
-    delays = np.array([(c - s).total_seconds() for s, c in rows.iterator(chunk_size=20000)], dtype=float)
-    delays = delays[delays >= 0]
+    # A send of the last hours shows only its fast clicks so far (right truncation): each click
+    # comes with how long its send had been out, and the Lynden-Bell fit corrects for it.
+    rows = Send.objects.filter(clicked_at__isnull=False, clicked_at__lte=now, sent_at__isnull=False,
+                               sent_at__gte=now - timedelta(days=30)).values_list("sent_at", "clicked_at")
+    pairs = np.array([((c - s).total_seconds(), (now - s).total_seconds()) for s, c in rows.iterator(chunk_size=20000)],
+                     dtype=float).reshape(-1, 2)
+    pairs = pairs[pairs[:, 0] >= 0]
+    delays, truncation = pairs[:, 0], pairs[:, 1]
     if len(delays) < min_clicks:
         run and training_progress(run, 1.0, f"only {len(delays)} clicks; need {min_clicks}")
         return None
-    model = ClickDelayModel.fit(delays)
-    metrics = {"clicks": int(len(delays)), "median_s": round(float(np.median(delays)), 1),
-               "share_by_20min": round(float(np.mean(delays <= 1200)), 4)}
+    model = ClickDelayModel.fit_truncated(delays, truncation)
+    metrics = {"clicks": int(len(delays)), "median_s": round(float(model.quantile(0.5)), 1),
+               "share_by_20min": round(float(model.cdf(1200.0)), 4), "fit": "lynden_bell",
+               "observed_median_s": round(float(np.median(delays)), 1),
+               "truncated_share": round(float(np.mean(truncation < 48 * 3600.0)), 4)}
     version = model_version_register(kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics, params=model.to_dict(),
                                      run=run, now=now)
     # More clicks behind the curve is the better estimate.

@@ -1,0 +1,85 @@
+"""Baseline CTR: Beta-binomial empirical Bayes (population prior and smoothed CTRs)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy import optimize, special
+
+
+def smoothed_ctr(clicks, sends, a: float, b: float) -> np.ndarray:
+    """Posterior-mean CTR ``(clicks + a) / (sends + a + b)`` under a Beta(a, b) prior.
+
+    Vectorized; a recipient with no history gets the prior mean ``a / (a + b)``.
+    """
+    c = np.asarray(clicks, dtype=float)
+    s = np.asarray(sends, dtype=float)
+    if not (a > 0 and b > 0):
+        raise ValueError(f"prior parameters must be positive, got a={a!r}, b={b!r}")
+    if np.any(c < 0) or np.any(s < 0) or np.any(c > s):
+        raise ValueError("need 0 <= clicks <= sends for every recipient")
+    return (c + a) / (s + a + b)
+
+
+def fit_population_prior(
+    clicks,
+    sends,
+    *,
+    default: tuple[float, float] = (0.5, 49.5),
+    prior_strength: float = 20.0,
+) -> tuple[float, float]:
+    """Fit a Beta(a, b) population prior for per-recipient push CTRs.
+
+    Maximizes the beta-binomial marginal likelihood of everyone's (clicks, sends) over the
+    prior mean and concentration ``a + b``, with weak hyperpriors so that tiny or degenerate data
+    give sensible values instead of a runaway fit: the mean gets a Beta hyperprior worth
+    ``prior_strength`` observations at ``default``'s mean, and ``log(a + b)`` a normal
+    hyperprior (sd 2) at ``default``'s. Recipients with no sends are ignored; with no data at
+    all ``default`` comes back unchanged. Identical (clicks, sends) pairs are pooled, so millions
+    of recipients cost little.
+    """
+    c = np.asarray(clicks, dtype=float).ravel()
+    s = np.asarray(sends, dtype=float).ravel()
+    if c.shape != s.shape:
+        raise ValueError("clicks and sends must have the same length")
+    if np.any(~np.isfinite(c)) or np.any(~np.isfinite(s)):
+        raise ValueError("clicks and sends must be finite")
+    if np.any(c < 0) or np.any(c > s):
+        raise ValueError("need 0 <= clicks <= sends for every recipient")
+    a0, b0 = default
+    if not (a0 > 0 and b0 > 0):
+        raise ValueError("default prior parameters must be positive")
+    keep = s > 0
+    c, s = c[keep], s[keep]
+    if c.size == 0:
+        return float(a0), float(b0)
+    pairs, weight = np.unique(np.stack([c, s], axis=1), axis=0, return_counts=True)
+    pc, ps = pairs[:, 0], pairs[:, 1]
+    w = weight.astype(float)
+    mu0 = a0 / (a0 + b0)
+    logk0 = math.log(a0 + b0)
+    logit_mu0 = math.log(mu0 / (1 - mu0))
+
+    def negloglik(x: np.ndarray) -> float:
+        mu = special.expit(x[0])
+        k = math.exp(x[1])
+        a, b = mu * k, (1 - mu) * k
+        ll = np.sum(w * (special.betaln(pc + a, ps - pc + b) - special.betaln(a, b)))
+        # hyperprior: mean ~ Beta(prior_strength*mu0, prior_strength*(1-mu0)); log k ~ N(logk0, 2)
+        lp = prior_strength * (mu0 * math.log(mu) + (1 - mu0) * math.log1p(-mu))
+        lp += -0.5 * ((x[1] - logk0) / 2.0) ** 2
+        return -(ll + lp)
+
+    pooled = (c.sum() + a0) / (s.sum() + a0 + b0)
+    x0 = np.array([math.log(pooled / (1 - pooled)), logk0])
+    res = optimize.minimize(
+        negloglik,
+        x0,
+        method="L-BFGS-B",
+        bounds=[(logit_mu0 - 15, logit_mu0 + 15), (math.log(0.05), math.log(1e6))],
+    )
+    x = res.x if np.all(np.isfinite(res.x)) else x0
+    mu = float(special.expit(x[0]))
+    k = float(math.exp(x[1]))
+    return mu * k, (1 - mu) * k
