@@ -60,11 +60,12 @@ finally:
 PY
 }
 
-# Debian's packages the tests use (redis-server, chromium, a Korean font); installed when we may (root + apt-get).
+# Debian's packages the tests use (redis-server, chromium, openssl, a Korean font); installed when we may (root + apt-get).
 ensure_system_packages() {
   local missing=()
   command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the TLS test gateway's certificate
   [ -d /usr/share/fonts/truetype/nanum ] || missing+=(fonts-nanum)  # Korean text in pages and screenshots
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then

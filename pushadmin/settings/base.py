@@ -213,7 +213,8 @@ PUSHADMIN = {
         "WEBHOOK_SECRET": env_str("PUSHADMIN_WEBHOOK_SECRET", ""),
         "FCM_PROJECT_ID": env_str("PUSHADMIN_FCM_PROJECT_ID", ""),
         "FCM_ACCESS_TOKEN": env_str("PUSHADMIN_FCM_ACCESS_TOKEN", ""),
-        "FCM_BASE_URL": env_str("PUSHADMIN_FCM_BASE_URL", "https://fcm.googleapis.com"),
+        # https only: the access token and the push tokens travel in every request.
+        "FCM_BASE_URL": env_url("PUSHADMIN_FCM_BASE_URL", "https://fcm.googleapis.com", schemes=("https",)),
     },
 }
 

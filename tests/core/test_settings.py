@@ -57,6 +57,7 @@ def setting(module, expression, *, env_extra=None, drop=()):
         ("CELERY_VISIBILITY_TIMEOUT", "soon", "integer"),
         ("CELERY_VISIBILITY_TIMEOUT", "5", "at least 60"),
         ("PUSHADMIN_EVALUATION_DELAY", "half an hour", "duration"),
+        ("PUSHADMIN_FCM_BASE_URL", "http://fcm.googleapis.com", "scheme https"),
     ],
 )
 def test_malformed_variable_stops_startup_naming_it(name, value, words):

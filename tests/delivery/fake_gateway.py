@@ -13,6 +13,9 @@ misbehave::
 Answers are chosen in this order: the scripted queue (one action per request), then the first
 matching rule, then ``gw.responder(request)`` (by default ``200 {"id": "gw-<n>"}``).
 
+``FakeGateway(tls=True)`` answers over HTTPS with a self-signed certificate for 127.0.0.1 (made once
+per process with the ``openssl`` command); ``gw.session()`` is a provider session that trusts it.
+
 Actions:
 - ``Reply(status, json=..., body=..., headers=...)``;
 - ``Hang(seconds, then=None)``: wait (longer than the client's timeout) and then answer ``then``,
@@ -22,13 +25,18 @@ Actions:
 
 from __future__ import annotations
 
+import functools
 import json
+import ssl
+import subprocess
+import tempfile
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from requests.structures import CaseInsensitiveDict
@@ -80,8 +88,23 @@ def fcm_responder(request: Recorded) -> Reply:
     return Reply(200, json={"name": f"projects/{project}/messages/0:{int(request.received_at * 1e6)}"})
 
 
+@functools.cache
+def tls_certificate() -> tuple[str, str]:
+    """(certificate, key) files: a self-signed certificate for 127.0.0.1, valid for two days."""
+    folder = Path(tempfile.mkdtemp(prefix="fake-gateway-tls-"))
+    cert, key = folder / "cert.pem", folder / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+         "-keyout", str(key), "-out", str(cert)],
+        check=True, capture_output=True, timeout=60,
+    )
+    return str(cert), str(key)
+
+
 class FakeGateway:
-    def __init__(self, responder: Callable[[Recorded], Any] | None = None):
+    def __init__(self, responder: Callable[[Recorded], Any] | None = None, *, tls: bool = False):
+        self.tls = tls
         self.requests: list[Recorded] = []
         self.responder = responder or (lambda r: Reply(200, json={"id": f"gw-{len(self.requests)}"}))
         self._queue: deque = deque()
@@ -107,7 +130,16 @@ class FakeGateway:
     def url(self) -> str:
         assert self._server is not None, "start the gateway first"
         host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls else 'http'}://{host}:{port}"
+
+    def session(self):
+        """A pooled provider session that trusts this gateway's certificate (``tls=True``)."""
+        from apps.delivery.providers.transport import pooled_session
+
+        session = pooled_session()
+        session.verify = tls_certificate()[0] if self.tls else True
+        session.trust_env = False  # REQUESTS_CA_BUNDLE in the environment would override ``verify``
+        return session
 
     def start(self) -> FakeGateway:
         gateway = self
@@ -116,7 +148,13 @@ class FakeGateway:
             pass
 
         Handler.gateway = gateway
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server = _Server(("127.0.0.1", 0), Handler)
+        if self.tls:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls_certificate())
+            # The handshake happens in the handler's thread (first read), not in the accept loop.
+            self._server.socket = context.wrap_socket(self._server.socket, server_side=True,
+                                                      do_handshake_on_connect=False)
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.02},
                                         name="fake-gateway", daemon=True)
@@ -161,6 +199,15 @@ class FakeGateway:
                 if predicate(request):
                     return request, action
         return request, self.responder(request)
+
+
+class _Server(ThreadingHTTPServer):
+    def handle_error(self, request, client_address):
+        import sys
+
+        if isinstance(sys.exc_info()[1], ssl.SSLError):
+            return  # a client that refused the certificate: the test checks what the client saw
+        super().handle_error(request, client_address)
 
 
 class _Handler(BaseHTTPRequestHandler):

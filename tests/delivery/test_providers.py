@@ -32,6 +32,7 @@ from apps.delivery.providers import (
     parse_retry_after,
     verify,
 )
+from apps.delivery.providers.transport import pooled_session
 from tests.delivery.fake_gateway import Drop, FakeGateway, Hang, Reply, fcm_error, fcm_responder
 
 SECRET = "whsec-test-123"
@@ -73,7 +74,7 @@ def gateway():
 
 @pytest.fixture
 def fcm_gateway():
-    with FakeGateway(responder=fcm_responder) as gw:
+    with FakeGateway(responder=fcm_responder, tls=True) as gw:  # FCM is https only
         yield gw
 
 
@@ -97,7 +98,7 @@ def webhook(gw: FakeGateway, clock: FakeClock, **options) -> WebhookProvider:
 def fcm(gw: FakeGateway, clock: FakeClock, **options) -> FcmProvider:
     return get_provider("fcm", options={
         "FCM_BASE_URL": gw.url, "FCM_PROJECT_ID": "demo-proj", "FCM_ACCESS_TOKEN": "ya29.test-token",
-        "HTTP_ATTEMPTS": 5, "sleep": clock.sleep, "clock": clock, "rng": NoJitter(), **options,
+        "HTTP_ATTEMPTS": 5, "sleep": clock.sleep, "clock": clock, "rng": NoJitter(), "session": gw.session(), **options,
     })
 
 
@@ -491,6 +492,24 @@ def test_fcm_configuration_is_checked_up_front():
         get_provider("fcm", options={"FCM_PROJECT_ID": "", "FCM_ACCESS_TOKEN": "t"})
     with pytest.raises(ImproperlyConfigured, match="FCM_ACCESS_TOKEN"):
         get_provider("fcm", options={"FCM_PROJECT_ID": "p", "FCM_ACCESS_TOKEN": ""})
+
+
+@pytest.mark.parametrize("base_url", ["http://fcm.googleapis.com", "http://127.0.0.1:8080", "ftp://fcm.example",
+                                      "fcm.googleapis.com", "https://"])
+def test_fcm_refuses_an_endpoint_that_is_not_https(base_url):
+    with pytest.raises(ImproperlyConfigured) as refused:
+        get_provider("fcm", options={"FCM_PROJECT_ID": "p", "FCM_ACCESS_TOKEN": "t", "FCM_BASE_URL": base_url})
+    assert "PUSHADMIN_FCM_BASE_URL must be an https:// URL" in str(refused.value) and repr(base_url) in str(refused.value)
+
+
+def test_fcm_over_https_checks_the_gateway_certificate(fcm_gateway, clock):
+    """The TLS gateway answers a session that trusts its certificate; a default session refuses it
+    (nothing reaches the gateway) and says so in the result instead of raising."""
+    [trusted] = fcm(fcm_gateway, clock).send_batch([msg(1)])
+    assert fcm_gateway.url.startswith("https://") and trusted.ok and len(fcm_gateway.requests) == 1
+
+    [untrusted] = fcm(fcm_gateway, clock, session=pooled_session(), HTTP_ATTEMPTS=1).send_batch([msg(2)])
+    assert not untrusted.ok and "SSL" in untrusted.error and len(fcm_gateway.requests) == 1
 
 
 # --- rate limit ----------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
@@ -83,8 +83,12 @@ class FcmProvider(HttpProvider):
             raise ImproperlyConfigured("The fcm provider needs PUSHADMIN_FCM_PROJECT_ID.")
         if not access_token:
             raise ImproperlyConfigured("The fcm provider needs PUSHADMIN_FCM_ACCESS_TOKEN or an access-token callable.")
-        if not base_url.startswith(("https://", "http://")):
-            raise ImproperlyConfigured(f"PUSHADMIN_FCM_BASE_URL is not an http(s) URL: {base_url!r}")
+        parts = urlsplit(base_url)
+        if parts.scheme != "https" or not parts.hostname:
+            raise ImproperlyConfigured(
+                "PUSHADMIN_FCM_BASE_URL must be an https:// URL (the access token and the push tokens travel "
+                f"in every request), got {base_url!r}."
+            )
         super().__init__(**kwargs)
         self.project_id = project_id
         self.url = f"{base_url.rstrip('/')}/v1/projects/{quote(project_id, safe='')}/messages:send"
