@@ -4,8 +4,8 @@ come from ``apps.dashboards.selectors``, the charts' configurations from ``chart
 
 from __future__ import annotations
 
-import csv
 from datetime import date
+from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -14,7 +14,7 @@ from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from apps.core import clock
+from apps.core import clock, csvsafe
 from apps.core.errors import ApiError
 from apps.core.permissions import Action, can, require
 from apps.dashboards import charts, selectors
@@ -142,7 +142,11 @@ class _Echo:
 
 
 def _fmt(x, nd=4):
-    return "" if x is None else (f"{x:.{nd}f}" if isinstance(x, float) else str(x))
+    """A number for the CSV (floats to ``nd`` places, kept numbers so that csvsafe leaves a
+    negative value alone); empty when missing."""
+    if x is None:
+        return ""
+    return Decimal(f"{x:.{nd}f}") if isinstance(x, float) else x
 
 
 @require_GET
@@ -150,7 +154,7 @@ def _fmt(x, nd=4):
 def contents_csv(request):
     clients = selectors.visible_client_choices(user=request.user)
     filters = _contents_filters(request, clients)
-    writer = csv.writer(_Echo())
+    writer = csvsafe.writer(_Echo())  # titles and other text cannot run as spreadsheet formulas
 
     def rows():
         yield writer.writerow(selectors.CSV_COLUMNS)
