@@ -115,6 +115,47 @@ def test_local_serves_static_files_without_collectstatic_with_debug_off(tmp_path
     assert r.stdout.strip() == "ok", r.stderr[-1500:]
 
 
+ERROR_PAGES = (
+    "import django; django.setup()\n"
+    "from django.conf import settings; from django.test import Client, override_settings\n"
+    "with override_settings(ROOT_URLCONF='tests.core.failing_urls'):\n"
+    "    web = Client(raise_request_exception=False)\n"
+    "    missing, failed = web.get('/no-such-page/'), web.get('/fail/')\n"
+    "print(settings.DEBUG, missing.status_code, failed.status_code)\n"
+    "print(missing.content.decode() + failed.content.decode())\n"
+)
+
+
+def test_base_settings_serve_no_debug_page_unless_asked(tmp_path):
+    """With base settings and no DJANGO_DEBUG, a missing page and a failing view answer plain
+    error pages: no URL patterns, no traceback, no settings. DJANGO_DEBUG=true shows the debug pages."""
+    env = {"DJANGO_SETTINGS_MODULE": "pushadmin.settings.base", "DJANGO_SECRET_KEY": PRODUCTION_ENV["DJANGO_SECRET_KEY"],
+           "PUSHADMIN_VAR_DIR": str(tmp_path)}
+    plain = python(ERROR_PAGES, env_extra=env, drop=("DJANGO_DEBUG",))
+    debug = python(ERROR_PAGES, env_extra={**env, "DJANGO_DEBUG": "true"})
+
+    assert plain.stdout.splitlines()[0] == "False 404 500", plain.stderr[-1500:]
+    assert debug.stdout.splitlines()[0] == "True 404 500", debug.stderr[-1500:]
+    for tell in ("Traceback", "secret-internal-detail", "pushadmin.urls", "DEBUG = True", "SECRET_KEY"):
+        assert tell not in plain.stdout, tell
+    assert "Server Error (500)" in plain.stdout and "Not Found" in plain.stdout
+    assert "secret-internal-detail" in debug.stdout and "DEBUG = True" in debug.stdout  # the pages the test guards against
+
+
+@pytest.mark.parametrize("hosts, shown", [("*", "*"), ("push.example.com,*", "push.example.com, *"),
+                                          ("*.example.com", "*.example.com"), (" , ", "no host")])
+def test_production_refuses_wildcard_or_empty_allowed_hosts(hosts, shown):
+    r = manage("check", env_extra={**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": hosts})
+    assert r.returncode != 0
+    assert "DJANGO_ALLOWED_HOSTS must list the site's host names" in r.stderr and f"got {shown}." in r.stderr, r.stderr[-500:]
+
+
+def test_production_accepts_host_names_and_subdomain_patterns():
+    hosts = setting("pushadmin.settings.production", "settings.ALLOWED_HOSTS",
+                    env_extra={**PRODUCTION_ENV, "DJANGO_ALLOWED_HOSTS": "push.example.com, .example.org"})
+    assert hosts == "['push.example.com', '.example.org']"
+
+
 def test_production_requires_secret_key():
     r = manage("check", env_extra={"DJANGO_SETTINGS_MODULE": "pushadmin.settings.production", "DJANGO_ALLOWED_HOSTS": "x"},
                drop=("DJANGO_SECRET_KEY",))
