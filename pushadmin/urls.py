@@ -1,7 +1,7 @@
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import SimpleRouter
 
 from apps.audience.api import SubscribersBulkApi
@@ -9,6 +9,7 @@ from apps.campaigns.api import CampaignViewSet
 from apps.contents import views as contents_views
 from apps.contents.api import ContentViewSet
 from apps.core import views as core_views
+from apps.core.api_docs import RedocView, SwaggerUiView
 from apps.events.api import EventsApi
 from apps.orchestration import views as orchestration_views
 
@@ -33,7 +34,8 @@ urlpatterns = [
     path("dashboards/", include("apps.dashboards.urls")),
     path("api/v1/", include((api_v1, "api"), namespace="v1")),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/docs/", SwaggerUiView.as_view(url_name="schema"), name="swagger-ui"),
+    path("api/redoc/", RedocView.as_view(url_name="schema"), name="redoc"),
 ]
 
 handler403 = "apps.core.views.forbidden"
