@@ -1,4 +1,8 @@
-from django.contrib import admin
+from axes.admin import AccessAttemptAdmin, AccessFailureLogAdmin, AccessLogAdmin
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.conf import settings
+from django.contrib import admin, messages
+from django.utils import timezone
 
 from apps.core import services
 from apps.core.models import ApiKey, Client, Decision, Membership, Policy
@@ -87,3 +91,54 @@ class DecisionAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None):
         return False
+
+
+# --- Login throttling (django-axes; AXES_ENABLE_ADMIN is off so that these replace axes' own) ----
+
+@admin.register(AccessAttempt)
+class LoginAttemptAdmin(AccessAttemptAdmin):
+    """Failed logins per user name, address and browser. A row whose status is "Locked Out" and
+    whose "locked until" is in the future refuses that user name from that address, even with
+    the right password; "Unlock" clears it (and is logged as a decision)."""
+
+    actions = ["unlock", "cleanup_expired_attempts"]
+    list_display = ["attempt_time", "username", "ip_address", "failures_since_start", "status", "locked_until",
+                    "user_agent", "path_info"]
+    ordering = ["-attempt_time"]
+
+    @admin.display(description="locked until")
+    def locked_until(self, obj):
+        if obj.failures_since_start < settings.AXES_FAILURE_LIMIT:
+            return "-"
+        until = obj.attempt_time + settings.AXES_COOLOFF_TIME
+        return until if until > timezone.now() else "- (ended)"
+
+    @admin.action(description="Unlock: forget the failed logins of the selected rows")
+    def unlock(self, request, queryset):
+        count = services.login_lockout_clear(attempts=queryset, user=request.user)
+        self.message_user(request, f"Unlocked: cleared {count} row(s) of failed logins.", messages.SUCCESS)
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # unlocking goes through the action, which logs who did it
+
+
+class _ReadOnlyAudit:
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(AccessFailureLog)
+class LoginFailureAdmin(_ReadOnlyAudit, AccessFailureLogAdmin):
+    """Every failed login (user name as typed, address, browser, page, whether it was locked out)."""
+
+    ordering = ["-attempt_time"]
+
+
+@admin.register(AccessLog)
+class LoginAdmin(_ReadOnlyAudit, AccessLogAdmin):
+    """Successful logins and their logouts."""
+
+    ordering = ["-attempt_time"]

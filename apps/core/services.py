@@ -1,4 +1,4 @@
-"""Writes of the core: clients, API keys, people, and the decision log."""
+"""Writes of the core: clients, API keys, people, login unlocks, and the decision log."""
 
 from __future__ import annotations
 
@@ -78,6 +78,25 @@ def person_create(*, username: str, password: str, role: Role, clients=(), email
     for client in clients:
         Membership.objects.get_or_create(user=user, client=client)
     return user
+
+
+@transaction.atomic
+def login_lockout_clear(*, attempts, user=None, now=None) -> int:
+    """Unlock logins: forget the failed attempts ``attempts`` (a queryset of django-axes'
+    ``AccessAttempt``, one row per user name, address and browser), so that user name may log in
+    again from that address at once. One decision row each, with the failures it had. Returns
+    how many rows were cleared."""
+    from axes.models import AccessAttempt
+
+    now = now or clock.now()
+    rows = list(attempts.select_for_update().order_by("pk"))
+    for row in rows:
+        decision_record(client=None, action="login_unlock", actor_user=user, actor_name="" if user else "system",
+                        subject=f"login:{row.username}@{row.ip_address}"[:200],
+                        before={"failures": row.failures_since_start, "last_failure_at": row.attempt_time.isoformat()},
+                        after={"failures": 0}, now=now)
+    AccessAttempt.objects.filter(pk__in=[row.pk for row in rows]).delete()
+    return len(rows)
 
 
 def decision_record(

@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
+    "axes",  # login throttling: failed attempts, lockouts (see "Login throttling" below)
     "rest_framework",
     "django_filters",
     "drf_spectacular",
@@ -60,6 +61,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a locked-out login into the lockout page (apps.core.login.lockout_response).
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "pushadmin.urls"
@@ -137,6 +140,29 @@ AUTH_PASSWORD_VALIDATORS = [
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
+# Axes' backend first: it refuses a locked-out login before any password is checked.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+
+# --- Login throttling (django-axes; docs/security.md) ------------------------------------------
+# Both login pages (/login/ and /admin/login/) count failed passwords per user name *and* client
+# address: PUSHADMIN_LOGIN_FAILURE_LIMIT failures lock that pair for PUSHADMIN_LOGIN_LOCKOUT
+# (each further try during the lock starts it again); a successful login clears the count. Per
+# pair, so that nobody can lock an editor out from elsewhere by typing wrong passwords for
+# their name, and one person's typos do not lock out everyone behind the same office address.
+# The API's keys are not passwords and are not counted.
+AXES_FAILURE_LIMIT = env_int("PUSHADMIN_LOGIN_FAILURE_LIMIT", 10, minimum=1)
+AXES_COOLOFF_TIME = env_duration("PUSHADMIN_LOGIN_LOCKOUT", timedelta(minutes=30))
+if AXES_COOLOFF_TIME < timedelta(seconds=1):
+    raise ImproperlyConfigured(
+        "Environment variable PUSHADMIN_LOGIN_LOCKOUT must be a duration of at least 1s (a lockout that never ends "
+        f"is not offered), got {AXES_COOLOFF_TIME}."
+    )
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failed login, kept for the audit (Admin > Axes)
+AXES_ENABLE_ADMIN = False  # apps.core.admin registers axes' pages, with an "unlock" action
+AXES_LOCKOUT_CALLABLE = "apps.core.login.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "apps.core.login.client_ip"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
@@ -199,6 +225,10 @@ PUSHADMIN = {
     "CONTENT_LIFETIME": env_duration("PUSHADMIN_CONTENT_LIFETIME", timedelta(hours=4)),
     "ARTIFACTS_DIR": Path(env_str("PUSHADMIN_ARTIFACTS_DIR", str(VAR_DIR / "artifacts"))),
     "WORKER_HEARTBEAT_SECONDS": 10,
+    # Reverse proxies in front of the web server that append the client's address to
+    # X-Forwarded-For (nginx: proxy_add_x_forwarded_for). 0: the client is REMOTE_ADDR and the
+    # header is ignored (anyone can write it). Login throttling counts per client address.
+    "TRUSTED_PROXIES": env_int("PUSHADMIN_TRUSTED_PROXIES", 0, minimum=0),
     # The beat sweep's period; the live demo, whose clock runs fast, sweeps every few seconds.
     "SWEEP_SECONDS": env_int("PUSHADMIN_SWEEP_SECONDS", 60, minimum=1),
     # Product time = epoch + (real time - epoch) x speed. 1 = real time (anything else is for demos).

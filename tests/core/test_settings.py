@@ -58,6 +58,10 @@ def setting(module, expression, *, env_extra=None, drop=()):
         ("CELERY_VISIBILITY_TIMEOUT", "5", "at least 60"),
         ("PUSHADMIN_EVALUATION_DELAY", "half an hour", "duration"),
         ("PUSHADMIN_FCM_BASE_URL", "http://fcm.googleapis.com", "scheme https"),
+        ("PUSHADMIN_LOGIN_FAILURE_LIMIT", "0", "at least 1"),
+        ("PUSHADMIN_LOGIN_LOCKOUT", "0", "at least 1s"),
+        ("PUSHADMIN_LOGIN_LOCKOUT", "a while", "duration"),
+        ("PUSHADMIN_TRUSTED_PROXIES", "-1", "at least 0"),
     ],
 )
 def test_malformed_variable_stops_startup_naming_it(name, value, words):
