@@ -10,11 +10,14 @@ from rest_framework.views import APIView
 
 from apps.audience.services import SUBSCRIBER_SPEC, subscribers_bulk_upsert
 from apps.core.batch import batch_items, serializer_for
+from apps.core.parsers import BoundedJSONParser
 
 SubscriberItem = serializer_for("SubscriberItem", SUBSCRIBER_SPEC)
 
 
 class SubscribersBulkApi(APIView):
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         operation_id="subscribers_bulk_upsert",
         request=inline_serializer("SubscribersBulkRequest", {"subscribers": SubscriberItem(many=True)}),

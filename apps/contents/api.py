@@ -11,6 +11,7 @@ from rest_framework.response import Response
 from apps.contents.models import Content, ContentStatus, TitleVariant
 from apps.contents.selectors import content_detail, contents_of_client
 from apps.contents.services import content_upsert
+from apps.core.parsers import BoundedJSONParser
 
 EXTERNAL_ID_RE = r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}"
 
@@ -107,6 +108,7 @@ class NewestFirst(CursorPagination):
 class ContentViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     lookup_field = "external_id"
     lookup_value_regex = EXTERNAL_ID_RE
+    parser_classes = [BoundedJSONParser]
     filterset_class = ContentFilter
     pagination_class = NewestFirst
     serializer_class = ContentSerializer

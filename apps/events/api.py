@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.core.batch import batch_items, serializer_for
+from apps.core.parsers import BoundedJSONParser
 from apps.events.services import EVENT_SPEC, events_ingest
 
 EventItem = serializer_for("EventItem", EVENT_SPEC)
@@ -22,6 +23,8 @@ class EventResult(serializers.Serializer):
 
 
 class EventsApi(APIView):
+    parser_classes = [BoundedJSONParser]
+
     @extend_schema(
         operation_id="events_ingest",
         request=inline_serializer("EventsRequest", {"events": EventItem(many=True)}),

@@ -129,3 +129,75 @@ def test_a_poisoned_subscriber_rejects_the_batch_naming_it(api, client_a, item, 
     assert Subscriber.objects.count() == 0  # nothing half-written
 
 
+# --- JSON nested too deep: refused before parsing ---------------------------------------------
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, url", [("POST", EVENTS), ("POST", SUBSCRIBERS), ("PUT", CONTENT.format("n-1"))])
+@pytest.mark.parametrize("text", [
+    "[" * 5000 + "]" * 5000,
+    "[" * 100_000,  # not even well-formed
+    '{"events": [{"event_id": ' + "[" * 5000 + "]" * 5000 + "}]}",
+    '{"title": ' + '{"a": ' * 40 + "1" + "}" * 40 + "}",
+])
+def test_json_nested_too_deep_is_400(api, client_a, method, url, text):
+    r = send(api, method, url, text=text)
+    assert r.status_code == 400, r.content[:300]
+    assert r.json()["code"] == "too_deep" and "32 levels" in r.json()["message"]
+
+
+@pytest.mark.django_db
+def test_brackets_inside_strings_do_not_count_as_depth(api, world):
+    title = "[{" * 3000 + '\\"]' * 10
+    r = send(api, "PUT", CONTENT.format("n-1"), text=json.dumps({"title": title[:500]}))
+    assert r.status_code == 201, r.content[:300]
+    deep_but_allowed = {"events": [{**BASE, "event_id": "e1", "x": [[[[[[[[[[[[[[[[[[[[[[[[[[[[1]]]]]]]]]]]]]]]]]]]]]]]]]]]]}]}
+    r = send(api, "POST", EVENTS, deep_but_allowed)  # 32 levels: parsed, then the item is judged
+    assert r.status_code == 200 and r.json()["results"][0]["field"] == "events[0].x"
+
+
+@pytest.mark.django_db
+def test_every_api_view_that_reads_a_body_uses_the_bounded_parser():
+    from django.urls import get_resolver
+
+    from apps.core.parsers import BoundedJSONParser
+
+    checked = 0
+    for pattern in get_resolver().url_patterns:
+        if str(pattern.pattern) != "api/v1/":
+            continue
+        for sub in pattern.url_patterns:
+            view = sub.callback
+            cls = getattr(view, "cls", None)
+            if cls is None:
+                continue
+            actions = getattr(view, "actions", None)  # a viewset's {http method: action}
+            methods = set(actions) if actions else {m for m in ("post", "put", "patch") if hasattr(cls, m)}
+            if methods & {"post", "put", "patch"}:
+                assert cls.parser_classes == [BoundedJSONParser], cls
+                checked += 1
+    assert checked >= 3  # events, subscribers, content PUT
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("raw", [b'{"events": ["\xff"]}', b"\xed\xa0\x80", b'{"title": NaN}', b"[" + b"1" * 5000 + b"]"])
+def test_a_body_that_is_not_json_is_a_parse_error(api, client_a, raw):
+    r = api.generic("POST", EVENTS, raw, content_type="application/json")
+    assert r.status_code == 400 and r.json()["code"] == "parse_error" and r.json()["message"].startswith("JSON parse error")
+
+
+@pytest.mark.django_db
+def test_a_body_in_another_declared_charset_is_measured_after_decoding(api, world):
+    body = json.dumps({"events": [{**BASE, "event_id": "utf16", "subscriber": "u0"}]}).encode("utf-16")
+    r = api.generic("POST", EVENTS, body, content_type="application/json; charset=utf-16")
+    assert r.status_code == 200 and r.json()["accepted"] == 1
+    deep = ("[" * 40 + "]" * 40).encode("utf-16")
+    r = api.generic("POST", EVENTS, deep, content_type="application/json; charset=utf-16")
+    assert r.status_code == 400 and r.json()["code"] == "too_deep"
+
+
+@pytest.mark.django_db
+def test_a_body_over_the_size_limit_is_413(api, client_a, settings):
+    settings.DATA_UPLOAD_MAX_MEMORY_SIZE = 64 * 1024
+    r = send(api, "POST", EVENTS, {"events": [{**BASE, "event_id": "x" * 70_000}]})
+    assert r.status_code == 413 and r.json()["code"] == "too_large"
+    assert str(64 * 1024) in r.json()["message"]
