@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import django_filters
 from rest_framework import serializers, viewsets
-from rest_framework.pagination import CursorPagination
 
 from apps.campaigns.models import Campaign, Wave
 from apps.campaigns.selectors import campaigns_of_client
+from apps.core.pagination import SafeCursorPagination
 
 
 class WaveSerializer(serializers.ModelSerializer):
@@ -38,7 +38,7 @@ class CampaignFilter(django_filters.FilterSet):
         fields = ["state"]
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(SafeCursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"

@@ -5,12 +5,13 @@ from __future__ import annotations
 import django_filters
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from apps.contents.models import Content, ContentStatus, TitleVariant
 from apps.contents.selectors import content_detail, contents_of_client
 from apps.contents.services import content_upsert
+from apps.core import validation
+from apps.core.pagination import SafeCursorPagination
 from apps.core.parsers import BoundedJSONParser
 
 EXTERNAL_ID_RE = r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}"
@@ -23,15 +24,11 @@ class ContentPutSerializer(serializers.Serializer):
     category = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
     language = serializers.RegexField(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", required=False, allow_blank=True, default="",
                                       max_length=8, error_messages={"invalid": "Use an ISO 639-1 code such as 'ko' or 'en'."})
-    created_at = serializers.DateTimeField(required=False, help_text="When it was created; default: now.")
-    expires_at = serializers.DateTimeField(required=False, allow_null=True, default=None,
-                                           help_text="Default: created_at + the client's content lifetime.")
-
-    def validate(self, attrs):
-        created, expires = attrs.get("created_at"), attrs.get("expires_at")
-        if created and expires and expires <= created:
-            raise serializers.ValidationError({"expires_at": "Must be after created_at."})
-        return attrs
+    created_at = validation.DateTimeField(required=False, help_text="When it was created; default: now.")
+    expires_at = validation.DateTimeField(required=False, allow_null=True, default=None,
+                                          help_text="Must be after created_at (checked against the time of the request "
+                                                    "when created_at is absent). Default: created_at + the client's "
+                                                    "content lifetime.")
 
 
 class TitleVariantSerializer(serializers.ModelSerializer):
@@ -87,18 +84,22 @@ class ContentDetailSerializer(ContentSerializer):
                 "expected_clicks": campaign.expected_clicks, "improvement": campaign.improvement}
 
 
+class DateTimeFilter(django_filters.IsoDateTimeFilter):
+    field_class = validation.DateTimeFormField
+
+
 class ContentFilter(django_filters.FilterSet):
     status = django_filters.MultipleChoiceFilter(choices=ContentStatus.choices)
     category = django_filters.CharFilter()
-    created_after = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
-    created_before = django_filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+    created_after = DateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = DateTimeFilter(field_name="created_at", lookup_expr="lt")
 
     class Meta:
         model = Content
         fields = ["status", "category", "created_after", "created_before"]
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(SafeCursorPagination):
     ordering = ("-created_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"

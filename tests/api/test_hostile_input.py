@@ -129,6 +129,114 @@ def test_a_poisoned_subscriber_rejects_the_batch_naming_it(api, client_a, item, 
     assert Subscriber.objects.count() == 0  # nothing half-written
 
 
+# --- Contents: PUT and the list's filters and cursor ------------------------------------------
+
+BAD_CONTENTS = [
+    ({"title": SURROGATE}, "title", "surrogate_characters_not_allowed"),
+    ({"title": "ok" + NUL}, "title", "null_characters_not_allowed"),
+    ({"title": "ok", "body": "text " + SURROGATE}, "body", "surrogate_characters_not_allowed"),
+    ({"title": "ok", "body": NUL}, "body", "null_characters_not_allowed"),
+    ({"title": "ok", "category": SURROGATE}, "category", "surrogate_characters_not_allowed"),
+    ({"title": "ok", "category": NUL}, "category", "null_characters_not_allowed"),
+    ({"title": "ok", "url": f"https://{SURROGATE}.example/"}, "url", "surrogate_characters_not_allowed"),
+    ({"title": "ok", "language": SURROGATE}, "language", "surrogate_characters_not_allowed"),
+    ({"title": "ok", "created_at": "0001-01-01T00:00:00+01:00"}, "created_at", "out_of_range"),
+    ({"title": "ok", "created_at": "9999-12-31T23:59:59-01:00"}, "created_at", "out_of_range"),
+    ({"title": "ok", "created_at": "9999-12-31T23:00:00Z"}, "created_at", "out_of_range"),  # + lifetime overflowed
+    ({"title": "ok", "created_at": "2026-11-28T09:00:00+16:00"}, "created_at", "out_of_range"),
+    ({"title": "ok", "expires_at": "9999-12-31T23:59:59-01:00"}, "expires_at", "out_of_range"),
+    ({"title": "ok", "expires_at": "2026-11-28T09:00:00-16:00"}, "expires_at", "out_of_range"),
+    ({"title": "ok", "expires_at": "2000-01-01T00:00:00Z"}, "expires_at", "invalid"),  # before the default created_at
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body, field, code", BAD_CONTENTS, ids=lambda v: repr(v)[:40] if isinstance(v, dict) else None)
+def test_a_poisoned_content_put_names_the_field(api, client_a, body, field, code):
+    r = send(api, "PUT", CONTENT.format("n-1"), body)
+    assert r.status_code == 400, r.content[:300]
+    assert (r.json()["field"], r.json()["code"]) == (field, code)
+    assert not Content.objects.exists()
+
+
+@pytest.mark.django_db
+def test_an_update_whose_expiry_precedes_the_created_at_it_gets_is_400(api, client_a, content_factory, now):
+    content_factory(client_a, "n-1", created_at=now - timedelta(hours=2))
+    r = send(api, "PUT", CONTENT.format("n-1"), {"title": "edited", "expires_at": (now - timedelta(hours=1)).isoformat()})
+    assert r.status_code == 400 and r.json()["field"] == "expires_at"
+    assert "created_at" in r.json()["message"]
+    assert Content.objects.get(external_id="n-1").title != "edited"
+
+
+@pytest.mark.django_db
+def test_offsets_are_converted_to_utc(api, client_a):
+    r = send(api, "PUT", CONTENT.format("n-1"), {"title": "ok", "created_at": "2026-11-28T09:00:00+15:59",
+                                                  "expires_at": "2026-11-28T00:00:00-15:59"})
+    assert r.status_code == 201, r.content[:300]
+    assert (r.json()["created_at"], r.json()["expires_at"]) == ("2026-11-27T17:01:00Z", "2026-11-28T15:59:00Z")
+
+
+def cursor(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+BAD_CURSORS = [
+    cursor("p=notadate"),
+    cursor("p=9999-12-31 23:59:59-10:00"),
+    cursor("p=0001-01-01 00:00:00+10:00"),
+    cursor("p=2026-11-28 09:00:00+16:00"),
+    cursor("p=\x00"),
+    cursor("o=-1"),
+    cursor("o=x"),
+    cursor("r=2"),
+    cursor("x=1"),
+    cursor("p=2026-11-28&p=2026-11-29"),
+    "!!!",
+    "cD1ub3RhZGF0ZQ",  # unpadded
+    "\u00e9",
+]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("url", ["/api/v1/contents/", "/api/v1/campaigns/"])
+@pytest.mark.parametrize("value", BAD_CURSORS)
+def test_a_crafted_cursor_is_400(api, client_a, content_factory, url, value):
+    content_factory(client_a, "c1")
+    r = api.get(url, {"cursor": value})
+    assert r.status_code == 400, r.content[:300]
+    assert (r.json()["field"], r.json()["code"]) == ("cursor", "invalid_cursor")
+
+
+@pytest.mark.django_db
+def test_the_api_s_own_cursors_still_work_both_ways(api, client_a, content_factory, now):
+    for i in range(5):
+        content_factory(client_a, f"c{i}", created_at=now - timedelta(minutes=i))
+    seen, page = [], api.get("/api/v1/contents/", {"page_size": 2})
+    while True:
+        assert page.status_code == 200
+        seen += [c["external_id"] for c in page.data["results"]]
+        if not page.data["next"]:
+            break
+        page = api.get(page.data["next"])
+    assert seen == ["c0", "c1", "c2", "c3", "c4"]
+    back = api.get(page.data["previous"])  # a reversed cursor
+    assert back.status_code == 200 and [c["external_id"] for c in back.data["results"]] == ["c2", "c3"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("params, field, code", [
+    ({"created_after": "9999-12-31T23:59:59-10:00"}, "created_after", "out_of_range"),
+    ({"created_before": "0001-01-01T00:00:00+10:00"}, "created_before", "out_of_range"),
+    ({"created_after": "2026-11-28T09:00:00+16:00"}, "created_after", "out_of_range"),
+    ({"category": NUL}, "category", "null_characters_not_allowed"),
+])
+def test_a_poisoned_list_filter_names_the_field(api, client_a, content_factory, params, field, code):
+    content_factory(client_a, "c1")
+    r = api.get("/api/v1/contents/", params)
+    assert r.status_code == 400, r.content[:300]
+    assert (r.json()["field"], r.json()["code"]) == (field, code)
+
+
 # --- JSON nested too deep: refused before parsing ---------------------------------------------
 
 @pytest.mark.django_db

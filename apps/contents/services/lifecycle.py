@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timezone as dt_timezone
 
 from django.db import IntegrityError, transaction
 
@@ -59,6 +59,7 @@ def content_upsert(*, client: Client, external_id: str, data: dict, now: datetim
     now = now or clock.now()
     data = dict(data)
     data.setdefault("created_at", now)
+    _check_lifetime(data)
     for attempt in range(2):
         try:
             with transaction.atomic():
@@ -70,6 +71,16 @@ def content_upsert(*, client: Client, external_id: str, data: dict, now: datetim
             if attempt:  # a concurrent PUT created it; the second try updates it
                 raise
     raise AssertionError("unreachable")
+
+
+def _check_lifetime(data: dict) -> None:
+    """``expires_at`` must come after the ``created_at`` the content will have: the one given, or
+    the time of the request when none is (the database's CHECK would refuse it otherwise)."""
+    expires = data.get("expires_at")
+    if expires is not None and expires <= data["created_at"]:
+        created = data["created_at"].astimezone(dt_timezone.utc)
+        raise ApiError(f"Must be after created_at ({created:%Y-%m-%dT%H:%M:%SZ}; the time of the request "
+                       "when created_at is not given).", field="expires_at", code="invalid")
 
 
 def _create(client: Client, external_id: str, data: dict) -> UpsertResult:
