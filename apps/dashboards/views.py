@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 from apps.core import clock, csvsafe
 from apps.core.errors import ApiError
 from apps.core.permissions import Action, can, require
+from apps.core.validation import DATETIME_MAX, DATETIME_MIN, Invalid, clean_text
 from apps.dashboards import charts, selectors
 
 
@@ -27,11 +28,33 @@ def _int(value, default=None):
         return default
 
 
-def _date(value) -> date | None:
-    try:
-        return date.fromisoformat(str(value)) if value else None
-    except ValueError:
+class BadFilter(ValueError):
+    """A filter of a page's query string that cannot be applied: answered 400, naming it."""
+
+
+def _date(value, name: str) -> date | None:
+    """A date filter (``from``, ``to``): empty means none; anything else must be a date within the
+    range the API supports (``to=9999-12-31`` overflowed when made the next day's midnight)."""
+    if not value:
         return None
+    try:
+        day = date.fromisoformat(str(value))
+    except ValueError:
+        raise BadFilter(f"The filter '{name}' must be a date such as 2026-11-28.") from None
+    if not DATETIME_MIN.date() <= day <= DATETIME_MAX.date():
+        raise BadFilter(f"The filter '{name}' must be a date between {DATETIME_MIN.date()} and {DATETIME_MAX.date()}.")
+    return day
+
+
+def _text(value: str, name: str) -> str:
+    try:
+        return clean_text(value)
+    except Invalid as exc:
+        raise BadFilter(f"The filter '{name}': {exc.message}") from None
+
+
+def _bad_filter(exc: BadFilter) -> HttpResponseBadRequest:
+    return HttpResponseBadRequest(str(exc), content_type="text/plain; charset=utf-8")
 
 
 def _client_filter(request, clients) -> int | None:
@@ -113,9 +136,9 @@ def _contents_filters(request, clients) -> dict:
     sort = request.GET.get("sort", "newest")
     return {
         "client_id": _client_filter(request, clients),
-        "category": request.GET.get("category", "").strip()[:64],
-        "date_from": _date(request.GET.get("from")),
-        "date_to": _date(request.GET.get("to")),
+        "category": _text(request.GET.get("category", "").strip()[:64], "category"),
+        "date_from": _date(request.GET.get("from"), "from"),
+        "date_to": _date(request.GET.get("to"), "to"),
         "sort": sort if sort in selectors.CONTENT_SORTS else "newest",
     }
 
@@ -125,7 +148,10 @@ def _contents_filters(request, clients) -> dict:
 def contents(request):
     now = clock.now()
     clients = selectors.visible_client_choices(user=request.user)
-    filters = _contents_filters(request, clients)
+    try:
+        filters = _contents_filters(request, clients)
+    except BadFilter as exc:
+        return _bad_filter(exc)
     data = selectors.contents_table(user=request.user, now=now, page=_int(request.GET.get("page"), 1), **filters)
     query = request.GET.copy()
     query.pop("page", None)
@@ -153,7 +179,10 @@ def _fmt(x, nd=4):
 @require(Action.VIEW_DASHBOARDS)
 def contents_csv(request):
     clients = selectors.visible_client_choices(user=request.user)
-    filters = _contents_filters(request, clients)
+    try:
+        filters = _contents_filters(request, clients)
+    except BadFilter as exc:
+        return _bad_filter(exc)
     writer = csvsafe.writer(_Echo())  # titles and other text cannot run as spreadsheet formulas
 
     def rows():
