@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from django.db.models import Q
+
 from apps.core.models import Policy, Switch
 
 
@@ -12,14 +14,6 @@ def policy_of(client_id: int) -> Policy:
 PAUSE_SWITCH = "sending_paused"
 
 
-def sending_paused(client_id: int | None = None) -> bool:
-    """Whether pushes are held: every client's (the global switch), or this client's."""
-    from django.db.models import Q
-
-    whose = Q(client__isnull=True) if client_id is None else Q(client__isnull=True) | Q(client_id=client_id)
-    return Switch.objects.filter(whose, name=PAUSE_SWITCH, on=True).exists()
-
-
 def paused_client_ids() -> frozenset[int] | None:
     """The clients whose pushes are held now; ``None`` when every client's are (the global switch).
     The dispatcher asks before each batch."""
@@ -27,27 +21,22 @@ def paused_client_ids() -> frozenset[int] | None:
     return None if None in rows else frozenset(rows)
 
 
-def pause_switch(client_id: int | None = None):
-    """A pause switch (a client's, or with ``None`` every client's) with who changed it last; None
-    if it was never set."""
-    return Switch.objects.filter(name=PAUSE_SWITCH, client_id=client_id).select_related("changed_by", "client").first()
+def sending_paused(client_id: int | None = None) -> bool:
+    """Whether pushes are held: every client's (the global switch), or this client's."""
+    paused = paused_client_ids()
+    return paused is None or client_id in paused
 
 
-def pause_switches(client_ids, *, with_global: bool = False) -> dict[int | None, Switch]:
-    """The pause switches of these clients that were ever set, by client id (and every client's
-    under ``None`` with ``with_global``). One query."""
-    from django.db.models import Q
-
-    whose = Q(client_id__in=list(client_ids)) | (Q(client__isnull=True) if with_global else Q(pk__in=[]))
-    rows = Switch.objects.filter(whose, name=PAUSE_SWITCH).select_related("changed_by")
-    return {s.client_id: s for s in rows}
+def pause_switches(client_ids) -> dict[int | None, Switch]:
+    """The pause switches ever set of these clients, by client id, and every client's under
+    ``None``. One query."""
+    rows = Switch.objects.filter(Q(client_id__in=list(client_ids)) | Q(client__isnull=True), name=PAUSE_SWITCH)
+    return {s.client_id: s for s in rows.select_related("changed_by")}
 
 
 def pauses_on(client_ids=None) -> list[Switch]:
     """The pause switches that hold pushes now: every client's, and those of ``client_ids``
     (``None``: of every client). One query."""
-    from django.db.models import Q
-
     whose = Q() if client_ids is None else Q(client__isnull=True) | Q(client_id__in=list(client_ids))
     return list(Switch.objects.filter(whose, name=PAUSE_SWITCH, on=True).select_related("client", "changed_by")
                 .order_by("client__name"))

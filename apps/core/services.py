@@ -143,9 +143,7 @@ def sending_pause_set(*, paused: bool, client=None, user=None, now=None):
     an operator for the clients they work for, only a superuser for every client."""
     now = now or clock.now()
     client_id = getattr(client, "pk", client)
-    switch = Switch.objects.select_for_update().filter(name=PAUSE_SWITCH, client_id=client_id).first()
-    if switch is None:
-        switch = Switch.objects.create(name=PAUSE_SWITCH, client_id=client_id)
+    switch, _ = Switch.objects.select_for_update().get_or_create(name=PAUSE_SWITCH, client_id=client_id)
     before = switch.on
     switch.on, switch.changed_at, switch.changed_by = paused, now, user
     switch.save()

@@ -56,7 +56,7 @@ def system_page(*, user, now: datetime, wall_now: float | None = None) -> dict:
     from apps.core.permissions import visible_clients
 
     clients = list(visible_clients(user).order_by("name"))
-    every = pause_switches([c.pk for c in clients], with_global=True)  # one query: every client's and theirs
+    every = pause_switches([c.pk for c in clients])  # one query: every client's and theirs
     switch = every.pop(None, None)
     switches = [{"client": c, "switch": every.get(c.pk), "paused": bool(every.get(c.pk) and every[c.pk].on)} for c in clients]
     return {
