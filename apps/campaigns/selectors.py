@@ -41,13 +41,14 @@ def wave_pool(*, wave_id: int) -> dict | None:
                 "days_inactive": data["days_inactive"].astype(float) if "days_inactive" in data else np.full(n, np.nan)}
 
 
-def wave_features(*, wave_id: int) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
-    """(ids, x, names) kept for a wave's chosen people (None if the ranker computed none)."""
-    row = WaveFeatures.objects.filter(wave_id=wave_id).first()
-    if row is None:
-        return None
-    with np.load(io.BytesIO(bytes(row.arrays))) as data:
-        return data["ids"], data["x"], list(row.names)
+def wave_features(*, wave_ids) -> dict[int, tuple[np.ndarray, np.ndarray, list[str]]]:
+    """(ids, x, names) kept for each of these waves' chosen people, by wave id (waves whose
+    ranker computed none are absent). One query."""
+    out = {}
+    for row in WaveFeatures.objects.filter(wave_id__in=list(wave_ids)):
+        with np.load(io.BytesIO(bytes(row.arrays))) as data:
+            out[row.wave_id] = (data["ids"], data["x"], list(row.names))
+    return out
 
 
 def ramp_config(campaign: Campaign):

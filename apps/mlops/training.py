@@ -137,20 +137,22 @@ def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, 
     run and training_progress(run, 0.05, "reading the waves' features and clicks")
     waves = list(Wave.objects.filter(features__isnull=False, sent_at__isnull=False, sent_at__gte=now - timedelta(days=days),
                                      sent_at__lte=now - horizon).select_related("campaign").order_by("sent_at", "pk"))
+    kept = wave_features(wave_ids=[w.pk for w in waves])
+    outcome: dict[tuple[int, int], bool] = {}  # (wave, subscriber) -> clicked within the horizon
+    for wave_id, sub, at, clicked in Send.objects.filter(
+            wave_id__in=list(kept), state=Send.State.SENT, sent_at__lte=now - horizon).values_list(
+            "wave_id", "subscriber_id", "sent_at", "clicked_at").iterator(chunk_size=20000):
+        outcome[wave_id, sub] = clicked is not None and clicked - at <= horizon
     xs, ys, groups, times = [], [], [], []
     for wave in waves:
-        kept = wave_features(wave_id=wave.pk)
-        if kept is None or list(kept[2]) != list(CLICK_FEATURES):
+        if wave.pk not in kept or kept[wave.pk][2] != list(CLICK_FEATURES):
             continue
-        ids, x, _ = kept
-        rows = Send.objects.filter(wave_id=wave.pk, state=Send.State.SENT, sent_at__lte=now - horizon).values_list(
-            "subscriber_id", "sent_at", "clicked_at")
-        sent = {s: (c is not None and c - at <= horizon) for s, at, c in rows}
-        keep = np.array([int(i) in sent for i in ids], dtype=bool)
+        ids, x, _ = kept[wave.pk]
+        keep = np.array([(wave.pk, int(i)) in outcome for i in ids], dtype=bool)
         if not keep.any():
             continue
         xs.append(x[keep])
-        ys.append(np.array([sent[int(i)] for i in ids[keep]], dtype=bool))
+        ys.append(np.array([outcome[wave.pk, int(i)] for i in ids[keep]], dtype=bool))
         groups.append(np.full(int(keep.sum()), wave.campaign.content_id, dtype=np.int64))
         times.append(np.full(int(keep.sum()), wave.sent_at.timestamp()))
     if not xs:

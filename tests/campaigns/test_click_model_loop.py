@@ -88,7 +88,7 @@ def test_the_click_model_learns_from_the_waves_it_logged_and_then_ranks(world, a
     # every wave kept the ranker's rows of the people it sent to, explored ones included
     for c in campaigns:
         wave = c.waves.get()
-        ids, x, names = wave_features(wave_id=wave.pk)
+        ids, x, names = wave_features(wave_ids=[wave.pk])[wave.pk]
         sent = set(Send.objects.filter(wave=wave, state=Send.State.SENT).values_list("subscriber_id", flat=True))
         assert names == list(CLICK_FEATURES) and x.shape == (len(ids), len(CLICK_FEATURES))
         assert set(ids.tolist()) == sent
