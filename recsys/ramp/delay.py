@@ -27,6 +27,15 @@ def _default_cdf(t: np.ndarray) -> np.ndarray:
     return np.minimum(f / f_h, 1.0)
 
 
+def _checked_delays(delays_s, prior_weight: float) -> np.ndarray:
+    d = np.asarray(delays_s, dtype=float).ravel()
+    if np.any(~np.isfinite(d)) or np.any(d < 0):
+        raise ValueError("delays must be finite and >= 0 seconds")
+    if prior_weight <= 0:
+        raise ValueError("prior_weight must be positive")
+    return d
+
+
 @dataclass(frozen=True)
 class ClickDelayModel:
     """CDF of the delay between a push being sent and its click, among pushes that get clicked.
@@ -61,21 +70,21 @@ class ClickDelayModel:
     @classmethod
     def fit(cls, delays_s, *, prior_weight: float = 50.0) -> "ClickDelayModel":
         """Fit from observed click delays in seconds (clicks from finished past campaigns)."""
-        d = np.asarray(delays_s, dtype=float).ravel()
-        if np.any(~np.isfinite(d)) or np.any(d < 0):
-            raise ValueError("delays must be finite and >= 0 seconds")
-        if prior_weight <= 0:
-            raise ValueError("prior_weight must be positive")
+        d = _checked_delays(delays_s, prior_weight)
+        if d.size == 0:
+            return cls.default()
+        knots = np.asarray(cls.default().knots_s)
+        return cls._blended(np.searchsorted(np.sort(d), knots, side="right") / d.size, d.size, prior_weight)
+
+    @classmethod
+    def _blended(cls, emp: np.ndarray, n: int, prior_weight: float) -> "ClickDelayModel":
+        """The empirical CDF ``emp`` at the default knots (n clicks) blended with the default
+        curve, ``prior_weight`` clicks' worth of it."""
         base = cls.default()
-        knots = np.asarray(base.knots_s)
-        f0 = np.asarray(base.cdf_values)
-        n = d.size
-        if n == 0:
-            return base
-        emp = np.searchsorted(np.sort(d), knots, side="right") / n
+        emp = np.array(emp, dtype=float)
         emp[-1] = 1.0  # delays past the horizon count as arriving at the horizon
-        f = (n * emp + prior_weight * f0) / (n + prior_weight)
-        return cls(tuple(float(x) for x in knots), tuple(float(x) for x in f), int(n))
+        f = (n * emp + prior_weight * np.asarray(base.cdf_values)) / (n + prior_weight)
+        return cls(tuple(float(x) for x in base.knots_s), tuple(float(x) for x in f), int(n))
 
     @classmethod
     def fit_truncated(cls, delays_s, truncation_s, *, prior_weight: float = 50.0) -> "ClickDelayModel":
@@ -99,22 +108,16 @@ class ClickDelayModel:
         only among the first delays) would zero the whole left tail below it; past the smallest
         delay such a factor uses ``R_k + 1`` instead. The result is blended with the default curve like ``fit``.
         """
-        d = np.asarray(delays_s, dtype=float).ravel()
+        d = _checked_delays(delays_s, prior_weight)
         c = np.asarray(truncation_s, dtype=float).ravel()
         if d.shape != c.shape:
             raise ValueError("delays_s and truncation_s must have the same length")
-        if np.any(~np.isfinite(d)) or np.any(d < 0):
-            raise ValueError("delays must be finite and >= 0 seconds")
         if np.any(np.isnan(c)) or np.any(c < 0):
             raise ValueError("truncation times must be >= 0 seconds (inf = never truncated)")
-        if prior_weight <= 0:
-            raise ValueError("prior_weight must be positive")
-        base = cls.default()
-        knots = np.asarray(base.knots_s)
-        f0 = np.asarray(base.cdf_values)
         n = d.size
         if n == 0:
-            return base
+            return cls.default()
+        knots = np.asarray(cls.default().knots_s)
         d = np.minimum(d, _HORIZON_S)
         c = np.maximum(np.minimum(c, _HORIZON_S), d)  # an observed delay was within its window
         u, n_k = np.unique(d, return_counts=True)
@@ -126,10 +129,7 @@ class ClickDelayModel:
             log_factor = np.log1p(-n_k / risk)  # -inf at the smallest delay: F = 0 below it
         # log F(t) = sum of log factors over u_k > t: a reversed cumulative sum.
         tail = np.concatenate([np.cumsum(log_factor[::-1])[::-1], [0.0]])
-        emp = np.exp(tail[np.searchsorted(u, knots, side="right")])
-        emp[-1] = 1.0
-        f = (n * emp + prior_weight * f0) / (n + prior_weight)
-        return cls(tuple(float(x) for x in knots), tuple(float(x) for x in f), int(n))
+        return cls._blended(np.exp(tail[np.searchsorted(u, knots, side="right")]), n, prior_weight)
 
     # ---- evaluation ----
     def cdf(self, t) -> np.ndarray:

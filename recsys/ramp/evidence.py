@@ -36,8 +36,10 @@ def _log_gammainc(s, x):
         return np.log(special.gammainc(s, x))
 
 
-def _log_e_up(clicks, exposure, shape: float, rate: float) -> np.ndarray:
-    """log of  int_{theta>=1} theta^C exp(-(theta-1) U) dGamma(shape, rate)(theta) / P(theta>=1)."""
+def _log_e_mixture(clicks, exposure, shape: float, rate: float, log_tail, at_inf: float) -> np.ndarray:
+    """log of  int theta^C exp((1 - theta) U) over one side of theta = 1 of a Gamma(shape,
+    rate) prior, normalised by that side's prior mass: ``log_tail`` is ``_log_gammaincc`` (the
+    side theta >= 1) or ``_log_gammainc`` (theta <= 1); an infinite exposure gives ``at_inf``."""
     c = np.asarray(clicks, dtype=float)
     u = np.asarray(exposure, dtype=float)
     s = c + shape
@@ -47,29 +49,21 @@ def _log_e_up(clicks, exposure, shape: float, rate: float) -> np.ndarray:
             + shape * math.log(rate)
             + special.gammaln(s)
             - special.gammaln(shape)
-            - float(_log_gammaincc(shape, rate))
+            - float(log_tail(shape, rate))
             - s * np.log(u + rate)
-            + _log_gammaincc(s, u + rate)
+            + log_tail(s, u + rate)
         )
-    return np.where(np.isinf(u), -np.inf, out)
+    return np.where(np.isinf(u), at_inf, out)
+
+
+def _log_e_up(clicks, exposure, shape: float, rate: float) -> np.ndarray:
+    """log of  int_{theta>=1} theta^C exp(-(theta-1) U) dGamma(shape, rate)(theta) / P(theta>=1)."""
+    return _log_e_mixture(clicks, exposure, shape, rate, _log_gammaincc, -np.inf)
 
 
 def _log_e_down(clicks, exposure, shape: float, rate: float) -> np.ndarray:
     """log of  int_{0<theta<=1} theta^C exp((1-theta) L) dGamma(shape, rate)(theta) / P(theta<=1)."""
-    c = np.asarray(clicks, dtype=float)
-    v = np.asarray(exposure, dtype=float)
-    s = c + shape
-    with np.errstate(invalid="ignore", over="ignore"):
-        out = (
-            v
-            + shape * math.log(rate)
-            + special.gammaln(s)
-            - special.gammaln(shape)
-            - float(_log_gammainc(shape, rate))
-            - s * np.log(v + rate)
-            + _log_gammainc(s, v + rate)
-        )
-    return np.where(np.isinf(v), np.inf, out)
+    return _log_e_mixture(clicks, exposure, shape, rate, _log_gammainc, np.inf)
 
 
 def _upper_exposure(r, q1, q2, qmax, gap) -> np.ndarray:
