@@ -6,19 +6,6 @@ import pytest
 from django.core.management import call_command
 
 
-@pytest.fixture(autouse=True)
-def _template_library(transactional_db):
-    """The migration's title templates, which other tests' flushes remove from the database."""
-    import importlib
-
-    from django.apps import apps
-
-    from apps.contents.models import TitleTemplate
-
-    if not TitleTemplate.objects.exists():
-        importlib.import_module("apps.contents.migrations.0004_seed_title_templates").seed(apps, None)
-
-
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settings, tmp_path):
