@@ -39,3 +39,4 @@ urlpatterns = [
 ]
 
 handler403 = "apps.core.views.forbidden"
+handler404 = "apps.core.views.not_found"

@@ -20,7 +20,8 @@ class SubscribersBulkApi(APIView):
 
     @extend_schema(
         operation_id="subscribers_bulk_upsert",
-        request=inline_serializer("SubscribersBulkRequest", {"subscribers": SubscriberItem(many=True)}),
+        request=inline_serializer("SubscribersBulkRequest", {"subscribers": SubscriberItem(
+            many=True, min_length=1, max_length=settings.PUSHADMIN["MAX_BATCH"])}),
         responses={200: inline_serializer("SubscribersBulkResult", {
             "received": serializers.IntegerField(), "created": serializers.IntegerField(),
             "updated": serializers.IntegerField(), "unchanged": serializers.IntegerField()})},

@@ -12,6 +12,9 @@ from apps.core.pagination import SafeCursorPagination
 
 class WaveSerializer(serializers.ModelSerializer):
     improvement = serializers.FloatField(read_only=True, allow_null=True)
+    decision = serializers.ChoiceField(choices=Wave.Decision.choices, allow_blank=True, read_only=True,
+                                       help_text="Empty until the wave is decided.")
+    decision_numbers = serializers.DictField(read_only=True, help_text="The statistics behind the decision.")
 
     class Meta:
         model = Wave

@@ -37,17 +37,29 @@ class TitleVariantSerializer(serializers.ModelSerializer):
         fields = ["id", "text", "source", "template_name", "review", "sends", "clicks"]
 
 
+class ReasonSerializer(serializers.Serializer):
+    feature = serializers.CharField()
+    label = serializers.CharField(help_text="The feature, for people.")
+    contribution = serializers.FloatField(help_text="How much it moved the score (the model's own units).")
+
+
 class ScoresSerializer(serializers.Serializer):
     push_score = serializers.FloatField(allow_null=True, help_text="Predicted click improvement.")
-    model_version = serializers.CharField(allow_null=True)
-    reasons = serializers.JSONField()
+    model_version = serializers.CharField(allow_null=True, help_text="The scoring model; null for the rule-based interim scorer.")
+    reasons = ReasonSerializer(many=True, help_text="What moved the score most, strongest first.")
     evaluated_at = serializers.DateTimeField(allow_null=True)
     early_reads = serializers.IntegerField()
 
 
+@extend_schema_field({"$ref": "#/components/schemas/CampaignStateEnum"})
+class CampaignStateField(serializers.CharField):
+    """A campaign's state, documented as the campaigns endpoints' enum (``Campaign.State`` lives in an
+    app above this one, so it is named here, not imported)."""
+
+
 class CampaignNumbersSerializer(serializers.Serializer):
     id = serializers.IntegerField()
-    state = serializers.CharField()
+    state = CampaignStateField()
     sends = serializers.IntegerField()
     clicks = serializers.IntegerField()
     expected_clicks = serializers.FloatField()

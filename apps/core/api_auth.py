@@ -86,15 +86,23 @@ class IsApiClient(permissions.BasePermission):
         return isinstance(request.user, ApiClient)
 
 
-try:  # documents the scheme in the OpenAPI schema
+try:  # documents both ways of sending the key, either of which is enough
     from drf_spectacular.extensions import OpenApiAuthenticationExtension
 
     class ApiKeyScheme(OpenApiAuthenticationExtension):
         target_class = ApiKeyAuthentication
-        name = "ApiKey"
+        name = ["ApiKey", "XApiKey"]
+
+        def get_security_requirement(self, auto_schema):
+            return [{name: []} for name in self.name]  # alternatives, not both at once
 
         def get_security_definition(self, auto_schema):
-            return {"type": "apiKey", "in": "header", "name": "Authorization",
-                    "description": "`Api-Key <key>`; make a key with `manage.py create_api_key CLIENT`."}
+            how = "make a key with `manage.py create_api_key CLIENT`."
+            return [
+                {"type": "apiKey", "in": "header", "name": "Authorization",
+                 "description": f"The value is `Api-Key <key>` (not `Bearer`); {how}"},
+                {"type": "apiKey", "in": "header", "name": "X-Api-Key",
+                 "description": f"The value is the key alone; {how} Takes precedence over `Authorization`."},
+            ]
 except ImportError:  # pragma: no cover
     pass

@@ -11,7 +11,7 @@ import logging
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.core.signals import got_request_exception
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -103,3 +103,19 @@ def _max_body() -> int:
     from django.conf import settings
 
     return settings.DATA_UPLOAD_MAX_MEMORY_SIZE
+
+
+class ErrorItemSerializer(serializers.Serializer):
+    field = serializers.CharField(allow_null=True, help_text="The offending field, e.g. `title` or `events[3].type`; null when the whole request is at fault.")
+    code = serializers.CharField(help_text="A stable machine-readable code, e.g. `required`, `invalid`, `too_large`.")
+    message = serializers.CharField(help_text="What is wrong, for people.")
+
+
+class ErrorSerializer(serializers.Serializer):
+    """Every error answer of the API."""
+
+    status = serializers.IntegerField(help_text="The HTTP status, repeated.")
+    code = serializers.CharField(help_text="The first error's code.")
+    field = serializers.CharField(allow_null=True, help_text="The first error's field.")
+    message = serializers.CharField(help_text="The first error's message.")
+    errors = ErrorItemSerializer(many=True, help_text="Every problem found, the first one included.")

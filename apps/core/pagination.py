@@ -11,11 +11,12 @@ those of ``apps.core.validation``), all before any query.
 from __future__ import annotations
 
 from base64 import b64decode
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlsplit
 
 from django.core.exceptions import ValidationError
 from django.db import models
 from rest_framework.pagination import Cursor, CursorPagination
+from rest_framework.response import Response
 
 from apps.core.errors import ApiError
 from apps.core.validation import Invalid, clean_datetime
@@ -26,6 +27,11 @@ class InvalidCursor(ApiError):
 
 
 class SafeCursorPagination(CursorPagination):
+    """Also gives the cursors themselves (``next_cursor``, ``previous_cursor``) beside the links, so
+    a client passes ``cursor=`` without parsing a URL."""
+
+    cursor_query_description = ("Opaque position in the list: the `next_cursor` or `previous_cursor` of the page "
+                                "before (also inside its `next`/`previous` links). Omit it for the first page.")
     invalid_cursor_message = "Not a cursor this API gave out; use the 'next' or 'previous' link of a page, or start without one."
 
     def paginate_queryset(self, queryset, request, view=None):
@@ -62,3 +68,40 @@ class SafeCursorPagination(CursorPagination):
 
     def _invalid(self) -> InvalidCursor:
         return InvalidCursor(self.invalid_cursor_message, field=self.cursor_query_param)
+
+
+    def get_paginated_response(self, data):
+        next_link, previous_link = self.get_next_link(), self.get_previous_link()
+        return Response({"next": next_link, "previous": previous_link,
+                         "next_cursor": self._cursor_of(next_link), "previous_cursor": self._cursor_of(previous_link),
+                         "results": data})
+
+    def _cursor_of(self, link: str | None) -> str | None:
+        if link is None:
+            return None
+        return parse_qs(urlsplit(link).query).get(self.cursor_query_param, [None])[0]
+
+    def get_paginated_response_schema(self, schema):
+        def nullable(description: str, **extra) -> dict:
+            return {"type": ["string", "null"], "description": description, **extra}
+
+        return {
+            "type": "object",
+            "required": ["next", "previous", "next_cursor", "previous_cursor", "results"],
+            "properties": {
+                "next": nullable("The next page's URL; null on the last page.", format="uri"),
+                "previous": nullable("The previous page's URL; null on the first page.", format="uri"),
+                "next_cursor": nullable("The `cursor` parameter for the next page; null on the last page."),
+                "previous_cursor": nullable("The `cursor` parameter for the previous page; null on the first page."),
+                "results": schema,
+            },
+        }
+
+    def get_schema_operation_parameters(self, view):
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] == self.page_size_query_param:
+                parameter["schema"] = {"type": "integer", "minimum": 1, "maximum": self.max_page_size}
+                parameter["description"] = (f"Rows per page, {self.page_size} by default; above {self.max_page_size} "
+                                            "gives pages of that many.")
+        return parameters

@@ -16,6 +16,8 @@ EventItem = serializer_for("EventItem", EVENT_SPEC)
 
 
 class EventResult(serializers.Serializer):
+    optional_in_response = ("field", "reason")  # only on rejected events
+
     event_id = serializers.CharField(allow_null=True)
     status = serializers.ChoiceField(choices=["accepted", "duplicate", "rejected"])
     field = serializers.CharField(required=False, help_text="The offending field, for rejected events.")
@@ -27,7 +29,8 @@ class EventsApi(APIView):
 
     @extend_schema(
         operation_id="events_ingest",
-        request=inline_serializer("EventsRequest", {"events": EventItem(many=True)}),
+        request=inline_serializer("EventsRequest", {"events": EventItem(
+            many=True, min_length=1, max_length=settings.PUSHADMIN["MAX_BATCH"])}),
         responses={200: inline_serializer("EventsAnswer", {
             "received": serializers.IntegerField(), "accepted": serializers.IntegerField(),
             "duplicates": serializers.IntegerField(), "rejected": serializers.IntegerField(),

@@ -189,14 +189,22 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "apps.core.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "apps.core.errors.api_exception_handler",
     "UNAUTHENTICATED_USER": None,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "pushadmin API",
-    "DESCRIPTION": "Register contents, subscribers and events; read campaigns. Authenticate with `Authorization: Api-Key <key>`.",
+    "DESCRIPTION": (
+        "Register contents, subscribers and events; read campaigns. Authenticate with "
+        "`Authorization: Api-Key <key>` or `X-Api-Key: <key>`. Every error answer has the shape of `Error`. "
+        "Lists are cursor pages: pass a page's `next_cursor` as `cursor` to get the next one."
+    ),
     "VERSION": "1",
+    # 3.1: nullable fields are `type: [..., "null"]`, which strict validators and generated clients read alike.
+    "OAS_VERSION": "3.1.0",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums",
+                             "apps.core.openapi.enum_parameters_as_components"],
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
@@ -213,6 +221,7 @@ SPECTACULAR_SETTINGS = {
         "WaveStateEnum": "apps.campaigns.models.Wave.State",
         "TitleReviewEnum": "apps.contents.models.TitleVariant.Review",
         "EventResultStatusEnum": ["accepted", "duplicate", "rejected"],
+        "WaveDecisionEnum": "apps.campaigns.models.Wave.Decision",
     },
 }
 
