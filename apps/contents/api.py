@@ -24,11 +24,11 @@ class ContentPutSerializer(serializers.Serializer):
     category = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
     language = serializers.RegexField(r"^[a-z]{2,3}(-[A-Za-z]{2,4})?$", required=False, allow_blank=True, default="",
                                       max_length=8, error_messages={"invalid": "Use an ISO 639-1 code such as 'ko' or 'en'."})
-    created_at = validation.DateTimeField(required=False, help_text="When it was created; default: now.")
+    created_at = validation.DateTimeField(required=False, help_text="When it was created. Default: now for a new "
+                                                                    "content; an existing one keeps its own.")
     expires_at = validation.DateTimeField(required=False, allow_null=True, default=None,
-                                          help_text="Must be after created_at (checked against the time of the request "
-                                                    "when created_at is absent). Default: created_at + the client's "
-                                                    "content lifetime.")
+                                          help_text="Must be after created_at (the one given, else the default "
+                                                    "above). Default: created_at + the client's content lifetime.")
 
 
 class TitleVariantSerializer(serializers.ModelSerializer):

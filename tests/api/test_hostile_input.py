@@ -160,12 +160,29 @@ def test_a_poisoned_content_put_names_the_field(api, client_a, body, field, code
 
 
 @pytest.mark.django_db
-def test_an_update_whose_expiry_precedes_the_created_at_it_gets_is_400(api, client_a, content_factory, now):
+def test_an_update_whose_expiry_precedes_the_created_at_it_keeps_is_400(api, client_a, content_factory, now):
     content_factory(client_a, "n-1", created_at=now - timedelta(hours=2))
-    r = send(api, "PUT", CONTENT.format("n-1"), {"title": "edited", "expires_at": (now - timedelta(hours=1)).isoformat()})
+    r = send(api, "PUT", CONTENT.format("n-1"), {"title": "edited", "expires_at": (now - timedelta(hours=3)).isoformat()})
     assert r.status_code == 400 and r.json()["field"] == "expires_at"
-    assert "created_at" in r.json()["message"]
+    assert "created_at" in r.json()["message"] and "the content's own" in r.json()["message"]
     assert Content.objects.get(external_id="n-1").title != "edited"
+
+
+@pytest.mark.django_db
+def test_a_put_without_created_at_keeps_the_contents_own(api, client_a, content_factory, now):
+    """The same PUT sent again later is the same PUT: it does not move created_at (nor the expiry
+    and evaluation time computed from it)."""
+    created = now - timedelta(hours=2)
+    content = content_factory(client_a, "n-1", created_at=created, title="same")
+    expires, evaluate = content.expires_at, content.evaluate_at
+    r = send(api, "PUT", CONTENT.format("n-1"), {"title": "same"})
+    assert r.status_code == 200
+    content.refresh_from_db()
+    assert (content.created_at, content.expires_at, content.evaluate_at) == (created, expires, evaluate)
+    r = send(api, "PUT", CONTENT.format("n-1"), {"title": "edited", "expires_at": (now - timedelta(hours=1)).isoformat()})
+    assert r.status_code == 200  # an expiry in the past, after its own created_at: it will expire
+    content.refresh_from_db()
+    assert content.created_at == created and content.expires_at == now - timedelta(hours=1)
 
 
 @pytest.mark.django_db

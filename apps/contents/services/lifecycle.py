@@ -54,33 +54,37 @@ def _schedule(client: Client, created_at: datetime, expires_at: datetime | None)
 def content_upsert(*, client: Client, external_id: str, data: dict, now: datetime | None = None) -> UpsertResult:
     """Register a content or update it; the same PUT twice leaves one content, unchanged.
 
-    Changed text on a content that has not been pushed sends it back to be evaluated again.
+    Without ``created_at`` a new content is created now and an existing one keeps its own (so a PUT
+    sent again later is still the same PUT). Changed text on a content that has not been pushed
+    sends it back to be evaluated again.
     """
     now = now or clock.now()
-    data = dict(data)
-    data.setdefault("created_at", now)
-    _check_lifetime(data)
     for attempt in range(2):
         try:
             with transaction.atomic():
                 existing = Content.objects.select_for_update().filter(client=client, external_id=external_id).first()
+                given = dict(data)
+                given.setdefault("created_at", now if existing is None else existing.created_at)
+                _check_lifetime(given, new=existing is None)
                 if existing is None:
-                    return _create(client, external_id, data)
-                return _update(client, existing, data, now)
+                    return _create(client, external_id, given)
+                return _update(client, existing, given, now)
         except IntegrityError:
             if attempt:  # a concurrent PUT created it; the second try updates it
                 raise
     raise AssertionError("unreachable")
 
 
-def _check_lifetime(data: dict) -> None:
-    """``expires_at`` must come after the ``created_at`` the content will have: the one given, or
-    the time of the request when none is (the database's CHECK would refuse it otherwise)."""
+def _check_lifetime(data: dict, *, new: bool) -> None:
+    """``expires_at`` must come after the ``created_at`` the content will have: the one given, else
+    the time of the request for a new content or its own for an existing one (the database's CHECK
+    would refuse it otherwise)."""
     expires = data.get("expires_at")
     if expires is not None and expires <= data["created_at"]:
         created = data["created_at"].astimezone(dt_timezone.utc)
-        raise ApiError(f"Must be after created_at ({created:%Y-%m-%dT%H:%M:%SZ}; the time of the request "
-                       "when created_at is not given).", field="expires_at", code="invalid")
+        default = "the time of the request" if new else "the content's own"
+        raise ApiError(f"Must be after created_at ({created:%Y-%m-%dT%H:%M:%SZ}; {default} when created_at is not "
+                       "given).", field="expires_at", code="invalid")
 
 
 def _create(client: Client, external_id: str, data: dict) -> UpsertResult:
