@@ -48,23 +48,26 @@ def queue(request):
     sort = request.GET.get("sort", "score")
     sort = sort if sort in selectors.QUEUE_SORTS else "score"
     status = request.GET.get("status", "candidate")
-    status = status if status in selectors.QUEUE_STATUSES else "candidate"
+    # "launched": the results of the last 30 days' pushes, served by the dashboards (loaded by htmx).
+    status = status if status in (*selectors.QUEUE_STATUSES, "launched") else "candidate"
     clients = selectors.policies_of_clients(clients=visible_clients(request.user))
     if client_id not in {c.pk for c in clients}:
         client_id = None
-    result = selectors.queue_page(user=request.user, now=now, client_id=client_id, category=category, sort=sort,
-                                  status=status, page=_int(request.GET.get("page"), 1))
     for c in clients:
         c.can_set_policy = can(request.user, Action.SET_POLICIES, c)
-    return render(request, "contents/queue.html", {
+    context = {
         "now": now,
-        "page": result["page"],
-        "count": result["count"],
         "clients": clients,
-        "categories": selectors.queue_categories(user=request.user, now=now, client_id=client_id, status=status),
-        "filters": {"client": client_id, "category": category, "sort": sort, "status": status},
+        "filters": {"client": client_id, "category": category, "sort": sort, "status": status,
+                    "mine": request.GET.get("mine", "1") == "1"},
         "can_review": can(request.user, Action.REVIEW_CONTENTS),
-    })
+    }
+    if status != "launched":
+        result = selectors.queue_page(user=request.user, now=now, client_id=client_id, category=category, sort=sort,
+                                      status=status, page=_int(request.GET.get("page"), 1))
+        context.update(page=result["page"], count=result["count"],
+                       categories=selectors.queue_categories(user=request.user, now=now, client_id=client_id, status=status))
+    return render(request, "contents/queue.html", context)
 
 
 def _detail_context(request, content, now, **extra) -> dict:

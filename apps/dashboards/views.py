@@ -134,18 +134,25 @@ def campaign_stop(request, pk: int):
 
 def _contents_filters(request, clients) -> dict:
     sort = request.GET.get("sort", "newest")
+    days = request.GET.get("days", "")
+    if days and days not in selectors.PERIODS:
+        raise BadFilter(f"The filter 'days' must be one of {', '.join(selectors.PERIODS)} (or absent for any time).")
     return {
         "client_id": _client_filter(request, clients),
         "category": _text(request.GET.get("category", "").strip()[:64], "category"),
         "date_from": _date(request.GET.get("from"), "from"),
         "date_to": _date(request.GET.get("to"), "to"),
         "sort": sort if sort in selectors.CONTENT_SORTS else "newest",
+        "mine": request.GET.get("mine") in ("1", "on", "true"),
+        "days": selectors.PERIODS[days] if days else None,
     }
 
 
 @require_GET
-@require(Action.VIEW_DASHBOARDS)
+@require(Action.VIEW_CAMPAIGNS)
 def contents(request):
+    """Pushed contents and their results. Editors see it too ("My contents": ``?mine=1&days=30``):
+    results, no controls."""
     now = clock.now()
     clients = selectors.visible_client_choices(user=request.user)
     try:
@@ -157,7 +164,7 @@ def contents(request):
     query.pop("page", None)
     query.pop("sort", None)
     return render(request, "dashboards/contents.html", {
-        **data, "clients": clients, "filters": filters, "query": query.urlencode(),
+        **data, "clients": clients, "filters": filters, "query": query.urlencode(), "periods": selectors.PERIODS.values(),
         "csv_query": request.GET.urlencode(),
     })
 
@@ -176,7 +183,7 @@ def _fmt(x, nd=4):
 
 
 @require_GET
-@require(Action.VIEW_DASHBOARDS)
+@require(Action.VIEW_CAMPAIGNS)
 def contents_csv(request):
     clients = selectors.visible_client_choices(user=request.user)
     try:
@@ -187,16 +194,39 @@ def contents_csv(request):
 
     def rows():
         yield writer.writerow(selectors.CSV_COLUMNS)
-        for r in selectors.contents_csv_rows(user=request.user, **filters):
+        for r in selectors.contents_csv_rows(user=request.user, now=clock.now(), **filters):
+            span = r["interval"] or {}
             yield writer.writerow([r["campaign_id"], r["client"], r["content_external_id"], r["title"], r["category"],
-                                   r["launched_at"].isoformat(), r["state"], _fmt(r["predicted_improvement"]),
-                                   _fmt(r["achieved_improvement"]), r["sends"], r["clicks"], _fmt(r["expected_clicks"]),
+                                   r["launched_at"].isoformat(), r["launched_by"], r["state"],
+                                   _fmt(r["predicted_improvement"]), _fmt(r["achieved_improvement"]),
+                                   _fmt(span.get("lo")), _fmt(span.get("hi")), r["sends"], r["clicks"],
+                                   _fmt(r["expected_clicks"]),
                                    _fmt(r["inactive_recipients"]), _fmt(r["reactivated"]),
                                    *(_fmt(r["incremental"][k], 1) if r["incremental"] else "" for k in ("value", "lo", "hi"))])
 
     response = StreamingHttpResponse(rows(), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="pushed-contents-{clock.now():%Y%m%d-%H%M}.csv"'
     return response
+
+
+@require_GET
+@require(Action.VIEW_CAMPAIGNS)
+def content_results(request, content_pk: int):
+    """The results block of a content page (loaded into it by htmx): its campaign's improvement so
+    far with the interval, clicks, reactivations and those because of the push."""
+    row = selectors.content_results(user=request.user, content_id=content_pk)
+    return render(request, "dashboards/_content_results.html", {"r": row, "content_pk": content_pk})
+
+
+@require_GET
+@require(Action.VIEW_CAMPAIGNS)
+def recent_results(request):
+    """The queue's "Launched" tab (loaded into it by htmx): the last 30 days' pushes of the
+    person's clients, theirs first when ``mine=1``."""
+    now = clock.now()
+    mine = request.GET.get("mine") in ("1", "on", "true")
+    data = selectors.contents_table(user=request.user, now=now, days=30, mine=mine, per_page=20)
+    return render(request, "dashboards/_recent_results.html", {**data, "mine": mine})
 
 
 @require_GET

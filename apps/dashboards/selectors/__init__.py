@@ -19,13 +19,16 @@ One module per page: ``overview``, ``campaign``, ``contents`` (the table and its
 
 from apps.dashboards.selectors.campaign import campaign_for_user, campaign_page, improvement_intervals, reach_summary
 from apps.dashboards.selectors.common import visible_client_choices
-from apps.dashboards.selectors.contents import CONTENT_SORTS, CSV_COLUMNS, contents_csv_rows, contents_table
+from apps.dashboards.selectors.contents import (
+    CONTENT_SORTS, CSV_COLUMNS, PERIODS, content_results, contents_csv_rows, contents_table,
+)
 from apps.dashboards.selectors.models import models_page, training_runs
 from apps.dashboards.selectors.overview import alerts, overview, running_campaigns
 from apps.dashboards.selectors.system import system_page
 
 __all__ = [
-    "CONTENT_SORTS", "CSV_COLUMNS", "alerts", "campaign_for_user", "campaign_page", "contents_csv_rows", "contents_table",
+    "CONTENT_SORTS", "CSV_COLUMNS", "PERIODS", "alerts", "campaign_for_user", "campaign_page", "content_results", "contents_csv_rows",
+    "contents_table",
     "improvement_intervals", "models_page", "overview", "reach_summary", "running_campaigns", "system_page",
     "training_runs", "visible_client_choices",
 ]
