@@ -33,6 +33,7 @@ class Action(StrEnum):
     MANAGE_MODELS = "manage_models"  # retrain, activate
     EDIT_TEMPLATES = "edit_templates"
     SET_POLICIES = "set_policies"  # auto-approve policy of a client
+    MANAGE_CLIENTS = "manage_clients"  # a client's settings: its whole policy
     ADMIN_SITE = "admin_site"
 
 
@@ -48,6 +49,7 @@ POLICY: dict[Action, frozenset[Role]] = {
     Action.MANAGE_MODELS: frozenset({A}),
     Action.EDIT_TEMPLATES: frozenset({A}),
     Action.SET_POLICIES: frozenset({E, A}),
+    Action.MANAGE_CLIENTS: frozenset({A}),
     Action.ADMIN_SITE: frozenset({A}),
 }
 

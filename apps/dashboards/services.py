@@ -193,3 +193,28 @@ def dashboards_rollup(*, now: datetime | None = None) -> dict[str, int]:
     """Everything the dashboards read from roll-ups, brought up to date. Safe to run twice."""
     now = now or clock.now()
     return {"activity_weeks": activity_weeks_refresh(now=now), "campaign_reach": campaign_reach_refresh(now=now)}
+
+
+@transaction.atomic
+def client_settings_save(*, client: Client, user, policy_values: dict, auto_enabled: bool, auto_min_score: float,
+                         auto_categories: str, now=None) -> list[str]:
+    """Save a client's settings from its page, all or nothing: the policy fields that changed (one
+    decision row with before and after) and the auto-approve rule (its own row when it changed).
+    Returns the names of what changed. A ``ValidationError`` or ``ApiError`` names the field."""
+    from apps.contents.models import AutoApprovePolicy
+    from apps.contents.services import auto_approve_policy_set
+    from apps.core.models import Policy
+    from apps.core.services import policy_set
+
+    policy = Policy.objects.get(client=client)
+    changes = {name: value for name, value in policy_values.items() if getattr(policy, name) != value}
+    if changes:
+        policy_set(client=client, user=user, now=now, **changes)
+    auto = AutoApprovePolicy.objects.filter(client=client).first()
+    before = (auto.enabled, auto.min_score, auto.categories) if auto else None
+    after = before
+    if auto is not None or auto_enabled:  # an absent rule that stays off is not written
+        saved = auto_approve_policy_set(client=client, enabled=auto_enabled, min_score=auto_min_score,
+                                        categories=auto_categories, user=user, now=now)
+        after = (saved.enabled, saved.min_score, saved.categories)
+    return sorted(changes) + (["auto_approve"] if after != before else [])

@@ -19,5 +19,7 @@ urlpatterns = [
     path("models/retrain/", views.model_retrain, name="model_retrain"),
     path("models/versions/<int:pk>/activate/", views.model_activate, name="model_activate"),
     path("system/", views.system, name="system"),
+    path("settings/", views.client_settings, name="client_settings_first"),
+    path("settings/<int:client_id>/", views.client_settings, name="client_settings"),
     path("system/pause/", views.sending_pause, name="sending_pause"),
 ]

@@ -9,9 +9,10 @@ from decimal import Decimal
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpResponseBadRequest, HttpResponseRedirect, StreamingHttpResponse
+from django.http import Http404, HttpResponseBadRequest, HttpResponseNotAllowed, HttpResponseRedirect, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.core import clock, csvsafe
@@ -278,6 +279,58 @@ def model_activate(request, pk: int):
     else:
         messages.success(request, f"{version.get_kind_display()} v{version.version} is active.")
     return HttpResponseRedirect(reverse("dashboards:models"))
+
+
+@require(Action.MANAGE_CLIENTS)
+def client_settings(request, client_id: int | None = None):
+    """A client's settings (its policy and auto-approve rule): admins only. A change is one decision
+    row per rule with before and after; invalid values are shown on their fields, nothing saved."""
+    from django.core.exceptions import ValidationError
+
+    from apps.contents.models import AutoApprovePolicy
+    from apps.core.models import Decision, Policy
+    from apps.dashboards.forms import ClientSettingsForm
+    from apps.dashboards.services import client_settings_save
+
+    clients = selectors.visible_client_choices(user=request.user)
+    if client_id is None:
+        if not clients:
+            raise PermissionDenied
+        return HttpResponseRedirect(reverse("dashboards:client_settings", args=[clients[0].pk]))
+    client = next((c for c in clients if c.pk == client_id), None)
+    if client is None:
+        raise Http404("No such client.")
+    policy = Policy.objects.get(client=client)
+    auto = AutoApprovePolicy.objects.filter(client=client).first()
+    if request.method == "POST":
+        form = ClientSettingsForm(request.POST)
+        if form.is_valid():
+            try:
+                changed = client_settings_save(
+                    client=client, user=request.user, policy_values=form.policy_values(),
+                    auto_enabled=form.cleaned_data["auto_enabled"], auto_min_score=form.cleaned_data["auto_min_score"],
+                    auto_categories=form.cleaned_data["auto_categories"])
+            except ValidationError as exc:
+                for field, errors in exc.message_dict.items():
+                    form.add_error(field if field in form.fields else None, errors)
+            except ApiError as exc:
+                form.add_error(f"auto_{exc.field}" if f"auto_{exc.field}" in form.fields else None, str(exc.detail))
+            else:
+                if changed:
+                    messages.success(request, _("%(client)s: settings saved (%(fields)s).") % {
+                        "client": client.name, "fields": ", ".join(changed)})
+                else:
+                    messages.info(request, _("%(client)s: nothing changed.") % {"client": client.name})
+                return HttpResponseRedirect(reverse("dashboards:client_settings", args=[client.pk]))
+    elif request.method == "GET":
+        form = ClientSettingsForm(initial=ClientSettingsForm.initial_of(policy, auto))
+    else:
+        return HttpResponseNotAllowed(["GET", "POST"])
+    history = (Decision.objects.filter(client=client, action__in=["policy_set", "auto_approve_policy_set"])
+               .select_related("actor_user").order_by("-at", "-id")[:20])
+    return render(request, "dashboards/settings.html", {
+        "client": client, "clients": clients, "form": form, "history": history},
+        status=400 if request.method == "POST" else 200)
 
 
 @require_GET

@@ -50,6 +50,7 @@ EXPECTED = {
     Action.MANAGE_MODELS: {"admin"},
     Action.EDIT_TEMPLATES: {"admin"},
     Action.SET_POLICIES: {"editor", "admin"},
+    Action.MANAGE_CLIENTS: {"admin"},
     Action.ADMIN_SITE: {"admin"},
 }
 
