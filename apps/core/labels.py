@@ -140,6 +140,7 @@ LABELS: dict[str, dict[str, object]] = {
         "trainer": pgettext_lazy("actor", "trainer"),
         "api": pgettext_lazy("actor", "API"),
         "auto-approve": pgettext_lazy("actor", "auto-approve"),
+        "auto-approve policy": pgettext_lazy("actor", "auto-approve policy"),
         "evaluator": pgettext_lazy("actor", "evaluator"),
     },
     # What was decided (``Decision.action``), as a verb phrase after who decided.

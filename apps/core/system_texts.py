@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import re
 
+from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
+
+from apps.core.labels import label
 
 N = r"-?[\d.,]+|inf|nan"  # a number as the producers print it
 
@@ -47,6 +50,13 @@ _PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p + r"\Z"), msg) for p
      _("Predicted click improvement %(score)s is below the client's threshold %(threshold)s.")),
     (r"text changed before any push", _("text changed before any push")),
     (rf"score (?P<score>{N}) >= (?P<min>{N})", _("score %(score)s >= %(min)s")),
+    # a launch the auto-approve policy could not make (its decision's note)
+    (r"Only an approved content can be launched; this one is (?P<status>\w+)\.",
+     _("Only an approved content can be launched; this one is %(status)s.")),
+    (r"The content has expired\.", _("The content has expired.")),
+    (r"Approve at least one title first\.", _("Approve at least one title first.")),
+    (r"Approve at least one title before launching\.", _("Approve at least one title before launching.")),
+    (r"This content has a campaign already\.", _("This content has a campaign already.")),
     # apps.mlops: model versions and training runs
     (rf"(?P<metric>[\w@.-]+) (?P<new>{N}) beats nothing active", _("%(metric)s %(new)s beats nothing active")),
     (rf"(?P<metric>[\w@.-]+) (?P<new>{N}) beats (?P<old>{N})", _("%(metric)s %(new)s beats %(old)s")),
@@ -55,8 +65,8 @@ _PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p + r"\Z"), msg) for p
     (r"queued", _("queued")),
     (r"starting", _("starting")),
     (r"failed", _("failed")),
-    (rf"trained v(?P<v>\d+) \(active\)", _("trained v%(v)s (active)")),
-    (rf"trained v(?P<v>\d+) \(kept the active version\)", _("trained v%(v)s (kept the active version)")),
+    (r"trained v(?P<v>\d+) \(active\)", _("trained v%(v)s (active)")),
+    (r"trained v(?P<v>\d+) \(kept the active version\)", _("trained v%(v)s (kept the active version)")),
     (r"reading interactions", _("reading interactions")),
     (rf"only (?P<n>{N}) interactions; need (?P<need>{N})", _("only %(n)s interactions; need %(need)s")),
     (rf"fitting ALS on (?P<pairs>{N}) pairs \((?P<subs>{N}) subscribers x (?P<contents>{N}) contents\)",
@@ -81,15 +91,20 @@ def _one(text: str) -> str | None:
     for pattern, message in _PATTERNS:
         m = pattern.match(text)
         if m:
-            return str(message) % m.groupdict()
+            values = m.groupdict()
+            if "status" in values:  # a content's status, stored as its code
+                values["status"] = label("content_status", values["status"])
+            if "metric" in values:  # a model's offline metric, by its name
+                values["metric"] = label("metric", values["metric"])
+            return str(message) % values
     return None
 
 
 def translate(text: str) -> str:
     """``text`` in the active language when the product wrote it, else ``text`` itself. A
     decision reason is several sentences joined by "; " (what was decided; what it saw)."""
-    if not text:
-        return text
+    if not text or (get_language() or "en").split("-")[0] == "en":
+        return text  # stored in English: shown as written
     whole = _one(text)
     if whole is not None:
         return whole

@@ -169,7 +169,7 @@ def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
                                           created_at__lte=now, sends__gt=0)
                   .values_list("pk", "sends", "created_at", "content__title"))
     if len(recent) >= 3:
-        median = statistics.median(s for _, s, _, _ in recent)
+        median = statistics.median(s for _pk, s, _at, _title in recent)
         for pk, sends, created, title in sorted(recent, key=lambda r: -r[1]):
             if created >= now - WEEK and sends >= EXPANDED_MIN_SENDS and sends >= EXPANDED_FACTOR * median:
                 out.append({"level": "warn", "kind": "expanded", "campaign_id": pk,
