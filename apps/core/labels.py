@@ -75,7 +75,7 @@ LABELS: dict[str, dict[str, object]] = {
     "platform": {
         "android": pgettext_lazy("platform", "Android"),
         "ios": pgettext_lazy("platform", "iOS"),
-        "web": pgettext_lazy("platform", "web"),
+        "web": pgettext_lazy("platform", "Web"),
     },
     "activity_state": {
         "active": _("active in the last 7 days"),
@@ -141,7 +141,6 @@ LABELS: dict[str, dict[str, object]] = {
         "api": pgettext_lazy("actor", "API"),
         "auto-approve": pgettext_lazy("actor", "auto-approve"),
         "auto-approve policy": pgettext_lazy("actor", "auto-approve policy"),
-        "evaluator": pgettext_lazy("actor", "evaluator"),
     },
     # What was decided (``Decision.action``), as a verb phrase after who decided.
     "action": {
@@ -240,8 +239,7 @@ def actor_label(name: str) -> str:
     """Who decided: a person's user name as it is; a component of the system in words
     (``evaluator (interim scorer)`` -> the evaluator with its scorer in words)."""
     if name.startswith("evaluator (") and name.endswith(")"):
-        scorer = name[len("evaluator ("):-1]
-        return f"{label('actor', 'evaluator')} ({scorer_label(scorer)})"
+        return str(_("evaluator (%(scorer)s)") % {"scorer": scorer_label(name[len("evaluator ("):-1])})
     word = LABELS["actor"].get(name)
     return str(word) if word is not None else name
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from django.db.models import Count, Q
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from apps.audience.selectors import Segment
 from apps.campaigns.models import Campaign, Wave
@@ -15,7 +16,7 @@ from apps.core.labels import label, segment_label
 from apps.core.models import Decision
 from apps.dashboards.models import CampaignReach
 from apps.dashboards.selectors.common import client_q, incremental_reactivations, ratio
-from apps.dashboards.services import ACTIVITY_STATES
+from apps.dashboards.services import ACTIVITY_STATES, NO_CATEGORY
 
 
 def improvement_intervals(*, clicks: int, expected: float, campaign: Campaign) -> dict:
@@ -126,6 +127,6 @@ def reach_summary(reach: CampaignReach | None, *, campaign: Campaign) -> dict:
         "opted_out": reach.opted_out,
         "activity_states": [{"key": k, "label": label("activity_state", k), "n": reach.activity_states.get(k, 0)}
                             for k, *_ in ACTIVITY_STATES if reach.activity_states.get(k)],
-        "categories": [{"label": k, "n": n} for k, n in reach.categories.items()],
+        "categories": [{"label": str(_("(no reads)")) if k == NO_CATEGORY else k, "n": n} for k, n in reach.categories.items()],
         "platforms": [{"label": k, "n": n} for k, n in reach.platforms.items()],
     }
