@@ -67,6 +67,7 @@ ensure_system_packages() {
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
   command -v openssl >/dev/null 2>&1 || missing+=(openssl)  # the TLS test gateway's certificate
   [ -d /usr/share/fonts/truetype/nanum ] || missing+=(fonts-nanum)  # Korean text in pages and screenshots
+  command -v xgettext >/dev/null 2>&1 || missing+=(gettext)  # the catalogue test's makemessages (running needs only the committed .mo)
   [ ${#missing[@]} -eq 0 ] && return 0
   if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
     log "installing Debian packages: ${missing[*]}"

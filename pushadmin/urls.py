@@ -28,6 +28,8 @@ urlpatterns = [
     path("login/", auth_views.LoginView.as_view(template_name="login.html", redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("healthz", core_views.healthz, name="healthz"),
+    path("i18n/setlang/", core_views.language_set, name="set_language"),
+    path("preferences/", core_views.preferences, name="preferences"),
     path("admin/", admin.site.urls),
     path("contents/<int:pk>/launch/", orchestration_views.content_launch, name="content_launch"),
     path("contents/", include("apps.contents.urls")),

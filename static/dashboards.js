@@ -1,12 +1,14 @@
 /* Draws every <canvas data-chart="ID"> from the JSON in <script id="ID">, built by
-   apps/dashboards/charts.py. Axis "format": percent | times | count sets tick and tooltip labels. */
+   apps/dashboards/charts.py. Axis "format": percent | times | count sets tick and tooltip labels.
+   Every word comes translated in the JSON; numbers are grouped for the page's language. */
 (function () {
   "use strict";
   if (!window.Chart) { return; }
+  var lang = document.documentElement.lang || "en";
   var fmt = {
     percent: function (v) { return v === null || v === undefined ? "–" : (v * 100).toFixed(v < 0.1 ? 1 : 0) + "%"; },
     times: function (v) { return v === null || v === undefined ? "–" : Number(v).toFixed(2) + "×"; },
-    count: function (v) { return v === null || v === undefined ? "–" : Number(v).toLocaleString("en-US"); }
+    count: function (v) { return v === null || v === undefined ? "–" : Number(v).toLocaleString(lang); }
   };
   Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
   Chart.defaults.color = "#3a4150";

@@ -2,18 +2,20 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 from apps.core.models import Client
 
 
 class ContentStatus(models.TextChoices):
-    REGISTERED = "registered", "registered"
-    CANDIDATE = "candidate", "candidate"
-    REJECTED = "rejected", "rejected"
-    APPROVED = "approved", "approved"
-    SENDING = "sending", "sending"
-    DONE = "done", "done"
-    EXPIRED = "expired", "expired"
+    # Labels in the reader's language (the same words as apps.core.labels "content_status").
+    REGISTERED = "registered", pgettext_lazy("content status", "registered")
+    CANDIDATE = "candidate", pgettext_lazy("content status", "candidate")
+    REJECTED = "rejected", pgettext_lazy("content status", "rejected")
+    APPROVED = "approved", pgettext_lazy("content status", "approved")
+    SENDING = "sending", pgettext_lazy("content status", "sending")
+    DONE = "done", pgettext_lazy("content status", "done")
+    EXPIRED = "expired", pgettext_lazy("content status", "expired")
 
 
 # The lifecycle, explicitly: a status may move only along these edges

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 # Columns of one notification title line, by platform (measured on common phones with default
 # font size: about 20 Hangul syllables or 40 Latin letters on iOS).
 PLATFORM_TITLE_LIMITS: dict[str, int] = {"ios": 40, "android": 44, "web": 60}
-PLATFORM_LABELS = {"ios": "iOS", "android": "Android", "web": "Web"}
 ELLIPSIS = "…"
 MIN_TEMPLATE_VARIANTS, MAX_TEMPLATE_VARIANTS = 3, 5
 
@@ -86,7 +85,9 @@ class Fit:
 
     @property
     def label(self) -> str:
-        return PLATFORM_LABELS.get(self.platform, self.platform)
+        from apps.core.labels import label
+
+        return label("platform", self.platform)  # "iOS", "Android", "Web" (in the reader's language)
 
 
 def fit(text: str, platform: str, limit: int | None = None) -> Fit:

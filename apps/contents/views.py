@@ -8,6 +8,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.shortcuts import get_object_or_404, render
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from apps.contents import selectors, services
@@ -138,7 +139,7 @@ def _variant_action(request, pk: int, vid: int, action):
 def variant_edit(request, pk: int, vid: int):
     def act(variant):
         services.title_edit(variant=variant, text=request.POST.get("text", ""), user=request.user)
-        return "Title saved; approve it to use it."
+        return _("Title saved; approve it to use it.")
 
     return _variant_action(request, pk, vid, act)
 
@@ -148,7 +149,7 @@ def variant_edit(request, pk: int, vid: int):
 def variant_approve(request, pk: int, vid: int):
     def act(variant):
         services.title_approve(variant=variant, user=request.user)
-        return "Title approved."
+        return _("Title approved.")
 
     return _variant_action(request, pk, vid, act)
 
@@ -158,7 +159,7 @@ def variant_approve(request, pk: int, vid: int):
 def variant_reject(request, pk: int, vid: int):
     def act(variant):
         services.title_reject(variant=variant, user=request.user)
-        return "Title rejected."
+        return _("Title rejected.")
 
     return _variant_action(request, pk, vid, act)
 
@@ -172,7 +173,7 @@ def variant_add(request, pk: int):
         services.title_add(content=content, text=request.POST.get("text", ""), user=request.user)
     except ApiError as exc:
         return _after_action(request, pk, error=exc, error_variant=0)
-    return _after_action(request, pk, ok="Title added; approve it to use it.")
+    return _after_action(request, pk, ok=_("Title added; approve it to use it."))
 
 
 @require_POST
@@ -185,7 +186,7 @@ def reject(request, pk: int):
     except ApiError as exc:
         messages.error(request, str(exc.detail))
     else:
-        messages.success(request, "Content rejected: it gets no push.")
+        messages.success(request, _("Content rejected: it gets no push."))
     return HttpResponseRedirect(reverse("contents:detail", args=[pk]))
 
 
@@ -203,7 +204,8 @@ def policy_set(request, client_id: int):
     except ApiError as exc:
         messages.error(request, f"{client.name}: {exc.detail}")
     else:
-        messages.success(request, f"{client.name}: auto-approve is {'on' if policy.enabled else 'off'}.")
+        messages.success(request, (_("%(client)s: auto-approve is on.") if policy.enabled
+                                   else _("%(client)s: auto-approve is off.")) % {"client": client.name})
     return HttpResponseRedirect(request.POST.get("next") if str(request.POST.get("next", "")).startswith("/contents/")
                                 else reverse("contents:queue"))
 

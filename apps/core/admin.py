@@ -5,7 +5,7 @@ from django.contrib import admin, messages
 from django.utils import timezone
 
 from apps.core import services
-from apps.core.models import ApiKey, Client, Decision, Membership, Policy
+from apps.core.models import ApiKey, Client, Decision, Membership, Policy, Preference
 
 
 class ApiKeyInline(admin.TabularInline):
@@ -75,6 +75,23 @@ class ClientAdmin(admin.ModelAdmin):
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["user", "client"]
     list_filter = ["client"]
+
+
+@admin.register(Preference)
+class PreferenceAdmin(admin.ModelAdmin):
+    """A person's language and time zone (each person also sets their own under "My settings")."""
+
+    list_display = ["user", "language", "time_zone", "updated_at"]
+    list_filter = ["language"]
+    search_fields = ["user__username", "time_zone"]
+    fields = ["user", "language", "time_zone"]
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["user"] if obj else []
+
+    def save_model(self, request, obj, form, change):
+        saved = services.preference_set(user=obj.user, language=obj.language, time_zone=obj.time_zone)
+        obj.pk, obj.updated_at = saved.pk, saved.updated_at
 
 
 @admin.register(Decision)

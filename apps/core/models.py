@@ -6,7 +6,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
-
+from django.utils.translation import gettext_lazy as _
 
 from apps.core.policy import DEFAULTS, default_content_lifetime, default_evaluation_delay
 
@@ -236,3 +236,36 @@ class Switch(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}[{self.client_id or 'all'}]={'on' if self.on else 'off'}"
+
+
+def language_choices():
+    """The languages of the pages (``settings.LANGUAGES``): Korean and English."""
+    return settings.LANGUAGES
+
+
+def validate_time_zone(value: str) -> None:
+    from zoneinfo import available_timezones
+
+    if value and value not in available_timezones():
+        raise ValidationError(_("%(zone)s is not a time zone name such as Asia/Seoul."), params={"zone": value},
+                              code="invalid_time_zone")
+
+
+class Preference(models.Model):
+    """A person's language and time zone for the pages (``apps.core.middleware.PreferenceMiddleware``
+    activates them for each of their requests). Empty language: the browser's (its
+    Accept-Language); empty time zone: ``settings.TIME_ZONE`` (UTC)."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="preference")
+    language = models.CharField(_("language"), max_length=8, blank=True, choices=language_choices,
+                                help_text=_("Empty: the browser's language."))
+    time_zone = models.CharField(_("time zone"), max_length=64, blank=True, validators=[validate_time_zone],
+                                 help_text=_("A name such as Asia/Seoul. Empty: UTC."))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("preference")
+        verbose_name_plural = _("preferences")
+
+    def __str__(self) -> str:
+        return f"{self.user}: {self.language or '-'} {self.time_zone or '-'}"

@@ -40,3 +40,18 @@ def pauses_on(client_ids=None) -> list[Switch]:
     whose = Q() if client_ids is None else Q(client__isnull=True) | Q(client_id__in=list(client_ids))
     return list(Switch.objects.filter(whose, name=PAUSE_SWITCH, on=True).select_related("client", "changed_by")
                 .order_by("client__name"))
+
+
+def preference_values(user_id: int) -> tuple[str, str]:
+    """A person's (language, time zone), each empty when they chose none. One query."""
+    from apps.core.models import Preference
+
+    row = Preference.objects.filter(user_id=user_id).values_list("language", "time_zone").first()
+    return row or ("", "")
+
+
+def preference_of(user):
+    """A person's preference row, unsaved and empty when they have none."""
+    from apps.core.models import Preference
+
+    return Preference.objects.filter(user=user).first() or Preference(user=user)

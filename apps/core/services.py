@@ -1,4 +1,5 @@
-"""Writes of the core: clients, API keys, people, login unlocks, and the decision log."""
+"""Writes of the core: clients, API keys, people and their preferences, login unlocks, and the
+decision log."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from django.db import transaction
 
 from apps.core import clock
 from apps.core.api_auth import KEY_PREFIX, hash_secret
-from apps.core.models import ApiKey, Client, Decision, Membership, Policy, Switch
+from apps.core.models import ApiKey, Client, Decision, Membership, Policy, Preference, Switch
 from apps.core.permissions import Role
 from apps.core.selectors import PAUSE_SWITCH
 
@@ -78,6 +79,24 @@ def person_create(*, username: str, password: str, role: Role, clients=(), email
     for client in clients:
         Membership.objects.get_or_create(user=user, client=client)
     return user
+
+
+_UNCHANGED = object()
+
+
+@transaction.atomic
+def preference_set(*, user, language=_UNCHANGED, time_zone=_UNCHANGED) -> Preference:
+    """Set a person's language (``ko``, ``en``, or empty: the browser's) and/or time zone (a
+    name such as ``Asia/Seoul``, or empty: UTC); what is not given stays. A ValidationError
+    names the field when a value is not one of those."""
+    preference, _ = Preference.objects.select_for_update().get_or_create(user=user)
+    if language is not _UNCHANGED:
+        preference.language = (language or "").strip()
+    if time_zone is not _UNCHANGED:
+        preference.time_zone = (time_zone or "").strip()
+    preference.full_clean()
+    preference.save()
+    return preference
 
 
 @transaction.atomic

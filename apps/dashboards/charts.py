@@ -3,9 +3,16 @@
 Each function returns a plain dict for ``json_script``; ``static/dashboards.js`` draws every
 ``<canvas data-chart=ID>`` from it. Axis options may carry ``"format": "percent" | "times" |
 "count"``, which the script turns into tick and tooltip labels.
+
+Every label is in the reader's language (built while their request's language is active), days
+in the formats of ``pushadmin.formats``, times on the reader's clock.
 """
 
 from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext as _
 
 ACCENT, OK, BAD, AMBER, PURPLE, MUTED, INK = "#3056d3", "#12805c", "#c0362c", "#d99a00", "#7a4fc4", "#98a2b3", "#1d2330"
 SERIES = [ACCENT, "#e07a2f", OK, PURPLE, "#2aa4bf", AMBER, "#c45f8c", "#5b6b82"]
@@ -22,66 +29,74 @@ def _axis(title: str, fmt: str = "count", position: str = "left", grid: bool = T
             "grid": {"drawOnChartArea": grid}, **extra}
 
 
+def _day(d) -> str:
+    return date_format(d, "MONTH_DAY_FORMAT")
+
+
+def _clock(at, fmt: str = "H:i") -> str:
+    return date_format(timezone.localtime(at), fmt)
+
+
 def _round(x, nd=4):
     return None if x is None else round(float(x), nd)
 
 
 def weekly_actives(weeks: list[dict]) -> dict:
-    labels = [f"{w['week_start']:%b %d}" + (" (so far)" if w["partial"] else "") for w in weeks]
+    labels = [_("%(day)s (so far)") % {"day": _day(w["week_start"])} if w["partial"] else _day(w["week_start"]) for w in weeks]
     return {
         "type": "bar",
         "data": {"labels": labels, "datasets": [
-            {"type": "bar", "label": "Weekly active subscribers", "data": [w["active"] for w in weeks],
+            {"type": "bar", "label": _("Weekly active subscribers"), "data": [w["active"] for w in weeks],
              "backgroundColor": [_alpha(ACCENT, 0.35 if w["partial"] else 0.8) for w in weeks], "yAxisID": "y", "order": 2},
-            {"type": "line", "label": "Brought back by pushes", "data": [w["reactivated"] for w in weeks],
+            {"type": "line", "label": _("Brought back by pushes"), "data": [w["reactivated"] for w in weeks],
              "borderColor": OK, "backgroundColor": OK, "yAxisID": "y1", "tension": 0.25, "order": 1, "pointRadius": 3},
         ]},
-        "options": {"scales": {"y": _axis("active subscribers"), "y1": _axis("reactivated", position="right", grid=False)}},
+        "options": {"scales": {"y": _axis(_("active subscribers")), "y1": _axis(_("reactivated"), position="right", grid=False)}},
     }
 
 
 def daily_pushes(days: list[dict]) -> dict:
     return {
         "type": "bar",
-        "data": {"labels": [f"{d['day']:%b %d}" for d in days], "datasets": [
-            {"type": "bar", "label": "Pushes sent", "data": [d["delivered"] for d in days],
+        "data": {"labels": [_day(d["day"]) for d in days], "datasets": [
+            {"type": "bar", "label": _("Pushes sent"), "data": [d["delivered"] for d in days],
              "backgroundColor": _alpha(ACCENT, 0.75), "yAxisID": "y", "order": 2},
-            {"type": "line", "label": "Clicks", "data": [d["clicks"] if d["sends"] else None for d in days],
+            {"type": "line", "label": _("Clicks"), "data": [d["clicks"] if d["sends"] else None for d in days],
              "borderColor": "#e07a2f", "backgroundColor": "#e07a2f", "yAxisID": "y1", "order": 1, "pointRadius": 4,
              "showLine": False},
         ]},
-        "options": {"scales": {"y": _axis("pushes"), "y1": _axis("clicks", position="right", grid=False)}},
+        "options": {"scales": {"y": _axis(_("pushes")), "y1": _axis(_("clicks"), position="right", grid=False)}},
     }
 
 
 def daily_improvement(days: list[dict], *, target: float | None = None) -> dict:
-    labels = [f"{d['day']:%b %d}" for d in days]
+    labels = [_day(d["day"]) for d in days]
     datasets = [
-        {"type": "bar", "label": "Click improvement", "data": [_round(d["improvement"], 3) for d in days], "order": 2,
+        {"type": "bar", "label": _("Click improvement"), "data": [_round(d["improvement"], 3) for d in days], "order": 2,
          "backgroundColor": [_alpha(OK if (d["improvement"] or 0) >= (target or 2.4) else ACCENT if (d["improvement"] or 0) >= 1.0
                                     else BAD, 0.75) for d in days]},
-        {"type": "line", "label": "Usual (1.0×)", "data": [1.0] * len(days), "borderColor": MUTED, "borderDash": [4, 4],
+        {"type": "line", "label": _("Usual (1.0×)"), "data": [1.0] * len(days), "borderColor": MUTED, "borderDash": [4, 4],
          "pointRadius": 0, "borderWidth": 1},
     ]
     if target:
-        datasets.append({"type": "line", "label": f"Target ({target:g}×)", "data": [target] * len(days), "borderColor": AMBER,
+        datasets.append({"type": "line", "label": _("Target (%(target)s×)") % {"target": f"{target:g}"}, "data": [target] * len(days), "borderColor": AMBER,
                          "borderDash": [6, 4], "pointRadius": 0, "borderWidth": 1})
     return {"type": "bar", "data": {"labels": labels, "datasets": datasets},
-            "options": {"scales": {"y": _axis("clicks / expected", fmt="times")}}}
+            "options": {"scales": {"y": _axis(_("clicks / expected"), fmt="times")}}}
 
 
 def slot_share(subscribers: dict) -> dict:
     taken, opted_in = subscribers["slot_taken"], subscribers["opted_in"]
     return {
         "type": "doughnut",
-        "data": {"labels": ["Slot taken (pushed in the last 7 days)", "Free"],
+        "data": {"labels": [_("Slot taken (pushed in the last 7 days)"), _("Free")],
                  "datasets": [{"data": [taken, max(opted_in - taken, 0)], "backgroundColor": [ACCENT, "#e4e7ec"], "borderWidth": 0}]},
         "options": {"cutout": "68%", "plugins": {"legend": {"position": "bottom"}}},
     }
 
 
 def _wave_labels(waves: list[dict]) -> list[str]:
-    return [f"W{w['number']} · {w['created_at']:%H:%M}" for w in waves]
+    return [_("W%(number)s · %(time)s") % {"number": w["number"], "time": _clock(w["created_at"])} for w in waves]
 
 
 def wave_improvement(page: dict) -> dict:
@@ -106,20 +121,20 @@ def wave_improvement(page: dict) -> dict:
     return {
         "type": "bar",
         "data": {"labels": _wave_labels(waves), "datasets": [
-            {"type": "bar", "label": f"Anytime-valid {level} interval (decides)", "data": [span(w, "anytime") for w in waves],
+            {"type": "bar", "label": _("Anytime-valid %(level)s interval (decides)") % {"level": level}, "data": [span(w, "anytime") for w in waves],
              "backgroundColor": _alpha(ACCENT, 0.18), "borderColor": _alpha(ACCENT, 0.6), "borderWidth": 1,
              "grouped": False, "barPercentage": 0.7, "order": 3},
-            {"type": "bar", "label": f"Normal {level} interval (one look only)", "data": [span(w, "normal") for w in waves],
+            {"type": "bar", "label": _("Normal %(level)s interval (one look only)") % {"level": level}, "data": [span(w, "normal") for w in waves],
              "backgroundColor": _alpha(PURPLE, 0.45), "grouped": False, "barPercentage": 0.25, "order": 2},
-            {"type": "line", "label": "Improvement (all waves so far)",
+            {"type": "line", "label": _("Improvement (all waves so far)"),
              "data": [_round(w["cumulative"]["improvement"], 3) if w["cumulative"] else None for w in waves],
              "borderColor": INK, "backgroundColor": INK, "pointRadius": 4, "showLine": n > 1, "order": 1, "spanGaps": True},
-            {"type": "line", "label": f"Floor {page['floor']:g}×", "data": [page["floor"]] * n, "borderColor": BAD,
+            {"type": "line", "label": _("Floor %(floor)s×") % {"floor": f"{page['floor']:g}"}, "data": [page["floor"]] * n, "borderColor": BAD,
              "borderDash": [6, 4], "pointRadius": 0, "borderWidth": 1.5, "order": 0},
-            {"type": "line", "label": f"Target {page['target']:g}×", "data": [page["target"]] * n, "borderColor": OK,
+            {"type": "line", "label": _("Target %(target)s×") % {"target": f"{page['target']:g}"}, "data": [page["target"]] * n, "borderColor": OK,
              "borderDash": [6, 4], "pointRadius": 0, "borderWidth": 1.5, "order": 0},
         ]},
-        "options": {"scales": {"y": _axis("click improvement", fmt="times", max=round(top, 2))}},
+        "options": {"scales": {"y": _axis(_("click improvement"), fmt="times", max=round(top, 2))}},
     }
 
 
@@ -128,14 +143,14 @@ def wave_sizes(page: dict) -> dict:
     return {
         "type": "bar",
         "data": {"labels": _wave_labels(waves), "datasets": [
-            {"type": "bar", "label": "Recipients", "data": [w["sends"] for w in waves], "backgroundColor": _alpha(ACCENT, 0.7),
+            {"type": "bar", "label": _("Recipients"), "data": [w["sends"] for w in waves], "backgroundColor": _alpha(ACCENT, 0.7),
              "yAxisID": "y", "order": 3},
-            {"type": "bar", "label": "Clicks", "data": [w["clicks"] for w in waves], "backgroundColor": "#e07a2f",
+            {"type": "bar", "label": _("Clicks"), "data": [w["clicks"] for w in waves], "backgroundColor": "#e07a2f",
              "yAxisID": "y1", "order": 2},
-            {"type": "line", "label": "Expected clicks", "data": [_round(w["expected_clicks"], 2) for w in waves],
+            {"type": "line", "label": _("Expected clicks"), "data": [_round(w["expected_clicks"], 2) for w in waves],
              "borderColor": INK, "backgroundColor": INK, "borderDash": [4, 3], "yAxisID": "y1", "order": 1, "pointRadius": 3},
         ]},
-        "options": {"scales": {"y": _axis("recipients"), "y1": _axis("clicks", position="right", grid=False)}},
+        "options": {"scales": {"y": _axis(_("recipients")), "y1": _axis(_("clicks"), position="right", grid=False)}},
     }
 
 
@@ -144,17 +159,17 @@ def variant_shares(page: dict) -> dict:
     datasets = []
     for i, v in enumerate(page["variants"]):
         color = SERIES[i % len(SERIES)]
-        datasets.append({"type": "bar", "label": f"#{i + 1} share", "data": [_round(c["share"], 4) for c in v["per_wave"]],
+        datasets.append({"type": "bar", "label": _("#%(n)s share") % {"n": i + 1}, "data": [_round(c["share"], 4) for c in v["per_wave"]],
                          "backgroundColor": _alpha(color, 0.55), "stack": "share", "yAxisID": "y", "order": 2})
-        datasets.append({"type": "line", "label": f"#{i + 1} CTR", "data": [_round(c["ctr"], 5) for c in v["per_wave"]],
+        datasets.append({"type": "line", "label": _("#%(n)s CTR") % {"n": i + 1}, "data": [_round(c["ctr"], 5) for c in v["per_wave"]],
                          "borderColor": color, "backgroundColor": color, "yAxisID": "y1", "order": 1, "pointRadius": 3,
                          "spanGaps": True})
     return {
         "type": "bar",
         "data": {"labels": _wave_labels(waves), "datasets": datasets},
         "options": {"scales": {"x": {"stacked": True},
-                               "y": _axis("share of the wave", fmt="percent", stacked=True, max=1),
-                               "y1": _axis("CTR", fmt="percent", position="right", grid=False)}},
+                               "y": _axis(_("share of the wave"), fmt="percent", stacked=True, max=1),
+                               "y1": _axis(_("CTR"), fmt="percent", position="right", grid=False)}},
     }
 
 
@@ -165,18 +180,18 @@ def breakdown(items: list[dict], *, label: str, color: str = ACCENT, limit: int 
         "data": {"labels": [i["label"] for i in items],
                  "datasets": [{"label": label, "data": [i["n"] for i in items], "backgroundColor": _alpha(color, 0.75)}]},
         "options": {"indexAxis": "y", "plugins": {"legend": {"display": False}},
-                    "scales": {"x": _axis("recipients", position="bottom")}},
+                    "scales": {"x": _axis(_("recipients"), position="bottom")}},
     }
 
 
 def hourly_delivery(hours: list[dict]) -> dict:
     return {
         "type": "bar",
-        "data": {"labels": [f"{h['hour']:%H:00}" for h in hours], "datasets": [
-            {"label": "Delivered", "data": [h["delivered"] for h in hours], "backgroundColor": _alpha(OK, 0.75), "stack": "s"},
-            {"label": "Failed", "data": [h["failed"] for h in hours], "backgroundColor": BAD, "stack": "s"},
+        "data": {"labels": [_clock(h["hour"], "H:00") for h in hours], "datasets": [
+            {"label": _("Delivered"), "data": [h["delivered"] for h in hours], "backgroundColor": _alpha(OK, 0.75), "stack": "s"},
+            {"label": _("Failed"), "data": [h["failed"] for h in hours], "backgroundColor": BAD, "stack": "s"},
         ]},
-        "options": {"scales": {"x": {"stacked": True}, "y": _axis("pushes", stacked=True)}},
+        "options": {"scales": {"x": {"stacked": True}, "y": _axis(_("pushes"), stacked=True)}},
     }
 
 
@@ -184,7 +199,7 @@ def queue_depths(queues: dict) -> dict:
     names = sorted(queues)
     return {
         "type": "bar",
-        "data": {"labels": names, "datasets": [{"label": "Tasks waiting", "data": [queues[n] for n in names],
+        "data": {"labels": names, "datasets": [{"label": _("Tasks waiting"), "data": [queues[n] for n in names],
                                                 "backgroundColor": [SERIES[i % len(SERIES)] for i in range(len(names))]}]},
-        "options": {"plugins": {"legend": {"display": False}}, "scales": {"y": _axis("tasks waiting")}},
+        "options": {"plugins": {"legend": {"display": False}}, "scales": {"y": _axis(_("tasks waiting"))}},
     }

@@ -80,7 +80,7 @@ def activity_weeks_refresh(*, now: datetime | None = None, weeks: int = WEEKS) -
             (row["w"].date() if isinstance(row["w"], datetime) else row["w"]): row["n"]
             for row in Event.objects.filter(client_id=client_id, type__in=ACTIVITY_TYPES,
                                             occurred_at__gte=week_start_at(stale[0]), occurred_at__lt=week_start_at(current))
-            .annotate(w=TruncWeek("occurred_at")).values("w").annotate(n=Count("subscriber_id", distinct=True))
+            .annotate(w=TruncWeek("occurred_at", tzinfo=timezone.utc)).values("w").annotate(n=Count("subscriber_id", distinct=True))
         }
         with transaction.atomic():
             for ws in stale:

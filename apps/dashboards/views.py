@@ -17,6 +17,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from apps.core import clock, csvsafe
 from apps.core.errors import ApiError
+from apps.core.labels import label
 from apps.core.permissions import Action, can, require
 from apps.core.validation import DATETIME_MAX, DATETIME_MIN, Invalid, clean_text
 from apps.dashboards import charts, selectors
@@ -41,9 +42,10 @@ def _date(value, name: str) -> date | None:
     try:
         day = date.fromisoformat(str(value))
     except ValueError:
-        raise BadFilter(f"The filter '{name}' must be a date such as 2026-11-28.") from None
+        raise BadFilter(_("The filter '%(name)s' must be a date such as 2026-11-28.") % {"name": name}) from None
     if not DATETIME_MIN.date() <= day <= DATETIME_MAX.date():
-        raise BadFilter(f"The filter '{name}' must be a date between {DATETIME_MIN.date()} and {DATETIME_MAX.date()}.")
+        raise BadFilter(_("The filter '%(name)s' must be a date between %(min)s and %(max)s.") % {
+            "name": name, "min": DATETIME_MIN.date(), "max": DATETIME_MAX.date()})
     return day
 
 
@@ -51,7 +53,7 @@ def _text(value: str, name: str) -> str:
     try:
         return clean_text(value)
     except Invalid as exc:
-        raise BadFilter(f"The filter '{name}': {exc.message}") from None
+        raise BadFilter(_("The filter '%(name)s': %(reason)s") % {"name": name, "reason": exc.message}) from None
 
 
 def _bad_filter(exc: BadFilter) -> HttpResponseBadRequest:
@@ -105,8 +107,8 @@ def campaign(request, pk: int):
     if data["variants"]:
         page_charts["variants"] = charts.variant_shares(data)
     if reach.get("computed"):
-        page_charts["states"] = charts.breakdown(reach["activity_states"], label="recipients")
-        page_charts["categories"] = charts.breakdown(reach["categories"], label="recipients", color=charts.PURPLE)
+        page_charts["states"] = charts.breakdown(reach["activity_states"], label=_("recipients"))
+        page_charts["categories"] = charts.breakdown(reach["categories"], label=_("recipients"), color=charts.PURPLE)
     return render(request, "dashboards/campaign.html", {
         **data, "charts": page_charts,
         "can_stop": can(request.user, Action.CONTROL_CAMPAIGNS, c.client_id) and c.state == "running",
@@ -129,7 +131,7 @@ def campaign_stop(request, pk: int):
     except ApiError as exc:
         messages.error(request, str(exc.detail))
     else:
-        messages.success(request, f"Campaign #{c.pk} stopped: no further wave, unsent pushes cancelled.")
+        messages.success(request, _("Campaign #%(id)s stopped: no further wave, unsent pushes cancelled.") % {"id": c.pk})
     return HttpResponseRedirect(reverse("dashboards:campaign", args=[pk]))
 
 
@@ -253,14 +255,14 @@ def model_retrain(request):
 
     kind = request.POST.get("kind", "")
     if kind not in ModelKind.values:
-        messages.error(request, f"Unknown model kind {kind!r}.")
+        messages.error(request, _("Unknown model kind '%(kind)s'.") % {"kind": kind})
     else:
         try:
             run = training_run_request(kind=kind, user=request.user)
         except ApiError as exc:
             messages.error(request, str(exc.detail))
         else:
-            messages.success(request, f"Training run #{run.pk} for {ModelKind(kind).label} queued.")
+            messages.success(request, _("Training run #%(id)s for %(kind)s queued.") % {"id": run.pk, "kind": label("model_kind", kind)})
     return HttpResponseRedirect(reverse("dashboards:models"))
 
 
@@ -277,7 +279,8 @@ def model_activate(request, pk: int):
     except ApiError as exc:
         messages.error(request, str(exc.detail))
     else:
-        messages.success(request, f"{version.get_kind_display()} v{version.version} is active.")
+        messages.success(request, _("%(kind)s v%(version)s is active.") % {
+            "kind": label("model_kind", version.kind), "version": version.version})
     return HttpResponseRedirect(reverse("dashboards:models"))
 
 
@@ -355,17 +358,17 @@ def sending_pause(request):
     whose = request.POST.get("client", "")
     if whose == "all":
         if not request.user.is_superuser:
-            raise PermissionDenied("Only a superuser pauses sending for every client.")
+            raise PermissionDenied(_("Only a superuser pauses sending for every client."))
         sending_pause_set(paused=paused, client=None, user=request.user)
-        messages.success(request, "All sending is paused, for every client: no push leaves until someone resumes."
-                         if paused else "Sending resumed for every client.")
+        messages.success(request, _("All sending is paused, for every client: no push leaves until someone resumes.")
+                         if paused else _("Sending resumed for every client."))
         return HttpResponseRedirect(reverse("dashboards:system"))
     if not whose.isdigit():
-        return HttpResponseBadRequest("client: give a client's id, or 'all'.")
+        return HttpResponseBadRequest(_("client: give a client's id, or 'all'."))
     client = Client.objects.filter(pk=int(whose)).first()
     if client is None or not can(request.user, Action.PAUSE_SENDING, client):
-        raise PermissionDenied("You do not work for this client.")
+        raise PermissionDenied(_("You do not work for this client."))
     sending_pause_set(paused=paused, client=client, user=request.user)
-    messages.success(request, f"Sending for {client.name} is paused: none of its pushes leaves until someone resumes."
-                     if paused else f"Sending resumed for {client.name}.")
+    messages.success(request, (_("Sending for %(client)s is paused: none of its pushes leaves until someone resumes.")
+                               if paused else _("Sending resumed for %(client)s.")) % {"client": client.name})
     return HttpResponseRedirect(reverse("dashboards:system"))

@@ -17,12 +17,16 @@ from django.db import transaction
 from apps.audience.services import subscribers_bulk_upsert
 from apps.contents.services import content_upsert
 from apps.core import clock
-from apps.core.models import Client, Membership
+from apps.core.models import Client, Membership, Preference
 from apps.core.permissions import Role
-from apps.core.services import api_key_create, client_create, person_create
+from apps.core.services import api_key_create, client_create, person_create, preference_set
 from apps.events.services import events_ingest
 
 DEMO_PEOPLE = (("admin", Role.ADMIN), ("editor", Role.EDITOR), ("operator", Role.OPERATOR))
+# Language and time zone of each demo account (README, "The demo"): the newsroom's editor and
+# operator read Korean on Seoul's clock; the admin gets the browser's language and UTC, the
+# clock of the servers and their logs. Set when an account is made; a person's own change stays.
+DEMO_PREFERENCES = {"editor": ("ko", "Asia/Seoul"), "operator": ("ko", "Asia/Seoul"), "admin": ("", "UTC")}
 CATEGORIES = ("politics", "economy", "society", "world", "sports", "culture")
 ZONES = ("Asia/Seoul", "Asia/Seoul", "Asia/Seoul", "UTC", "America/New_York", "Europe/London")
 
@@ -71,6 +75,9 @@ def people_reset(*, client: Client) -> dict[str, str]:
             user.save(update_fields=["password"])
             if role != Role.ADMIN:
                 Membership.objects.get_or_create(user=user, client=client)
+        if not Preference.objects.filter(user=user).exists():
+            language, time_zone = DEMO_PREFERENCES[username]
+            preference_set(user=user, language=language, time_zone=time_zone)
         passwords[username] = password
     return passwords
 

@@ -2,14 +2,16 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import pgettext_lazy
 
 
 class ModelKind(models.TextChoices):
-    PUSH_WORTHINESS = "push_worthiness", "push-worthiness"
-    CLICK = "click", "click model"
-    MF = "mf", "matrix factorization"
-    EMBEDDINGS = "embeddings", "text embeddings"
-    CLICK_DELAY = "click_delay", "click delay"
+    # Labels in the reader's language (the same words as apps.core.labels "model_kind").
+    PUSH_WORTHINESS = "push_worthiness", pgettext_lazy("model kind", "push-worthiness")
+    CLICK = "click", pgettext_lazy("model kind", "click model")
+    MF = "mf", pgettext_lazy("model kind", "matrix factorization")
+    EMBEDDINGS = "embeddings", pgettext_lazy("model kind", "text embeddings")
+    CLICK_DELAY = "click_delay", pgettext_lazy("model kind", "click delay")
 
 
 class ModelVersion(models.Model):

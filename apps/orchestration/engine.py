@@ -21,6 +21,7 @@ from datetime import datetime
 
 import numpy as np
 from django.db import transaction
+from django.utils.translation import gettext as _
 
 from apps.audience.selectors import Segment
 from apps.campaigns import services as campaigns
@@ -30,6 +31,7 @@ from apps.contents.models import Content, ContentStatus, TitleVariant
 from apps.contents.services import CannotLaunch, content_transition, title_variants_count
 from apps.core import clock
 from apps.core.errors import ApiError
+from apps.core.labels import label
 from apps.core.policy import campaign_settings
 from apps.core.selectors import policy_of
 from apps.core.services import decision_record
@@ -59,13 +61,14 @@ def campaign_launch(*, content: Content, user=None, now: datetime | None = None,
     with transaction.atomic():
         content = Content.objects.select_for_update().get(pk=content.pk)
         if content.status != ContentStatus.APPROVED:
-            raise CannotLaunch(f"Only an approved content can be launched; this one is {content.status}.", field="status")
+            raise CannotLaunch(_("Only an approved content can be launched; this one is %(status)s.") % {
+                "status": label("content_status", content.status)}, field="status")
         if content.expires_at <= now:
-            raise CannotLaunch("The content has expired.", field="expires_at")
+            raise CannotLaunch(_("The content has expired."), field="expires_at")
         if not content.title_variants.filter(review=TitleVariant.Review.APPROVED).exists():
-            raise CannotLaunch("Approve at least one title first.", field="title_variants")
+            raise CannotLaunch(_("Approve at least one title first."), field="title_variants")
         if Campaign.objects.filter(content=content).exists():
-            raise CannotLaunch("This content has a campaign already.", field="content")
+            raise CannotLaunch(_("This content has a campaign already."), field="content")
         campaign = campaigns.campaign_create(content=content, user=user, now=now,
                                              **{**campaign_settings(policy_of(content.client_id)), **settings})
         content_transition(content=content, to=ContentStatus.SENDING)
@@ -253,7 +256,8 @@ def campaign_stop(*, campaign: Campaign, user=None, reason: str = "stopped by an
     now = now or clock.now()
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.state != Campaign.State.RUNNING:
-        raise NotRunning(f"The campaign is {campaign.state} already.", field="state")
+        raise NotRunning(_("The campaign is %(state)s already.") % {"state": label("campaign_state", campaign.state)},
+                         field="state")
     campaign_end(campaign=campaign, state=Campaign.State.STOPPED, reason=reason, code="stopped", now=now, user=user)
     campaign.refresh_from_db()
     return campaign

@@ -7,10 +7,12 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpResponseRedirect
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from apps.contents.selectors import content_for_user
 from apps.core.errors import ApiError
+from apps.core.labels import label
 from apps.core.permissions import Action, can, require
 from apps.delivery.tasks import dispatch_soon
 from apps.orchestration.launch import content_launch as launch
@@ -28,5 +30,6 @@ def content_launch(request, pk: int):
         messages.error(request, str(exc.detail))
     else:
         dispatch_soon()
-        messages.success(request, f"Launched: campaign #{campaign.pk} is {campaign.state}.")
+        messages.success(request, _("Launched: campaign #%(id)s is %(state)s.") % {
+            "id": campaign.pk, "state": label("campaign_state", campaign.state)})
     return HttpResponseRedirect(reverse("contents:detail", args=[pk]))

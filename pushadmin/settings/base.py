@@ -56,9 +56,13 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The language of the pages: the switch's cookie, else the browser's Accept-Language, else
+    # LANGUAGE_CODE; PreferenceMiddleware then applies a logged-in person's own choice.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "apps.core.middleware.PreferenceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last: turns a locked-out login into the lockout page (apps.core.login.lockout_response).
@@ -164,10 +168,19 @@ AXES_ENABLE_ADMIN = False  # apps.core.admin registers axes' pages, with an "unl
 AXES_LOCKOUT_CALLABLE = "apps.core.login.lockout_response"
 AXES_CLIENT_IP_CALLABLE = "apps.core.login.client_ip"
 
-LANGUAGE_CODE = "en-us"
+# --- Languages and time zones (docs/editors.md, "Language and time zone") ----------------------
+# The pages speak Korean and English: a person's preference (apps.core.models.Preference), else
+# the language switch's cookie, else the browser's Accept-Language, else English. The API
+# (/api/) always answers in English. Catalogues: locale/<lang>/LC_MESSAGES/django.po, compiled
+# to django.mo and committed (the build needs no gettext).
+LANGUAGE_CODE = "en"
+LANGUAGES = [("ko", "한국어"), ("en", "English")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# Dates and times: the person's time zone (else UTC), in the formats of pushadmin/formats/<lang>.
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
+FORMAT_MODULE_PATH = ["pushadmin.formats"]
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"

@@ -217,10 +217,11 @@ def _queries(client, url) -> int:
     return len(ctx.captured_queries)
 
 
-# Queries per page, with the session, the user and their roles and clients. The overview: 5 counts
-# of subscribers, weeks, reactivations, days, running campaigns + their waves, 4 for the alerts.
+# Queries per page, with the session, the user, their preference (language, time zone) and their
+# roles and clients. The overview: 5 counts of subscribers, weeks, reactivations, days, running
+# campaigns + their waves, 4 for the alerts.
 QUERY_BOUNDS = {"/dashboards/": 21,  # + the shown clients' policies (their slot windows, floor and target)
-                "/dashboards/campaigns/": 10, "/dashboards/contents/": 9, "/dashboards/contents.csv": 6,
+                "/dashboards/campaigns/": 11, "/dashboards/contents/": 9, "/dashboards/contents.csv": 7,
                 "/dashboards/models/": 7, "/dashboards/system/": 11}  # + the user's clients, for their pause switches
 
 

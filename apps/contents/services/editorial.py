@@ -10,6 +10,9 @@ from datetime import datetime
 
 from django.db import transaction
 from django.db.models import F
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from apps.core import clock
 from apps.core.errors import ApiError
@@ -38,11 +41,32 @@ def _lock_content(content: Content) -> Content:
     return Content.objects.select_for_update().select_related("client").get(pk=content.pk)
 
 
+# Refusals in the reader's language (the API's requests are always English), by what was tried.
+_EXPIRED = {"edited": gettext_lazy("This content expired at %(at)s: it can no longer be edited."),
+            "reviewed": gettext_lazy("This content expired at %(at)s: it can no longer be reviewed."),
+            "rejected": gettext_lazy("This content expired at %(at)s: it can no longer be rejected."),
+            "launched": gettext_lazy("This content expired at %(at)s: it can no longer be launched.")}
+_CLOSED = {"edited": gettext_lazy("This content is %(status)s: it can no longer be edited."),
+           "reviewed": gettext_lazy("This content is %(status)s: it can no longer be reviewed."),
+           "rejected": gettext_lazy("This content is %(status)s: it can no longer be rejected.")}
+
+
+def _expired_at(content: Content) -> str:
+    at = timezone.localtime(content.expires_at)  # the reader's clock (UTC for the API)
+    return f"{at:%H:%M} {at.tzname()}"
+
+
+def _status(content: Content) -> str:
+    from apps.core.labels import label
+
+    return label("content_status", content.status)
+
+
 def _require_reviewable(content: Content, now: datetime, what: str) -> None:
     if content.status == ContentStatus.EXPIRED or content.expires_at <= now:
-        raise NotEditable(f"This content expired at {content.expires_at:%H:%M} UTC: it can no longer be {what}.", field="content")
+        raise NotEditable(str(_EXPIRED[what]) % {"at": _expired_at(content)}, field="content")
     if content.status not in REVIEWABLE_STATUSES:
-        raise NotEditable(f"This content is {content.status}: it can no longer be {what}.", field="content")
+        raise NotEditable(str(_CLOSED[what]) % {"status": _status(content)}, field="content")
 
 
 def _variant_state(v) -> dict:
@@ -58,14 +82,14 @@ def title_edit(*, variant, text: str, user, now: datetime | None = None):
     variant = TitleVariant.objects.select_for_update().get(pk=variant.pk, content=content)
     text = normalize(text)
     if not text:
-        raise ApiError("A push title cannot be empty.", field="text")
+        raise ApiError(_("A push title cannot be empty."), field="text")
     if len(text) > 300:
-        raise ApiError(f"A push title has at most 300 characters; this one has {len(text)}.", field="text")
+        raise ApiError(_("A push title has at most 300 characters; this one has %(n)s.") % {"n": len(text)}, field="text")
     if text == variant.text:
         return variant
     others = content.title_variants.exclude(pk=variant.pk).values_list("text", flat=True)
     if dedupe_key(text) in {dedupe_key(t) for t in others}:
-        raise ApiError("Another variant of this content already says that.", field="text", code="duplicate")
+        raise ApiError(_("Another variant of this content already says that."), field="text", code="duplicate")
     before = _variant_state(variant)
     variant.text, variant.source = text, TitleVariant.Source.EDITOR
     variant.review, variant.reviewed_by, variant.reviewed_at = TitleVariant.Review.PENDING, None, None
@@ -83,11 +107,11 @@ def title_add(*, content: Content, text: str, user, now: datetime | None = None)
     _require_reviewable(content, now, "edited")
     text = normalize(text)
     if not text:
-        raise ApiError("A push title cannot be empty.", field="text")
+        raise ApiError(_("A push title cannot be empty."), field="text")
     if len(text) > 300:
-        raise ApiError(f"A push title has at most 300 characters; this one has {len(text)}.", field="text")
+        raise ApiError(_("A push title has at most 300 characters; this one has %(n)s.") % {"n": len(text)}, field="text")
     if dedupe_key(text) in {dedupe_key(t) for t in content.title_variants.values_list("text", flat=True)}:
-        raise ApiError("Another variant of this content already says that.", field="text", code="duplicate")
+        raise ApiError(_("Another variant of this content already says that."), field="text", code="duplicate")
     variant = TitleVariant.objects.create(content=content, text=text, source=TitleVariant.Source.EDITOR)
     decision_record(client=content.client, action="title_add", actor_user=user, content=content,
                     subject=f"title_variant:{variant.pk}", after=_variant_state(variant), now=now)
@@ -101,8 +125,10 @@ def _review(variant, user, review: str, now: datetime, *, actor_name: str = "", 
     if review == TitleVariant.Review.APPROVED:
         cut = cut_platforms(variant.text)
         if cut:
-            where = "; ".join(f"{f.label} shows {f.limit} columns, this takes {f.width}" for f in cut)
-            raise ApiError(f"This title would be cut off ({where}). Shorten it before approving.", field="text", code="too_long")
+            where = "; ".join(_("%(platform)s shows %(limit)s columns, this takes %(width)s") % {
+                "platform": f.label, "limit": f.limit, "width": f.width} for f in cut)
+            raise ApiError(_("This title would be cut off (%(where)s). Shorten it before approving.") % {"where": where},
+                           field="text", code="too_long")
     if variant.review == review:
         return variant
     before = _variant_state(variant)
@@ -131,9 +157,9 @@ def content_reject(*, content: Content, user, reason: str, now: datetime | None 
     now = now or clock.now()
     reason = " ".join((reason or "").split())
     if not reason:
-        raise ApiError("Say why this content gets no push.", field="reason")
+        raise ApiError(_("Say why this content gets no push."), field="reason")
     if len(reason) > 500:
-        raise ApiError("The reason has at most 500 characters.", field="reason")
+        raise ApiError(_("The reason has at most 500 characters."), field="reason")
     content = _lock_content(content)
     _require_reviewable(content, now, "rejected")
     before = {"status": content.status, "rejection_reason": content.rejection_reason}
@@ -147,7 +173,7 @@ def content_reject(*, content: Content, user, reason: str, now: datetime | None 
 def _approve(content: Content, now: datetime, *, user=None, actor_name: str = "") -> None:
     approved = list(content.title_variants.filter(review=TitleVariant.Review.APPROVED).values_list("text", flat=True))
     if not approved:
-        raise CannotLaunch("Approve at least one title before launching.", field="title_variants")
+        raise CannotLaunch(_("Approve at least one title before launching."), field="title_variants")
     if content.status != ContentStatus.APPROVED:
         before = {"status": content.status}
         content_transition(content=content, to=ContentStatus.APPROVED)
@@ -162,9 +188,10 @@ def content_approve_for_launch(*, content: Content, user, now: datetime) -> Cont
     launch"). Locks the content; call inside the launch's transaction."""
     content = _lock_content(content)
     if content.status == ContentStatus.EXPIRED or content.expires_at <= now:
-        raise CannotLaunch(f"This content expired at {content.expires_at:%H:%M} UTC: it can no longer be launched.", field="content")
+        raise CannotLaunch(str(_EXPIRED["launched"]) % {"at": _expired_at(content)}, field="content")
     if content.status not in REVIEWABLE_STATUSES:
-        raise CannotLaunch(f"This content is {content.status}: it cannot be launched again.", field="content")
+        raise CannotLaunch(_("This content is %(status)s: it cannot be launched again.") % {"status": _status(content)},
+                           field="content")
     _approve(content, now, user=user)
     return content
 
@@ -205,14 +232,14 @@ def auto_approve_policy_set(*, client: Client, enabled: bool, min_score: float, 
     try:
         min_score = float(min_score)
     except (TypeError, ValueError):
-        raise ApiError("The minimum score must be a number, e.g. 3.0.", field="min_score") from None
+        raise ApiError(_("The minimum score must be a number, e.g. 3.0."), field="min_score") from None
     if not (0.0 <= min_score <= 100.0) or min_score != min_score:
-        raise ApiError("The minimum score must be between 0 and 100.", field="min_score")
+        raise ApiError(_("The minimum score must be between 0 and 100."), field="min_score")
     if isinstance(categories, str):
         categories = categories.split(",")
     cats = sorted({c.strip().lower() for c in categories or [] if c and c.strip()})
     if any(len(c) > 64 for c in cats):
-        raise ApiError("A category has at most 64 characters.", field="categories")
+        raise ApiError(_("A category has at most 64 characters."), field="categories")
     policy = AutoApprovePolicy.objects.select_for_update().filter(client=client).first()
     before = ({"enabled": policy.enabled, "min_score": policy.min_score, "categories": policy.categories}
               if policy else {"enabled": False})

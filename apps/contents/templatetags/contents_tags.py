@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from django import template
+from django.utils.translation import gettext as _
+
+from apps.core.labels import LABELS, label, scorer_label, segment_label
 
 register = template.Library()
 
@@ -16,8 +19,10 @@ def minutes_left(expires_at, now) -> int:
 def duration_left(expires_at, now) -> str:
     m = minutes_left(expires_at, now)
     if m <= 0:
-        return "expired"
-    return f"{m // 60} h {m % 60:02d} min" if m >= 60 else f"{m} min"
+        return _("expired")
+    if m >= 60:
+        return _("%(hours)d h %(minutes)02d min") % {"hours": m // 60, "minutes": m % 60}
+    return _("%(minutes)d min") % {"minutes": m}
 
 
 @register.filter
@@ -41,7 +46,9 @@ def reasons(score_reasons, n: int = 3) -> list[dict]:
         if not isinstance(r, dict) or r.get("feature") == "scorer":
             continue
         c = float(r.get("contribution") or 0.0)
-        out.append({"label": r.get("label") or r.get("feature", ""), "contribution": c,
+        feature = r.get("feature", "")
+        word = LABELS["score_reason"].get(feature)  # in the active language; else as the scorer said it
+        out.append({"label": str(word) if word is not None else (r.get("label") or feature), "contribution": c,
                     "sign": "up" if c > 0.005 else ("down" if c < -0.005 else "flat")})
     moving = [r for r in out if r["sign"] != "flat"]  # reasons that did not move the score say nothing
     return (moving or out)[: int(n)]
@@ -71,9 +78,27 @@ def as_json_value(value) -> str:
     return str(value)
 
 
+def _value_kind(key: str, action: str) -> str | None:
+    """Which codes a logged field holds, to show them in words."""
+    if key == "state":
+        return "wave_state" if action == "wave_plan" else "campaign_state"
+    return {"status": "content_status", "review": "review", "source": "title_source", "decision": "wave_decision"}.get(key)
+
+
+def _value(key: str, value, action: str) -> str:
+    kind = _value_kind(key, action)
+    if kind and isinstance(value, str):
+        return label(kind, value)
+    if key == "model_version" and isinstance(value, str):
+        return scorer_label(value)
+    if key == "segment" and isinstance(value, dict):
+        return segment_label(value)
+    return as_json_value(value)
+
+
 @register.filter
 def changes(decision) -> list[tuple[str, str, str]]:
-    """(field, before, after) for each field a logged decision changed or set."""
+    """(field, before, after) for each field a logged decision changed or set, in words."""
     before, after = decision.before or {}, decision.after or {}
     out = []
     for key in list(after) + [k for k in before if k not in after]:
@@ -81,26 +106,10 @@ def changes(decision) -> list[tuple[str, str, str]]:
             continue
         b, a = before.get(key), after.get(key)
         if b != a:
-            out.append((key.replace("_", " "), as_json_value(b), as_json_value(a)))
+            out.append((label("field", key), _value(key, b, decision.action), _value(key, a, decision.action)))
     return out
-
-
-ACTION_LABELS = {
-    "content_evaluate": "evaluated",
-    "content_reevaluate": "text changed: evaluate again",
-    "content_reject": "rejected the content",
-    "content_approve": "approved the content",
-    "content_expire": "expired",
-    "campaign_launch": "launched the campaign",
-    "campaign_end": "ended the campaign",
-    "title_edit": "edited a title",
-    "title_add": "wrote a title",
-    "title_approve": "approved a title",
-    "title_reject": "rejected a title",
-    "auto_approve_failed": "auto-approve could not launch",
-}
 
 
 @register.filter
 def action_label(action: str) -> str:
-    return ACTION_LABELS.get(action, action.replace("_", " "))
+    return label("action", action)

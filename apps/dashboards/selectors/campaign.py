@@ -7,14 +7,16 @@ from datetime import datetime
 
 from django.db.models import Count, Q
 from django.http import Http404
+from django.utils.translation import gettext_lazy as _
 
 from apps.audience.selectors import Segment
 from apps.campaigns.models import Campaign, Wave
 from apps.campaigns.selectors import ramp_config
+from apps.core.labels import label, segment_label
 from apps.core.models import Decision
 from apps.dashboards.models import CampaignReach
 from apps.dashboards.selectors.common import client_q, incremental_reactivations, ratio
-from apps.dashboards.services import ACTIVITY_STATES
+from apps.dashboards.services import ACTIVITY_STATES, NO_CATEGORY
 
 
 def improvement_intervals(*, clicks: int, expected: float, campaign: Campaign) -> dict:
@@ -114,20 +116,17 @@ def campaign_page(*, user, pk: int, now: datetime) -> dict:
 
 def reach_summary(reach: CampaignReach | None, *, campaign: Campaign) -> dict:
     seg = Segment.from_json(campaign.segment)
-    segment = ("everyone" if seg.activity == "any" else
-               f"active in the last {seg.inactive_days} days" if seg.activity == "active" else
-               f"inactive for {seg.inactive_days}+ days")
+    segment = segment_label({"activity": seg.activity, "inactive_days": seg.inactive_days})  # in the reader's language
     if reach is None:
         return {"segment": segment, "computed": False}
-    labels = {key: label for key, label, *_ in ACTIVITY_STATES}
     return {
         "segment": segment, "computed": True, "computed_at": reach.computed_at, "settled": reach.settled,
         "recipients": reach.recipients, "inactive_recipients": reach.inactive_recipients,
         "reactivated": reach.reactivated, "reactivation_rate": ratio(reach.reactivated, reach.inactive_recipients),
         "held_out": reach.held_out, "incremental": incremental_reactivations(reach),
         "opted_out": reach.opted_out,
-        "activity_states": [{"key": k, "label": labels[k], "n": reach.activity_states.get(k, 0)}
+        "activity_states": [{"key": k, "label": label("activity_state", k), "n": reach.activity_states.get(k, 0)}
                             for k, *_ in ACTIVITY_STATES if reach.activity_states.get(k)],
-        "categories": [{"label": k, "n": n} for k, n in reach.categories.items()],
+        "categories": [{"label": str(_("(no reads)")) if k == NO_CATEGORY else k, "n": n} for k, n in reach.categories.items()],
         "platforms": [{"label": k, "n": n} for k, n in reach.platforms.items()],
     }

@@ -5,12 +5,17 @@ from __future__ import annotations
 
 import statistics
 from datetime import datetime, timedelta
+from datetime import timezone as dt_timezone
 
 from django.db.models import Count, Prefetch, Q, Sum
 from django.db.models.functions import TruncDate
+from django.utils import timezone
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
+from apps.core.labels import actor_label
 from apps.core.models import Policy
 from apps.core.selectors import pauses_on
 from apps.dashboards.models import ActivityWeek, CampaignReach
@@ -27,6 +32,11 @@ EXPANDED_MIN_SENDS = 1000
 OPT_OUT_FACTOR = 2.0  # opt-outs per recipient in the last 7 days vs the 28 days before
 OPT_OUT_MIN = 5
 WEEK = timedelta(days=7)  # the reporting period of the "last 7 days" numbers (not a policy)
+UTC = dt_timezone.utc  # days and weeks are UTC's, whatever the reader's time zone
+
+
+def _n(x) -> str:
+    return number_format(x, force_grouping=True)
 
 
 def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = WEEKS, days: int = OVERVIEW_DAYS) -> dict:
@@ -58,7 +68,7 @@ def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = 
     react_by_day = CampaignReach.objects.filter(
         client_q(user, client_id, "campaign__client_id"),
         campaign__created_at__gte=week_start_at(first_week), campaign__created_at__lt=now,
-    ).annotate(d=TruncDate("campaign__created_at")).values("d").annotate(
+    ).annotate(d=TruncDate("campaign__created_at", tzinfo=UTC)).values("d").annotate(
         r=Sum("reactivated"), i=Sum("inactive_recipients"), n=Sum("recipients"))
     react: dict = {}
     for row in react_by_day:
@@ -87,7 +97,7 @@ def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = 
     by_day = {row["d"]: row for row in Wave.objects.filter(
         client_q(user, client_id, "campaign__client_id"),
         created_at__gte=datetime.combine(first_day, datetime.min.time(), tzinfo=now.tzinfo), created_at__lte=now,
-    ).annotate(d=TruncDate("created_at")).values("d").annotate(
+    ).annotate(d=TruncDate("created_at", tzinfo=UTC)).values("d").annotate(
         sends=Sum("sends"), delivered=Sum("delivered"), failed=Sum("failed"), clicks=Sum("clicks"),
         expected=Sum("expected_clicks"), campaigns=Count("campaign_id", distinct=True))}
     day_rows = []
@@ -150,19 +160,23 @@ def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
     attempted = delivered + failed
     if attempted >= PROVIDER_ERROR_MIN and failed / attempted > PROVIDER_ERROR_SHARE:
         out.append({"level": "bad", "kind": "provider_errors",
-                    "text": f"Provider errors: {failed:,} of {attempted:,} pushes failed in the last 24 hours "
-                            f"({failed / attempted:.1%}, alert above {PROVIDER_ERROR_SHARE:.0%}).", "link": "system"})
+                    "text": _("Provider errors: %(failed)s of %(attempted)s pushes failed in the last 24 hours "
+                              "(%(share)s, alert above %(limit)s).") % {
+                        "failed": _n(failed), "attempted": _n(attempted), "share": f"{failed / attempted:.1%}",
+                        "limit": f"{PROVIDER_ERROR_SHARE:.0%}"}, "link": "system"})
 
     recent = list(Campaign.objects.filter(client_q(user, client_id), created_at__gte=now - timedelta(days=30),
                                           created_at__lte=now, sends__gt=0)
                   .values_list("pk", "sends", "created_at", "content__title"))
     if len(recent) >= 3:
-        median = statistics.median(s for _, s, _, _ in recent)
+        median = statistics.median(s for _pk, s, _at, _title in recent)
         for pk, sends, created, title in sorted(recent, key=lambda r: -r[1]):
             if created >= now - WEEK and sends >= EXPANDED_MIN_SENDS and sends >= EXPANDED_FACTOR * median:
                 out.append({"level": "warn", "kind": "expanded", "campaign_id": pk,
-                            "text": f"“{title[:80]}” reached {sends:,} recipients, {sends / median:.0f}× the median "
-                                    f"campaign of the last 30 days ({median:,.0f}).", "link": "campaign"})
+                            "text": _("“%(title)s” reached %(sends)s recipients, %(times)s× the median campaign of "
+                                      "the last 30 days (%(median)s).") % {
+                                "title": title[:80], "sends": _n(sends), "times": f"{sends / median:.0f}",
+                                "median": _n(round(median))}, "link": "campaign"})
 
     reach = CampaignReach.objects.filter(client_q(user, client_id, "campaign__client_id"),
                                          campaign__created_at__gte=now - timedelta(days=35), campaign__created_at__lte=now)
@@ -175,10 +189,12 @@ def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
     r_out, r_n, b_out, b_n = (agg[k] or 0 for k in ("recent_out", "recent_n", "before_out", "before_n"))
     r_rate, b_rate = ratio(r_out, r_n), ratio(b_out, b_n)
     if r_out >= OPT_OUT_MIN and r_rate is not None and (not b_rate or r_rate >= OPT_OUT_FACTOR * b_rate):
-        before = f"{b_rate:.2%} in the 28 days before" if b_rate else "none in the 28 days before"
+        before = (_("%(rate)s in the 28 days before") % {"rate": f"{b_rate:.2%}"} if b_rate
+                  else _("none in the 28 days before"))
         out.append({"level": "bad", "kind": "opt_outs",
-                    "text": f"Opt-outs rising: {r_out:,} of {r_n:,} recipients of the last 7 days turned pushes off "
-                            f"after their push ({r_rate:.2%}; {before}).", "link": "contents"})
+                    "text": _("Opt-outs rising: %(out)s of %(n)s recipients of the last 7 days turned pushes off after "
+                              "their push (%(rate)s; %(before)s).") % {
+                        "out": _n(r_out), "n": _n(r_n), "rate": f"{r_rate:.2%}", "before": before}, "link": "contents"})
 
     from apps.core.permissions import client_ids_of
 
@@ -186,8 +202,10 @@ def alerts(*, user, now: datetime, client_id: int | None = None) -> list[dict]:
     if client_id is not None:
         ids = [client_id] if ids is None or client_id in ids else []
     for sw in pauses_on(ids):
-        who = sw.changed_by.get_username() if sw.changed_by else "the system"
-        whose = "All sending is paused, for every client" if sw.client_id is None else f"Sending for {sw.client.name} is paused"
-        out.append({"level": "bad", "kind": "paused",
-                    "text": f"{whose} (since {sw.changed_at:%Y-%m-%d %H:%M} UTC, by {who}).", "link": "system"})
+        who = sw.changed_by.get_username() if sw.changed_by else actor_label("system")
+        at = timezone.localtime(sw.changed_at)  # the reader's clock
+        since = {"at": f"{at:%Y-%m-%d %H:%M} {at.tzname()}", "who": who}
+        text = (_("All sending is paused, for every client (since %(at)s, by %(who)s).") % since if sw.client_id is None
+                else _("Sending for %(client)s is paused (since %(at)s, by %(who)s).") % {**since, "client": sw.client.name})
+        out.append({"level": "bad", "kind": "paused", "text": text, "link": "system"})
     return out

@@ -43,7 +43,7 @@ def system_page(*, user, now: datetime, wall_now: float | None = None) -> dict:
     errors = list(Send.objects.filter(scope, wave__created_at__gte=since, wave__created_at__lte=now, state=Send.State.FAILED)
                   .values("provider", "error").annotate(n=Count("id"), last=Max("failed_at")).order_by("-n")[:8])
     hourly = {row["h"]: row for row in Wave.objects.filter(scope, created_at__gte=since, created_at__lte=now)
-              .annotate(h=TruncHour("created_at")).values("h").annotate(delivered=Sum("delivered"), failed=Sum("failed"))}
+              .annotate(h=TruncHour("created_at", tzinfo=timezone.utc)).values("h").annotate(delivered=Sum("delivered"), failed=Sum("failed"))}
     start = now.replace(minute=0, second=0, microsecond=0) - timedelta(hours=23)
     hours = []
     for k in range(24):

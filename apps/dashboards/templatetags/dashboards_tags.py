@@ -5,6 +5,8 @@ from __future__ import annotations
 import math
 
 from django import template
+from django.utils.formats import number_format
+from django.utils.translation import gettext as _
 
 register = template.Library()
 
@@ -28,12 +30,12 @@ def pct(x, nd: int = 1) -> str:
 def num(x) -> str:
     if not _ok(x):
         return "–"
-    return f"{x:,.0f}" if isinstance(x, (int, float)) else str(x)
+    return number_format(round(x), force_grouping=True) if isinstance(x, (int, float)) else str(x)
 
 
 @register.filter
 def dec(x, nd: int = 1) -> str:
-    return f"{float(x):,.{int(nd)}f}" if _ok(x) else "–"
+    return number_format(float(x), int(nd), force_grouping=True) if _ok(x) else "–"
 
 
 @register.filter
@@ -58,13 +60,13 @@ def level(x, rules) -> str:
 @register.filter
 def seconds(x) -> str:
     if not _ok(x):
-        return "never"
+        return _("never")
     x = float(x)
     if x < 90:
-        return f"{x:.0f} s ago"
+        return _("%(n)s s ago") % {"n": f"{x:.0f}"}
     if x < 5400:
-        return f"{x / 60:.0f} min ago"
-    return f"{x / 3600:.1f} h ago"
+        return _("%(n)s min ago") % {"n": f"{x / 60:.0f}"}
+    return _("%(n)s h ago") % {"n": f"{x / 3600:.1f}"}
 
 
 @register.filter
