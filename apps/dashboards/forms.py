@@ -40,8 +40,8 @@ class ClientSettingsForm(forms.Form):
     target = forms.FloatField(label=_("Target (×)"), min_value=0.01, max_value=100,
                               help_text=_("Stop when confident the click improvement is below this."))
     alpha = forms.FloatField(label=_("Error of each test"), min_value=0.001, max_value=0.49)
-    exploration_share = forms.FloatField(label=_("Exploration (% of the first wave)"), min_value=0, max_value=50)
-    holdout_share = forms.FloatField(label=_("Holdout (% of each wave)"), min_value=0, max_value=50)
+    exploration_share = forms.FloatField(label=_("Exploration (percent of the first wave)"), min_value=0, max_value=50)
+    holdout_share = forms.FloatField(label=_("Holdout (percent of each wave)"), min_value=0, max_value=50)
     inactive_days = forms.IntegerField(label=_("Inactive after (days)"), min_value=1, max_value=365)
     cap_window = forms.IntegerField(label=_("One content push per (days)"), min_value=1, max_value=90)
     quiet_hours_start = forms.IntegerField(label=_("Quiet from (local hour)"), min_value=0, max_value=23)

@@ -111,3 +111,9 @@ def test_editors_reach_no_operators_control(people, pushes):
     for url in ("/dashboards/", "/dashboards/models/", "/dashboards/system/"):
         assert web.get(url).status_code == 403, url
     assert web.post("/dashboards/system/pause/").status_code == 403
+
+
+def test_numbers_are_rounded_not_cut():
+    from apps.dashboards.templatetags.dashboards_tags import dec
+
+    assert (dec(1.97, 0), dec(2.46, 1), dec(1234.56, 1), dec(-0.6, 0)) == ("2", "2.5", "1,234.6", "-1")

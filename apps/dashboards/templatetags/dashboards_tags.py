@@ -35,7 +35,9 @@ def num(x) -> str:
 
 @register.filter
 def dec(x, nd: int = 1) -> str:
-    return number_format(float(x), int(nd), force_grouping=True) if _ok(x) else "–"
+    """1.97 -> '2.0', 1234.56 -> '1,234.6' (grouped for the page's language). Rounded here:
+    Django's number_format cuts a float's extra decimals off rather than rounding them."""
+    return number_format(round(float(x), int(nd)), int(nd), force_grouping=True) if _ok(x) else "–"
 
 
 @register.filter
