@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 import threading
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from recsys.text_lexicon import (
@@ -220,7 +220,7 @@ def _spans(text: str, runs: list[list[_Unit]], key, language: str) -> list[_Cand
 _KO_NOMINAL = frozenset({"NNG", "NNP", "NR", "SN", "NNB", "SL", "SH"})
 _KO_NOUN = frozenset({"NNG", "NNP", "SL", "SH"})
 _KO_NUMBER = frozenset({"SN", "NR"})
-_KO_JOINERS = frozenset("·‧・-‐")  # glued between two nominal morphemes: 원·달러, K-푸드, D-100
+_KO_JOINERS = frozenset("·‧・ㆍ-‐")  # glued between two nominal morphemes: 원·달러, K-푸드, D-100
 _KO_PREDICATIVE = frozenset({"XSV", "XSA", "VCP"})
 _KO_CONTRACTED_PARTICLES = frozenset({"서"})
 
@@ -302,6 +302,8 @@ def _ko_items(text: str, morphs: list[_Morph], predicates: set[str]) -> list[tup
         parts = _ko_nominal_part(ms)
         rest = ms[len(parts) :]
         closes = bool(rest)
+        if parts and rest and rest[0].start < parts[-1].end:
+            parts = []  # the next morpheme shares the noun's last syllable (르+ᆯ = 를): no cut there
         if not parts:
             if len(ms) == 1 and ms[0].tag == "MM" and ms[0].form not in KO_DEMONSTRATIVES:
                 items.append(("mod", _Unit(ms[0].start, ms[0].end, (), last=False, kind="mod"), False, hard))
@@ -401,6 +403,8 @@ _EN_TOKEN = re.compile(
 )
 _EN_TITLE_LABEL = re.compile(r"^\s*([A-Za-z]+(?: [A-Za-z]+)?)\s*[:|]\s+")
 _EN_ING_ED = re.compile(r"^[a-z]{2,}(?:ing|ed)$")
+# Lower-case words with an adjective's ending; before "and"/"or" they wait for the noun they share.
+_EN_ADJECTIVE = re.compile(r"^[a-z]+(?:al|ic|ical|ous|ive|ful|less|able|ible|ary|ern|ese|ish)$")
 
 
 @dataclass(frozen=True)
@@ -447,7 +451,7 @@ def _en_stem(word: str) -> str:
 
 
 def _en_verb(tok: _Token, prev: _Token | None, prev_unit: _Unit | None, title_case: bool,
-             noun_follows: bool = True) -> bool:
+             nxt: _Token | None, noun_follows: bool = True) -> bool:
     """Whether ``tok`` reads as the verb of its clause (a cheap stand-in for a tagger)."""
     word = tok.text
     if not word.islower() and not (title_case and prev is not None and word[:1].isupper() and not word.isupper()):
@@ -455,6 +459,8 @@ def _en_verb(tok: _Token, prev: _Token | None, prev_unit: _Unit | None, title_ca
     low = tok.bare
     if prev is not None and prev.bare in _EN_MODALS:
         return True  # "to hear", "will carry": whatever the word, a verb
+    if nxt is not None and nxt.bare in EN_VERB_CONTEXT and nxt.bare != "to":
+        return False  # the subject's noun before its auxiliary: "security forces have", "talks were"
     form = EN_VERB_FORMS.get(low)
     if form is None and "-" not in low and low not in EN_NOT_VERB and _EN_ING_ED.match(low):
         form = "ing" if low.endswith("ing") else "ed"
@@ -545,7 +551,7 @@ def _en_runs(text: str, is_title: bool = False) -> list[list[_Unit]]:
                 unit = None
             elif low.endswith("ly") and len(low) > 4 and tok.text.islower() and low not in EN_NOT_VERB:
                 unit = None  # an adverb
-            elif _en_verb(tok, prev, prev_unit, title_case, noun_follows=nxt is not None and nxt.kind != "punct"
+            elif _en_verb(tok, prev, prev_unit, title_case, nxt, noun_follows=nxt is not None and nxt.kind != "punct"
                           and nxt.bare not in EN_STOP and text[tok.end : nxt.start].strip() == ""):
                 unit = None
             else:
@@ -554,6 +560,8 @@ def _en_runs(text: str, is_title: bool = False) -> list[list[_Unit]]:
                              tail=tok.bare_end if tok.bare_end != tok.end else -1,
                              kind="poss" if tok.possessive else "noun", key=stem)
         if unit is None:
+            if tok.bare in ("and", "or") and cur and _EN_ADJECTIVE.search(text[cur[-1].start : cur[-1].end]):
+                cur[-1] = replace(cur[-1], last=False)  # "political [and] economic crisis": no noun yet
             flush()
         else:
             cur.append(unit)

@@ -28,7 +28,7 @@ EN_STOP = frozenset(
     twenty thirty forty fifty hundred hundreds thousand thousands million millions billion billions
     trillion dozen dozens first second third fourth fifth sixth seventh eighth ninth tenth last
     next latest early late earlier later soon again ahead away back together overnight abroad
-    worldwide nationwide twice half nearly roughly vs versus straight consecutive successive
+    worldwide nationwide twice half nearly roughly vs versus straight consecutive successive ago fewer
     monday tuesday wednesday thursday friday saturday sunday january february march april june
     july august september october november december week weeks weekend month months year years
     day days time times morning evening night tonight season quarter""".split()
@@ -51,7 +51,9 @@ EN_NO_END = frozenset(
     open closed ready likely unlikely possible available alive dead safe free clear sharply
     slightly further record-high best worst biggest largest highest lowest greatest smallest
     strongest weakest fastest longest oldest youngest deadliest costliest busiest hottest coldest
-    warmest wettest driest richest poorest cheapest""".split()
+    warmest wettest driest richest poorest cheapest new old big small large major minor former
+    current local national federal public private global foreign domestic economic political social
+    military financial international""".split()
 )
 
 # Newsroom labels that open a title ("Breaking: ...", "Analysis | ...").
@@ -69,13 +71,13 @@ EN_GENERIC = frozenset(
 
 # Verbs of news headlines (base forms); their inflected forms are derived below.
 _EN_VERB_BASES = """
-accept accuse acquire add admit adopt advance agree aim allow announce appeal appoint approve
+accept accuse acquire add admit adopt advance affect agree aim allow announce appeal appear appoint approach approve arrive
 arrest ask attack attempt avert avoid award back ban batter battle beat become begin blame block boost
 break bring build buy call cancel cap capture celebrate charge claim clash clear climb close
 collapse come comment commit complete concede condemn confirm consider continue convict cool
 cost crash create criticise criticize curb cut damage debut decide declare decline defeat defend
-delay deliver demand deny deploy describe destroy die dip discover dismiss dive double drag drop
-ease edge elect eliminate end endorse enter escape evacuate exceed exit expand expect explain
+delay deliver demand deny deploy describe destroy die dip discover dismiss dive dominate double drag drop
+ease edge elect eliminate emerge end endorse enter escape evacuate exceed exit expand expect explain
 explode expose extend face fail fall fear file find fine fire flee fly follow force freeze gain
 get give go grant grip grow halt halve hand hang head hear help hike hint hit hold hope host hurt
 hammer identify impose improve increase invest investigate issue join jump keep kill knock lash launch lead
@@ -87,7 +89,7 @@ remain remove renew repeal replace report rescue resign resume retire return rev
 rule run sack save say scrap secure see seek seize sell send set settle shake shed shift shoot
 show shrink shut sign sink slam slash slide slip slow slump soar spark spend split spread stall
 start stay step stop storm strike struggle submit suffer surge suspend swing take talk target
-tell test threaten tie top track trigger trim triple turn unveil uphold urge visit vote vow wait
+stand tell test threaten tie top track trigger trim triple turn unveil uphold urge visit vote vow wait
 want warn weigh welcome widen win withdraw worry worsen
 """
 

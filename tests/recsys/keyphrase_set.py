@@ -45,6 +45,7 @@ EN_FUNCTION = frozenset(
 )
 _NUMERIC = re.compile(r"^[$€£¥₩]?\d[\d.,]*(?:%|[kKmMbB]n?)?$")
 _LATIN_LETTER = re.compile(r"^[A-Za-z]$")
+_DOTS = "ㆍ"  # a Hangul letter Korean typesetting uses as a middle dot
 
 
 @dataclass(frozen=True)
@@ -134,7 +135,7 @@ def _edges(phrase: str, context: str, language: str) -> str | None:
         end = start + len(phrase)
         before = context[start - 1] if start else " "
         after = context[end] if end < len(context) else " "
-        if before.isalnum() or (before in ",." and start > 1 and context[start - 2].isdigit()):
+        if (before.isalnum() and before not in _DOTS) or (before in ",." and start > 1 and context[start - 2].isdigit()):
             reasons.append(f"starts inside a word ({before!r} before it)")
         elif (after.isascii() and after.isalnum()) or (language == "en" and after.isalnum()) \
                 or (after in ",." and end + 1 < len(context) and context[end + 1].isdigit()):
