@@ -31,7 +31,7 @@ EN_STOP = frozenset(
     worldwide nationwide twice half nearly roughly vs versus straight consecutive successive ago fewer
     monday tuesday wednesday thursday friday saturday sunday january february march april june
     july august september october november december week weeks weekend month months year years
-    day days time times morning evening night tonight season quarter""".split()
+    day days time times morning evening night tonight quarter""".split()
 )
 
 # Words after which the next lexicon word reads as a noun ("the cut", "a ban", "its record").
