@@ -68,6 +68,11 @@ class ClickParams:
     holdout_share: float = 0.2
     seed: int = 0
     num_threads: int = 1
+    # feature name -> +1 (the click probability never falls as it grows, others fixed) or -1;
+    # absent: free. What is known of pushes: people who usually click more click more, people
+    # idle for longer less. Measured on the temporal replay (docs/recsys.md): lift@100 higher in
+    # all four settings, most for inactive candidates.
+    monotone: tuple[tuple[str, int], ...] = (("baseline_ctr", 1), ("days_inactive", -1))
 
 
 class ClickModel:
@@ -92,6 +97,8 @@ class ClickModel:
             "deterministic": True,
             "force_row_wise": True,
             "verbosity": -1,
+            **({"monotone_constraints": [dict(p.monotone).get(f, 0) for f in self.feature_names],
+                "monotone_constraints_method": "advanced"} if p.monotone else {}),
         }
 
     def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> ClickModel:
