@@ -356,3 +356,13 @@ def test_the_lockout_duration_in_korean():
         assert duration_text(td(minutes=30)) == "30분" and duration_text(td(hours=1)) == "1시간"
     with translation.override("en"):
         assert duration_text(td(minutes=30)) == "30 minutes" and duration_text(td(seconds=1)) == "1 second"
+
+
+@pytest.mark.django_db
+def test_the_404_page_speaks_the_readers_language(client):
+    r = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert r.status_code == 404 and "찾을 수 없음" in r.content.decode()
+    r = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="en")
+    assert r.status_code == 404 and "Not found" in r.content.decode()
+    api = client.get("/api/v1/nothing/", HTTP_ACCEPT_LANGUAGE="ko")
+    assert api.status_code == 404 and api.json()["code"] == "not_found"  # the API stays JSON and English
