@@ -92,3 +92,30 @@ class ClientSettingsForm(forms.Form):
 
     def sections(self):
         return [(title, [self[name] for name in names]) for title, names in SECTIONS]
+
+
+AUTO_FIELDS = {"enabled": "auto_enabled", "min_score": "auto_min_score", "categories": "auto_categories"}
+
+
+def change_rows(before: dict, after: dict) -> list[tuple[str, str, str]]:
+    """A decision row's before and after (model units, durations in seconds) as the form shows
+    them: (label, before, after) per field."""
+    def shown(name: str, value) -> str:
+        if value is None:
+            return "–"
+        if name in MINUTES:
+            return f"{value / 60:g}"
+        if name in DAYS:
+            return f"{value / 86400:g}"
+        if name in PERCENT:
+            return f"{value * 100:g}"
+        if isinstance(value, list):
+            return ", ".join(map(str, value)) or "–"
+        return str(value)
+
+    rows = []
+    for key in after.keys() | before.keys():
+        name = AUTO_FIELDS.get(key, key) if key in AUTO_FIELDS and key not in ClientSettingsForm.base_fields else key
+        field = ClientSettingsForm.base_fields.get(name)
+        rows.append((str(field.label) if field else key, shown(key, before.get(key)), shown(key, after.get(key))))
+    return sorted(rows)

@@ -292,7 +292,7 @@ def client_settings(request, client_id: int | None = None):
 
     from apps.contents.models import AutoApprovePolicy
     from apps.core.models import Decision, Policy
-    from apps.dashboards.forms import ClientSettingsForm
+    from apps.dashboards.forms import ClientSettingsForm, change_rows
     from apps.dashboards.services import client_settings_save
 
     clients = selectors.visible_client_choices(user=request.user)
@@ -329,8 +329,10 @@ def client_settings(request, client_id: int | None = None):
         form = ClientSettingsForm(initial=ClientSettingsForm.initial_of(policy, auto))
     else:
         return HttpResponseNotAllowed(["GET", "POST"])
-    history = (Decision.objects.filter(client=client, action__in=["policy_set", "auto_approve_policy_set"])
-               .select_related("actor_user").order_by("-at", "-id")[:20])
+    history = list(Decision.objects.filter(client=client, action__in=["policy_set", "auto_approve_policy_set"])
+                   .select_related("actor_user").order_by("-at", "-id")[:20])
+    for d in history:
+        d.changes = change_rows(d.before, d.after)
     return render(request, "dashboards/settings.html", {
         "client": client, "clients": clients, "form": form, "history": history},
         status=400 if request.method == "POST" else 200)

@@ -75,7 +75,7 @@ def test_an_admin_changes_a_clients_settings(people, client_a, login_as, live_ur
     page.fill("#id_target", "2.6")
     page.fill("#id_holdout_share", "5")
     page.click("#client-settings button[type=submit]")
-    expect(page.locator("#settings-history tbody tr").first).to_contain_text("holdout_share=0.05")
+    expect(page.locator("#settings-history tbody tr").first).to_contain_text("홀드아웃(각 차수의 퍼센트): 0 → 5")
     policy = Policy.objects.get(client=client_a)
     assert (policy.target, policy.holdout_share) == (2.6, 0.05)
     screenshot(page, "settings-ko-saved")

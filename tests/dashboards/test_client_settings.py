@@ -61,7 +61,8 @@ def test_a_change_is_saved_in_the_models_units_and_logged_once_per_rule(people, 
     assert set(policy_row.after) == {"evaluation_delay", "holdout_share", "floor", "target", "cap_window"}
     assert policy_row.after["evaluation_delay"] == 600 and policy_row.actor_name == "adm"
     page = admin.get(f"/dashboards/settings/{client_a.pk}/").content.decode()
-    assert "holdout_share=0.05" in page  # the change is listed
+    assert "Holdout (percent of each wave): 0 → <strong>5</strong>" in page  # listed in the form's units
+    assert "Evaluation delay (minutes): 30 → <strong>10</strong>" in page
     # The same form again: nothing changes, nothing is logged.
     assert admin.post(f"/dashboards/settings/{client_a.pk}/", form_of(admin, client_a)).status_code == 302
     assert rows.count() == 2
