@@ -15,9 +15,8 @@ included), and fuzzing, in both modes: ``positive`` (requests the schema allows)
 ``negative`` (requests it forbids: wrong types, missing required fields, values past the
 limits). Derandomized: the same cases every run, unless ``PUSHADMIN_SCHEMATHESIS_SEED`` is set.
 
-The checks enforced are ``CHECKS``: no 5xx (and the suite's ``_no_server_errors`` guard on top).
-The response-schema checks join that list once the schema tells the truth about errors,
-required fields and nullables.
+The checks enforced are ``CHECKS``: no 5xx (and the suite's ``_no_server_errors`` guard on top),
+and every answer as the schema documents it: status, content type, headers, body.
 
 The counts (operations, cases, by status, mode, phase and operation, time) go to
 ``$PUSHADMIN_TEST_OUTPUT/schemathesis-<database>.json`` (default ``test-output/``), and the last
@@ -42,14 +41,18 @@ from django.db import close_old_connections, connection
 from hypothesis import HealthCheck, settings, strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.specs.openapi.checks import (
+    content_type_conformance,
+    response_headers_conformance,
+    response_schema_conformance,
+    status_code_conformance,
+)
 
 from pushadmin.wsgi import application
 
-# The checks every response must pass. The response-schema checks
-# (schemathesis.openapi.checks.response_schema_conformance, status_code_conformance,
-# content_type_conformance, response_headers_conformance) go here once the schema documents the
-# error responses, the required fields and the nullables it really has.
-CHECKS = [not_a_server_error]
+# The checks every response must pass: no server error, and the answer the schema documents.
+CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_headers_conformance,
+          response_schema_conformance]
 
 # Fuzzing cases per operation, shared between the two modes; the coverage phase adds its own
 # deterministic cases on top. A longer hunt with another seed, locally:
