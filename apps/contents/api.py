@@ -18,6 +18,9 @@ EXTERNAL_ID_RE = r"[A-Za-z0-9][A-Za-z0-9._:~-]{0,127}"
 
 
 class ContentPutSerializer(serializers.Serializer):
+    """The body of a content PUT. A field it does not know is refused (400 ``unknown_field``), as in
+    the batches: a misspelt ``expires_at`` must not pass silently as "no expiry given"."""
+
     title = serializers.CharField(max_length=500, trim_whitespace=True)
     body = serializers.CharField(required=False, allow_blank=True, default="", max_length=200_000)
     url = serializers.URLField(required=False, allow_blank=True, default="", max_length=2000)
@@ -29,6 +32,15 @@ class ContentPutSerializer(serializers.Serializer):
     expires_at = validation.DateTimeField(required=False, allow_null=True, default=None,
                                           help_text="Must be after created_at (the one given, else the default "
                                                     "above). Default: created_at + the client's content lifetime.")
+
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            unknown = sorted(validation.printable(name, 64) for name in set(data) - set(self.fields))
+            if unknown:
+                raise serializers.ValidationError(
+                    {name: [serializers.ErrorDetail(f"Unknown field '{name}'.", code="unknown_field")] for name in unknown})
+        return super().to_internal_value(data)
 
 
 class TitleVariantSerializer(serializers.ModelSerializer):

@@ -172,6 +172,9 @@ def batch_items(data: Any, *, key: str, limit: int) -> list:
 
     if not isinstance(data, dict) or key not in data:
         raise ApiError(f"The body must be a JSON object with a list '{key}'.", field=key, code="required")
+    unknown = sorted(printable(name, 64) for name in set(data) - {key})
+    if unknown:
+        raise ApiError(f"Unknown field '{unknown[0]}': the body holds only '{key}'.", field=unknown[0], code="unknown_field")
     items = data[key]
     if not isinstance(items, list):
         raise ApiError(f"'{key}' must be a list.", field=key)

@@ -12,6 +12,8 @@ generated from ``/api/schema/`` needs to trust every answer:
 - **Blank strings are one branch.** Where drf-spectacular writes ``oneOf: [string with a format or
   pattern, string of length 0]``, the first branch gets ``minLength: 1`` so a blank value matches
   exactly one branch, and a default of ``''`` moves out of the branch whose pattern it fails.
+- **Request bodies are closed.** ``additionalProperties: false``: an unknown field is a 400
+  ``unknown_field``, never silently dropped.
 - **Batch arrays are bounded.** A list serializer's ``min_length``/``max_length`` become
   ``minItems``/``maxItems``.
 """
@@ -81,6 +83,8 @@ class AutoSchema(openapi.AutoSchema):
 
     def _map_basic_serializer(self, serializer, direction):
         schema = super()._map_basic_serializer(serializer, direction)
+        if direction == "request":
+            schema["additionalProperties"] = False  # the API refuses a field it does not know (unknown_field)
         if direction == "response":
             optional = set(getattr(serializer, "optional_in_response", ()))
             required = [name for name in schema.get("properties", {}) if name not in optional]

@@ -70,6 +70,21 @@ class SafeCursorPagination(CursorPagination):
         return InvalidCursor(self.invalid_cursor_message, field=self.cursor_query_param)
 
 
+    def get_page_size(self, request):
+        """``page_size`` from 1 to ``max_page_size`` (larger ones give pages of the maximum); anything
+        else is a 400 on ``page_size``, not a silent fall back to the default."""
+        raw = request.query_params.get(self.page_size_query_param)
+        if raw is None or raw == "":
+            return self.page_size
+        try:
+            size = int(raw)
+        except ValueError:
+            size = 0
+        if size < 1:
+            raise ApiError(f"'page_size' must be a whole number from 1 (up to {self.max_page_size}).",
+                           field=self.page_size_query_param, code="invalid")
+        return min(size, self.max_page_size)
+
     def get_paginated_response(self, data):
         next_link, previous_link = self.get_next_link(), self.get_previous_link()
         return Response({"next": next_link, "previous": previous_link,

@@ -326,3 +326,24 @@ def test_a_body_over_the_size_limit_is_413(api, client_a, settings):
     r = send(api, "POST", EVENTS, {"events": [{**BASE, "event_id": "x" * 70_000}]})
     assert r.status_code == 413 and r.json()["code"] == "too_large"
     assert str(64 * 1024) in r.json()["message"]
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("method, url, body, field", [
+    ("PUT", "/api/v1/contents/n-1/", {"title": "ok", "expires_after": "2026-12-01T00:00:00Z"}, "expires_after"),
+    ("POST", "/api/v1/events/", {"events": [{"event_id": "e1", "type": "read", "subscriber": "u0"}], "dry_run": True}, "dry_run"),
+    ("POST", "/api/v1/subscribers/bulk/", {"subscribers": [{"external_id": "u1"}], "mode": "replace"}, "mode"),
+])
+def test_an_unknown_field_is_refused_not_dropped(api, client_a, method, url, body, field):
+    r = send(api, method, url, body)
+    assert r.status_code == 400, r.content[:300]
+    assert (r.json()["field"], r.json()["code"]) == (field, "unknown_field")
+    assert not Content.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("size", ["0", "-5", "ten", "1.5"])
+def test_a_page_size_outside_its_range_is_400(api, client_a, size):
+    r = api.get("/api/v1/contents/", {"page_size": size})
+    assert r.status_code == 400 and r.json()["field"] == "page_size"
+    assert api.get("/api/v1/contents/", {"page_size": "100000"}).status_code == 200  # pages of the maximum
