@@ -62,6 +62,8 @@ def setting(module, expression, *, env_extra=None, drop=()):
         ("PUSHADMIN_LOGIN_LOCKOUT", "0", "at least 1s"),
         ("PUSHADMIN_LOGIN_LOCKOUT", "a while", "duration"),
         ("PUSHADMIN_TRUSTED_PROXIES", "-1", "at least 0"),
+        ("PUSHADMIN_PUSH_SEND_BACKOFF", "soon", "integer"),
+        ("PUSHADMIN_PUSH_COOLDOWN", "0", "at least 1"),
     ],
 )
 def test_malformed_variable_stops_startup_naming_it(name, value, words):

@@ -46,3 +46,33 @@ def test_http_attempts_per_hand_over_and_send_attempts_per_send_are_independent(
 
         assert sends_dispatch_batch(now=t + timedelta(hours=1), provider=provider)["claimed"] == 0
         assert len(gateway.requests) == 6
+
+
+class AlwaysBusy:
+    """A provider that takes every push and answers "try again later", without a Retry-After."""
+
+    name = "busy"
+
+    def send_batch(self, messages):
+        from apps.delivery.providers import DeliveryResult
+
+        return [DeliveryResult(send_id=m.send_id, ok=False, error="busy") for m in messages]
+
+
+@pytest.mark.django_db
+def test_the_dispatchers_backoff_and_the_providers_cooldown_come_from_the_settings(settings, approved_content,
+                                                                                  population, now):
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "DELIVERY": {
+        **settings.PUSHADMIN["DELIVERY"], "SEND_ATTEMPTS": 5, "SEND_BACKOFF_SECONDS": 2, "SEND_BACKOFF_MAX_SECONDS": 5,
+        "COOLDOWN_SECONDS": 7, "WEBHOOK_URL": "https://push.example.com/", "WEBHOOK_SECRET": "s"}}
+    population(10)
+    campaign = campaign_launch(content=approved_content(), now=now, initial_size=1)
+    [send] = Send.objects.filter(campaign=campaign)
+    waits, t = [], now
+    for _ in range(4):
+        assert sends_dispatch_batch(now=t, provider=AlwaysBusy())["claimed"] == 1
+        send.refresh_from_db()
+        waits.append((send.next_attempt_at - t).total_seconds())
+        t = send.next_attempt_at
+    assert waits == [2, 4, 5, 5]  # doubling from the first wait, capped
+    assert get_provider("webhook", options={"limiter": None}).cooldown == 7
