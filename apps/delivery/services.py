@@ -312,7 +312,10 @@ def _claims_take_back(before: datetime, running: list[int], now: datetime) -> No
     still runs. When it has ended, whether the push left before the worker died is unknown: the
     send fails with that reason and keeps its slot, so nobody can get two pushes in one window."""
     stale = Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=before)
-    stale.filter(campaign_id__in=running).update(state=Send.State.PENDING)
+    stale.filter(campaign_id__in=running).update(
+        state=Send.State.PENDING,
+        error=f"Claim taken back after {(now - before).total_seconds():g} s: the worker that held it stopped before "
+              "recording the result (it may have reached the provider; it goes again with the same Idempotency-Key).")
     orphans = list(stale.exclude(campaign_id__in=running).values_list("pk", "wave_id"))
     if orphans:
         Send.objects.filter(pk__in=[pk for pk, _ in orphans], state=Send.State.CLAIMED).update(
@@ -325,8 +328,8 @@ def _claims_take_back(before: datetime, running: list[int], now: datetime) -> No
 def _outcome(r, info, done, provider_name: str, conf: dict) -> "_Outcome":
     wave_id, attempts = info
     max_attempts = conf["SEND_ATTEMPTS"]
-    if r.ok:
-        return _Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider_name, r.provider_message_id[:200], "")
+    if r.ok:  # error None: a push delivered after a retry keeps why it was retried
+        return _Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider_name, r.provider_message_id[:200], None)
     if r.permanent or (attempts >= max_attempts and getattr(r, "attempted", True)):
         error = (r.error or "failed")[:450] + ("" if r.permanent else f" (gave up after {attempts} attempts)")
         return _Outcome(r.send_id, wave_id, Send.State.FAILED, None, done, None, provider_name, "", error)
@@ -348,7 +351,7 @@ class _Outcome:
     next_attempt_at: datetime | None
     provider: str
     provider_message_id: str
-    error: str
+    error: str | None  # None: keep the send's error (the reason of its last retry)
     attempts: int | None = None  # set when the claim's attempt is given back
 
 
@@ -362,7 +365,8 @@ def _write_results(rows: list, *, claimed_at) -> set[int]:
         if connection.vendor == "postgresql":
             cur.execute(
                 f"UPDATE {table} AS d SET state = u.state, sent_at = u.sent_at, failed_at = u.failed_at, "
-                "next_attempt_at = u.next_at, provider = u.provider, provider_message_id = u.mid, error = u.error, "
+                "next_attempt_at = u.next_at, provider = u.provider, provider_message_id = u.mid, "
+                "error = COALESCE(u.error, d.error), "
                 "attempts = COALESCE(u.attempts, d.attempts) "
                 "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], "
                 "%s::varchar[], %s::varchar[], %s::varchar[], %s::int[]) "
@@ -375,8 +379,9 @@ def _write_results(rows: list, *, claimed_at) -> set[int]:
         ours = {r[0] for r in cur.execute(
             f"SELECT id FROM {table} WHERE state = 'claimed' AND claimed_at = %s AND id IN ({','.join(['%s'] * len(rows))})",
             [adapt(claimed_at), *[r.pk for r in rows]]).fetchall()}
+        sets = ", ".join("error = COALESCE(%s, error)" if c == "error" else f"{c} = %s" for c in cols)
         cur.executemany(
-            f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in cols)}, attempts = COALESCE(%s, attempts) WHERE id = %s",
+            f"UPDATE {table} SET {sets}, attempts = COALESCE(%s, attempts) WHERE id = %s",
             [[r.state, adapt(r.sent_at), adapt(r.failed_at), adapt(r.next_attempt_at), r.provider, r.provider_message_id,
               r.error, r.attempts, r.pk] for r in rows if r.pk in ours],
         )

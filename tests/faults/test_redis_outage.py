@@ -75,9 +75,15 @@ def test_redis_killed_mid_wave_and_restarted_empty(own_redis, gateway, launched_
     page = system_page(client, django_user_model)
     procs.stop_all()
     numbers = check_invariants(campaign, gateway, planned=WAVE, max_repeats=0)
+    retried = Send.objects.filter(campaign=campaign, state="sent").exclude(error="").count()
     print(f"\nredis killed after {delivered_at_kill} deliveries, {held} unfinished when it came back, all finished "
-          f"{recovered_in:.1f} s later; {numbers}; total {time.monotonic() - started:.1f} s")
-    assert ">up<" in page
+          f"{recovered_in:.1f} s later, {retried} delivered after a retry; {numbers}; "
+          f"total {time.monotonic() - started:.1f} s")
+    # Afterwards the page shows Redis up, both workers alive, and what the outage did: the pushes
+    # delivered after a retry, and why.
+    assert ">up<" in page and '<strong id="workers-alive">2</strong>' in page
+    assert retried > 0 and f'class="num retried">{retried:,}<' in page
+    assert "Why pushes were retried" in page and "rate limiter unavailable: ConnectionError" in page
 
 
 def test_a_message_of_a_broken_broker_connection_is_left_to_redis(tmp_path):
