@@ -88,7 +88,10 @@ TEMPLATES = [
 _database_url = env_url("DATABASE_URL", None, schemes=("postgres", "postgresql", "sqlite"))
 if _database_url:
     try:
-        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))}
+        # A connection kept between requests (CONN_MAX_AGE) is checked before a request reuses
+        # it: after the database restarted, the first request opens a new one instead of failing.
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+                                                      conn_health_checks=True)}
     except Exception as exc:  # dj-database-url raises several kinds of errors
         raise ImproperlyConfigured(f"Environment variable DATABASE_URL is malformed: {exc}") from None
 else:
