@@ -4,6 +4,7 @@ in their own process groups, and the PostgreSQL cluster that bin/test started.
 Every process is started with ``start_new_session`` (its own process group) and logs to a file
 under the test's ``tmp_path``; ``Processes.stop_all`` (a fixture's finalizer) ends each group it
 started, by its id. A wait that times out says what it waited for and shows the logs' tails.
+``FAULTS_LOG_LEVEL=INFO`` makes the workers and the beat log every task.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+LOG_LEVEL = os.environ.get("FAULTS_LOG_LEVEL", "WARNING")
 
 
 def free_port() -> int:
@@ -75,13 +77,18 @@ class Processes:
     def worker(self, name: str, env: dict[str, str], *, queues: str = "default,sends", concurrency: int = 2):
         return self.start(name, [sys.executable, "-m", "celery", "-A", "pushadmin", "worker", "-Q", queues,
                                  "-c", str(concurrency), "-n", f"{name}@%h", "--without-gossip",
-                                 "--without-mingle", "-l", "WARNING"], env)
+                                 "--without-mingle", "-l", LOG_LEVEL], env)
 
     def beat(self, env: dict[str, str]):
         # The product's scheduler (django-celery-beat's, in the database); the sweep every
         # PUSHADMIN_SWEEP_SECONDS.
-        return self.start("beat", [sys.executable, "-m", "celery", "-A", "pushadmin", "beat", "-l", "WARNING",
+        return self.start("beat", [sys.executable, "-m", "celery", "-A", "pushadmin", "beat", "-l", LOG_LEVEL,
                                    "-s", str(self.folder / "beat-schedule")], env)
+
+    def web(self, env: dict[str, str], port: int):
+        """The web server as deployed (gunicorn), one process, one thread."""
+        return self.start("web", [sys.executable, "-m", "gunicorn", "pushadmin.wsgi", "-b", f"127.0.0.1:{port}",
+                                  "-w", "1", "--access-logfile", "-"], env)
 
     def stop(self, proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
         _stop_group(proc, sig)
