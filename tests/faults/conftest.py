@@ -54,7 +54,8 @@ class Gateway(FakeGateway):
 
     def respond(self, request):
         if self.down.is_set():
-            self.unanswered += 1
+            with self._lock:  # one handler thread per connection
+                self.unanswered += 1
             return Hang(self.hang)  # then closed without an answer
         if self.delay:
             time.sleep(self.delay)
