@@ -15,6 +15,8 @@ reconnecting, in about half the runs; ``pushadmin.broker`` repairs that.
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 
 import pytest
@@ -113,3 +115,45 @@ def test_a_message_of_a_broken_broker_connection_is_left_to_redis(tmp_path):
         message.ack()
     finally:
         server.stop()
+
+
+LAUNCH_SCRIPT = """
+import django
+django.setup()
+from django.contrib.auth import get_user_model
+from django.test import Client
+web = Client()
+web.force_login(get_user_model().objects.get(username="faults-editor"))
+response = web.post("/contents/{pk}/launch/")
+print(response.status_code, response.get("Location"))
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_an_editors_launch_while_redis_is_down_is_not_an_error(client_a, content_factory):
+    """The web server with Redis down (a port nothing listens on): an editor launches a push. The
+    campaign starts in the database; asking a worker to dispatch at once fails, and the sweep will
+    find the pending sends anyway, so the editor gets the campaign, not an error page."""
+    from django.contrib.auth.models import Group
+
+    from apps.campaigns.models import Campaign
+    from apps.contents.models import ContentStatus, TitleVariant
+    from apps.contents.services import content_transition
+    from apps.core.permissions import Role
+    from apps.core.services import person_create
+    from tests.faults.services import ROOT, free_port
+    from tests.processes import database_url_for_subprocess, subprocess_env
+
+    # The roles' groups come from a migration, which an earlier transactional test's flush removed.
+    Group.objects.get_or_create(name=Role.EDITOR.value)
+    person_create(username="faults-editor", password="pw-faults-123456", role=Role.EDITOR, clients=[client_a])
+    content = content_factory(client_a, "launch-1")
+    content_transition(content=content, to=ContentStatus.CANDIDATE)
+    TitleVariant.objects.create(content=content, text="A title", source="original", review="approved")
+    env = subprocess_env(DATABASE_URL=database_url_for_subprocess(), REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
+    result = subprocess.run([sys.executable, "-c", LAUNCH_SCRIPT.format(pk=content.pk)], cwd=ROOT, env=env,
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split()[:2] == ["302", f"/contents/{content.pk}/"], result.stdout
+    assert Campaign.objects.filter(content=content).exists()
