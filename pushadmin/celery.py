@@ -8,6 +8,8 @@ work in the database, so a lost message only delays it.
 from __future__ import annotations
 
 import os
+from urllib.parse import urlsplit
+
 from celery import Celery, bootsteps
 from kombu import Queue as KombuQueue
 
@@ -22,6 +24,9 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 
 def _configure(settings) -> None:
     visibility = settings.CELERY_VISIBILITY_TIMEOUT
+    if urlsplit(settings.CELERY_BROKER_URL).scheme in ("redis", "rediss"):
+        # kombu's Redis transport, repaired so that a worker survives a broker restart (pushadmin.broker).
+        app.conf.broker_transport = "pushadmin.broker:Transport"
     app.conf.update(
         task_default_queue=Queue.DEFAULT.value,
         task_queues=[KombuQueue(q.value, routing_key=q.value) for q in Queue],

@@ -18,6 +18,10 @@ class Send(models.Model):
     its slot goes back to ``slot_previous_at`` and it counts neither as a send nor as expected clicks.
     Someone chosen for a wave and held out at random (the campaign's holdout) has a ``held_out`` row:
     never sent, no slot claimed, never chosen again for this content.
+
+    ``error`` says why a send failed or was cancelled; on one still pending, or delivered after
+    all, why its last hand-over did not deliver it (the provider's answer, the rate limiter's Redis
+    unreachable, a claim taken back from a worker that stopped): the system page counts these.
     """
 
     class State(models.TextChoices):

@@ -120,6 +120,14 @@ def wave_last_result_at(*, wave_id: int) -> datetime | None:
     return max([t for t in (last["s"], last["f"]) if t is not None], default=None)
 
 
-def sends_due_exist() -> bool:
-    """Whether any push waits for the dispatcher."""
-    return Send.objects.filter(state=Send.State.PENDING).exists()
+def sends_due_exist(*, now: datetime | None = None) -> bool:
+    """Whether the dispatcher has work: a push waiting, or a claim older than the claim timeout,
+    left by a worker that stopped (only a dispatch takes it back, to send it again or fail it)."""
+    from django.conf import settings
+    from django.db.models import Q
+
+    from apps.core import clock
+
+    timeout = timedelta(seconds=settings.PUSHADMIN["DELIVERY"].get("CLAIM_TIMEOUT_SECONDS", 120))
+    stale = (now or clock.now()) - timeout
+    return Send.objects.filter(Q(state=Send.State.PENDING) | Q(state=Send.State.CLAIMED, claimed_at__lt=stale)).exists()

@@ -211,8 +211,11 @@ def _slots_release(claims: list[tuple[int, datetime, datetime | None]]) -> int:
     return sum(1 for sid, claimed, _ in claims if current.get(sid) == claimed)
 
 
-def _backoff(attempts: int) -> timedelta:
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 900))
+def _backoff(attempts: int, conf: dict) -> timedelta:
+    """The dispatcher's wait before handing a send over again: ``SEND_BACKOFF_SECONDS`` after the
+    first hand-over, doubling, at most ``SEND_BACKOFF_MAX_SECONDS``."""
+    first, most = conf.get("SEND_BACKOFF_SECONDS", 30), conf.get("SEND_BACKOFF_MAX_SECONDS", 900)
+    return timedelta(seconds=min(first * 2 ** max(attempts - 1, 0), most))
 
 
 def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[str, int]:
@@ -228,7 +231,6 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
     if paused is None:  # every client's pushes are held
         return {"claimed": 0, "paused": 1}
     conf = settings.PUSHADMIN["DELIVERY"]
-    max_attempts = conf["SEND_ATTEMPTS"]
     claim_timeout = timedelta(seconds=conf.get("CLAIM_TIMEOUT_SECONDS", 120))
     running = running_campaign_ids(exclude_clients=paused)
     _claims_take_back(now - claim_timeout, running, now)
@@ -292,7 +294,7 @@ def sends_dispatch_batch(*, limit: int = 1000, now=None, provider=None) -> dict[
                 continue
         results = provider.send_batch(chunk)
         done = clock.now() if now_given is None else now
-        outcomes = [_outcome(r, info[r.send_id], done, provider.name, max_attempts) for r in results]
+        outcomes = [_outcome(r, info[r.send_id], done, provider.name, conf) for r in results]
         with transaction.atomic():
             # Only rows still under our claim are written (state claimed, claimed_at our lease):
             # one taken back after the claim timeout belongs to another worker now.
@@ -310,7 +312,10 @@ def _claims_take_back(before: datetime, running: list[int], now: datetime) -> No
     still runs. When it has ended, whether the push left before the worker died is unknown: the
     send fails with that reason and keeps its slot, so nobody can get two pushes in one window."""
     stale = Send.objects.filter(state=Send.State.CLAIMED, claimed_at__lt=before)
-    stale.filter(campaign_id__in=running).update(state=Send.State.PENDING)
+    stale.filter(campaign_id__in=running).update(
+        state=Send.State.PENDING,
+        error=f"Claim taken back after {(now - before).total_seconds():g} s: the worker that held it stopped before "
+              "recording the result (it may have reached the provider; it goes again with the same Idempotency-Key).")
     orphans = list(stale.exclude(campaign_id__in=running).values_list("pk", "wave_id"))
     if orphans:
         Send.objects.filter(pk__in=[pk for pk, _ in orphans], state=Send.State.CLAIMED).update(
@@ -320,14 +325,15 @@ def _claims_take_back(before: datetime, running: list[int], now: datetime) -> No
         campaigns.waves_count_delivery(delivered={}, failed=Counter(w for _, w in orphans))
 
 
-def _outcome(r, info, done, provider_name: str, max_attempts: int) -> "_Outcome":
+def _outcome(r, info, done, provider_name: str, conf: dict) -> "_Outcome":
     wave_id, attempts = info
-    if r.ok:
-        return _Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider_name, r.provider_message_id[:200], "")
+    max_attempts = conf["SEND_ATTEMPTS"]
+    if r.ok:  # error None: a push delivered after a retry keeps why it was retried
+        return _Outcome(r.send_id, wave_id, Send.State.SENT, done, None, None, provider_name, r.provider_message_id[:200], None)
     if r.permanent or (attempts >= max_attempts and getattr(r, "attempted", True)):
         error = (r.error or "failed")[:450] + ("" if r.permanent else f" (gave up after {attempts} attempts)")
         return _Outcome(r.send_id, wave_id, Send.State.FAILED, None, done, None, provider_name, "", error)
-    wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(attempts)
+    wait = timedelta(seconds=r.retry_after) if r.retry_after else _backoff(attempts, conf)
     # A push the provider never tried (paused, over its rate) does not use up an attempt.
     used = attempts if getattr(r, "attempted", True) else attempts - 1
     return _Outcome(r.send_id, wave_id, Send.State.PENDING, None, None, done + wait, provider_name, "", (r.error or "")[:500],
@@ -345,7 +351,7 @@ class _Outcome:
     next_attempt_at: datetime | None
     provider: str
     provider_message_id: str
-    error: str
+    error: str | None  # None: keep the send's error (the reason of its last retry)
     attempts: int | None = None  # set when the claim's attempt is given back
 
 
@@ -359,7 +365,8 @@ def _write_results(rows: list, *, claimed_at) -> set[int]:
         if connection.vendor == "postgresql":
             cur.execute(
                 f"UPDATE {table} AS d SET state = u.state, sent_at = u.sent_at, failed_at = u.failed_at, "
-                "next_attempt_at = u.next_at, provider = u.provider, provider_message_id = u.mid, error = u.error, "
+                "next_attempt_at = u.next_at, provider = u.provider, provider_message_id = u.mid, "
+                "error = COALESCE(u.error, d.error), "
                 "attempts = COALESCE(u.attempts, d.attempts) "
                 "FROM unnest(%s::bigint[], %s::varchar[], %s::timestamptz[], %s::timestamptz[], %s::timestamptz[], "
                 "%s::varchar[], %s::varchar[], %s::varchar[], %s::int[]) "
@@ -372,8 +379,9 @@ def _write_results(rows: list, *, claimed_at) -> set[int]:
         ours = {r[0] for r in cur.execute(
             f"SELECT id FROM {table} WHERE state = 'claimed' AND claimed_at = %s AND id IN ({','.join(['%s'] * len(rows))})",
             [adapt(claimed_at), *[r.pk for r in rows]]).fetchall()}
+        sets = ", ".join("error = COALESCE(%s, error)" if c == "error" else f"{c} = %s" for c in cols)
         cur.executemany(
-            f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in cols)}, attempts = COALESCE(%s, attempts) WHERE id = %s",
+            f"UPDATE {table} SET {sets}, attempts = COALESCE(%s, attempts) WHERE id = %s",
             [[r.state, adapt(r.sent_at), adapt(r.failed_at), adapt(r.next_attempt_at), r.provider, r.provider_message_id,
               r.error, r.attempts, r.pk] for r in rows if r.pk in ours],
         )

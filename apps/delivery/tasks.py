@@ -28,7 +28,11 @@ def dispatch(batch: int = 1000) -> int:
 
 def dispatch_soon(now=None) -> None:
     """Ask a worker to dispatch once the current transaction commits (the product's dispatcher;
-    ``now`` is the caller's clock, which the worker reads again for itself)."""
+    ``now`` is the caller's clock, which the worker reads again for itself).
+
+    Only a nudge: when the broker cannot be reached, the failure is logged and the caller goes on
+    (an editor's launch has committed), and the beat's next sweep finds the pending sends in the
+    database and asks again."""
     from django.db import transaction
 
-    transaction.on_commit(lambda: dispatch.delay())
+    transaction.on_commit(lambda: dispatch.delay(), robust=True)

@@ -6,7 +6,7 @@ dispatcher. Each step is idempotent and takes ``now``, so a lost tick only delay
 2. expiry (campaigns of expired contents end through the engine);
 3. evaluation of due contents, and the launch of candidates their client's policy approves;
 4. campaigns: close waves whose sends are done, decide waves whose window passed, plan the next;
-5. the dispatcher, when pushes wait.
+5. the dispatcher, when pushes wait or a stopped worker's claims are due to be taken back.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def sweep(*, now: datetime, ranker_for: RankerFor | None = None, dispatch: Dispa
     done["expired"] = contents_expire_due(now=now)
     done["evaluated"] = contents_evaluate_due(now=now, ranker_for=ranker_for)
     done.update(campaigns_advance_due(now=now, ranker_for=ranker_for))
-    done["dispatched"] = int(sends_due_exist())
+    done["dispatched"] = int(sends_due_exist(now=now))
     if done["dispatched"]:
         dispatch(now)
     return done

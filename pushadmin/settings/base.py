@@ -92,7 +92,10 @@ TEMPLATES = [
 _database_url = env_url("DATABASE_URL", None, schemes=("postgres", "postgresql", "sqlite"))
 if _database_url:
     try:
-        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0))}
+        # A connection kept between requests (CONN_MAX_AGE) is checked before a request reuses
+        # it: after the database restarted, the first request opens a new one instead of failing.
+        DATABASES = {"default": dj_database_url.parse(_database_url, conn_max_age=env_int("DATABASE_CONN_MAX_AGE", 60, minimum=0),
+                                                      conn_health_checks=True)}
     except Exception as exc:  # dj-database-url raises several kinds of errors
         raise ImproperlyConfigured(f"Environment variable DATABASE_URL is malformed: {exc}") from None
 else:
@@ -266,6 +269,13 @@ PUSHADMIN = {
         # backoff between them (30 s, 1 min, 2 min, ... up to 15 min), before the send fails.
         "HTTP_ATTEMPTS": env_int("PUSHADMIN_PUSH_HTTP_ATTEMPTS", 2, minimum=1),
         "SEND_ATTEMPTS": env_int("PUSHADMIN_PUSH_SEND_ATTEMPTS", 5, minimum=1),
+        # The dispatcher's first wait before handing a send over again; it doubles after each
+        # hand-over, up to SEND_BACKOFF_MAX_SECONDS.
+        "SEND_BACKOFF_SECONDS": env_int("PUSHADMIN_PUSH_SEND_BACKOFF", 30, minimum=1),
+        "SEND_BACKOFF_MAX_SECONDS": 900,
+        # How long a provider instance stops sending after a batch it stopped early (an endpoint
+        # that keeps timing out, Redis unreachable for the rate limit), unless told how long.
+        "COOLDOWN_SECONDS": env_int("PUSHADMIN_PUSH_COOLDOWN", 30, minimum=1),
         # A claimed send not finished within this many seconds was left by a dead worker: taken back.
         "CLAIM_TIMEOUT_SECONDS": env_int("PUSHADMIN_PUSH_CLAIM_TIMEOUT", 120, minimum=1),
         "WEBHOOK_URL": env_str("PUSHADMIN_WEBHOOK_URL", ""),

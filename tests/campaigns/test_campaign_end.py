@@ -175,6 +175,10 @@ def test_a_claim_left_by_a_dead_worker_after_the_end_fails_and_keeps_its_slot(ap
     campaign_stop(campaign=campaign, user=people["operator"], now=now + timedelta(minutes=1))
     assert Send.objects.filter(campaign=campaign, state="cancelled").count() == 290
     timeout = settings.PUSHADMIN["DELIVERY"]["CLAIM_TIMEOUT_SECONDS"]
+    # Nothing is pending, yet the sweep must ask for a dispatch once the claims are stale: only a
+    # dispatch takes them back.
+    assert not sends_due_exist(now=now + timedelta(seconds=timeout - 1))
+    assert sends_due_exist(now=now + timedelta(seconds=timeout + 5))
     sends_dispatch_batch(now=now + timedelta(seconds=timeout + 5))
     orphans = Send.objects.filter(pk__in=claimed)
     assert set(orphans.values_list("state", flat=True)) == {"failed"}

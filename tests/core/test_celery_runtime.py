@@ -27,6 +27,7 @@ def test_configuration_is_safe_for_lost_workers():
     assert conf.task_time_limit < visibility  # a task never outlives its visibility timeout
     assert conf.beat_schedule["sweep-every-minute"]["schedule"] == 60.0
     assert conf.task_always_eager is False
+    assert conf.broker_transport == "pushadmin.broker:Transport"  # survives a broker restart (tests/faults)
 
 
 

@@ -62,6 +62,8 @@ def setting(module, expression, *, env_extra=None, drop=()):
         ("PUSHADMIN_LOGIN_LOCKOUT", "0", "at least 1s"),
         ("PUSHADMIN_LOGIN_LOCKOUT", "a while", "duration"),
         ("PUSHADMIN_TRUSTED_PROXIES", "-1", "at least 0"),
+        ("PUSHADMIN_PUSH_SEND_BACKOFF", "soon", "integer"),
+        ("PUSHADMIN_PUSH_COOLDOWN", "0", "at least 1"),
     ],
 )
 def test_malformed_variable_stops_startup_naming_it(name, value, words):
@@ -186,4 +188,7 @@ def test_database_url_selects_postgresql():
     expression = "settings.DATABASES['default']['ENGINE']"
     assert setting(TEST_SETTINGS, expression, env_extra={"DATABASE_URL": "postgres://u:p@127.0.0.1:5999/x"}) == \
         "django.db.backends.postgresql"
+    # A kept connection is checked before reuse: a request after a database restart reconnects.
+    kept = "(settings.DATABASES['default']['CONN_MAX_AGE'], settings.DATABASES['default']['CONN_HEALTH_CHECKS'])"
+    assert setting(TEST_SETTINGS, kept, env_extra={"DATABASE_URL": "postgres://u:p@127.0.0.1:5999/x"}) == "(60, True)"
     assert setting(TEST_SETTINGS, expression) == "django.db.backends.sqlite3"

@@ -345,13 +345,20 @@ def test_system_page_reads_workers_beat_queues_and_provider_errors(make_campaign
     ids = list(Send.objects.filter(campaign=c).order_by("pk").values_list("pk", flat=True))
     Send.objects.filter(pk__in=ids[:5]).update(state="failed", error="UNREGISTERED", failed_at=now - timedelta(hours=1))
     Send.objects.filter(pk__in=ids[5:7]).update(state="pending")
+    # Retried: two delivered after a timeout, one waiting after the rate limiter's Redis was
+    # unreachable; reasons that differ only in numbers count together.
+    Send.objects.filter(pk__in=ids[7:8]).update(error="webhook timeout after 10 s (read) (gave up after 2 attempts)")
+    Send.objects.filter(pk__in=ids[8:9]).update(error="webhook timeout after 3 s (read) (gave up after 2 attempts)")
+    Send.objects.filter(pk__in=ids[5:6]).update(error="rate limiter unavailable: ConnectionError", claimed_at=now)
     page = selectors.system_page(user=people["operator"], now=now, wall_now=t)  # liveness: wall seconds
     assert [(w["hostname"], w["alive"]) for w in page["workers"]] == [("w1@host", True), ("w2@host", False)]
     assert page["workers_alive"] == 1 and page["beat_seconds"] == pytest.approx(42) and page["beat_ok"]
     assert page["queues"]["default"] == 3 and page["queues"]["sends"] == 0
-    assert page["providers"] == [{"provider": "log", "sent": 13, "failed": 5, "error_rate": 5 / 18}]
+    assert page["providers"] == [{"provider": "log", "sent": 13, "failed": 5, "retried": 2, "error_rate": 5 / 18}]
     assert page["errors"][0]["error"] == "UNREGISTERED" and page["errors"][0]["n"] == 5
-    assert page["backlog"]["pending"] == 2 and page["paused"] is False
+    assert [(r["n"], r["error"][:21]) for r in page["retries"]] == [(2, "webhook timeout after"), (1, "rate limiter unavaila")]
+    assert page["retries"][1]["last"] == now
+    assert page["backlog"]["pending"] == 2 and page["backlog"]["retrying"] == 1 and page["paused"] is False
     assert sum(h["delivered"] for h in page["hours"]) == 20 and len(page["hours"]) == 24
 
 

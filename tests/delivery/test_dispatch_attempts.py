@@ -46,3 +46,57 @@ def test_http_attempts_per_hand_over_and_send_attempts_per_send_are_independent(
 
         assert sends_dispatch_batch(now=t + timedelta(hours=1), provider=provider)["claimed"] == 0
         assert len(gateway.requests) == 6
+
+
+class AlwaysBusy:
+    """A provider that takes every push and answers "try again later", without a Retry-After."""
+
+    name = "busy"
+
+    def send_batch(self, messages):
+        from apps.delivery.providers import DeliveryResult
+
+        return [DeliveryResult(send_id=m.send_id, ok=False, error="busy") for m in messages]
+
+
+@pytest.mark.django_db
+def test_the_dispatchers_backoff_and_the_providers_cooldown_come_from_the_settings(settings, approved_content,
+                                                                                  population, now):
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "DELIVERY": {
+        **settings.PUSHADMIN["DELIVERY"], "SEND_ATTEMPTS": 5, "SEND_BACKOFF_SECONDS": 2, "SEND_BACKOFF_MAX_SECONDS": 5,
+        "COOLDOWN_SECONDS": 7, "WEBHOOK_URL": "https://push.example.com/", "WEBHOOK_SECRET": "s"}}
+    population(10)
+    campaign = campaign_launch(content=approved_content(), now=now, initial_size=1)
+    [send] = Send.objects.filter(campaign=campaign)
+    waits, t = [], now
+    for _ in range(4):
+        assert sends_dispatch_batch(now=t, provider=AlwaysBusy())["claimed"] == 1
+        send.refresh_from_db()
+        waits.append((send.next_attempt_at - t).total_seconds())
+        t = send.next_attempt_at
+    assert waits == [2, 4, 5, 5]  # doubling from the first wait, capped
+    assert get_provider("webhook", options={"limiter": None}).cooldown == 7
+
+
+@pytest.mark.django_db
+def test_a_push_delivered_after_a_retry_keeps_why_and_a_claim_taken_back_says_so(settings, approved_content,
+                                                                                 population, now):
+    from apps.delivery.providers import get_provider as provider_named
+
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "DELIVERY": {**settings.PUSHADMIN["DELIVERY"], "CLAIM_TIMEOUT_SECONDS": 60}}
+    population(10)
+    campaign = campaign_launch(content=approved_content(), now=now, initial_size=2)
+    first, second = Send.objects.filter(campaign=campaign).order_by("pk")
+    delivering = provider_named("log", options={"limiter": None})
+
+    sends_dispatch_batch(now=now, provider=AlwaysBusy())
+    first.refresh_from_db()
+    assert (first.state, first.error) == ("pending", "busy")
+    # The second was claimed by a worker that died before recording anything.
+    Send.objects.filter(pk=second.pk).update(state="claimed", claimed_at=now)
+    later = first.next_attempt_at + timedelta(seconds=61)
+    sends_dispatch_batch(now=later, provider=delivering)
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.state, first.error) == ("sent", "busy")  # delivered, and why it took a retry
+    assert second.state == "sent" and second.error.startswith("Claim taken back after 60 s")

@@ -577,6 +577,8 @@ def test_a_limiter_that_would_wait_too_long_hands_the_wait_back(gateway, clock):
     assert [r.ok for r in results] == [True, False, False] and len(gateway.requests) == 1
     assert results[1].retry_after == pytest.approx(1.0) and not results[1].permanent
     assert "rate limit" in results[1].error
+    # Refused before any request: neither it nor the rest used up a hand-over.
+    assert [r.attempted for r in results] == [True, False, False]
 
 
 def test_an_unreachable_limiter_sends_nothing_and_says_why(gateway, clock):
@@ -585,6 +587,7 @@ def test_an_unreachable_limiter_sends_nothing_and_says_why(gateway, clock):
     results = webhook(gateway, clock, redis=dead).send_batch([msg(1), msg(2)])
     assert gateway.requests == []
     assert all(not r.ok and not r.permanent and "rate limiter unavailable" in r.error for r in results)
+    assert not any(r.attempted for r in results)  # nothing left: no hand-over used up
 
     [log_result] = get_provider("log", options={"redis": dead}).send_batch([msg(1)])
     assert not log_result.ok and "rate limiter unavailable" in log_result.error

@@ -193,13 +193,16 @@ class HttpProvider:
             return self._fail(message, problem, permanent=True), LOCAL
         last: Outcome | None = None
         for attempt in range(1, attempts + 1):
+            # Refused by the limiter before the first request: the push never left, and the
+            # hand-over does not count against it (as for the rest of the batch, unattempted).
             try:
                 if self.limiter is not None:
                     self.limiter.acquire(1)
             except RateLimitTimeout as exc:
-                return self._fail(message, str(exc), retry_after=exc.retry_after), HALT
+                return self._fail(message, str(exc), retry_after=exc.retry_after, attempted=attempt > 1), HALT
             except (redis.RedisError, OSError) as exc:  # the limiter's Redis is unreachable: do not send unpaced
-                return self._fail(message, f"rate limiter unavailable: {type(exc).__name__}: {exc}"), HALT
+                return self._fail(message, f"rate limiter unavailable: {type(exc).__name__}: {exc}",
+                                  attempted=attempt > 1), HALT
 
             outcome = self._attempt(message, attempt)
             if outcome.kind == OK:
@@ -271,9 +274,9 @@ class HttpProvider:
         return ceiling * (0.5 + 0.5 * self._rng.random())
 
     def _fail(self, message: PushMessage, error: str, *, permanent: bool = False,
-              retry_after: float | None = None) -> DeliveryResult:
+              retry_after: float | None = None, attempted: bool = True) -> DeliveryResult:
         return DeliveryResult(send_id=message.send_id, ok=False, permanent=permanent,
-                              error=clip(error), retry_after=retry_after)
+                              error=clip(error), retry_after=retry_after, attempted=attempted)
 
     # --- what subclasses give ---------------------------------------------------------------
     def _validate(self, message: PushMessage) -> str | None:
