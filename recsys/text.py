@@ -24,6 +24,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from recsys.text_lexicon import (
+    TOKEN_STOP,
     EN_DETERMINERS,
     EN_GENERIC,
     EN_IRREGULAR_PLURALS,
@@ -51,23 +52,8 @@ _EN_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:['\u2019\-][A-Za-z0-9]+)*|\d+(?:[
 
 # Function words and reporting verbs: never tokens. (Key phrases use the longer lists of
 # recsys.text_lexicon; tokens keep this one, which the trained text models were built on.)
-_EN_STOP = frozenset(
-    """a about above after again against all almost also although am among an and another any are
-    aren't around as at be became because become been before being below between both but by can
-    cannot could couldn't did didn't do does doesn't doing don't down during each either else even
-    ever every few for from further get gets got had hadn't has hasn't have haven't having he her
-    here hers herself him himself his how however i if in into is isn't it it's its itself just
-    least less like made make many may me might more most much must my myself neither no nor not
-    now of off often on once one only or other others our ours ourselves out over own per perhaps
-    rather really said same say says several she should shouldn't since so some still such than
-    that that's the their theirs them themselves then there there's these they this those though
-    through thus to too told under until up upon us very via was wasn't we well were weren't what
-    when where whether which while who whom whose why will with within without would wouldn't yet
-    you your yours yourself yourselves s t re ve ll d m mr mrs ms according including today
-    yesterday tomorrow across along amid behind beyond despite inside near onto outside toward
-    towards whoever whatever whichever two three four five six seven eight nine ten hundred
-    thousand million billion""".split()
-)
+_EN_STOP = TOKEN_STOP
+
 # Kiwi tags kept as tokens: nouns, verb/adjective stems, roots, foreign words, hanja, numbers.
 _KO_TOKEN_TAGS = frozenset({"NNG", "NNP", "NR", "VV", "VA", "XR", "SL", "SH", "SN"})
 _KO_STOP = frozenset({"것", "수", "등", "때", "중", "및", "이", "그", "저", "년", "월", "일", "경우", "위하"})

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 # ------------------------------------------------------------------------------------ English
 
-# Words that never begin, end or sit inside an English key phrase: function words, reporting
-# verbs, pronouns, quantity words, ordinals, days and months, vague time words.
-EN_STOP = frozenset(
+# The tokenizer's stop words (recsys.text.tokenize): function words and reporting verbs. The
+# trained text models were built on this list: change it and they must be trained again.
+TOKEN_STOP = frozenset(
     """a about above after again against all almost also although am among an and another any are
     aren't around as at be became because become been before being below between both but by can
     cannot could couldn't did didn't do does doesn't doing don't down during each either else even
@@ -22,16 +22,22 @@ EN_STOP = frozenset(
     that that's the their theirs them themselves then there there's these they this those though
     through thus to too told under until up upon us very via was wasn't we well were weren't what
     when where whether which while who whom whose why will with within without would wouldn't yet
-    you your yours yourself yourselves s t re ve ll d m mr mrs ms dr according including today
+    you your yours yourself yourselves s t re ve ll d m mr mrs ms according including today
     yesterday tomorrow across along amid behind beyond despite inside near onto outside toward
-    towards whoever whatever whichever two three four five six seven eight nine ten eleven twelve
-    twenty thirty forty fifty hundred hundreds thousand thousands million millions billion billions
-    trillion dozen dozens first second third fourth fifth sixth seventh eighth ninth tenth last
-    next latest early late earlier later soon again ahead away back together overnight abroad
-    worldwide nationwide twice half nearly roughly vs versus straight consecutive successive ago fewer
-    monday tuesday wednesday thursday friday saturday sunday january february march april june
-    july august september october november december week weeks weekend month months year years
-    day days time times morning evening night tonight quarter""".split()
+    towards whoever whatever whichever two three four five six seven eight nine ten hundred
+    thousand million billion""".split()
+)
+
+# Words that never begin, end or sit inside an English key phrase: the tokenizer's, and quantity words, ordinals, days and months, vague
+# time words.
+EN_STOP = TOKEN_STOP | frozenset(
+    """abroad ago ahead april august away back billions consecutive day days december dozen dozens
+    dr earlier early eighth eleven evening february fewer fifth fifty first forty fourth friday
+    half hundreds january july june last late later latest march millions monday month months
+    morning nationwide nearly next night ninth november october overnight quarter roughly
+    saturday second september seventh sixth soon straight successive sunday tenth third thirty
+    thousands thursday time times together tonight trillion tuesday twelve twenty twice versus
+    vs wednesday week weekend weeks worldwide year years""".split()
 )
 
 # Words after which the next lexicon word reads as a noun ("the cut", "a ban", "its record").
