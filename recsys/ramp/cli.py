@@ -106,6 +106,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     cov.add_argument("--baseline-ctr", type=float, required=True)
     cov.add_argument("--wave-size", type=int, required=True)
     cov.add_argument("--looks", type=int, default=20)
+    cov.add_argument("--waves", type=int, help="waves sent (one per look, default: every look); later looks only watch")
     cov.add_argument("--json", action="store_true")
     _add_common(cov)
     args = parser.parse_args(argv)
@@ -147,7 +148,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         res = coverage(
             args.true_improvement, args.baseline_ctr, args.wave_size, args.trials,
             looks=args.looks, seed=args.seed, config=config, ctr_shape=shape,
-            delay_scale=args.delay_scale,
+            delay_scale=args.delay_scale, waves=args.waves,
         )
         if args.json:
             print(json.dumps(res))

@@ -30,12 +30,13 @@ def _simulated_looks(
     delay: ClickDelayModel,
     delay_scale: float,
     band: float = 1.0,
+    waves: int | None = None,
 ):
     """Yield, after each wave's window, every trial's cumulative evidence.
 
     A new wave of ``wave_size`` goes to each trial still ``active`` (the caller may clear
-    entries between looks) at times 0, window, 2 window, ...; the look after wave k is at
-    (k + 1) window. Yields ``(k, clicks, q1, q2, qmax, gap, sides)`` arrays over all trials (the
+    entries between looks) at times 0, window, 2 window, ..., for the first ``waves`` looks
+    (default: all); the look after wave k is at (k + 1) window; later looks only observe. Yields ``(k, clicks, q1, q2, qmax, gap, sides)`` arrays over all trials (the
     quantities of :func:`improvement_interval` on the delay curve itself; ``sides["fast"]`` and
     ``sides["slow"]`` hold ``(q1, q2, qmax, gap)`` on the two sides of the delay band ``band``);
     entries of inactive trials are stale.
@@ -52,6 +53,8 @@ def _simulated_looks(
         idx = np.nonzero(active)[0]
         if idx.size == 0:
             return
+        if waves is not None and k >= waves:
+            idx = idx[:0]
         if ctr_shape is None:
             p = np.full((idx.size, N), baseline_ctr)
         else:
@@ -404,10 +407,13 @@ def coverage(
     config: RampConfig = DEFAULT_CONFIG,
     ctr_shape: float | None = 2.0,
     delay_scale: float = 1.0,
+    waves: int | None = None,
 ) -> dict[str, Any]:
     """Share of simulated campaigns whose interval EVER misses the true improvement, per side,
-    over ``looks`` looks (one per wave, waves never stop), for the anytime-valid interval and
-    the normal interval at the same nominal level (each side ``config.alpha``)."""
+    over ``looks`` looks (one per observation window; a wave before each of the first ``waves``,
+    default all: later looks only watch late clicks arrive, as a waiting campaign does), for the
+    anytime-valid interval and the normal interval at the same nominal level (each side
+    ``config.alpha``)."""
     _check_sim_args(true_improvement, baseline_ctr, wave_size, trials)
     rng = np.random.default_rng(seed)
     T = int(trials)
@@ -417,7 +423,7 @@ def coverage(
     for _, clicks, q1, q2, qmax, gap, sides in _simulated_looks(
         rng, r, baseline_ctr, wave_size, T, looks, active,
         window=config.observation_window_s, ctr_shape=ctr_shape,
-        delay=ClickDelayModel.default(), delay_scale=delay_scale, band=config.delay_band,
+        delay=ClickDelayModel.default(), delay_scale=delay_scale, band=config.delay_band, waves=waves,
     ):
         # decide()'s interval: lower end on the fast side of the delay band, upper on the slow.
         qf, q2f, qmf, gf = sides["fast"]
@@ -437,7 +443,7 @@ def coverage(
         "allowed_per_side": config.alpha,
         "settings": {
             "true_improvement": r, "baseline_ctr": baseline_ctr, "wave_size": wave_size,
-            "trials": T, "looks": looks, "seed": seed, "ctr_shape": ctr_shape,
+            "trials": T, "looks": looks, "waves": waves, "seed": seed, "ctr_shape": ctr_shape,
             "delay_scale": delay_scale,
         },
     }

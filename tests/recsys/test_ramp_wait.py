@@ -119,3 +119,15 @@ def test_refit_in_order_learns_the_slow_curve():
     truth = float(ClickDelayModel.default().quantile(0.5)) * 8
     assert all(abs(m / truth - 1) < 0.3 for m in res["delay_refits"]["median_s"])
     assert simulate(2.4, 0.05, 300, 50, seed=33)["delay_refits"] is None
+
+
+@pytest.mark.parametrize("delay_scale", [0.25, 8.0])
+def test_the_interval_holds_while_a_campaign_only_watches_late_clicks(delay_scale):
+    # Six waves, then 18 looks (six hours) that only watch: waiting is looking, nothing more.
+    from recsys.ramp import coverage
+
+    t = 500
+    res = coverage(1.5, 0.05, 300, t, looks=24, waves=6, seed=34, delay_scale=delay_scale)
+    assert res["settings"]["waves"] == 6
+    assert res["anytime_lower_end_ever_above_truth"] <= 0.05 + 2 * _se(t)
+    assert res["anytime_upper_end_ever_below_truth"] <= 0.05 + 2 * _se(t)
