@@ -24,7 +24,7 @@ def window_size(n: int, growth: float) -> int:
     """The ranks a wave of ``n`` probes and its expansion cover together: (1 + growth) x n."""
     if n < 0 or not (growth >= 1 and math.isfinite(growth)):
         raise ValueError(f"need n >= 0 and growth >= 1, got {n!r}, {growth!r}")
-    return int(round((1.0 + growth) * n))
+    return round((1.0 + growth) * n)
 
 
 def probe_counts(*, probed: int, old_unsent: int, new: int, n: int) -> tuple[int, int]:
@@ -44,7 +44,7 @@ def probe_counts(*, probed: int, old_unsent: int, new: int, n: int) -> tuple[int
     if size == 0 or n == 0:
         return 0, 0
     pi = min((probed + n) / size, 1.0)
-    c_new = min(new, n, int(round(pi * new)))
+    c_new = min(new, n, round(pi * new))
     c_old = min(old_unsent, n - c_new)
     c_new = min(new, n - c_old)
     return int(c_old), int(c_new)
@@ -107,6 +107,6 @@ def strata_summary(position, window: int, clicks, expected, strata: int = 5) -> 
         sel = block == j
         ej = float(e[sel].sum())
         out.append({"ranks": [int(edges[j]) + 1, int(edges[j + 1])], "probes": int(sel.sum()),
-                    "clicks": int(round(c[sel].sum())), "expected_clicks": round(ej, 3),
+                    "clicks": round(float(c[sel].sum())), "expected_clicks": round(ej, 3),
                     "improvement": round(float(c[sel].sum()) / ej, 3) if ej > 0 else None})
     return out

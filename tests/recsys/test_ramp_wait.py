@@ -6,6 +6,7 @@ Run without Django:  python -m pytest -p no:django tests/recsys/test_ramp_wait.p
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -13,7 +14,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from recsys.ramp import ClickDelayModel, RampConfig, decide, maturity, simulate, wave_stats
+from recsys.ramp import (
+    ClickDelayModel,
+    RampConfig,
+    decide,
+    maturity,
+    simulate,
+    wave_stats,
+)
 from recsys.ramp.decision import BUDGET, EXPAND, FUTILITY, RESEND, WAIT, _pool, _rule
 from recsys.ramp.evidence import _e_values
 
@@ -36,7 +44,7 @@ def test_maturity_is_a_share_that_grows_with_age_and_is_one_without_a_band():
     ages = [1200, 2400, 3600, 4 * 3600, 12 * 3600]
     values = [wave_stats(*_wave(a)) for a in ages]
     m = [maturity(w.completion_fast * w.expected_clicks, w.completion_slow * w.expected_clicks) for w in values]
-    assert all(0 < x <= 1 for x in m) and all(a < b for a, b in zip(m, m[1:]))
+    assert all(0 < x <= 1 for x in m) and all(a < b for a, b in itertools.pairwise(m))
     assert m[0] == pytest.approx(0.376, abs=0.02)  # the default curve at 20 minutes, band 8
     one = wave_stats(*_wave(1200), band=1.0)
     assert maturity(one.completion * one.expected_clicks, one.completion * one.expected_clicks) == 1.0

@@ -14,7 +14,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from recsys import ramp
-from recsys.ramp import block_counts, probe_counts, simulate, strata_summary, stratified_pick, window_size
+from recsys.ramp import (
+    block_counts,
+    probe_counts,
+    simulate,
+    strata_summary,
+    stratified_pick,
+    window_size,
+)
 from recsys.ramp.simulation import _pick_in_blocks
 
 
