@@ -91,6 +91,17 @@ class Wave(models.Model):
     allocation = models.JSONField(default=dict, blank=True, help_text="Recipients per title variant and why (Thompson sampling).")
     ranker = models.CharField(max_length=64, blank=True, help_text="Which audience ranking chose the recipients.")
     model_versions = models.JSONField(default=dict, blank=True, help_text="The active model versions when the wave was planned.")
+    # Marginal decisions (docs/ramp.md): a wave's probes are a rank-stratified sample of its window,
+    # the ranks that it and the expansion after it would cover, so the ramp's test is about the
+    # people an expansion reaches. An expansion sends to the window's unsent rest and starts the
+    # next stage with a new window.
+    stage = models.PositiveSmallIntegerField(default=1, help_text="Which window the wave's probes sample (1 = wave 1's).")
+    probe_size = models.PositiveIntegerField(default=0, help_text="Probes planned: people drawn from the window.")
+    window = models.BinaryField(null=True, blank=True, help_text="numpy .npz: ids, scores of the window, in the ranker's order.")
+    waiting_since = models.DateTimeField(
+        null=True, blank=True,
+        help_text="Since when the ramp waits for late clicks before deciding (the last look's numbers and reason are "
+                  "kept in decision_numbers and decision_reason until it decides).")
 
     class Meta:
         ordering = ["campaign_id", "number"]

@@ -51,6 +51,15 @@ def wave_features(*, wave_ids) -> dict[int, tuple[np.ndarray, np.ndarray, list[s
     return out
 
 
+def wave_window(*, wave: Wave) -> tuple[np.ndarray, np.ndarray]:
+    """The window a wave's probes were drawn from: (ids, scores) in the ranker's order (empty
+    arrays for a wave planned without one)."""
+    if not wave.window:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    with np.load(io.BytesIO(bytes(wave.window))) as data:
+        return data["ids"].astype(np.int64), data["scores"].astype(float)
+
+
 def ramp_config(campaign: Campaign):
     """The campaign's ramp settings as ``recsys.ramp.RampConfig`` (validates them: ValueError names the field)."""
     from recsys.ramp import RampConfig

@@ -36,14 +36,24 @@ def campaign_close(*, campaign: Campaign, state: str, reason: str, now: datetime
     campaign.state, campaign.ended_at, campaign.end_reason = state, now, reason[:500]
 
 
-def wave_create(*, campaign: Campaign, number: int, planned_size: int, now: datetime) -> Wave:
-    return Wave.objects.create(campaign=campaign, number=number, planned_size=planned_size, created_at=now)
+def wave_create(*, campaign: Campaign, number: int, planned_size: int, now: datetime, probe_size: int | None = None) -> Wave:
+    """A planned wave: ``planned_size`` people, of whom ``probe_size`` probes of a window (default: all)."""
+    return Wave.objects.create(campaign=campaign, number=number, planned_size=planned_size, created_at=now,
+                               probe_size=planned_size if probe_size is None else probe_size)
 
 
 def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocation: dict, ranker: str,
-                     numbers: dict, now: datetime, empty_reason: str = "", model_versions: dict | None = None) -> Wave:
-    """What planning did: the wave is sending, or, with no send, decided at once (stop)."""
+                     numbers: dict, now: datetime, empty_reason: str = "", model_versions: dict | None = None,
+                     stage: int = 1, window_ids=None, window_scores=None) -> Wave:
+    """What planning did: the wave is sending, or, with no send, decided at once (stop). ``stage``
+    and the window (ids and scores in the ranker's order) say whom its probes sample."""
     wave.allocation, wave.ranker, wave.model_versions = allocation, ranker, model_versions or {}
+    wave.stage = stage
+    if window_ids is not None:
+        buf = io.BytesIO()
+        np.savez_compressed(buf, ids=np.asarray(window_ids, dtype=np.int64),
+                            scores=np.asarray(window_scores, dtype=np.float32))
+        wave.window = buf.getvalue()
     wave.sends, wave.expected_clicks = sends, expected_clicks
     wave.state = Wave.State.SENDING if sends else Wave.State.DECIDED
     if not sends:
@@ -88,6 +98,19 @@ def wave_record_sent(*, wave: Wave, sent_at: datetime) -> None:
     wave.observe_until = sent_at + wave.campaign.observation_window
     wave.state = Wave.State.OBSERVING
     wave.save(update_fields=["sent_at", "observe_until", "state"])
+
+
+def wave_record_wait(*, wave: Wave, reason: str, numbers: dict, now: datetime, next_look: datetime) -> bool:
+    """The ramp looked and waits for late clicks: the look's numbers and reason are kept on the
+    wave (it stays observing) and it is looked at again from ``next_look``. Returns True when
+    this look started the wait."""
+    started = wave.waiting_since is None
+    if started:
+        wave.waiting_since = now
+    wave.decision_numbers, wave.decision_reason = numbers, reason[:500]
+    wave.observe_until = next_look
+    wave.save(update_fields=["waiting_since", "decision_numbers", "decision_reason", "observe_until"])
+    return started
 
 
 def wave_record_decision(*, wave: Wave, decision: str, reason: str, numbers: dict, now: datetime) -> None:

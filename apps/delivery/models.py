@@ -35,6 +35,7 @@ class Send(models.Model):
     class ChosenBy(models.TextChoices):
         RANKED = "ranked", "ranked into the wave"
         EXPLORED = "explored", "drawn at random outside the ranked top"
+        PROBED = "probed", "drawn at random from the ranks an expansion would reach (its test's evidence)"
 
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="send_rows")
     wave = models.ForeignKey(Wave, on_delete=models.CASCADE, related_name="send_rows")
@@ -44,10 +45,12 @@ class Send(models.Model):
     baseline_ctr = models.FloatField(help_text="The subscriber's usual push CTR when planned: this send's expected clicks.")
     score = models.FloatField(null=True, blank=True, help_text="The audience ranking's total score (none when explored).")
     chosen_by = models.CharField(max_length=8, choices=ChosenBy.choices, default=ChosenBy.RANKED)
-    rank = models.PositiveIntegerField(null=True, blank=True, help_text="Place in the ranker's order among the eligible (1 = first); empty when explored.")
+    rank = models.PositiveIntegerField(null=True, blank=True, help_text="Place in the ranker's order among the eligible (1 = first); for a probe or an "
+                                                                  "expansion's send, the place in its window; empty when explored.")
     propensity = models.FloatField(
         null=True, blank=True,
-        help_text="Probability of being chosen into the wave given who was eligible: 1 for the ranked top, the draw's for the explored.")
+        help_text="Probability of being chosen into the wave given who was eligible: 1 for the ranked top and an expansion's "
+                  "audience, the draw's for the explored and the probed.")
     provider = models.CharField(max_length=16, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

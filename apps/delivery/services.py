@@ -65,11 +65,12 @@ def _mark(times: dict[int, datetime], field: str) -> list[dict]:
 # --- The outbox: slots and sends --------------------------------------------------------------
 
 def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, scores, variant_ids, cap_window: timedelta,
-                            now, explored=None, ranks=None, propensities=None) -> dict:
+                            now, explored=None, ranks=None, propensities=None, chosen_by=None) -> dict:
     """Claim each subscriber's slot and create their send, in one statement per chunk.
 
     ``scores``: the ranker's (NaN = none, stored empty); ``explored``: True where the person was
-    drawn at random outside the ranked top (default: nobody); ``ranks`` (0 = none) and
+    drawn at random outside the ranked top (default: nobody); ``chosen_by``: each one's
+    ``Send.ChosenBy`` (default: from ``explored``); ``ranks`` (0 = none) and
     ``propensities`` (NaN = none): what chose each one, recorded on the send.
 
     The claim is one conditional ``UPDATE ... WHERE last_content_push_at <= now - cap_window``;
@@ -85,8 +86,7 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
     ids, ctr = ids[order], np.asarray(baseline_ctr, dtype=float)[order]
     score = np.asarray(scores, dtype=float)[order]
     variant = np.asarray(variant_ids, dtype=np.int64)[order]
-    how = np.where(np.zeros(len(ids), dtype=bool) if explored is None else np.asarray(explored, dtype=bool)[order],
-                   Send.ChosenBy.EXPLORED, Send.ChosenBy.RANKED)
+    how = _chosen_by(len(ids), explored, chosen_by)[order]
     rank = np.zeros(len(ids), dtype=np.int64) if ranks is None else np.asarray(ranks, dtype=np.int64)[order]
     prop = np.full(len(ids), np.nan) if propensities is None else np.asarray(propensities, dtype=float)[order]
     subs, sends = Subscriber._meta.db_table, Send._meta.db_table
@@ -152,15 +152,27 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
     return {"subscriber_ids": np.array(sorted(created), dtype=np.int64)}
 
 
-def sends_hold_out(*, campaign, wave, subscriber_ids, baseline_ctr, explored, ranks, propensities, now) -> int:
+def _chosen_by(n: int, explored, chosen_by) -> np.ndarray:
+    if chosen_by is not None:
+        how = np.asarray(chosen_by, dtype=object)
+        if len(how) != n or not set(how.tolist()) <= set(Send.ChosenBy.values):
+            raise ValueError(f"chosen_by: one of {Send.ChosenBy.values} per subscriber")
+        return how
+    return np.where(np.zeros(n, dtype=bool) if explored is None else np.asarray(explored, dtype=bool),
+                    Send.ChosenBy.EXPLORED, Send.ChosenBy.RANKED).astype(object)
+
+
+def sends_hold_out(*, campaign, wave, subscriber_ids, baseline_ctr, explored, ranks, propensities, now,
+                   chosen_by=None) -> int:
     """Record the people of a wave held out at random (the campaign's holdout): a ``held_out``
     row each, so they are never chosen for this content again and can be compared with the
     recipients. No slot is claimed, nothing is sent."""
+    how = _chosen_by(len(subscriber_ids), explored, chosen_by)
     Send.objects.bulk_create([
         Send(campaign_id=campaign.pk, wave_id=wave.pk, subscriber_id=int(sid), state=Send.State.HELD_OUT,
-             baseline_ctr=float(c), created_at=now, chosen_by=Send.ChosenBy.EXPLORED if e else Send.ChosenBy.RANKED,
+             baseline_ctr=float(c), created_at=now, chosen_by=str(h),
              rank=int(r) or None, propensity=None if np.isnan(p) else float(p))
-        for sid, c, e, r, p in zip(subscriber_ids, baseline_ctr, explored, ranks, propensities)
+        for sid, c, h, r, p in zip(subscriber_ids, baseline_ctr, how, ranks, propensities)
     ], batch_size=1000)
     return len(subscriber_ids)
 

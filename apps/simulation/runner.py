@@ -114,10 +114,13 @@ def _ope_truths(run: StrategyRun) -> None:
         content = wave.campaign.content
         if content.external_id not in run.content_index:
             continue
-        rows = list(Send.objects.filter(wave=wave).values_list("subscriber_id", "propensity"))
+        rows = list(Send.objects.filter(wave=wave).values_list("subscriber_id", "propensity", "chosen_by"))
         size = len(rows)
-        top = {sid for sid, prop in rows if prop == 1.0}  # the logged ranker's top (sent or held out)
-        explore_q = max((prop for _sid, prop in rows if prop is not None and prop < 1.0), default=0.0)
+        # the logged ranker's choice (its window's probes or its top, sent or held out), and the
+        # exploration draw's probability outside it (the smallest an explored send records)
+        top = {sid for sid, _prop, how in rows if how != Send.ChosenBy.EXPLORED}
+        explore_q = min((prop for _sid, prop, how in rows if how == Send.ChosenBy.EXPLORED and prop is not None),
+                        default=0.0)
         sent_share = 1.0 - wave.campaign.holdout_share
         ctr = dict(zip(pool["ids"].tolist(), pool["ctr"].tolist()))
         out = {}
@@ -363,6 +366,23 @@ def measure(run: StrategyRun) -> dict:
         elif truth > target:
             above += 1
             above_exp += c.pk in expanded
+    # Every expansion: the true improvement, when it was sent, of the audience the decision chose
+    # (the window's rest: the new wave's sends that are not probes of the next window).
+    expansions = marginal_below = 0
+    by_campaign = {c.pk: c for c in campaigns}
+    for w in Wave.objects.filter(campaign__client=run.client, decision="expand").order_by("pk"):
+        nxt = Wave.objects.filter(campaign_id=w.campaign_id, number=w.number + 1).first()
+        content = by_campaign[w.campaign_id].content
+        if nxt is None or content.external_id not in run.content_index:
+            continue
+        ids = list(Send.objects.filter(wave=nxt, state="sent", chosen_by=Send.ChosenBy.RANKED)
+                   .values_list("subscriber_id", flat=True))
+        if not ids:
+            continue
+        expansions += 1
+        truth = world.true_improvement(run.content_index[content.external_id], np.array([run.index_of_id[i] for i in ids]),
+                                       at=world.seconds(nxt.created_at))
+        marginal_below += bool(truth < floor)
     inactive_pushes = log.state == STATE_INACTIVE
     back = np.unique(log.subscriber[inactive_pushes & np.isfinite(log.clicked_at)])
     weeks = int(math.ceil(world.seconds(run.now) / (7 * 86400)))
@@ -393,7 +413,11 @@ def measure(run: StrategyRun) -> dict:
         "inactive_back_per_1000": round(1000 * len(back) / pushes, 2) if pushes else None,
         "wau": {"week": last_week, "treated": round(float(p1), 4), "holdout": round(float(p0), 4),
                 "lift": round(float(p1 - p0), 4), "ci95": [round(float(p1 - p0 - 1.96 * se), 4), round(float(p1 - p0 + 1.96 * se), 4)]},
-        "ramp": {"below_floor": below, "expanded_below_floor": below_exp, "above_target": above, "expanded_above_target": above_exp},
+        "ramp": {"below_floor": below, "expanded_below_floor": below_exp, "above_target": above, "expanded_above_target": above_exp,
+                 "expanded_share_below_floor": round(below_exp / below, 4) if below else None,
+                 "expanded_share_above_target": round(above_exp / above, 4) if above else None,
+                 "expansions": expansions, "marginal_below_floor": marginal_below,
+                 "marginal_below_floor_share": round(marginal_below / expansions, 4) if expansions else None},
         "per_content": {"contents": len(own), "median_improvement": round(float(np.median(own)), 3) if own else None,
                         "top_content_push_share": round(top / pushes, 4) if pushes else None},
     }
@@ -463,7 +487,8 @@ def _simulate_one(*, subscribers: int, days: float, seed: int, difficulty, strat
                                                        start=start, ope_check=ope_check)
             if not keep:
                 transaction.set_rollback(True)
-    ramp = {"below_floor": 0, "expanded_below_floor": 0, "above_target": 0, "expanded_above_target": 0}
+    ramp = {"below_floor": 0, "expanded_below_floor": 0, "above_target": 0, "expanded_above_target": 0,
+            "expansions": 0, "marginal_below_floor": 0}
     for s in out["strategies"].values():
         for k in ramp:
             ramp[k] += s["ramp"][k]
@@ -471,6 +496,13 @@ def _simulate_one(*, subscribers: int, days: float, seed: int, difficulty, strat
         "contents_below_floor": ramp["below_floor"], "contents_above_target": ramp["above_target"],
         "expanded_share_below_floor": round(ramp["expanded_below_floor"] / ramp["below_floor"], 4) if ramp["below_floor"] else None,
         "expanded_share_above_target": round(ramp["expanded_above_target"] / ramp["above_target"], 4) if ramp["above_target"] else None,
+        # of all expansions, those whose audience (the new wave's sends the decision chose) was
+        # truly below the floor when it was sent
+        "expansions": ramp["expansions"], "marginal_below_floor": ramp["marginal_below_floor"],
+        "marginal_below_floor_share": round(ramp["marginal_below_floor"] / ramp["expansions"], 4) if ramp["expansions"] else None,
+        "per_strategy": {name: {key: s["ramp"][key] for key in ("expanded_share_below_floor", "expanded_share_above_target",
+                                                                "expansions", "marginal_below_floor_share")}
+                         for name, s in out["strategies"].items()},
     }
     product = out["strategies"].get("product", {})
     out["holdout"] = {"wau_lift": product.get("wau", {}).get("lift"), "ci95": product.get("wau", {}).get("ci95")}

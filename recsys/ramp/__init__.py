@@ -8,7 +8,8 @@ Click improvement = clicks observed / clicks expected, where expected clicks are
 usual push CTRs (:func:`smoothed_ctr`) weighted by the share of their eventual clicks that should
 have arrived by now (:class:`ClickDelayModel`).
 
-The decision is a pair of one-sided mixture sequential probability ratio tests (equivalently the
+When neither is reached and the evidence is still immature (late clicks to come), the decision
+may **wait**: observe longer without sending. The decision is a pair of one-sided mixture sequential probability ratio tests (equivalently the
 two ends of a confidence sequence): expand when the e-value against "improvement <= floor"
 reaches ``1/alpha``; stop for futility when the e-value against "improvement >= target" reaches
 ``1/alpha``. Both e-values are nonnegative supermartingales under their null for Bernoulli clicks
@@ -20,7 +21,8 @@ Pure library: numpy/scipy only, arrays and frozen dataclasses in and out.
 
 The package: ``config`` (RampConfig, WaveStats, RampDecision), ``prior`` (baseline CTRs),
 ``delay`` (ClickDelayModel, wave_stats), ``evidence`` (e-values, confidence sequence),
-``decision`` (decide), ``simulation`` (simulate, coverage), ``cli`` (``python -m recsys.ramp``).
+``decision`` (decide), ``window`` (marginal decisions: waves drawn from the ranks an expansion
+would reach), ``simulation`` (simulate, coverage), ``cli`` (``python -m recsys.ramp``).
 Everything importable from ``recsys.ramp`` before the split still is.
 """
 
@@ -40,7 +42,8 @@ from recsys.ramp.evidence import (
     improvement_interval,
     normal_interval,
 )
-from recsys.ramp.decision import _finite, _fmt, _pool, decide, decision_due
+from recsys.ramp.decision import _finite, _fmt, _pool, decide, decision_due, maturity
+from recsys.ramp.window import block_counts, probe_counts, strata_summary, stratified_pick, window_size
 from recsys.ramp.simulation import _check_sim_args, _simulated_looks, coverage, simulate
 from recsys.ramp.cli import _add_common, _config_from_args, main
 
@@ -54,8 +57,13 @@ __all__ = [
     "decision_due",
     "fit_population_prior",
     "improvement_interval",
+    "maturity",
     "normal_interval",
+    "probe_counts",
     "simulate",
     "smoothed_ctr",
+    "strata_summary",
+    "stratified_pick",
     "wave_stats",
+    "window_size",
 ]

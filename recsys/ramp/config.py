@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-ACTIONS = ("expand", "resend", "stop")
+ACTIONS = ("expand", "resend", "wait", "stop")
 
 
 # --------------------------------------------------------------------------------------------
@@ -32,6 +32,15 @@ class RampConfig:
     # exposure as if clicks came delay_band x faster, futility as if delay_band x slower.
     # 1 = trust the curve exactly. See docs/ramp.md ("Delay band").
     delay_band: float = 8.0
+    # Waiting for late clicks (docs/ramp.md, "Waiting"). The evidence's maturity is the share of
+    # the exposure counted by the expansion test (fast side of the band) that the futility test
+    # (slow side) counts too: the expansion test sees at least maturity x the true improvement.
+    # Undecided and less mature than resend_maturity: wait (observe, send nothing) instead of
+    # re-sending. Out of budget and less mature than final_maturity: wait instead of stopping.
+    # Never wait once the last wave is older than max_wait_s.
+    resend_maturity: float = 0.0
+    final_maturity: float = 0.9
+    max_wait_s: float = 6 * 3600.0
 
     def __post_init__(self) -> None:
         if not (self.floor > 0 and math.isfinite(self.floor)):
@@ -54,6 +63,12 @@ class RampConfig:
             raise ValueError(f"mixture_shape must be positive, got {self.mixture_shape!r}")
         if not (self.delay_band >= 1 and math.isfinite(self.delay_band)):
             raise ValueError(f"delay_band must be a finite number >= 1, got {self.delay_band!r}")
+        for name in ("resend_maturity", "final_maturity"):
+            v = getattr(self, name)
+            if not (0 <= v <= 1):
+                raise ValueError(f"{name} must be in [0, 1], got {v!r}")
+        if not (self.max_wait_s >= 0 and math.isfinite(self.max_wait_s)):
+            raise ValueError(f"max_wait_s must be a finite number >= 0, got {self.max_wait_s!r}")
 
     # Mixing distributions of the two one-sided tests, on theta = true / null improvement.
     @property
@@ -169,10 +184,11 @@ class WaveStats:
 class RampDecision:
     """The outcome of :func:`decide`.
 
-    action     "expand", "resend" or "stop"
-    next_size  size of the next wave (0 when stopping)
+    action     "expand", "resend", "wait" or "stop"
+    next_size  size of the next wave (0 when stopping or waiting)
     reason     one human-readable sentence with the numbers
-    code       machine-readable reason: "above_floor", "undecided", "futility", "budget", "cap"
+    code       machine-readable reason: "above_floor", "undecided", "immature" (wait), "futility",
+               "budget", "cap"
     numbers    JSON-able snapshot of everything the decision saw (store it with the decision)
     """
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Any, Sequence
+
+import numpy as np
 
 from recsys.ramp.config import DEFAULT_CONFIG, RampConfig, RampDecision, WaveStats
 from recsys.ramp.evidence import _e_values, improvement_interval, normal_interval
@@ -41,6 +43,44 @@ def decision_due(waves: Sequence[WaveStats], config: RampConfig = DEFAULT_CONFIG
     return age is None or age >= config.observation_window_s
 
 
+# Outcomes of the rule, as small integers so that the simulation can apply it to arrays.
+EXPAND, FUTILITY, BUDGET, WAIT, RESEND = 0, 1, 2, 3, 4
+
+
+def maturity(q_fast, q_slow):
+    """Share of the exposure counted by the expansion test (fast side of the delay band) that the
+    futility test (slow side) counts too, in [0, 1]; 1 without a band or without exposure. Whatever
+    the true delays within the band, the expansion test sees at least ``maturity`` x the true
+    improvement: it is how far waiting could still move it."""
+    qf = np.asarray(q_fast, dtype=float)
+    qs = np.asarray(q_slow, dtype=float)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        m = np.where(qf > 0, np.minimum(qs / np.where(qf > 0, qf, 1.0), 1.0), 1.0)
+    return float(m) if m.ndim == 0 else m
+
+
+def _rule(log_up, log_dn, clicks, q_fast, mature, n_waves, last_age, config: RampConfig, out_of_time=False):
+    """The decision rule on (arrays of) evidence: EXPAND, FUTILITY, BUDGET, WAIT or RESEND.
+
+    Expand on the fast side's e-value (and a point estimate above the floor), stop for futility
+    on the slow side's; otherwise wait while the evidence is immature (below ``resend_maturity``,
+    or below ``final_maturity`` once no further wave may be sent: the wave budget is used or
+    ``out_of_time``) and the last wave is younger than ``max_wait_s`` (``last_age`` NaN =
+    unknown: never wait); else re-send, or stop on the budget.
+    """
+    thr = math.log(1.0 / config.alpha)
+    up = (np.asarray(log_up) >= thr) & (np.asarray(clicks) > config.floor * np.asarray(q_fast))
+    down = np.asarray(log_dn) >= thr
+    budget = (np.asarray(n_waves) >= config.max_waves) | np.asarray(out_of_time, dtype=bool)
+    age = np.asarray(last_age, dtype=float)
+    with np.errstate(invalid="ignore"):
+        can_wait = age < config.max_wait_s  # NaN: False
+    immature = np.where(budget, np.asarray(mature) < config.final_maturity, np.asarray(mature) < config.resend_maturity)
+    wait = can_wait & immature
+    out = np.where(up, EXPAND, np.where(down, FUTILITY, np.where(wait, WAIT, np.where(budget, BUDGET, RESEND))))
+    return int(out) if out.ndim == 0 else out
+
+
 def _finite(x: float) -> float | None:
     return float(x) if math.isfinite(x) else None
 
@@ -53,12 +93,24 @@ def decide(
     waves: Sequence[WaveStats],
     config: RampConfig = DEFAULT_CONFIG,
     remaining_cap: int | None = None,
+    *,
+    expand_size: int | None = None,
+    remaining_s: float | None = None,
 ) -> RampDecision:
-    """Expand, re-send or stop, from all waves so far (cumulative).
+    """Expand, re-send, wait or stop, from all waves so far (cumulative).
 
+    waves          the evidence about the audience an expansion would reach (the campaign's
+                   probes of its current window: ``docs/ramp.md``, "Marginal decisions")
     remaining_cap  how many more recipients this content may still reach (None = no cap).
+    expand_size    how many people an expansion would reach (None: ``growth`` x the last wave)
+    remaining_s    how long the content may still be pushed (None = no limit). With less than one
+                   observation window left, a re-sent wave could not be judged before the content
+                   expires: the campaign sends nothing more unless it expands (it waits for the
+                   clicks still to come while the evidence is immature, else stops, code "budget")
 
-    Raises ValueError if there is no wave or the last wave's observation window has not passed.
+    "wait" (code "immature"): nothing is sent, the same waves are judged again later (their late
+    clicks keep counting). Raises ValueError if there is no wave or the last wave's observation
+    window has not passed.
     """
     waves = list(waves)
     if not waves:
@@ -70,6 +122,8 @@ def decide(
         )
     if remaining_cap is not None and remaining_cap < 0:
         raise ValueError(f"remaining_cap must be >= 0, got {remaining_cap!r}")
+    if expand_size is not None and expand_size < 0:
+        raise ValueError(f"expand_size must be >= 0, got {expand_size!r}")
 
     bands = {w.delay_band for w in waves if w.delay_band is not None}
     if bands - {float(config.delay_band)}:
@@ -85,7 +139,6 @@ def decide(
     log_up, _ = _e_values(c, qf, p["expected_sq_fast"], p["expected_max_fast"], p["clicked_gap_fast"], config)
     _, log_dn = _e_values(c, qs, p["expected_sq_slow"], p["expected_max_slow"], p["clicked_gap_slow"], config)
     log_up, log_dn = float(log_up), float(log_dn)
-    thr = math.log(1.0 / config.alpha)
     lo, _ = improvement_interval(
         c, qf, expected_sq=p["expected_sq_fast"], expected_max=p["expected_max_fast"],
         clicked_gap=p["clicked_gap_fast"], config=config,
@@ -97,6 +150,12 @@ def decide(
     nlo, nhi = normal_interval(c, q1, config=config)
     improvement = c / q1 if q1 > 0 else float("nan")
     level = 1 - 2 * config.alpha
+    mature = maturity(qf, qs)
+    last_age = waves[-1].age_seconds
+    out_of_time = remaining_s is not None and remaining_s < config.observation_window_s
+    code = _rule(log_up, log_dn, c, qf, mature, len(waves), float("nan") if last_age is None else last_age, config,
+                 out_of_time)
+    no_more = len(waves) >= config.max_waves or out_of_time
     e_up = math.exp(min(log_up, 700.0))
     e_dn = math.exp(min(log_dn, 700.0))
     numbers: dict[str, Any] = {
@@ -108,6 +167,7 @@ def decide(
         "expected_clicks_fast": qf,
         "expected_clicks_slow": qs,
         "delay_band": max(bands) if bands else None,
+        "maturity": mature,
         "sends": p["sends"],
         "waves": len(waves),
         "anytime_interval": {
@@ -141,9 +201,9 @@ def decide(
     def sized(n: int) -> int:
         return int(min(n, cap)) if cap is not None else int(n)
 
-    # Expand only on evidence AND a point estimate above the floor (see improvement_interval).
-    if log_up >= thr and c > config.floor * qf:
-        nxt = sized(max(int(round(config.growth * last)), last))
+    if code == EXPAND:
+        planned = max(int(round(config.growth * last)), last) if expand_size is None else int(expand_size)
+        nxt = sized(planned)
         if nxt <= 0:
             return RampDecision(
                 "stop", 0, f"stop: above the floor {config.floor} but the content's cap is reached; {seen}",
@@ -157,7 +217,7 @@ def decide(
             "above_floor",
             numbers,
         )
-    if log_dn >= thr:
+    if code == FUTILITY:
         return RampDecision(
             "stop",
             0,
@@ -166,11 +226,26 @@ def decide(
             "futility",
             numbers,
         )
-    if len(waves) >= config.max_waves:
+    if cap is not None and cap <= 0 and code != BUDGET:  # nothing more can be sent: waiting cannot help
+        code = BUDGET if no_more else RESEND
+    why = (f"budget of {config.max_waves} waves used" if len(waves) >= config.max_waves
+           else "no time left to judge another wave before the content expires")
+    if code == WAIT:
+        after = "before stopping" if no_more else "before sending more"
+        return RampDecision(
+            "wait",
+            0,
+            f"wait: late clicks still to come (evidence {mature:.0%} mature, need "
+            f"{config.final_maturity if no_more else config.resend_maturity:.0%} "
+            f"{after}; e-values {e_up:.1f} and {e_dn:.1f}, need {1 / config.alpha:.0f}); {seen}",
+            "immature",
+            numbers,
+        )
+    if code == BUDGET:
         return RampDecision(
             "stop",
             0,
-            f"stop: budget of {config.max_waves} waves used without a confident answer; {seen}",
+            f"stop: {why} without a confident answer; {seen}",
             "budget",
             numbers,
         )

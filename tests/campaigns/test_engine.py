@@ -112,13 +112,23 @@ def test_dispatch_observe_decide_expand_with_clicks(approved_content, population
     assert wave.decision == "expand", wave.decision_reason
     numbers = wave.decision_numbers
     assert numbers["anytime_interval"]["lo"] > 1.5 and numbers["normal_interval"]["label"]
+    # Wave 1 probed the 1,500 best-ranked (it and its expansion); the expansion sends to the
+    # 1,200 of them it did not probe, and probes the next window with as many.
+    assert numbers["marginal"]["window"] == 1500 and numbers["marginal"]["audience"] == 1200
     wave2 = Wave.objects.get(campaign=campaign, number=2)
-    assert wave2.planned_size == 1200 and wave2.sends == 1200
+    assert wave2.planned_size == 2400 and wave2.sends == 2400 and wave2.stage == 2
+    from apps.campaigns.selectors import wave_window
+
+    first_window, _ = wave_window(wave=wave)
+    fill = set(Send.objects.filter(wave=wave2, chosen_by="ranked").values_list("subscriber_id", flat=True))
+    probes1 = set(Send.objects.filter(wave=wave, chosen_by="probed").values_list("subscriber_id", flat=True))
+    assert len(fill) == 1200 and fill | probes1 == set(first_window.tolist())
+    assert Send.objects.filter(wave=wave2, chosen_by="probed").count() == 1200
     assert Decision.objects.filter(campaign=campaign, action="wave_expand").exists()
     # The clickers joined the look-alike seed of wave 2's ranking.
     assert Decision.objects.filter(campaign=campaign, action="wave_plan", subject="wave:2").get().numbers["seed"] == 45
     # The variants' clicks fed the bandit: wave 2's allocation is recorded.
-    assert sum(wave2.allocation["recipients"].values()) == 1200
+    assert sum(wave2.allocation["recipients"].values()) == 2400
 
 
 @pytest.mark.django_db

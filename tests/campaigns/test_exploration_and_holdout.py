@@ -35,7 +35,7 @@ def ranker_for(client):
 def test_with_both_shares_at_zero_every_send_is_ranked_and_nobody_is_held_out(approved_content, population, now):
     population(500)  # the tests' clients have both shares at zero
     campaign = campaign_launch(content=approved_content(), now=now)
-    assert set(Send.objects.filter(campaign=campaign).values_list("chosen_by", "state")) == {("ranked", "pending")}
+    assert set(Send.objects.filter(campaign=campaign).values_list("chosen_by", "state")) == {("probed", "pending")}
     numbers = Decision.objects.get(campaign=campaign, action="wave_plan").numbers
     assert "explored" not in numbers and "held_out" not in numbers
 
@@ -64,18 +64,26 @@ def test_wave_one_explores_outside_the_ranked_top_and_the_holdout_is_never_pushe
     rows = Send.objects.filter(campaign=campaign)
     numbers = Decision.objects.get(campaign=campaign, action="wave_plan").numbers
     assert numbers["explored"] == 50 and numbers["exploration_probability"] == pytest.approx(50 / 1850, abs=1e-6)
-    ranked_top = {s.pk for s in subs[:150]}  # what the ranker chose: the 150 lowest ids
+    # The probes: 150 drawn from the window of 750 best-ranked (the 750 lowest ids), 30 per rank
+    # block of 150; the explored: 50 at random among everyone eligible not probed.
+    window = {s.pk for s in subs[:750]}
+    probed = set(rows.filter(chosen_by="probed").values_list("subscriber_id", flat=True))
     explored = set(rows.filter(chosen_by="explored").values_list("subscriber_id", flat=True))
-    assert explored and not explored & ranked_top
-    assert set(rows.filter(chosen_by="ranked").values_list("subscriber_id", flat=True)) <= ranked_top
+    assert len(probed) == 150 and probed <= window and explored and not explored & probed
+    assert not rows.filter(chosen_by="ranked").exists()
+    ranks = sorted(rows.filter(chosen_by="probed").values_list("rank", flat=True))
+    assert [sum(1 for r in ranks if 150 * b < r <= 150 * (b + 1)) for b in range(5)] == [30] * 5
     assert rows.filter(chosen_by="explored", state="pending", score__isnull=True).count() == \
         rows.filter(chosen_by="explored", state="pending").count()
-    # What chose each one: the ranked top in the ranker's order, with certainty; the explored by
-    # a draw whose probability is known. The wave keeps the ranker and the model versions.
-    for rank, sid, propensity in rows.filter(chosen_by="ranked").values_list("rank", "subscriber_id", "propensity"):
-        assert subs[rank - 1].pk == sid and propensity == 1.0
+    # What chose each one: its chance of being in the wave, known. A probe's is its block's draw
+    # (30 of 150) or else the exploration's; an explored one's the same inside the window, the
+    # exploration's alone outside it. The wave keeps the ranker and the model versions.
+    q = 50 / 1850
+    for rank, sid, propensity in rows.filter(chosen_by="probed").values_list("rank", "subscriber_id", "propensity"):
+        assert subs[rank - 1].pk == sid and propensity == pytest.approx(0.2 + 0.8 * q)
     assert set(rows.filter(chosen_by="explored").values_list("rank", flat=True)) == {None}
-    assert {round(p, 9) for p in rows.filter(chosen_by="explored").values_list("propensity", flat=True)} == {round(50 / 1850, 9)}
+    for sid, propensity in rows.filter(chosen_by="explored").values_list("subscriber_id", "propensity"):
+        assert propensity == pytest.approx(0.2 + 0.8 * q if sid in window else q)
     assert campaign.waves.get().model_versions == {"ranker": "test:by-id"}
     # the wave keeps its pool as the ranker saw it: who, their usual CTR, push history, days inactive
     from apps.campaigns.selectors import wave_pool

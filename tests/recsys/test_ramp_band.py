@@ -111,7 +111,8 @@ def test_simulate_reports_minutes_to_decision(capsys):
                     "--trials", "50", "--delay-scale", "4", "--json"])
     assert rc == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["minutes_to_decision"] == pytest.approx(out["mean_waves"] * 20.0)
+    # one look per wave, and one more per wait
+    assert out["minutes_to_decision"] == pytest.approx((out["mean_waves"] + out["mean_waits"]) * 20.0)
     assert out["settings"]["config"]["delay_band"] == 8.0 and out["settings"]["delay_scale"] == 4.0
     for key in ("expanded_share", "mean_sends"):
         assert key in out

@@ -26,7 +26,11 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
     assert 0.7 < random["baseline_estimate_over_truth"] < 1.3  # the product's usual CTRs track the truth
     for key in ("click_improvement", "clicks_per_1000", "inactive_back_per_1000", "wau"):
         assert key in product
-    assert {"expanded_share_below_floor", "expanded_share_above_target"} <= set(first["ramp"])
+    assert {"expanded_share_below_floor", "expanded_share_above_target", "marginal_below_floor_share",
+            "expansions"} <= set(first["ramp"])
+    for name in ("product", "random"):  # each strategy's own ramp numbers
+        assert {"expanded_share_above_target", "marginal_below_floor_share"} <= set(first["ramp"]["per_strategy"][name])
+        assert first["strategies"][name]["ramp"]["expansions"] >= first["strategies"][name]["ramp"]["marginal_below_floor"]
     assert "wau_lift" in first["holdout"]
     # A fair comparison: every strategy retrained on the same schedule; improvement also against
     # the world's true usual CTRs; what one content took of the pushes.

@@ -37,6 +37,22 @@ def improvement_intervals(*, clicks: int, expected: float, campaign: Campaign) -
             "anytime": {"lo": fin(lo), "hi": fin(hi)}, "normal": {"lo": fin(nlo), "hi": fin(nhi)}}
 
 
+def marginal_test(waves: list[Wave]) -> dict | None:
+    """The numbers of the ramp's last look (a decision or a wait): the probes of the window an
+    expansion would reach, by rank stratum, against the improvement over every send."""
+    for w in reversed(waves):
+        n = w.decision_numbers or {}
+        if "marginal" in n and "anytime_interval" in n:
+            m = n["marginal"]
+            return {"wave": w.number, "stage": m.get("stage"), "window": m.get("window"), "probes": m.get("probes"),
+                    "audience": m.get("audience"), "strata": m.get("strata") or [], "code": n.get("code"),
+                    "improvement": n.get("improvement"), "anytime": n["anytime_interval"],
+                    "e_up": n.get("e_value_above_floor"), "e_down": n.get("e_value_below_target"),
+                    "threshold": n.get("e_value_threshold"), "maturity": n.get("maturity"),
+                    "all_sends": n.get("all_sends") or {}}
+    return None
+
+
 def campaign_for_user(*, user, pk: int) -> Campaign:
     try:
         return (Campaign.objects.filter(client_q(user, None)).select_related("content", "client", "created_by")
@@ -60,7 +76,8 @@ def campaign_page(*, user, pk: int, now: datetime) -> dict:
         cum_clicks += w.clicks
         cum_expected += w.expected_clicks
         n = w.decision_numbers or {}
-        decided = bool(w.decision) and "anytime_interval" in n
+        waiting = not w.decision and w.waiting_since is not None and w.state == Wave.State.OBSERVING
+        decided = (bool(w.decision) or waiting) and "anytime_interval" in n
         if decided:
             cumulative = {
                 "improvement": n.get("improvement"), "clicks": n.get("clicks"), "expected_clicks": n.get("expected_clicks"),
@@ -68,7 +85,7 @@ def campaign_page(*, user, pk: int, now: datetime) -> dict:
                 "normal": {"lo": n["normal_interval"].get("lo"), "hi": n["normal_interval"].get("hi")},
                 "e_up": n.get("e_value_above_floor"), "e_down": n.get("e_value_below_target"),
                 "threshold": n.get("e_value_threshold"), "completion": n.get("completion"),
-                "source": "decision",
+                "source": "waiting" if waiting else "decision",
             }
         elif w.sends and w.state != Wave.State.DECIDED:
             # Not decided yet: the same intervals on all clicks so far against the full-horizon
@@ -81,7 +98,9 @@ def campaign_page(*, user, pk: int, now: datetime) -> dict:
                      "delivered": w.delivered, "failed": w.failed, "clicks": w.clicks, "expected_clicks": w.expected_clicks,
                      "improvement": w.improvement, "cumulative": cumulative, "decision": w.decision,
                      "code": n.get("code", ""), "reason": w.decision_reason, "created_at": w.created_at,
-                     "sent_at": w.sent_at, "decided_at": w.decided_at, "ranker": w.ranker})
+                     "sent_at": w.sent_at, "decided_at": w.decided_at, "ranker": w.ranker,
+                     "waiting": {"since": w.waiting_since, "next_look": w.observe_until, "reason": w.decision_reason,
+                                 "maturity": n.get("maturity")} if waiting else None})
 
     variants = list(TitleVariant.objects.filter(content_id=campaign.content_id).order_by("id"))
     by_wave_variant = {(r["wave_id"], r["title_variant_id"]): r for r in Send.objects.filter(campaign_id=campaign.pk)
@@ -106,6 +125,7 @@ def campaign_page(*, user, pk: int, now: datetime) -> dict:
     decisions = list(Decision.objects.filter(campaign_id=campaign.pk).select_related("actor_user").order_by("-at", "-id")[:100])
     total = improvement_intervals(clicks=campaign.clicks, expected=campaign.expected_clicks, campaign=campaign)
     return {
+        "marginal": marginal_test(waves),
         "now": now, "campaign": campaign, "content": campaign.content, "client": campaign.client,
         "level": level, "floor": campaign.floor, "target": campaign.target,
         "waves": rows, "variants": variant_rows, "total": total,

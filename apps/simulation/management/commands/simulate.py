@@ -68,5 +68,10 @@ class Command(BaseCommand):
                   f"{s['inactive_back_per_1000'] or 0:>9.1f} {s['pushes']:>7.0f} {s['campaigns']:>9.0f}")
         w(f"ramp: expanded {report['ramp']['expanded_share_below_floor']} of contents below the floor "
           f"({report['ramp']['contents_below_floor']}), {report['ramp']['expanded_share_above_target']} above the target "
-          f"({report['ramp']['contents_above_target']})")
+          f"({report['ramp']['contents_above_target']}); of {report['ramp']['expansions']} expansions, "
+          f"{report['ramp']['marginal_below_floor_share']} reached an audience below the floor")
+        for name, r in report["ramp"]["per_strategy"].items():
+            w(f"  {name:<9} expanded {r['expanded_share_above_target']} of contents above the target, "
+              f"{r['expanded_share_below_floor']} below the floor; {r['expansions']} expansions, "
+              f"{r['marginal_below_floor_share']} to an audience below the floor")
         w(f"weekly-active lift vs the 5% holdout: {report['holdout']['wau_lift']} (95% CI {report['holdout']['ci95']})")
