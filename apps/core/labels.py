@@ -55,6 +55,7 @@ LABELS: dict[str, dict[str, object]] = {
         "nobody_left": pgettext_lazy("decision code", "nobody left"),
         "stopped": pgettext_lazy("decision code", "stopped"),
         "expired": pgettext_lazy("decision code", "expired"),
+        "immature": pgettext_lazy("decision code", "waiting for late clicks"),
     },
     "review": {
         "pending": pgettext_lazy("title review", "pending"),
@@ -163,6 +164,7 @@ LABELS: dict[str, dict[str, object]] = {
         "wave_resend": _("sent another wave of the same size"),
         "wave_stop": _("stopped after a wave"),
         "policy_set": _("changed the client's policy"),
+        "wave_wait": _("waited for late clicks"),
         "sending_pause": _("paused sending"),
         "sending_resume": _("resumed sending"),
         "model_activate": _("activated a model version"),
