@@ -38,6 +38,12 @@ _PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p + r"\Z"), msg) for p
     (rf"stop: above the floor (?P<floor>{N}) but the content's cap is reached",
      _("stop: above the floor %(floor)s but the content's cap is reached")),
     (r"stop: the content's cap is reached", _("stop: the content's cap is reached")),
+    # the wait: its parenthesis holds a "; ", so ``translate`` sees its halves as two parts
+    (r"wait: late clicks still to come \(evidence (?P<m>\d+%) mature, need (?P<need>\d+%) before stopping",
+     _("wait: late clicks still to come (evidence %(m)s mature, need %(need)s before stopping")),
+    (r"wait: late clicks still to come \(evidence (?P<m>\d+%) mature, need (?P<need>\d+%) before sending more",
+     _("wait: late clicks still to come (evidence %(m)s mature, need %(need)s before sending more")),
+    (rf"e-values (?P<up>{N}) and (?P<down>{N}), need (?P<need>{N})\)", _("e-values %(up)s and %(down)s, need %(need)s)")),
     # apps.orchestration: other ends of a campaign
     (r"No push of this campaign was delivered\.", _("No push of this campaign was delivered.")),
     (r"No eligible subscriber left for this content\.", _("No eligible subscriber left for this content.")),

@@ -313,6 +313,10 @@ STORED = [
     "(improvement 1.80, anytime 90% interval 0.60-3.90, normal 0.90-2.70)",
     "stop: the content's cap is reached; 9 clicks vs 5.0 expected by now (improvement 1.80, anytime 90% interval "
     "0.60-3.90, normal 0.90-2.70)",
+    "wait: late clicks still to come (evidence 69% mature, need 90% before stopping; e-values 2.1 and 0.3, need 20); "
+    "4 clicks vs 1.1 expected by now (improvement 3.61, anytime 90% interval 0.90-9.80, normal 1.20-6.10)",
+    "wait: late clicks still to come (evidence 40% mature, need 60% before sending more; e-values 1.0 and 0.5, need "
+    "20); 1 clicks vs 0.5 expected by now (improvement 2.00, anytime 90% interval 0.00-inf, normal 0.00-5.00)",
     "No push of this campaign was delivered.", "No eligible subscriber left for this content.", "content expired",
     "stopped by op: a duplicate story", "stopped by op",
     "Predicted click improvement 0.42 is below the client's threshold 1.00.",

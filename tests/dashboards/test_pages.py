@@ -222,7 +222,7 @@ def _queries(client, url) -> int:
 # campaigns + their waves, 4 for the alerts.
 QUERY_BOUNDS = {"/dashboards/": 21,  # + the shown clients' policies (their slot windows, floor and target)
                 "/dashboards/campaigns/": 11, "/dashboards/contents/": 9, "/dashboards/contents.csv": 7,
-                "/dashboards/models/": 7, "/dashboards/system/": 11}  # + the user's clients, for their pause switches
+                "/dashboards/models/": 7, "/dashboards/system/": 12}  # + the user's clients (pause switches), the retry reasons
 
 
 def test_query_counts_do_not_grow_with_the_campaigns(people, client_a, make_campaign, now, subscriber_factory):
