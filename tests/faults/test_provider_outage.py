@@ -83,7 +83,7 @@ def test_a_gateway_that_times_out_for_a_minute(own_redis, gateway, launched_wave
           f"{len(repeated)} pushes received twice and accepted once, {retried.count()} delivered after a retry, all "
           f"finished {recovered_in:.1f} s after it came back; {numbers}; total {time.monotonic() - started:.1f} s")
 
-    waiting = re.search(r'<span id="retrying">([\d,]+)</span> waiting for a retry', page_during)
+    waiting = re.search(r'<span id="retrying">([\d,]+) waiting for a retry</span>', page_during)
     assert waiting and int(waiting.group(1).replace(",", "")) > 0
     assert f"webhook timeout after {timeout} s (read)" in page_during
     assert f'class="num retried">{retried.count():,}<' in page
