@@ -80,7 +80,7 @@ def test_editor_finds_edits_approves_and_launches(newsroom, editor_page, live_ur
     actions = list(Decision.objects.filter(content_id=content.pk, actor_user__username="ed").order_by("id")
                    .values_list("action", flat=True))
     assert actions == ["title_edit", "title_approve", "content_approve", "campaign_launch"]
-    expect(page.locator(".status")).to_have_text("sending")
+    expect(page.locator(".content-head .status")).to_have_text("sending")
     expect(page.get_by_role("button", name="Approve and launch")).to_have_count(0)
     screenshot(page, "content-launched")
 

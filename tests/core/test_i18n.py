@@ -367,6 +367,6 @@ def test_the_404_page_speaks_the_readers_language(client):
     r = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="ko")
     assert r.status_code == 404 and "찾을 수 없음" in r.content.decode()
     r = client.get("/no/such/page/", HTTP_ACCEPT_LANGUAGE="en")
-    assert r.status_code == 404 and "Not found" in r.content.decode()
+    assert r.status_code == 404 and "Not Found" in r.content.decode()
     api = client.get("/api/v1/nothing/", HTTP_ACCEPT_LANGUAGE="ko")
     assert api.status_code == 404 and api.json()["code"] == "not_found"  # the API stays JSON and English
