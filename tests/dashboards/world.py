@@ -136,12 +136,14 @@ def build_world(*, client, editor, now: datetime | None = None, seed: int = 7, s
                              wave_size=20 + 10 * (k % 4), readers=np.flatnonzero(habit == 0))
             world.campaigns.append(campaign)
 
-    # The push of the day: launched 45 minutes ago and still running. Its provider refuses a
-    # share of pushes (dead tokens) and some recipients turn pushes off.
+    # The push of the day: launched 15 minutes ago, its first wave out and observed, not yet
+    # decided (the ramp's window is 20 minutes), so it is running whatever the ramp would decide
+    # and whoever is left in the pool. Its provider refuses a share of pushes (dead tokens) and
+    # some recipients turn pushes off.
     subscribers_activity_rollup(settle=True)
     story = STORIES[len(world.campaigns) % len(STORIES)]
     provider = FlakyProvider(fail_every=7)
-    running = _push(client, editor, (story[0], story[1], story[2], story[3], story[4], 0.10), at=now - timedelta(minutes=45),
+    running = _push(client, editor, (story[0], story[1], story[2], story[3], story[4], 0.10), at=now - timedelta(minutes=15),
                     rng=rng, provider=provider, suffix="-today", world=world, until=now - timedelta(minutes=1), wave_size=50,
                     readers=np.flatnonzero(habit == 0))
     world.campaigns.append(running)
