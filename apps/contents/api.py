@@ -36,7 +36,7 @@ class ContentPutSerializer(serializers.Serializer):
 
     def to_internal_value(self, data):
         if isinstance(data, dict):
-            unknown = sorted(validation.printable(name, 64) for name in set(data) - set(self.fields))
+            unknown = validation.unknown_fields(data, self.fields)
             if unknown:
                 raise serializers.ValidationError(
                     {name: [serializers.ErrorDetail(f"Unknown field '{name}'.", code="unknown_field")] for name in unknown})

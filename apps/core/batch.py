@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 from rest_framework import serializers
 
 from apps.core import validation
-from apps.core.validation import BIGINT_MAX, Invalid, clean_datetime, clean_int, clean_text, printable
+from apps.core.validation import BIGINT_MAX, Invalid, clean_datetime, clean_int, clean_text, printable, unknown_fields
 
 _MISSING = object()
 
@@ -74,11 +74,9 @@ def validate_item(item: Any, spec: tuple[Field, ...], *, path: str) -> dict:
     """Check one batch item against ``spec``; raise ``ItemError`` naming the first bad field."""
     if not isinstance(item, dict):
         raise ItemError(path, "invalid", "Each item must be a JSON object.")
-    known = _names(spec)
-    for key in item:
-        if key not in known:
-            name = printable(key, 64)
-            raise ItemError(f"{path}.{name}", "unknown_field", f"Unknown field '{name}'.")
+    unknown = unknown_fields(item, _names(spec))
+    if unknown:
+        raise ItemError(f"{path}.{unknown[0]}", "unknown_field", f"Unknown field '{unknown[0]}'.")
     out: dict = {}
     for f in spec:
         value = item.get(f.name, _MISSING)
@@ -172,7 +170,7 @@ def batch_items(data: Any, *, key: str, limit: int) -> list:
 
     if not isinstance(data, dict) or key not in data:
         raise ApiError(f"The body must be a JSON object with a list '{key}'.", field=key, code="required")
-    unknown = sorted(printable(name, 64) for name in set(data) - {key})
+    unknown = unknown_fields(data, {key})
     if unknown:
         raise ApiError(f"Unknown field '{unknown[0]}': the body holds only '{key}'.", field=unknown[0], code="unknown_field")
     items = data[key]

@@ -79,6 +79,12 @@ def printable(value: Any, limit: int = 40) -> str:
 
 # --- Date-times ------------------------------------------------------------------------------------
 
+def unknown_fields(data: dict, known) -> list[str]:
+    """The keys of ``data`` that are not in ``known``, sorted and printable (a key may hold a lone
+    surrogate): a request naming a field the API does not have is refused, never read as absent."""
+    return sorted(printable(name, 64) for name in set(data) - set(known))
+
+
 def clean_datetime(value: Any) -> datetime:
     """An ISO-8601 string (or a datetime) as an aware datetime in UTC within the supported range.
 

@@ -139,7 +139,8 @@ def _contents_filters(request, clients) -> dict:
     sort = request.GET.get("sort", "newest")
     days = request.GET.get("days", "")
     if days and days not in selectors.PERIODS:
-        raise BadFilter(f"The filter 'days' must be one of {', '.join(selectors.PERIODS)} (or absent for any time).")
+        raise BadFilter(_("The filter '%(name)s' must be one of %(values)s (or absent for any time).") % {
+            "name": "days", "values": ", ".join(selectors.PERIODS)})
     return {
         "client_id": _client_filter(request, clients),
         "category": _text(request.GET.get("category", "").strip()[:64], "category"),

@@ -19,9 +19,7 @@ from pathlib import Path
 import attrs
 import httpx
 import pytest
-from django.core.signals import request_finished, request_started
 from django.core.wsgi import get_wsgi_application
-from django.db import close_old_connections
 from rest_framework.test import APIClient
 
 PACKAGE = "pushadmin_client"
@@ -54,17 +52,6 @@ def generated(tmp_path_factory):
             del sys.modules[module]
 
 
-@pytest.fixture
-def keep_connection():
-    """Requests do not close the database connection, as under Django's own test client: the
-    test's transaction must outlive every call."""
-    for signal in (request_started, request_finished):
-        signal.disconnect(close_old_connections)
-    yield
-    for signal in (request_started, request_finished):
-        signal.connect(close_old_connections)
-
-
 def _unknown_fields(obj, path="") -> list[str]:
     """Paths of fields the models did not know (kept in additional_properties)."""
     out = []
@@ -81,7 +68,7 @@ def _unknown_fields(obj, path="") -> list[str]:
 
 
 @pytest.mark.django_db
-def test_a_generated_client_parses_every_answer_into_typed_objects(generated, keep_connection, client_a, make_client, content_factory,
+def test_a_generated_client_parses_every_answer_into_typed_objects(generated, in_process_requests, client_a, make_client, content_factory,
                                                                    now):
     from apps.campaigns.models import Campaign, Wave
 

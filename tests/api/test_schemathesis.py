@@ -36,8 +36,7 @@ from pathlib import Path
 
 import pytest
 import schemathesis
-from django.core.signals import request_finished, request_started
-from django.db import close_old_connections, connection
+from django.db import connection
 from hypothesis import HealthCheck, settings, strategies as st
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
@@ -183,17 +182,6 @@ def world(make_client, content_factory, subscriber_factory, now):
     yield {"Authorization": f"Api-Key {client.plain_key}"}
     for pool in SEEDED.values():
         pool.clear()
-
-
-@pytest.fixture
-def in_process_requests():
-    """Requests run inside the test's transaction: Django closes "old" connections at the start
-    and end of every request, which would end that transaction (its own test client does the same)."""
-    request_started.disconnect(close_old_connections)
-    request_finished.disconnect(close_old_connections)
-    yield
-    request_started.connect(close_old_connections)
-    request_finished.connect(close_old_connections)
 
 
 class Tally:
