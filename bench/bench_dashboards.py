@@ -203,9 +203,9 @@ def build(n_campaigns: int, n_sends: int, n_subs: int, n_reads: int, seed: int =
 
     for kind in ("mf", "click_delay", "push_worthiness"):
         for v in range(1, 6):
-            ModelVersion.objects.create(kind=kind, version=v, artifact_path=f"{kind}/v{v}", metrics={"score": 0.5 + v / 100},
+            ModelVersion.objects.create(client=client, kind=kind, version=v, artifact_path=f"{kind}/v{v}", metrics={"score": 0.5 + v / 100},
                                         created_at=NOW - timedelta(days=6 - v), is_active=v == 5)
-        TrainingRun.objects.create(kind=kind, state="succeeded", progress=1.0, created_at=NOW - timedelta(hours=5))
+        TrainingRun.objects.create(client=client, kind=kind, state="succeeded", progress=1.0, created_at=NOW - timedelta(hours=5))
     with connection.cursor() as cur:
         # What autovacuum does on a live database: statistics, and the visibility map that lets
         # counts be answered from indexes alone.

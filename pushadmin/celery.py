@@ -52,6 +52,12 @@ def _configure(settings) -> None:
                 "schedule": float(settings.PUSHADMIN["SWEEP_SECONDS"]),
                 "options": {"queue": Queue.DEFAULT.value, "expires": max(settings.PUSHADMIN["SWEEP_SECONDS"] - 5, 1)},
             },
+            "training-schedule": {
+                "task": "apps.orchestration.tasks.schedule_training",
+                "schedule": float(settings.PUSHADMIN["TRAINING"]["CHECK_SECONDS"]),
+                "options": {"queue": Queue.DEFAULT.value,
+                            "expires": max(settings.PUSHADMIN["TRAINING"]["CHECK_SECONDS"] - 5, 1)},
+            },
         },
         task_routes={
             "apps.delivery.tasks.*": {"queue": Queue.SENDS.value},

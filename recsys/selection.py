@@ -128,8 +128,10 @@ class PushWorthinessModel:
                 x[r, 1 + len(_SCALARS) :] = v
         return x
 
-    def fit(self, feats: Sequence[PushWorthinessFeatures], improvements: np.ndarray) -> PushWorthinessModel:
-        """Learn log(improvement) of past campaigns from their decision-time features."""
+    def fit(self, feats: Sequence[PushWorthinessFeatures], improvements: np.ndarray,
+            weights: np.ndarray | None = None) -> PushWorthinessModel:
+        """Learn log(improvement) of past campaigns from their decision-time features; ``weights``
+        (e.g. each campaign's exposure) make a campaign count in proportion."""
         import lightgbm as lgb
 
         y = np.log(np.maximum(np.asarray(improvements, dtype=np.float64), 1e-3))
@@ -154,7 +156,12 @@ class PushWorthinessModel:
             "force_row_wise": True,
             "verbosity": -1,
         }
-        ds = lgb.Dataset(self._matrix(feats), y, feature_name=self.feature_names, categorical_feature=["category"])
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if weights.shape != y.shape or not np.all(np.isfinite(weights)) or np.any(weights < 0):
+                raise ValueError("weights: one finite, non-negative weight per campaign")
+        ds = lgb.Dataset(self._matrix(feats), y, weight=weights, feature_name=self.feature_names,
+                         categorical_feature=["category"])
         self.booster = lgb.train(params, ds, num_boost_round=p.n_estimators)
         self.metrics = {"train_campaigns": len(y), "train_spearman": spearman(self.booster.predict(self._matrix(feats)), y)}
         return self

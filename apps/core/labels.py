@@ -131,6 +131,17 @@ LABELS: dict[str, dict[str, object]] = {
         "median_s": pgettext_lazy("metric", "median delay (s)"),
         "spearman": pgettext_lazy("metric", "Spearman"),
         "campaigns": pgettext_lazy("metric", "campaigns"),
+        "lift_at_k": pgettext_lazy("metric", "lift@k (held out)"),
+        "subscribers": pgettext_lazy("metric", "subscribers"),
+        "contents": pgettext_lazy("metric", "contents"),
+        "subscriber_coverage": pgettext_lazy("metric", "subscribers with a vector"),
+    },
+    # Why a training run was queued (``TrainingRun.reason``).
+    "training_reason": {
+        "requested": pgettext_lazy("training reason", "requested"),
+        "first": pgettext_lazy("training reason", "first version"),
+        "nightly": pgettext_lazy("training reason", "nightly"),
+        "campaigns": pgettext_lazy("training reason", "campaigns ended"),
     },
     # Who decided, when not a person (``Decision.actor_name`` of the system's components).
     "actor": {
@@ -169,6 +180,7 @@ LABELS: dict[str, dict[str, object]] = {
         "sending_resume": _("resumed sending"),
         "model_activate": _("activated a model version"),
         "model_keep": _("kept the active model version"),
+        "model_unpin": _("unpinned a model version"),
         "login_unlock": _("unlocked a login"),
     },
 }

@@ -18,6 +18,7 @@ urlpatterns = [
     path("models/runs/", views.training_runs, name="training_runs"),
     path("models/retrain/", views.model_retrain, name="model_retrain"),
     path("models/versions/<int:pk>/activate/", views.model_activate, name="model_activate"),
+    path("models/versions/<int:pk>/unpin/", views.model_unpin, name="model_unpin"),
     path("system/", views.system, name="system"),
     path("settings/", views.client_settings, name="client_settings_first"),
     path("settings/<int:client_id>/", views.client_settings, name="client_settings"),

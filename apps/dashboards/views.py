@@ -233,19 +233,41 @@ def recent_results(request):
     return render(request, "dashboards/_recent_results.html", {**data, "mine": mine})
 
 
+def _models_client(request, value):
+    """The client whose models a page shows: ``value`` (an id) among the user's clients, else the
+    first of them. 404 for a client the user cannot see, 403 with none."""
+    clients = selectors.visible_client_choices(user=request.user)
+    if not clients:
+        raise PermissionDenied
+    if value in (None, ""):
+        return clients[0], clients
+    client = next((c for c in clients if str(c.pk) == str(value)), None)
+    if client is None:
+        raise Http404("No such client.")
+    return client, clients
+
+
+def _models_url(client) -> str:
+    return f"{reverse('dashboards:models')}?client={client.pk}"
+
+
 @require_GET
 @require(Action.VIEW_DASHBOARDS)
 def models(request):
-    data = selectors.models_page(now=clock.now())
-    return render(request, "dashboards/models.html", {**data, "can_manage": can(request.user, Action.MANAGE_MODELS)})
+    """A client's models (``?client=``; the first of the user's clients by default)."""
+    client, clients = _models_client(request, request.GET.get("client"))
+    data = selectors.models_page(client=client, now=clock.now())
+    return render(request, "dashboards/models.html", {**data, "clients": clients,
+                                                       "can_manage": can(request.user, Action.MANAGE_MODELS)})
 
 
 @require_GET
 @require(Action.VIEW_DASHBOARDS)
 def training_runs(request):
     """The runs table alone, polled by the models page while a run is queued or running."""
-    data = selectors.training_runs()
-    return render(request, "dashboards/_runs.html", data)
+    client = _models_client(request, request.GET.get("client"))[0]
+    data = selectors.training_runs(client=client)
+    return render(request, "dashboards/_runs.html", {**data, "client": client})
 
 
 @require_POST
@@ -254,35 +276,54 @@ def model_retrain(request):
     from apps.mlops.models import ModelKind
     from apps.mlops.services import training_run_request
 
+    client = _models_client(request, request.POST.get("client"))[0]
     kind = request.POST.get("kind", "")
     if kind not in ModelKind.values:
         messages.error(request, _("Unknown model kind '%(kind)s'.") % {"kind": kind})
     else:
         try:
-            run = training_run_request(kind=kind, user=request.user)
+            run = training_run_request(client=client, kind=kind, user=request.user)
         except ApiError as exc:
             messages.error(request, str(exc.detail))
         else:
             messages.success(request, _("Training run #%(id)s for %(kind)s queued.") % {"id": run.pk, "kind": label("model_kind", kind)})
-    return HttpResponseRedirect(reverse("dashboards:models"))
+    return HttpResponseRedirect(_models_url(client))
 
 
 @require_POST
 @require(Action.MANAGE_MODELS)
 def model_activate(request, pk: int):
+    """Activate (roll back to) a version; ``pin=1`` also pins it: training will not replace it."""
     from apps.mlops.models import ModelVersion
     from apps.mlops.services import model_version_activate
 
-    version = get_object_or_404(ModelVersion, pk=pk)
+    version = get_object_or_404(ModelVersion.objects.select_related("client"), pk=pk)
+    _models_client(request, version.client_id)  # 404 unless the user sees the client
+    pin = request.POST.get("pin") in ("1", "on", "true")
     try:
-        model_version_activate(version=version, user=request.user,
-                               reason=f"activated by hand by {request.user.get_username()}")
+        model_version_activate(version=version, user=request.user, pin=pin,
+                               reason=f"{'pinned' if pin else 'activated'} by hand by {request.user.get_username()}")
     except ApiError as exc:
         messages.error(request, str(exc.detail))
     else:
-        messages.success(request, _("%(kind)s v%(version)s is active.") % {
-            "kind": label("model_kind", version.kind), "version": version.version})
-    return HttpResponseRedirect(reverse("dashboards:models"))
+        text = (_("%(kind)s v%(version)s is active and pinned.") if pin else _("%(kind)s v%(version)s is active."))
+        messages.success(request, text % {"kind": label("model_kind", version.kind), "version": version.version})
+    return HttpResponseRedirect(_models_url(version.client))
+
+
+@require_POST
+@require(Action.MANAGE_MODELS)
+def model_unpin(request, pk: int):
+    """Let training replace a pinned version again."""
+    from apps.mlops.models import ModelVersion
+    from apps.mlops.services import model_version_unpin
+
+    version = get_object_or_404(ModelVersion.objects.select_related("client"), pk=pk)
+    _models_client(request, version.client_id)
+    model_version_unpin(version=version, user=request.user)
+    messages.success(request, _("%(kind)s v%(version)s is no longer pinned.") % {
+        "kind": label("model_kind", version.kind), "version": version.version})
+    return HttpResponseRedirect(_models_url(version.client))
 
 
 @require(Action.MANAGE_CLIENTS)

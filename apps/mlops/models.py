@@ -17,10 +17,13 @@ class ModelKind(models.TextChoices):
 class ModelVersion(models.Model):
     """A trained artifact (implicit .npz, LightGBM text, gensim native) with its offline metrics.
 
-    At most one active version per kind; a new one is activated only if its metrics beat the
-    active one's (``apps.mlops.services``).
+    Every version belongs to one client: it was trained on that client's rows only and ranks or
+    scores that client's contents only. At most one active version per client and kind; a new
+    one is activated only if it beats the active one on data neither trained on
+    (``apps.mlops.services``), unless the active one is pinned by an admin.
     """
 
+    client = models.ForeignKey("core.Client", on_delete=models.CASCADE, related_name="model_versions")
     kind = models.CharField(max_length=24, choices=ModelKind.choices)
     version = models.PositiveIntegerField()
     artifact_path = models.CharField(max_length=500, help_text="Relative to PUSHADMIN ARTIFACTS_DIR.")
@@ -28,14 +31,17 @@ class ModelVersion(models.Model):
     params = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField()
     is_active = models.BooleanField(default=False)
+    pinned = models.BooleanField(default=False, help_text="An active pinned version is never replaced by training; "
+                                                          "only an admin activates another.")
     activated_at = models.DateTimeField(null=True, blank=True)
     training_run = models.ForeignKey("TrainingRun", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions")
 
     class Meta:
-        ordering = ["kind", "-version"]
+        ordering = ["client", "kind", "-version"]
         constraints = [
-            models.UniqueConstraint(fields=["kind", "version"], name="model_version_unique"),
-            models.UniqueConstraint(fields=["kind"], condition=models.Q(is_active=True), name="model_one_active_per_kind"),
+            models.UniqueConstraint(fields=["client", "kind", "version"], name="model_version_unique"),
+            models.UniqueConstraint(fields=["client", "kind"], condition=models.Q(is_active=True),
+                                    name="model_one_active_per_kind"),
         ]
 
     def __str__(self) -> str:
@@ -51,7 +57,10 @@ class TrainingRun(models.Model):
         SUCCEEDED = "succeeded"
         FAILED = "failed"
 
+    client = models.ForeignKey("core.Client", on_delete=models.CASCADE, related_name="training_runs")
     kind = models.CharField(max_length=24, choices=ModelKind.choices)
+    # Why it ran: asked for on the Models page, or the schedule (nightly, new campaigns, first version)
+    reason = models.CharField(max_length=40, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.QUEUED)
     progress = models.FloatField(default=0.0)
     message = models.CharField(max_length=500, blank=True)

@@ -34,8 +34,9 @@ def ranker_named(name: str, wave: Wave):
     if name == "model":  # the MF and click model versions the wave recorded
         recorded = wave.model_versions or {}
         number, click = recorded.get(ModelKind.MF), recorded.get(ModelKind.CLICK)
-        version = ModelVersion.objects.filter(kind=ModelKind.MF, version=number).first() if number else None
-        click_version = ModelVersion.objects.filter(kind=ModelKind.CLICK, version=click).first() if click else None
+        mine = ModelVersion.objects.filter(client_id=wave.campaign.client_id)
+        version = mine.filter(kind=ModelKind.MF, version=number).first() if number else None
+        click_version = mine.filter(kind=ModelKind.CLICK, version=click).first() if click else None
         return ModelRanker(version, click_version) if version is not None else None
     raise ValueError(f"unknown ranker {name!r}; choose one of {', '.join(RANKERS)}")
 

@@ -186,6 +186,7 @@ class UniformRanker:
 
 
 def ranker_for(client):
-    """The product's ranker for a client: the trained models when there are, else the interim one."""
-    version = active_version(ModelKind.MF)
-    return ModelRanker(version, active_version(ModelKind.CLICK)) if version is not None else InterimRanker()
+    """The product's ranker for a client: the client's own trained models when there are, else
+    the interim one. Another client's models are never used."""
+    version = active_version(client, ModelKind.MF)
+    return ModelRanker(version, active_version(client, ModelKind.CLICK)) if version is not None else InterimRanker()

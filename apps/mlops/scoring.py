@@ -80,10 +80,12 @@ def _load(kind_loader, path: Path):
         return _cache[key]
 
 
-def active_scorer() -> Scorer:
-    """The scorer to use now: the active trained model, else the interim scorer."""
+def active_scorer(client) -> Scorer:
+    """The scorer to use now for the client's contents: its active trained model, else the
+    interim scorer."""
+    client_id = client if isinstance(client, int) else client.pk
     active = {mv.kind: mv for mv in ModelVersion.objects.filter(
-        is_active=True, kind__in=[ModelKind.PUSH_WORTHINESS, ModelKind.EMBEDDINGS])}
+        client_id=client_id, is_active=True, kind__in=[ModelKind.PUSH_WORTHINESS, ModelKind.EMBEDDINGS])}
     mv = active.get(ModelKind.PUSH_WORTHINESS)
     if mv is None:
         return Scorer(INTERIM_NAME, None, InterimPushWorthinessScorer())

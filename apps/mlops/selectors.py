@@ -1,9 +1,10 @@
-"""Reads of models: the active version of a kind, and the active models loaded for use (cached
-per process)."""
+"""Reads of models: a client's active version of a kind, and the active models loaded for use
+(cached per process, a few versions at a time: one per client and kind in use)."""
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import numpy as np
@@ -11,21 +12,27 @@ from django.conf import settings
 
 from apps.mlops.models import ModelKind, ModelVersion
 
-_mf_cache: dict[tuple, tuple] = {}
+_mf_cache: OrderedDict[tuple, tuple] = OrderedDict()
 _mf_lock = threading.Lock()
+CACHED_VERSIONS = 8  # loaded artifacts kept per kind and process (least recently used dropped)
 
 
 def artifacts_root() -> Path:
     return Path(settings.PUSHADMIN["ARTIFACTS_DIR"])
 
 
-def active_version(kind: str) -> ModelVersion | None:
-    return ModelVersion.objects.filter(kind=kind, is_active=True).first()
+def _client_id(client) -> int:
+    return client if isinstance(client, int) else client.pk
 
 
-def active_versions() -> dict[str, int]:
-    """The version number active now of each kind (kinds with none are left out)."""
-    return dict(ModelVersion.objects.filter(is_active=True).values_list("kind", "version"))
+def active_version(client, kind: str) -> ModelVersion | None:
+    """The client's active version of ``kind`` (a ``Client`` or its id), None before any."""
+    return ModelVersion.objects.filter(client_id=_client_id(client), kind=kind, is_active=True).first()
+
+
+def active_versions(client) -> dict[str, int]:
+    """The version number active now of each kind for the client (kinds with none are left out)."""
+    return dict(ModelVersion.objects.filter(client_id=_client_id(client), is_active=True).values_list("kind", "version"))
 
 
 def _cache_key(version: ModelVersion) -> tuple:
@@ -45,12 +52,18 @@ def load_mf(version: ModelVersion):
             base = artifacts_root() / version.artifact_path
             ids = np.load(base / "ids.npz")
             hit = (ALSModel.load(base / "model"), ids["subscribers"], ids["contents"])
-            _mf_cache.clear()
-            _mf_cache[key] = hit
+        _remember(_mf_cache, key, hit)
         return hit
 
 
-_click_cache: dict[tuple, object] = {}
+_click_cache: OrderedDict[tuple, object] = OrderedDict()
+
+
+def _remember(cache: OrderedDict, key, value) -> None:
+    cache[key] = value
+    cache.move_to_end(key)
+    while len(cache) > CACHED_VERSIONS:
+        cache.popitem(last=False)
 
 
 def load_click(version: ModelVersion):
@@ -62,14 +75,13 @@ def load_click(version: ModelVersion):
         hit = _click_cache.get(key)
         if hit is None:
             hit = ClickModel.load(artifacts_root() / version.artifact_path / "model")
-            _click_cache.clear()
-            _click_cache[key] = hit
+        _remember(_click_cache, key, hit)
         return hit
 
 
-def click_delay_model():
-    """The active click-delay curve (``recsys.ramp.ClickDelayModel``), else the library's default."""
+def click_delay_model(client):
+    """The client's active click-delay curve (``recsys.ramp.ClickDelayModel``), else the library's default."""
     from recsys.ramp import ClickDelayModel
 
-    active = active_version(ModelKind.CLICK_DELAY)
+    active = active_version(client, ModelKind.CLICK_DELAY)
     return ClickDelayModel.from_dict(active.params) if active and active.params else ClickDelayModel.default()

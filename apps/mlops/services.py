@@ -1,10 +1,12 @@
 """Model versions and training runs.
 
-Every model is a versioned artifact under ``PUSHADMIN["ARTIFACTS_DIR"]/<kind>/v<n>/`` with a
-``ModelVersion`` row. Training (``apps.mlops.training``) writes its progress to a ``TrainingRun``
-that pages poll. A new version becomes active only if its offline metric beats the active
-version's on the same held-out data (or nothing is active yet); an admin may activate any version
-by hand. Both are logged.
+Every model belongs to one client and is a versioned artifact under
+``PUSHADMIN["ARTIFACTS_DIR"]/client-<id>/<kind>/v<n>/`` with a ``ModelVersion`` row. Training
+(``apps.mlops.training``) reads that client's rows only and writes its progress to a
+``TrainingRun`` that pages poll. A new version becomes active only if it beats the active
+version on data neither trained on (or nothing is active yet) and the active one is not pinned;
+an admin may activate (roll back to) any version by hand and pin it. All of it is logged as the
+client's decisions.
 """
 
 from __future__ import annotations
@@ -34,54 +36,96 @@ def artifacts_dir() -> Path:
 
 
 @transaction.atomic
-def model_version_register(*, kind: str, build, metrics: dict, params: dict | None = None, run=None,
+def model_version_register(*, client, kind: str, build, metrics: dict, params: dict | None = None, run=None,
                            now: datetime | None = None) -> ModelVersion:
-    """Save a new version: ``build(directory)`` writes the artifact, then the row is created."""
+    """Save a new version of the client's ``kind``: ``build(directory)`` writes the artifact,
+    then the row is created."""
     now = now or clock.now()
-    number = (ModelVersion.objects.filter(kind=kind).aggregate(m=Max("version"))["m"] or 0) + 1
-    rel = Path(kind) / f"v{number}"
+    number = (ModelVersion.objects.select_for_update().filter(client=client, kind=kind)
+              .aggregate(m=Max("version"))["m"] or 0) + 1
+    rel = Path(f"client-{client.pk}") / kind / f"v{number}"
     target = artifacts_dir() / rel
     if target.exists():
         shutil.rmtree(target)
     target.mkdir(parents=True)
     if build is not None:
         build(target)
-    return ModelVersion.objects.create(kind=kind, version=number, artifact_path=str(rel), metrics=metrics,
+    return ModelVersion.objects.create(client=client, kind=kind, version=number, artifact_path=str(rel), metrics=metrics,
                                        params=params or {}, created_at=now, training_run=run)
 
 
 @transaction.atomic
-def model_version_activate(*, version: ModelVersion, user=None, reason: str = "", now: datetime | None = None) -> ModelVersion:
+def model_version_activate(*, version: ModelVersion, user=None, reason: str = "", pin: bool = False,
+                           now: datetime | None = None) -> ModelVersion:
+    """Make ``version`` its client's active one of its kind (an admin's roll back, or a
+    promotion); ``pin``: training leaves it active until an admin activates another."""
     now = now or clock.now()
-    before = active_version(version.kind)
-    ModelVersion.objects.filter(kind=version.kind, is_active=True).update(is_active=False)
-    ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=now)
+    before = active_version(version.client_id, version.kind)
+    ModelVersion.objects.filter(client_id=version.client_id, kind=version.kind, is_active=True).update(
+        is_active=False, pinned=False)
+    ModelVersion.objects.filter(pk=version.pk).update(is_active=True, activated_at=now, pinned=pin)
     version.refresh_from_db()
-    decision_record(client=None, action="model_activate", actor_user=user, actor_name="" if user else "trainer",
+    decision_record(client=version.client, action="model_activate", actor_user=user, actor_name="" if user else "trainer",
                     subject=f"model:{version.kind}:v{version.version}",
-                    before={"active": before.version if before else None}, after={"active": version.version},
+                    before={"active": before.version if before else None},
+                    after={"active": version.version, "pinned": pin},
                     numbers={"metrics": version.metrics, "previous_metrics": before.metrics if before else None},
                     note=reason, now=now)
     return version
 
 
-def promote_if_better(version: ModelVersion, metric: str, new: float, old: float | None, now) -> bool:
-    if old is None or new > old:
+@transaction.atomic
+def model_version_unpin(*, version: ModelVersion, user=None, now: datetime | None = None) -> ModelVersion:
+    """Let training replace the active version again."""
+    now = now or clock.now()
+    ModelVersion.objects.filter(pk=version.pk).update(pinned=False)
+    version.refresh_from_db()
+    decision_record(client=version.client, action="model_unpin", actor_user=user, subject=f"model:{version.kind}:v{version.version}",
+                    before={"pinned": True}, after={"pinned": False}, now=now)
+    return version
+
+
+def promote_if_better(version: ModelVersion, metric: str, new: float, old: float | None, now,
+                      evidence: dict | None = None, *, ties: bool = False, floor: float | None = None) -> bool:
+    """Activate ``version`` if its ``metric`` (``new``) beats the active one's on the same
+    held-out data (``old``; None: nothing to compare with; ``ties``: as good is enough, for the
+    same configuration on newer data), is above ``floor`` (e.g. random) and the active one is
+    not pinned. The decision row keeps both numbers and ``evidence`` (the window, how many rows)."""
+    numbers = {metric: new, f"active_{metric}": old, **(evidence or {})}
+    active = active_version(version.client_id, version.kind)
+    if active is not None and active.pinned and active.pk != version.pk:
+        keep_active(version, now, note=f"not activated: v{active.version} is pinned", numbers=numbers)
+        return False
+    if floor is not None and not new > floor:
+        keep_active(version, now, note=f"not activated: {metric} {new:.4f} is not above {floor:.4f}", numbers=numbers)
+        return False
+    if old is None or new > old or (ties and new >= old):
+        ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "promotion": numbers})
+        version.refresh_from_db()
         model_version_activate(version=version, reason=f"{metric} {new:.4f} beats {'nothing active' if old is None else f'{old:.4f}'}", now=now)
         return True
-    decision_record(client=None, action="model_keep", actor_name="trainer", subject=f"model:{version.kind}:v{version.version}",
-                    numbers={metric: new, f"active_{metric}": old}, note=f"not activated: {metric} {new:.4f} <= {old:.4f}", now=now)
+    keep_active(version, now, note=f"not activated: {metric} {new:.4f} <= {old:.4f}", numbers=numbers)
     return False
+
+
+def keep_active(version: ModelVersion, now, *, note: str, numbers: dict) -> None:
+    """Record that a trained version stays inactive, and why (its numbers kept on it too)."""
+    ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "promotion": numbers})
+    decision_record(client=version.client, action="model_keep", actor_name="trainer",
+                    subject=f"model:{version.kind}:v{version.version}", numbers=numbers, note=note, now=now)
 
 
 # --- Training runs ----------------------------------------------------------------------------
 
 @transaction.atomic
-def training_run_request(*, kind: str, user=None, now: datetime | None = None) -> TrainingRun:
-    """Queue a training run (the ``ml`` queue, one at a time); the page polls its progress."""
+def training_run_request(*, client, kind: str, user=None, reason: str = "requested",
+                         now: datetime | None = None) -> TrainingRun:
+    """Queue a training run of the client's ``kind`` (the ``ml`` queue, one at a time); the page
+    polls its progress."""
     if kind not in TRAINABLE:
         raise ApiError(f"Cannot train {kind!r}; trainable: {', '.join(TRAINABLE)}.", field="kind")
-    run = TrainingRun.objects.create(kind=kind, requested_by=user, created_at=now or clock.now(), message="queued")
+    run = TrainingRun.objects.create(client=client, kind=kind, requested_by=user, reason=reason[:40],
+                                     created_at=now or clock.now(), message="queued")
     from apps.mlops.tasks import train
 
     transaction.on_commit(lambda: train.delay(run.pk))
@@ -103,7 +147,7 @@ def training_run_execute(*, run_id: int, now: datetime | None = None) -> Trainin
     try:
         from apps.mlops.training import TRAINERS
 
-        version = TRAINERS[run.kind](run=run, now=now)
+        version = TRAINERS[run.kind](client=run.client, run=run, now=now)
         if version is None:  # the trainer said why in the message (not enough data yet)
             message = TrainingRun.objects.values_list("message", flat=True).get(pk=run.pk)
         else:

@@ -5,6 +5,7 @@ beats the active one (``apps.mlops.services``)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -16,84 +17,170 @@ from apps.delivery.models import Send
 from apps.events.models import Event
 from apps.mlops.features import evaluation_inputs
 from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
-from apps.mlops.selectors import active_version, load_mf
-from apps.mlops.services import model_version_register, promote_if_better, training_progress
-from recsys.ids import positions
-from recsys.metrics import sampled_auc, spearman
+from apps.mlops.selectors import active_version
+from apps.mlops.services import (keep_active, model_version_activate, model_version_register, promote_if_better,
+                                 training_progress)
+from recsys.metrics import spearman
 
 EVENT_WEIGHTS = {"read": 1.0, "open": 1.0, "click": 3.0}
 
 
-def _interactions(since: datetime):
-    rows = Event.objects.filter(occurred_at__gte=since, type__in=list(EVENT_WEIGHTS)).values_list(
-        "subscriber_id", "content_id", "type", "occurred_at")
+def _interactions(client, since: datetime):
+    """The client's reads, opens and clicks of contents since ``since``: subscriber ids, content
+    ids, weights and epoch seconds."""
+    rows = Event.objects.filter(client=client, occurred_at__gte=since, content__isnull=False,
+                                type__in=list(EVENT_WEIGHTS)).values_list("subscriber_id", "content_id", "type", "occurred_at")
     subs, cons, w, t = [], [], [], []
     for s, c, kind, at in rows.iterator(chunk_size=20000):
         subs.append(s), cons.append(c), w.append(EVENT_WEIGHTS[kind]), t.append(at.timestamp())
     return np.array(subs, dtype=np.int64), np.array(cons, dtype=np.int64), np.array(w), np.array(t)
 
 
-def train_mf(*, run: TrainingRun | None = None, now: datetime | None = None, days: int = 30, factors: int = 32,
-             min_interactions: int = 200) -> ModelVersion | None:
-    """ALS on subscriber x content interactions of the last ``days``; 10% of them held out."""
-    import scipy.sparse as sp
+@dataclass(frozen=True)
+class MFConfig:
+    """What a matrix-factorization version is trained with: the window of events read, how fast
+    an event's confidence halves with age (a read 180 days old still gives a vector to someone
+    inactive since then), and the rank."""
 
-    from recsys.mf import ALSModel, MFParams
+    days: int = 180
+    half_life_days: float = 30.0
+    factors: int = 32
+    regularization: float = 0.1
+
+    @classmethod
+    def of(cls, params: dict) -> MFConfig:
+        return cls(days=int(params.get("days", 30)), half_life_days=float(params.get("half_life_days", 0.0)),
+                   factors=int(params.get("factors_asked", params.get("factors", 32))),
+                   regularization=float(params.get("regularization", 0.1)))
+
+    def fit(self, u, i, w, t, shape, now: float):
+        """ALS on the events of the window before ``now`` (positions ``u``, ``i`` in ``shape``)."""
+        import scipy.sparse as sp
+
+        from recsys.mf import ALSModel, MFParams
+
+        keep = (t >= now - self.days * 86400.0) & (t <= now)
+        weight = w[keep]
+        if self.half_life_days > 0:
+            weight = weight * np.power(0.5, (now - t[keep]) / (self.half_life_days * 86400.0))
+        matrix = sp.csr_matrix((weight, (u[keep], i[keep])), shape=shape)
+        matrix.sum_duplicates()
+        # No more factors than the data can fill: with few contents a rank close to their number
+        # memorizes who read what and generalizes nothing.
+        factors = int(min(self.factors, max(4, min(matrix.shape) // 8)))
+        return ALSModel(MFParams(factors=factors, regularization=self.regularization)).fit(matrix), matrix, factors
+
+
+def _mf_time_split(client, configs: dict[str, MFConfig], u, i, t, w, shape, now: float, *, k: int, delay: float,
+                   horizon: float, min_cases: int = 5) -> dict:
+    """Each configuration trained on the events before a split time T and judged on the contents
+    first read after T (``recsys.holdout``): what neither saw. T comes before the latest 20% of the
+    contents whose decision and horizon are over by now (at least 30% of the events before it)."""
+    from recsys.holdout import lift_at_k, paired_difference, split_cases
+
+    latest = now - delay - horizon
+    first_seen = np.full(shape[1], np.inf)
+    np.minimum.at(first_seen, i, t)
+    # T: before the latest 20% of the contents whose horizon is over (so that they were new after it)
+    done = first_seen[first_seen <= latest]
+    if len(done) < min_cases or not len(t):
+        return {"cases": 0, "why": f"{len(done)} contents have had their horizon; need {min_cases}"}
+    split = float(np.quantile(done, 0.8)) - 1.0
+    if np.mean(t <= split) < 0.3:
+        return {"cases": 0, "why": "too few events before the split"}
+    cases = split_cases(u, i, t, n_users=shape[0], split=split, delay=delay, horizon=horizon, end=now)
+    out = {"split": split, "cases": len(cases), "k": k, "horizon_h": round(horizon / 3600, 2)}
+    if len(cases) < min_cases:
+        out["why"] = f"{len(cases)} contents after the split; need {min_cases}"
+        return out
+    lifts = {}
+    for name, config in configs.items():
+        same = next((n for n, c in configs.items() if n in lifts and c == config), None)
+        if same is not None:  # the same configuration on the same events: the same model
+            lifts[name] = lifts[same]
+        else:
+            model, _, _ = config.fit(u, i, w, t, shape, split)
+            lifts[name] = lift_at_k(model, cases, k=k)
+        out[f"{name}_lift"] = round(float(lifts[name].mean()), 4)
+    if "champion" in lifts:
+        diff, (lo, hi) = paired_difference(lifts["challenger"], lifts["champion"], np.random.default_rng(0))
+        out["diff"], out["diff_ci"] = round(diff, 4), [round(lo, 4), round(hi, 4)]
+    return out
+
+
+def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = None, config: MFConfig | None = None,
+             min_interactions: int = 200) -> ModelVersion | None:
+    """ALS on the client's subscriber x content interactions (``MFConfig``: 180 days, confidence
+    halved every 30 days), trained on everything up to ``now`` and promoted by a time split.
+
+    Promotion: the new configuration (challenger) and the active version's (champion) are both
+    trained on the events before a split time and judged on the contents that came after it,
+    by lift@k of the waves' ranking (k: the client's first wave), paired by content. A different
+    configuration is promoted only if it ranks those contents better; the same configuration on
+    newer events (the nightly refresh) if it is no worse there, and better than random. The first
+    version needs to beat random there, or, before any content after a split has had its
+    horizon, goes live on nothing better than the rule-based ranker it replaces (said so)."""
+    from apps.core.selectors import policy_of
 
     now = now or clock.now()
+    config = config or MFConfig()
+    active = active_version(client, ModelKind.MF)
+    champion = MFConfig.of(active.params) if active is not None else None
+    days = max(config.days, champion.days if champion else 0)
     run and training_progress(run, 0.05, "reading interactions")
-    subs, cons, w, t = _interactions(now - timedelta(days=days))
+    subs, cons, w, t = _interactions(client, now - timedelta(days=days))
     if len(subs) < min_interactions:
         run and training_progress(run, 1.0, f"only {len(subs)} interactions; need {min_interactions}")
         return None
     sub_ids, u = np.unique(subs, return_inverse=True)
     con_ids, i = np.unique(cons, return_inverse=True)
-    test = np.random.default_rng(len(t)).random(len(t)) < 0.1  # a seeded 10% of the pairs, held out
-    train = ~test
     shape = (len(sub_ids), len(con_ids))
-    matrix = sp.csr_matrix((w[train], (u[train], i[train])), shape=shape)
-    matrix.sum_duplicates()
-    run and training_progress(run, 0.2, f"fitting ALS on {matrix.nnz} pairs ({shape[0]} subscribers x {shape[1]} contents)")
-    # No more factors than the data can fill: with few contents a rank close to their number
-    # memorizes who read what and generalizes nothing.
-    factors = int(min(factors, max(4, min(shape) // 8)))
-    params = MFParams(factors=factors, regularization=0.1)
-    model = ALSModel(params).fit(matrix)
-    run and training_progress(run, 0.8, "evaluating on the held-out 10%")
-    auc = sampled_auc(model.user_factors, model.item_factors, u[test], i[test], np.random.default_rng(0), seen=matrix)
-    old_auc = None
-    active = active_version(ModelKind.MF)
-    if active is not None:
-        old, old_subs, old_cons = load_mf(active)
-        # The old model scored in the new index space: unknown subscribers or contents score 0.
-        uf = np.zeros((shape[0], old.user_factors.shape[1]), dtype=np.float32)
-        itf = np.zeros((shape[1], old.item_factors.shape[1]), dtype=np.float32)
-        su, si = positions(old_subs, sub_ids), positions(old_cons, con_ids)
-        uf[su >= 0], itf[si >= 0] = old.user_factors[su[su >= 0]], old.item_factors[si[si >= 0]]
-        old_auc = sampled_auc(uf, itf, u[test], i[test], np.random.default_rng(0), seen=matrix)
+    policy = policy_of(client.pk)
+    run and training_progress(run, 0.15, "comparing configurations on a time split")
+    configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
+    split = _mf_time_split(client, configs, u, i, t, w, shape, now.timestamp(), k=int(policy.first_wave_size),
+                           delay=policy.evaluation_delay.total_seconds(), horizon=policy.content_lifetime.total_seconds())
+    run and training_progress(run, 0.6, f"fitting ALS on {shape[0]} subscribers x {shape[1]} contents")
+    model, matrix, factors = config.fit(u, i, w, t, shape, now.timestamp())
 
     def build(directory: Path):
         model.save(directory / "model")
         np.savez(directory / "ids.npz", subscribers=sub_ids, contents=con_ids)
 
-    version = model_version_register(kind=ModelKind.MF, build=build, run=run, now=now,
-                                     metrics={"sampled_auc": round(auc, 4), "pairs": int(matrix.nnz),
-                                              "subscribers": int(shape[0]), "contents": int(shape[1])},
-                                     params={"factors": factors, "days": days})
-    promote_if_better(version, "sampled_auc", auc, old_auc, now)
+    coverage = float(np.mean(np.asarray(matrix.getnnz(axis=1)) > 0))
+    version = model_version_register(
+        client=client, kind=ModelKind.MF, build=build, run=run, now=now,
+        metrics={"lift_at_k": split.get("challenger_lift"), "pairs": int(matrix.nnz), "subscribers": int(shape[0]),
+                 "contents": int(shape[1]), "subscriber_coverage": round(coverage, 4)},
+        params={"factors": factors, "factors_asked": config.factors, "days": config.days,
+                "half_life_days": config.half_life_days, "regularization": config.regularization})
+    new = split.get("challenger_lift")
+    evidence = {"window": {k: split[k] for k in ("split", "cases", "k", "horizon_h") if k in split},
+                **({"diff": split["diff"], "diff_ci": split["diff_ci"]} if "diff" in split else {})}
+    if new is None:  # no content after a split has had its horizon yet
+        why = split.get("why", "")
+        if active is None:
+            model_version_activate(version=version, now=now, reason=f"first version, not yet judged on held-out contents ({why})")
+        else:
+            keep_active(version, now, note=f"not activated: no held-out contents to judge it on ({why})", numbers=evidence)
+    else:
+        # the same configuration on newer events: promoted unless it ranks worse than the champion there
+        promote_if_better(version, "lift_at_k", new, split.get("champion_lift"), now, evidence=evidence,
+                          ties=champion == config, floor=1.0)
     version.refresh_from_db()
     return version
 
 
 # --- Click delay -------------------------------------------------------------------------------
 
-def train_click_delay(*, run: TrainingRun | None = None, now: datetime | None = None, min_clicks: int = 100) -> ModelVersion | None:
+def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime | None = None,
+                      min_clicks: int = 100) -> ModelVersion | None:
     from recsys.ramp import ClickDelayModel
 
     now = now or clock.now()
     # A send of the last hours shows only its fast clicks so far (right truncation): each click
     # comes with how long its send had been out, and the Lynden-Bell fit corrects for it.
-    rows = Send.objects.filter(clicked_at__isnull=False, clicked_at__lte=now, sent_at__isnull=False,
+    rows = Send.objects.filter(campaign__client=client, clicked_at__isnull=False, clicked_at__lte=now, sent_at__isnull=False,
                                sent_at__gte=now - timedelta(days=30)).values_list("sent_at", "clicked_at")
     pairs = np.array([((c - s).total_seconds(), (now - s).total_seconds()) for s, c in rows.iterator(chunk_size=20000)],
                      dtype=float).reshape(-1, 2)
@@ -107,10 +194,10 @@ def train_click_delay(*, run: TrainingRun | None = None, now: datetime | None = 
                "share_by_20min": round(float(model.cdf(1200.0)), 4), "fit": "lynden_bell",
                "observed_median_s": round(float(np.median(delays)), 1),
                "truncated_share": round(float(np.mean(truncation < 48 * 3600.0)), 4)}
-    version = model_version_register(kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics, params=model.to_dict(),
+    version = model_version_register(client=client, kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics, params=model.to_dict(),
                                      run=run, now=now)
     # More clicks behind the curve is the better estimate.
-    active = active_version(ModelKind.CLICK_DELAY)
+    active = active_version(client, ModelKind.CLICK_DELAY)
     promote_if_better(version, "clicks", float(len(delays)) + 0.5, float(active.metrics.get("clicks", 0)) if active else None, now)
     version.refresh_from_db()
     return version
@@ -118,8 +205,9 @@ def train_click_delay(*, run: TrainingRun | None = None, now: datetime | None = 
 
 # --- Click model ---------------------------------------------------------------------------------
 
-def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, days: int = 30, horizon_hours: float = 24.0,
-                test_share: float = 0.2, min_clicks: int = 50, min_test_clicks: int = 20) -> ModelVersion | None:
+def train_click(*, client, run: TrainingRun | None = None, now: datetime | None = None, days: int = 30,
+                horizon_hours: float | None = None, test_share: float = 0.2, min_clicks: int = 50,
+                min_test_clicks: int = 20) -> ModelVersion | None:
     """LightGBM click model on the product's own sends: each row is what the ranker saw of a
     recipient when it chose them (``WaveFeatures``), the label whether they clicked within
     ``horizon_hours`` of the send. Only sends whose horizon is over by ``now`` count (a send of
@@ -133,9 +221,14 @@ def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, 
     from recsys.metrics import auc as roc_auc
 
     now = now or clock.now()
+    if horizon_hours is None:
+        # by when 95% of the clicks a push will get have arrived, by the client's delay curve
+        from apps.mlops.selectors import click_delay_model
+
+        horizon_hours = float(np.clip(click_delay_model(client).quantile(0.95) / 3600.0, 1.0, 24.0))
     horizon = timedelta(hours=horizon_hours)
     run and training_progress(run, 0.05, "reading the waves' features and clicks")
-    waves = list(Wave.objects.filter(features__isnull=False, sent_at__isnull=False, sent_at__gte=now - timedelta(days=days),
+    waves = list(Wave.objects.filter(campaign__client=client, features__isnull=False, sent_at__isnull=False, sent_at__gte=now - timedelta(days=days),
                                      sent_at__lte=now - horizon).select_related("campaign").order_by("sent_at", "pk"))
     kept = wave_features(wave_ids=[w.pk for w in waves])
     outcome: dict[tuple[int, int], bool] = {}  # (wave, subscriber) -> clicked within the horizon
@@ -162,7 +255,7 @@ def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, 
     if y.sum() < min_clicks:
         run and training_progress(run, 1.0, f"only {int(y.sum())} clicks on sends with features; need {min_clicks}")
         return None
-    active = active_version(ModelKind.CLICK)
+    active = active_version(client, ModelKind.CLICK)
     # The test rows are the latest share of what came after the active model's data: neither
     # model trained on them, and the challenger trains on everything before them.
     seen = float(active.params.get("data_until", -np.inf)) if active is not None else -np.inf
@@ -194,25 +287,31 @@ def train_click(*, run: TrainingRun | None = None, now: datetime | None = None, 
                "baseline_auc": None if old_auc is None or np.isnan(old_auc) else round(float(old_auc), 4),
                "holdout_auc": round(float(model.metrics.get("holdout_auc", float("nan"))), 4),
                "holdout_ece": round(float(model.metrics.get("holdout_ece", float("nan"))), 5)}
-    version = model_version_register(kind=ModelKind.CLICK, build=lambda d: model.save(d / "model"), run=run, now=now,
+    version = model_version_register(client=client, kind=ModelKind.CLICK, build=lambda d: model.save(d / "model"), run=run, now=now,
                                      metrics=metrics, params={"days": days, "horizon_hours": horizon_hours,
                                                               "data_until": split})
     # never promoted below chance, whatever it replaces
-    bar = max(0.5, 0.0 if np.isnan(old_auc) else float(old_auc))
-    promote_if_better(version, "auc", float(new_auc), bar, now)
+    promote_if_better(version, "auc", float(new_auc), None if np.isnan(old_auc) else float(old_auc), now, floor=0.5,
+                      evidence={"window": {"split": split, "test_sends": int(test.sum()), "test_clicks": int(y[test].sum())},
+                                "compared_with": "active" if active is not None else "affinity order"})
     version.refresh_from_db()
     return version
 
 
 # --- Push-worthiness ---------------------------------------------------------------------------
 
-def train_push_worthiness(*, run: TrainingRun | None = None, now: datetime | None = None, min_campaigns: int = 30) -> ModelVersion | None:
-    """LightGBM on past campaigns' decision-time features and achieved click improvement."""
+def train_push_worthiness(*, client, run: TrainingRun | None = None, now: datetime | None = None,
+                          min_campaigns: int = 30, matured_hours: float = 24.0) -> ModelVersion | None:
+    """LightGBM on the client's past campaigns: decision-time features, achieved click
+    improvement. Only matured campaigns count (ended ``matured_hours`` ago: their late clicks are
+    in), each weighted by its exposure (expected clicks: a campaign of 10,000 pushes says more
+    than one of 100)."""
     from recsys.selection import PushWorthinessModel
 
     now = now or clock.now()
-    done = list(Campaign.objects.filter(state__in=["done", "stopped"], expected_clicks__gt=1.0).select_related("content")
-                .order_by("created_at"))
+    done = list(Campaign.objects.filter(client=client, state__in=["done", "stopped"], expected_clicks__gt=1.0,
+                                        ended_at__lte=now - timedelta(hours=matured_hours))
+                .select_related("content").order_by("created_at"))
     if len(done) < min_campaigns:
         run and training_progress(run, 1.0, f"only {len(done)} finished campaigns; need {min_campaigns}")
         return None
@@ -222,24 +321,27 @@ def train_push_worthiness(*, run: TrainingRun | None = None, now: datetime | Non
         evaluated = c.content.evaluated_at or c.created_at
         feats.append(evaluation_inputs(contents=[c.content], now=evaluated)[c.content.pk])
     y = np.array([max(c.clicks, 0.5) / c.expected_clicks for c in done])
+    exposure = np.array([c.expected_clicks for c in done], dtype=float)
     split = int(len(done) * 0.8)
-    model = PushWorthinessModel().fit(feats[:split], y[:split])
+    model = PushWorthinessModel().fit(feats[:split], y[:split], weights=exposure[:split])
     pred = np.array([model.score(f)[0] for f in feats[split:]])
     rho = spearman(pred, y[split:]) if len(pred) > 2 else 0.0
     rho = 0.0 if np.isnan(rho) else rho
     old = None
-    active = active_version(ModelKind.PUSH_WORTHINESS)
+    active = active_version(client, ModelKind.PUSH_WORTHINESS)
     if active is not None:
         from apps.mlops.scoring import active_scorer
 
-        scorer = active_scorer()
+        scorer = active_scorer(client)
         old_pred = np.array([scorer.impl.score(f)[0] for f in feats[split:]])
         old = spearman(old_pred, y[split:]) if len(old_pred) > 2 else 0.0
         old = 0.0 if np.isnan(old) else old
-    final = PushWorthinessModel().fit(feats, y)
-    version = model_version_register(kind=ModelKind.PUSH_WORTHINESS, build=lambda d: final.save(d), run=run, now=now,
-                                     metrics={"spearman": round(rho, 4), "campaigns": len(done)})
-    promote_if_better(version, "spearman", rho, old, now)
+    final = PushWorthinessModel().fit(feats, y, weights=exposure)
+    version = model_version_register(client=client, kind=ModelKind.PUSH_WORTHINESS, build=lambda d: final.save(d), run=run,
+                                     now=now, metrics={"spearman": round(rho, 4), "campaigns": len(done)})
+    window = {"train_campaigns": split, "test_campaigns": len(done) - split,
+              "split": done[split].created_at.timestamp() if split < len(done) else None}
+    promote_if_better(version, "spearman", rho, old, now, evidence={"window": window})
     version.refresh_from_db()
     return version
 

@@ -268,7 +268,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                "expansion_audience": int(len(fill[0])), **measurement}
     campaigns.wave_record_plan(wave=wave, sends=len(sent_ids), expected_clicks=expected, allocation=allocation,
                                ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=NOBODY_LEFT,
-                               model_versions={"ranker": ranked.ranker, **active_versions()},
+                               model_versions={"ranker": ranked.ranker, **active_versions(client)},
                                stage=stage, window_ids=window[0], window_scores=window[1])
     decision_record(client=client, action="wave_plan", actor_name="planner", content=content, campaign=campaign,
                     subject=f"wave:{wave.number}", after={"state": wave.state, "sends": wave.sends}, numbers=numbers, now=now)
@@ -322,7 +322,7 @@ def wave_decide(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFo
     campaign = wave.campaign
     if wave.state != Wave.State.OBSERVING or campaign.state != Campaign.State.RUNNING:
         return None
-    config, delay = ramp_config(campaign), click_delay_model()
+    config, delay = ramp_config(campaign), click_delay_model(campaign.client_id)
     stats, everything, marginal = _marginal(campaign, wave, now, config, delay)
     remaining = max(campaign.max_sends - campaign.sends, 0)
     if not everything:

@@ -13,15 +13,21 @@ from apps.orchestration.launch import content_auto_launch
 
 
 def contents_evaluate_due(*, now: datetime, ranker_for: RankerFor | None = None) -> int:
-    """Evaluate every registered content whose evaluation time has come, with the active scorer;
+    """Evaluate every registered content whose evaluation time has come, with each client's active scorer;
     launch the candidates that match their client's auto-approve policy. Returns how many were
     evaluated (at most ``EVALUATION_MAX_BATCHES`` batches a call; the rest wait for the next)."""
     if not due_for_evaluation(now).exists():  # the usual minute: nothing due, no model loading
         return 0
-    scorer = active_scorer()
+    scorers: dict[int, object] = {}
+
+    def scorer_for(client_id: int):  # each client's own push-worthiness model, looked up once a sweep
+        if client_id not in scorers:
+            scorers[client_id] = active_scorer(client_id)
+        return scorers[client_id]
+
     total = 0
     for _ in range(EVALUATION_MAX_BATCHES):
-        evaluated, candidates = contents_evaluate_batch(scorer=scorer, features_of=evaluation_inputs, now=now)
+        evaluated, candidates = contents_evaluate_batch(scorer_for=scorer_for, features_of=evaluation_inputs, now=now)
         total += evaluated
         for content_id in candidates:
             content_auto_launch(content_id=content_id, now=now, ranker_for=ranker_for)

@@ -21,3 +21,15 @@ def sweep() -> dict:
     if any(done.values()):
         log.info("sweep: %s", done)
     return done
+
+
+@shared_task(name="apps.orchestration.tasks.schedule_training", acks_late=True, reject_on_worker_lost=True,
+             ignore_result=True)
+def schedule_training() -> list[int]:
+    """The beat's training check: queue each client's runs that are due (on the ``ml`` queue)."""
+    from apps.orchestration.training import trainings_schedule
+
+    queued = trainings_schedule(now=clock.now())
+    if queued:
+        log.info("training runs queued: %s", queued)
+    return queued

@@ -1,15 +1,99 @@
-"""The training schedule's step: every model kind retrained, in the order their inputs need
-(MF and the click-delay curve first, then the click model on the waves' logged rows;
-push-worthiness last, on finished campaigns)."""
+"""The training schedule's step: every model kind of a client retrained, in the order their inputs
+need (MF and the click-delay curve first, then the click model on the waves' logged rows;
+push-worthiness last, on finished campaigns). Each trainer reads that client's rows only."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from django.conf import settings
+from django.db.models import Count, Max
 
 from apps.mlops.training import train_click, train_click_delay, train_mf, train_push_worthiness
 
 
-def models_retrain(*, now: datetime) -> dict[str, object]:
-    """Train a version of each kind at ``now``; each is promoted only if it beats the active one."""
-    return {"mf": train_mf(now=now), "click_delay": train_click_delay(now=now), "click": train_click(now=now),
-            "push_worthiness": train_push_worthiness(now=now)}
+def models_retrain(*, client, now: datetime) -> dict[str, object]:
+    """Train a version of each kind for ``client`` at ``now``; each is promoted only if it beats the active one."""
+    return {"mf": train_mf(client=client, now=now), "click_delay": train_click_delay(client=client, now=now),
+            "click": train_click(client=client, now=now), "push_worthiness": train_push_worthiness(client=client, now=now)}
+
+
+# --- The schedule ------------------------------------------------------------------------------
+
+def _client_zone(client) -> ZoneInfo:
+    """The time zone most of the client's subscribers live in (UTC before any)."""
+    from apps.audience.models import Subscriber
+
+    top = (Subscriber.objects.filter(client=client).values("timezone").annotate(n=Count("pk")).order_by("-n", "timezone")
+           .first())
+    try:
+        return ZoneInfo(top["timezone"]) if top else ZoneInfo("UTC")
+    except (ZoneInfoNotFoundError, ValueError):
+        return ZoneInfo("UTC")
+
+
+def _in_quiet_hours(hour: int, start: int, end: int) -> bool:
+    return start <= hour < end if start <= end else hour >= start or hour < end
+
+
+def training_reasons(*, client, now: datetime) -> dict[str, str]:
+    """Which of the client's model kinds are due for training now, and why:
+
+    - ``first``: no version is active and the last attempt is ``FIRST_RETRY`` old (so a new
+      client, or the demo, gets its first models as soon as its data allow);
+    - ``nightly``: the client's quiet hours have begun where most of its subscribers live (no
+      push is planned then, the ``ml`` worker is free) and the last run is 20 hours old;
+    - ``campaigns``: ``CAMPAIGNS`` of the client's campaigns have ended since the last run.
+
+    Never while a run of that kind is queued or running (a run left ``STALE`` long by a dead
+    worker no longer counts)."""
+    from apps.campaigns.models import Campaign
+    from apps.core.selectors import policy_of
+    from apps.mlops.models import ModelVersion, TrainingRun
+    from apps.mlops.services import TRAINABLE
+
+    cfg = settings.PUSHADMIN["TRAINING"]
+    runs = TrainingRun.objects.filter(client=client)
+    busy = set(runs.filter(state__in=[TrainingRun.State.QUEUED, TrainingRun.State.RUNNING],
+                           created_at__gt=now - timedelta(minutes=cfg["STALE_MINUTES"])).values_list("kind", flat=True))
+    last = dict(runs.values("kind").annotate(at=Max("created_at")).values_list("kind", "at"))
+    active = set(ModelVersion.objects.filter(client=client, is_active=True).values_list("kind", flat=True))
+    quiet = None
+    due = {}
+    for kind in TRAINABLE:
+        if kind in busy:
+            continue
+        at = last.get(kind)
+        if kind not in active:
+            if at is None or at <= now - timedelta(minutes=cfg["FIRST_RETRY_MINUTES"]):
+                due[kind] = "first"
+            continue
+        if at is not None and at > now - timedelta(hours=1):
+            continue
+        if at is None or at <= now - timedelta(hours=20):
+            if quiet is None:
+                policy = policy_of(client.pk)
+                hour = now.astimezone(_client_zone(client)).hour
+                quiet = _in_quiet_hours(hour, policy.quiet_hours_start, policy.quiet_hours_end)
+            if quiet:
+                due[kind] = "nightly"
+                continue
+        ended = Campaign.objects.filter(client=client, ended_at__isnull=False)
+        if at is not None:
+            ended = ended.filter(ended_at__gt=at)
+        if ended.count() >= cfg["CAMPAIGNS"]:
+            due[kind] = "campaigns"
+    return due
+
+
+def trainings_schedule(*, now: datetime) -> list[int]:
+    """Queue the training runs due for every client (``training_reasons``); returns their ids."""
+    from apps.core.models import Client
+    from apps.mlops.services import training_run_request
+
+    queued = []
+    for client in Client.objects.order_by("pk"):
+        for kind, reason in training_reasons(client=client, now=now).items():
+            queued.append(training_run_request(client=client, kind=kind, reason=reason, now=now).pk)
+    return queued

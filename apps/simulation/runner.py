@@ -257,7 +257,7 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
     if history:
         _history(run)
         if retrain:  # every strategy on the same schedule: at the start and every simulated night
-            models_retrain(now=run.now)
+            models_retrain(client=run.client, now=run.now)
             rounds += 1
     from apps.mlops.ranking import UniformRanker
 
@@ -272,7 +272,7 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         if ope_check:
             _ope_truths(run)
         if retrain and n % int(24 * 60 / step_minutes) == 0:
-            models_retrain(now=run.now)
+            models_retrain(client=run.client, now=run.now)
             rounds += 1
         if progress and n % 36 == 0:
             progress(strategy, n / steps)

@@ -256,6 +256,15 @@ PUSHADMIN = {
     "TRUSTED_PROXIES": env_int("PUSHADMIN_TRUSTED_PROXIES", 0, minimum=0),
     # The beat sweep's period; the live demo, whose clock runs fast, sweeps every few seconds.
     "SWEEP_SECONDS": env_int("PUSHADMIN_SWEEP_SECONDS", 60, minimum=1),
+    # Each client's models are retrained by the beat's training check (apps.orchestration.training):
+    # the first versions as soon as the data allow (retried every FIRST_RETRY_MINUTES of product
+    # time), then nightly in the client's quiet hours and whenever CAMPAIGNS campaigns have ended.
+    "TRAINING": {
+        "CHECK_SECONDS": env_int("PUSHADMIN_TRAINING_CHECK_SECONDS", 300, minimum=1),
+        "FIRST_RETRY_MINUTES": env_int("PUSHADMIN_TRAINING_FIRST_RETRY_MINUTES", 60, minimum=1),
+        "CAMPAIGNS": env_int("PUSHADMIN_TRAINING_CAMPAIGNS", 20, minimum=1),
+        "STALE_MINUTES": 360,
+    },
     # Product time = epoch + (real time - epoch) x speed. 1 = real time (anything else is for demos).
     "CLOCK_SPEED": env_int("PUSHADMIN_CLOCK_SPEED", 1, minimum=1),
     # Where pushes go: log (development), webhook (HTTPS POST, HMAC-signed) or fcm (FCM HTTP v1).

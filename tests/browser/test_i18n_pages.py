@@ -133,11 +133,11 @@ def _build(people, client_a, candidate, t0):
     content_reject(content=other, user=people["editor"], reason=TYPED_REASON, now=t0 + timedelta(minutes=32))
     health.worker_heartbeat(hostname="celery@web-1", queues=["default", "sends"], interval=10)
     health.beat_tick_record()
-    model_version_register(kind="mf", build=None, metrics={"sampled_auc": 0.7412, "pairs": 5000})
+    model_version_register(client=client_a, kind="mf", build=None, metrics={"sampled_auc": 0.7412, "pairs": 5000})
     now = world.now
-    TrainingRun.objects.create(kind="click", state="succeeded", progress=1.0, message="trained v1 (kept the active version)",
+    TrainingRun.objects.create(client=client_a, kind="click", state="succeeded", progress=1.0, message="trained v1 (kept the active version)",
                                created_at=now - timedelta(hours=5), finished_at=now - timedelta(hours=5))
-    TrainingRun.objects.create(kind="mf", state="running", progress=0.2, requested_by=people["admin"],
+    TrainingRun.objects.create(client=client_a, kind="mf", state="running", progress=0.2, requested_by=people["admin"],
                                message="fitting ALS on 5000 pairs (800 subscribers x 120 contents)",
                                created_at=now - timedelta(minutes=3))
     finished = next(c for c in world.campaigns if c.state != "running" and c.waves.count() > 1)

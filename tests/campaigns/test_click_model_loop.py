@@ -51,7 +51,7 @@ def world(client_a, people, population, content_factory, approved_content, now, 
     for s in subs:  # the activity the click law depends on, whatever the reads above did to it
         s.last_activity_at = now - (timedelta(days=8) if active(s) else timedelta(days=40))
     Subscriber.objects.bulk_update(subs, ["last_activity_at"])
-    assert train_mf(now=now) is not None and active_version(ModelKind.MF) is not None
+    assert train_mf(client=client_a, now=now) is not None and active_version(client_a, ModelKind.MF) is not None
     policy_set(client=client_a, user=people["admin"], first_wave_size=100, exploration_share=0.2, holdout_share=0.0,
                cap_window=timedelta(minutes=20), quiet_hours_start=0, quiet_hours_end=0, max_waves=1)
     return client_a, {s.pk: s for s in subs}
@@ -100,16 +100,16 @@ def test_the_click_model_learns_from_the_waves_it_logged_and_then_ranks(world, a
         np.testing.assert_allclose(days, expect, atol=1e-3)
 
     # clicks of the last day have not all arrived: nothing to learn from yet
-    assert train_click(now=last + timedelta(hours=1)) is None
-    assert active_version(ModelKind.CLICK) is None
+    assert train_click(client=client, now=last + timedelta(hours=1), horizon_hours=24.0) is None
+    assert active_version(client, ModelKind.CLICK) is None
 
-    version = train_click(now=last + timedelta(hours=25))
+    version = train_click(client=client, now=last + timedelta(hours=25), horizon_hours=24.0)
     assert version is not None and version.is_active, version and version.metrics
     m = version.metrics
     # judged on the latest waves, which it did not train on, against the affinity order it replaces
     assert m["test_clicks"] >= 20 and m["auc"] > m["baseline_auc"] + 0.1, m
     # nothing new has matured since: no challenger trained on the same rows again
-    assert train_click(now=last + timedelta(hours=25, minutes=30)) is None
+    assert train_click(client=client, now=last + timedelta(hours=25, minutes=30), horizon_hours=24.0) is None
 
     # the product's ranker now re-ranks by it: the active half of the right tribe comes first
     ranker = ranker_for(client)

@@ -157,7 +157,7 @@ def test_active_model_version_scores_and_is_recorded(client_a, register, reads, 
     model.save(tmp_path / "pw" / "v1")
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path}
     scoring._cache.clear()
-    mv = ModelVersion.objects.create(kind="push_worthiness", version=1, artifact_path="pw/v1", created_at=t0, is_active=True)
+    mv = ModelVersion.objects.create(client=client_a, kind="push_worthiness", version=1, artifact_path="pw/v1", created_at=t0, is_active=True)
 
     hot = register(client_a, "hot", category="economy")
     reads(hot, 100)
@@ -178,7 +178,7 @@ def test_broken_artifact_falls_back_to_the_interim_scorer(client_a, register, t0
 
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path}
     scoring._cache.clear()
-    ModelVersion.objects.create(kind="push_worthiness", version=9, artifact_path="missing", created_at=t0, is_active=True)
+    ModelVersion.objects.create(client=client_a, kind="push_worthiness", version=9, artifact_path="missing", created_at=t0, is_active=True)
     c = register(client_a, "x")
     assert contents_evaluate_due(now=t0 + timedelta(minutes=30)) == 1
     c.refresh_from_db()

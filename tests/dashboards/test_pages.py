@@ -166,32 +166,45 @@ def test_only_a_superuser_pauses_every_client(people, shop, client_a, client_b):
     assert Decision.objects.filter(subject="switch:sending_paused:all", client__isnull=True).count() == 2
 
 
-def test_retrain_and_activate_are_for_admins(people, now):
+def test_retrain_and_activate_are_for_admins(people, now, client_a, client_b):
     from apps.mlops.models import ModelVersion, TrainingRun
 
-    v1 = ModelVersion.objects.create(kind="mf", version=1, artifact_path="mf/v1", metrics={"recall_at_20": 0.2},
-                                     created_at=now, is_active=True)
-    v2 = ModelVersion.objects.create(kind="mf", version=2, artifact_path="mf/v2", metrics={"recall_at_20": 0.19}, created_at=now)
+    v1 = ModelVersion.objects.create(client=client_a, kind="mf", version=1, artifact_path="mf/v1",
+                                     metrics={"recall_at_20": 0.2}, created_at=now, is_active=True)
+    v2 = ModelVersion.objects.create(client=client_a, kind="mf", version=2, artifact_path="mf/v2",
+                                     metrics={"recall_at_20": 0.19}, created_at=now)
+    theirs = ModelVersion.objects.create(client=client_b, kind="mf", version=7, artifact_path="mf/v7",
+                                         metrics={"recall_at_20": 0.3}, created_at=now, is_active=True)
     op = browser_for(people, "operator")
     page = op.get("/dashboards/models/").content.decode()
-    assert "v1" in page and "Retrain" not in page and "Activate" not in page
-    assert op.post("/dashboards/models/retrain/", {"kind": "mf"}).status_code == 403
+    assert "v1" in page and "v7" not in page and "Retrain" not in page and "Activate" not in page
+    assert op.get(f"/dashboards/models/?client={client_b.pk}").status_code == 404  # not the operator's client
+    assert op.post("/dashboards/models/retrain/", {"kind": "mf", "client": client_a.pk}).status_code == 403
     assert op.post(f"/dashboards/models/versions/{v2.pk}/activate/").status_code == 403
     admin = browser_for(people, "admin")
-    page = admin.get("/dashboards/models/").content.decode()
-    assert "Retrain" in page and f"/dashboards/models/versions/{v2.pk}/activate/" in page
-    r = admin.post("/dashboards/models/retrain/", {"kind": "mf"}, follow=True)
+    page = admin.get(f"/dashboards/models/?client={client_a.pk}").content.decode()
+    assert "Retrain" in page and f"/dashboards/models/versions/{v2.pk}/activate/" in page and "v7" not in page
+    r = admin.post("/dashboards/models/retrain/", {"kind": "mf", "client": client_a.pk}, follow=True)
     run = TrainingRun.objects.get()
-    assert run.kind == "mf" and run.state == "queued" and run.requested_by == people["admin"]
+    assert run.kind == "mf" and run.state == "queued" and run.requested_by == people["admin"] and run.client == client_a
     assert f"Training run #{run.pk}" in r.content.decode()
-    assert f'id="run-{run.pk}"' in admin.get("/dashboards/models/runs/").content.decode()
-    assert "every 2s" in admin.get("/dashboards/models/").content.decode()  # the table polls while a run is live
-    r = admin.post("/dashboards/models/retrain/", {"kind": "bogus"}, follow=True)
+    assert f'id="run-{run.pk}"' in admin.get(f"/dashboards/models/runs/?client={client_a.pk}").content.decode()
+    assert f'id="run-{run.pk}"' not in admin.get(f"/dashboards/models/runs/?client={client_b.pk}").content.decode()
+    assert "every 2s" in admin.get(f"/dashboards/models/?client={client_a.pk}").content.decode()  # polls while a run is live
+    r = admin.post("/dashboards/models/retrain/", {"kind": "bogus", "client": client_a.pk}, follow=True)
     assert "Unknown model kind" in r.content.decode() and TrainingRun.objects.count() == 1
     admin.post(f"/dashboards/models/versions/{v2.pk}/activate/")
-    v1.refresh_from_db(), v2.refresh_from_db()
-    assert v2.is_active and not v1.is_active
-    assert Decision.objects.filter(action="model_activate", actor_user=people["admin"]).exists()
+    v1.refresh_from_db(), v2.refresh_from_db(), theirs.refresh_from_db()
+    assert v2.is_active and not v1.is_active and theirs.is_active  # the other client's model is untouched
+    assert Decision.objects.filter(client=client_a, action="model_activate", actor_user=people["admin"]).exists()
+    # roll back and pin; then unpin
+    r = admin.post(f"/dashboards/models/versions/{v1.pk}/activate/", {"pin": "1"}, follow=True)
+    v1.refresh_from_db()
+    assert v1.is_active and v1.pinned and "pinned" in r.content.decode()
+    assert "Unpin" in r.content.decode()
+    admin.post(f"/dashboards/models/versions/{v1.pk}/unpin/")
+    v1.refresh_from_db()
+    assert v1.is_active and not v1.pinned
 
 
 def test_csv_export_has_the_filtered_rows(people, shop, client_a, make_campaign, now):
@@ -222,7 +235,7 @@ def _queries(client, url) -> int:
 # campaigns + their waves, 4 for the alerts.
 QUERY_BOUNDS = {"/dashboards/": 21,  # + the shown clients' policies (their slot windows, floor and target)
                 "/dashboards/campaigns/": 11, "/dashboards/contents/": 9, "/dashboards/contents.csv": 7,
-                "/dashboards/models/": 7, "/dashboards/system/": 12}  # + the user's clients (pause switches), the retry reasons
+                "/dashboards/models/": 8, "/dashboards/system/": 12}  # + the user's clients (pause switches, the models page's choice), the retry reasons
 
 
 def test_query_counts_do_not_grow_with_the_campaigns(people, client_a, make_campaign, now, subscriber_factory):

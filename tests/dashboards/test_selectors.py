@@ -311,19 +311,35 @@ def test_contents_table_filters_sorts_and_exports_the_same_rows(make_campaign, c
 
 # ------------------------------------------------------------------------------ models, system
 
-def test_models_page_lists_versions_metrics_and_runs(now, people):
+def test_models_page_lists_versions_metrics_and_runs(now, people, client_a, client_b):
     from apps.mlops.models import ModelVersion, TrainingRun
 
-    ModelVersion.objects.create(kind="mf", version=1, artifact_path="mf/v1", metrics={"recall_at_20": 0.21}, created_at=now)
-    ModelVersion.objects.create(kind="mf", version=2, artifact_path="mf/v2", metrics={"recall_at_20": 0.24, "note": "x"},
-                                created_at=now, is_active=True)
-    TrainingRun.objects.create(kind="mf", state="running", progress=0.4, message="epoch 4 of 10", created_at=now)
-    TrainingRun.objects.create(kind="click_delay", state="succeeded", progress=1.0, created_at=now - timedelta(hours=1))
-    page = selectors.models_page(now=now)
+    ModelVersion.objects.create(client=client_a, kind="mf", version=1, artifact_path="mf/v1", metrics={"recall_at_20": 0.21},
+                                created_at=now - timedelta(days=3))
+    ModelVersion.objects.create(client=client_a, kind="mf", version=2, artifact_path="mf/v2",
+                                metrics={"recall_at_20": 0.24, "note": "x",
+                                         "promotion": {"lift_at_k": 2.1, "active_lift_at_k": 1.8, "diff": 0.3,
+                                                       "diff_ci": [0.1, 0.5],
+                                                       "window": {"split": (now - timedelta(days=2)).timestamp(), "cases": 40}}},
+                                created_at=now - timedelta(days=2, hours=1), is_active=True,
+                                activated_at=now - timedelta(days=2))
+    ModelVersion.objects.create(client=client_b, kind="mf", version=1, artifact_path="mf/v1", created_at=now, is_active=True)
+    ModelVersion.objects.create(client=client_a, kind="click", version=1, artifact_path="click/v1", created_at=now,
+                                is_active=True)
+    TrainingRun.objects.create(client=client_a, kind="mf", state="running", progress=0.4, message="epoch 4 of 10", created_at=now)
+    TrainingRun.objects.create(client=client_a, kind="click_delay", state="succeeded", progress=1.0,
+                               created_at=now - timedelta(hours=1))
+    TrainingRun.objects.create(client=client_b, kind="mf", state="succeeded", progress=1.0, created_at=now)
+    page = selectors.models_page(client=client_a, now=now)
     mf = next(k for k in page["kinds"] if k["kind"] == "mf")
     assert [v.version for v in mf["versions"]] == [2, 1] and mf["active"].version == 2
     assert mf["metric_names"] == ["recall_at_20"]
-    assert [r.progress for r in page["runs"]] == [0.4, 1.0] and page["live"] is True
+    assert mf["stale"] is True and mf["active_since"] == now - timedelta(days=2)  # last trained 2 days 1 hour ago
+    assert mf["promotion"]["challenger"] == 2.1 and mf["promotion"]["champion"] == 1.8 and mf["promotion"]["cases"] == 40
+    assert mf["promotion"]["split_at"] == now - timedelta(days=2)
+    click = next(k for k in page["kinds"] if k["kind"] == "click")
+    assert click["stale"] is False and click["promotion"] is None
+    assert [r.progress for r in page["runs"]] == [0.4, 1.0] and page["live"] is True  # client_b's run is not here
     assert {k["kind"] for k in page["kinds"]} >= {"mf", "click_delay", "push_worthiness"}
 
 

@@ -40,10 +40,10 @@ def test_refit_uses_truncation_and_recovers_the_median(client_a, content_factory
     observed = np.array([(c - s).total_seconds() for s, c in seen])
     assert len(observed) < 0.92 * n  # many clicks not in yet
 
-    version = train_click_delay(now=now, min_clicks=100)
+    version = train_click_delay(client=campaign.client, now=now, min_clicks=100)
     assert version is not None and version.is_active
     assert version.metrics["fit"] == "lynden_bell" and version.metrics["clicks"] == len(observed)
-    model = click_delay_model()
+    model = click_delay_model(campaign.client)
     assert model == ClickDelayModel.from_dict(version.params)
     naive = float(ClickDelayModel.fit(observed).quantile(0.5))
     fitted = float(model.quantile(0.5))
@@ -62,5 +62,5 @@ def test_refit_ignores_clicks_after_now(client_a, content_factory, now):
         sent_at = now - timedelta(hours=3)
         Send.objects.create(campaign=campaign, wave=wave, subscriber=s, baseline_ctr=0.05, state=Send.State.SENT,
                             created_at=sent_at, sent_at=sent_at, clicked_at=sent_at + timedelta(hours=1 + 3 * (i % 2)))
-    assert train_click_delay(now=now, min_clicks=3) is not None  # 3 clicks before now, 2 after
-    assert train_click_delay(now=now, min_clicks=4) is None
+    assert train_click_delay(client=client_a, now=now, min_clicks=3) is not None  # 3 clicks before now, 2 after
+    assert train_click_delay(client=client_a, now=now, min_clicks=4) is None

@@ -19,10 +19,11 @@ EVALUATION_BATCH = 200
 EVALUATION_MAX_BATCHES = 10  # per sweep tick; what is left waits one minute
 
 
-def contents_evaluate_batch(*, scorer, features_of, now: datetime) -> tuple[int, list[int]]:
+def contents_evaluate_batch(*, scorer_for, features_of, now: datetime) -> tuple[int, list[int]]:
     """Evaluate up to ``EVALUATION_BATCH`` due contents in one transaction (rows locked, skipping
     rows another sweep holds; each leaves ``registered`` in it, so it is scored once per text).
 
+    ``scorer_for(client_id)`` is the scorer of a client's contents (each client's own model);
     ``features_of(contents=, now=, scorer=)`` gives each content's decision-time features.
     Returns how many were evaluated and the new candidates their client's auto-approve policy
     would launch (the caller launches them).
@@ -33,13 +34,16 @@ def contents_evaluate_batch(*, scorer, features_of, now: datetime) -> tuple[int,
         if not contents:
             return 0, []
         clients = {c.pk: c for c in Client.objects.filter(pk__in={c.client_id for c in contents}).select_related("policy")}
-        inputs = features_of(contents=contents, now=now, scorer=scorer)
+        scorers = {pk: scorer_for(pk) for pk in clients}
+        inputs = {}
+        for pk, scorer in scorers.items():
+            inputs.update(features_of(contents=[c for c in contents if c.client_id == pk], now=now, scorer=scorer))
         templates = _templates_by_language()
         policies = {p.client_id: p for p in AutoApprovePolicy.objects.filter(client_id__in=clients, enabled=True)}
         candidates = []
         for content in contents:
             client = clients[content.client_id]
-            became = _evaluate_one(content, client, scorer, inputs[content.pk], templates, now)
+            became = _evaluate_one(content, client, scorers[content.client_id], inputs[content.pk], templates, now)
             policy = policies.get(content.client_id)
             if became == ContentStatus.CANDIDATE and policy and policy.applies_to(score=content.push_score, category=content.category):
                 candidates.append(content.pk)

@@ -174,20 +174,20 @@ def test_stop_button_pause_switch_and_the_editors_read_only_view(world, login_as
     assert errors == []
 
 
-def test_training_progress_moves_without_a_reload_and_admins_retrain_and_activate(admin_page, live_url, screenshot):
+def test_training_progress_moves_without_a_reload_and_admins_retrain_and_activate(admin_page, live_url, screenshot, client_a):
     from apps.mlops.models import ModelVersion, TrainingRun
 
     now = clock.now()
     for kind, metric, values in (("mf", "recall_at_20", (0.182, 0.201, 0.197)), ("click_delay", "log_likelihood", (-2.91, -2.87)),
                                  ("push_worthiness", "auc", (0.71, 0.74))):
         for i, value in enumerate(values, start=1):
-            ModelVersion.objects.create(kind=kind, version=i, artifact_path=f"{kind}/v{i}", metrics={metric: value},
+            ModelVersion.objects.create(client=client_a, kind=kind, version=i, artifact_path=f"{kind}/v{i}", metrics={metric: value},
                                         created_at=now - timedelta(days=len(values) - i), is_active=(value == max(values)))
-    run = TrainingRun.objects.create(kind="mf", state="running", progress=0.3, message="epoch 3 of 10", created_at=now,
+    run = TrainingRun.objects.create(client=client_a, kind="mf", state="running", progress=0.3, message="epoch 3 of 10", created_at=now,
                                      started_at=now)
     page = admin_page
     errors = watch_errors(page)
-    page.goto(live_url("/dashboards/models/"))
+    page.goto(live_url(f"/dashboards/models/?client={client_a.pk}"))
     bar = page.locator(f"#run-{run.pk} .progress")
     expect(bar).to_have_attribute("aria-valuenow", "30")
     TrainingRun.objects.filter(pk=run.pk).update(progress=0.8, message="epoch 8 of 10")
