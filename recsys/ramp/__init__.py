@@ -20,7 +20,7 @@ Pure library: numpy/scipy only, arrays and frozen dataclasses in and out.
 ``python -m recsys.ramp simulate ...`` runs the policy on simulated campaigns.
 
 The package: ``config`` (RampConfig, WaveStats, RampDecision), ``prior`` (baseline CTRs),
-``delay`` (ClickDelayModel, wave_stats), ``evidence`` (e-values, confidence sequence),
+``delay`` (ClickDelayModel, PlatformDelays, wave_stats), ``evidence`` (e-values, confidence sequence),
 ``decision`` (decide), ``window`` (marginal decisions: waves drawn from the ranks an expansion
 would reach), ``simulation`` (simulate, coverage), ``cli`` (``python -m recsys.ramp``).
 Everything importable from ``recsys.ramp`` before the split still is.
@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from recsys.ramp.config import ACTIONS, DEFAULT_CONFIG, RampConfig, RampDecision, WaveStats
 from recsys.ramp.prior import fit_population_prior, smoothed_ctr
-from recsys.ramp.delay import _HORIZON_S, _KNOT_LO_S, _N_KNOTS, ClickDelayModel, _default_cdf, wave_stats
+from recsys.ramp.delay import _HORIZON_S, _KNOT_LO_S, _N_KNOTS, ClickDelayModel, PlatformDelays, _default_cdf, wave_stats
 from recsys.ramp.evidence import (
     _e_values,
     _log_e_down,
@@ -49,6 +49,7 @@ from recsys.ramp.cli import _add_common, _config_from_args, main
 
 __all__ = [
     "ClickDelayModel",
+    "PlatformDelays",
     "RampConfig",
     "RampDecision",
     "WaveStats",
