@@ -97,21 +97,22 @@ def clickers_of(*, campaign_id: int, limit: int = 5000) -> set[int]:
 def wave_outcomes(*, wave_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The delivered sends of a wave as arrays: usual CTR (expected clicks), sent time and click
     time (epoch seconds; NaN = no click yet)."""
-    ctr, sent, clicked, _, _ = wave_delivered(wave_id=wave_id)
+    ctr, sent, clicked = wave_delivered(wave_id=wave_id)[:3]
     return ctr, sent, clicked
 
 
-def wave_delivered(*, wave_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """``wave_outcomes`` and, for each send, whether it was a probe of the wave's window and its
-    place there (``rank``; 0 = none)."""
+def wave_delivered(*, wave_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``wave_outcomes`` and, for each send, whether it was a probe of the wave's window, its
+    place there (``rank``; 0 = none) and the recipient's platform (each has its own click delays)."""
     rows = list(Send.objects.filter(wave_id=wave_id, state=Send.State.SENT)
-                .values_list("baseline_ctr", "sent_at", "clicked_at", "chosen_by", "rank"))
+                .values_list("baseline_ctr", "sent_at", "clicked_at", "chosen_by", "rank", "subscriber__platform"))
     ctr = np.array([r[0] for r in rows], dtype=float)
     sent = np.array([r[1].timestamp() for r in rows], dtype=float)
     clicked = np.array([r[2].timestamp() if r[2] else np.nan for r in rows], dtype=float)
     probed = np.array([r[3] == Send.ChosenBy.PROBED for r in rows], dtype=bool)
     rank = np.array([r[4] or 0 for r in rows], dtype=np.int64)
-    return ctr, sent, clicked, probed, rank
+    platform = np.array([r[5] for r in rows], dtype=object)
+    return ctr, sent, clicked, probed, rank, platform
 
 
 def campaign_recipient_ids(*, campaign_id: int) -> np.ndarray:

@@ -80,8 +80,9 @@ def load_click(version: ModelVersion):
 
 
 def click_delay_model(client):
-    """The client's active click-delay curve (``recsys.ramp.ClickDelayModel``), else the library's default."""
-    from recsys.ramp import ClickDelayModel
+    """The client's active click-delay curves, one per platform with a pooled one for the rest
+    (``recsys.ramp.PlatformDelays``), else the library's default curve for every platform."""
+    from recsys.ramp import ClickDelayModel, PlatformDelays
 
     active = active_version(client, ModelKind.CLICK_DELAY)
-    return ClickDelayModel.from_dict(active.params) if active and active.params else ClickDelayModel.default()
+    return PlatformDelays.from_dict(active.params) if active and active.params else PlatformDelays(ClickDelayModel.default())

@@ -84,14 +84,14 @@ def _mf_time_split(client, configs: dict[str, MFConfig], u, i, t, w, shape, now:
     # T: before the latest 20% of the contents whose horizon is over (so that they were new after it)
     done = first_seen[first_seen <= latest]
     if len(done) < min_cases or not len(t):
-        return {"cases": 0, "why": f"{len(done)} contents have had their horizon; need {min_cases}"}
+        return {"cases": 0, "why": f"{len(done)} contents have had their horizon, need {min_cases}"}
     split = float(np.quantile(done, 0.8)) - 1.0
     if np.mean(t <= split) < 0.3:
         return {"cases": 0, "why": "too few events before the split"}
     cases = split_cases(u, i, t, n_users=shape[0], split=split, delay=delay, horizon=horizon, end=now)
     out = {"split": split, "cases": len(cases), "k": k, "horizon_h": round(horizon / 3600, 2)}
     if len(cases) < min_cases:
-        out["why"] = f"{len(cases)} contents after the split; need {min_cases}"
+        out["why"] = f"{len(cases)} contents after the split, need {min_cases}"
         return out
     lifts = {}
     for name, config in configs.items():
@@ -140,7 +140,7 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
     split = _mf_time_split(client, configs, u, i, t, w, shape, now.timestamp(), k=int(policy.first_wave_size),
                            delay=policy.evaluation_delay.total_seconds(), horizon=policy.content_lifetime.total_seconds())
-    run and training_progress(run, 0.6, f"fitting ALS on {shape[0]} subscribers x {shape[1]} contents")
+    run and training_progress(run, 0.6, f"fitting ALS on {len(u)} events ({shape[0]} subscribers x {shape[1]} contents)")
     model, matrix, factors = config.fit(u, i, w, t, shape, now.timestamp())
 
     def build(directory: Path):
@@ -160,9 +160,9 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     if new is None:  # no content after a split has had its horizon yet
         why = split.get("why", "")
         if active is None:
-            model_version_activate(version=version, now=now, reason=f"first version, not yet judged on held-out contents ({why})")
+            model_version_activate(version=version, now=now, reason=f"first version, not yet judged on held-out contents; {why}")
         else:
-            keep_active(version, now, note=f"not activated: no held-out contents to judge it on ({why})", numbers=evidence)
+            keep_active(version, now, note=f"not activated: no held-out contents to judge it on; {why}", numbers=evidence)
     else:
         # the same configuration on newer events: promoted unless it ranks worse than the champion there
         promote_if_better(version, "lift_at_k", new, split.get("champion_lift"), now, evidence=evidence,
@@ -174,31 +174,46 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
 # --- Click delay -------------------------------------------------------------------------------
 
 def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime | None = None,
-                      min_clicks: int = 100) -> ModelVersion | None:
-    from recsys.ramp import ClickDelayModel
+                      min_clicks: int = 100, platform_min_clicks: int = 200, days: int = 30) -> ModelVersion | None:
+    """The client's click-delay curves, per platform, from its sends of the last ``days``.
+
+    Every delivered send counts with how long it has been observable (``now - sent_at``): a send
+    of the last hours shows only its fast clicks so far, and the fit (``PlatformDelays.fit``,
+    Lynden-Bell on the clicks with their follow-up) corrects for it. A platform with
+    ``platform_min_clicks`` clicks gets its own curve, the others the pooled one."""
+    from recsys.ramp import PlatformDelays
 
     now = now or clock.now()
-    # A send of the last hours shows only its fast clicks so far (right truncation): each click
-    # comes with how long its send had been out, and the Lynden-Bell fit corrects for it.
-    rows = Send.objects.filter(campaign__client=client, clicked_at__isnull=False, clicked_at__lte=now, sent_at__isnull=False,
-                               sent_at__gte=now - timedelta(days=30)).values_list("sent_at", "clicked_at")
-    pairs = np.array([((c - s).total_seconds(), (now - s).total_seconds()) for s, c in rows.iterator(chunk_size=20000)],
-                     dtype=float).reshape(-1, 2)
-    pairs = pairs[pairs[:, 0] >= 0]
-    delays, truncation = pairs[:, 0], pairs[:, 1]
-    if len(delays) < min_clicks:
-        run and training_progress(run, 1.0, f"only {len(delays)} clicks; need {min_clicks}")
+    rows = Send.objects.filter(campaign__client=client, state=Send.State.SENT, sent_at__isnull=False,
+                               sent_at__gte=now - timedelta(days=days), sent_at__lte=now).values_list(
+        "subscriber__platform", "sent_at", "clicked_at")
+    platforms, follow_up, delay = [], [], []
+    for platform, sent, clicked in rows.iterator(chunk_size=20000):
+        seen = clicked is not None and clicked <= now
+        if seen and clicked < sent:
+            continue  # a click before its push: bad data, not a delay
+        platforms.append(platform)
+        follow_up.append((now - sent).total_seconds())
+        delay.append((clicked - sent).total_seconds() if seen else np.nan)
+    delay = np.asarray(delay, dtype=float)
+    clicks = int(np.isfinite(delay).sum())
+    if clicks < min_clicks:
+        run and training_progress(run, 1.0, f"only {clicks} clicks; need {min_clicks}")
         return None
-    model = ClickDelayModel.fit_truncated(delays, truncation)
-    metrics = {"clicks": int(len(delays)), "median_s": round(float(model.quantile(0.5)), 1),
-               "share_by_20min": round(float(model.cdf(1200.0)), 4), "fit": "lynden_bell",
-               "observed_median_s": round(float(np.median(delays)), 1),
-               "truncated_share": round(float(np.mean(truncation < 48 * 3600.0)), 4)}
-    version = model_version_register(client=client, kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics, params=model.to_dict(),
-                                     run=run, now=now)
+    model = PlatformDelays.fit(np.asarray(platforms, dtype=object), np.asarray(follow_up, dtype=float), delay,
+                               min_clicks=platform_min_clicks)
+    follow = np.asarray(follow_up, dtype=float)
+    metrics = {"clicks": clicks, "sends": len(delay), "median_s": round(float(model.pooled.quantile(0.5)), 1),
+               "share_by_20min": round(float(model.pooled.cdf(1200.0)), 4), "fit": "lynden_bell",
+               "observed_median_s": round(float(np.nanmedian(delay)), 1),
+               "truncated_share": round(float(np.mean(follow < 48 * 3600.0)), 4)}
+    for p in model.platforms:
+        metrics[f"median_s_{p}"] = round(float(model.quantile(0.5, p)), 1)
+    version = model_version_register(client=client, kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics,
+                                     params=model.to_dict(), run=run, now=now)
     # More clicks behind the curve is the better estimate.
     active = active_version(client, ModelKind.CLICK_DELAY)
-    promote_if_better(version, "clicks", float(len(delays)) + 0.5, float(active.metrics.get("clicks", 0)) if active else None, now)
+    promote_if_better(version, "clicks", float(clicks) + 0.5, float(active.metrics.get("clicks", 0)) if active else None, now)
     version.refresh_from_db()
     return version
 

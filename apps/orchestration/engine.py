@@ -288,18 +288,19 @@ def _marginal(campaign: Campaign, wave: Wave, now: datetime, config, delay):
     marginal, everything, strata_in = [], [], ([], [], [])
     probes = 0
     for w in campaign.waves.filter(number__lte=wave.number).order_by("number"):
-        ctr, sent, clicked, probed, rank = outbox.wave_delivered(wave_id=w.pk)
+        ctr, sent, clicked, probed, rank, platform = outbox.wave_delivered(wave_id=w.pk)
         if not len(ctr):
             continue
-        everything.append(wave_stats(ctr, sent, clicked, t, delay, band=config.delay_band))
+        everything.append(wave_stats(ctr, sent, clicked, t, delay, band=config.delay_band, platform=platform))
         if not wave.window:  # planned before windows: the pooled rule on every delivered send
             probed = np.ones(len(ctr), dtype=bool)
         if w.stage == wave.stage and probed.any():
-            marginal.append(wave_stats(ctr[probed], sent[probed], clicked[probed], t, delay, band=config.delay_band))
+            marginal.append(wave_stats(ctr[probed], sent[probed], clicked[probed], t, delay, band=config.delay_band,
+                                       platform=platform[probed]))
             probes += int(probed.sum())
             strata_in[0].append(rank[probed] - 1)
             strata_in[1].append((np.isfinite(clicked[probed]) & (clicked[probed] <= t)).astype(float))
-            strata_in[2].append(ctr[probed] * delay.cdf(t - sent[probed]))
+            strata_in[2].append(ctr[probed] * delay.cdf(t - sent[probed], platform=platform[probed]))
     window_ids, _ = wave_window(wave=wave)
     strata = (strata_summary(np.concatenate(strata_in[0]), len(window_ids), np.concatenate(strata_in[1]),
                              np.concatenate(strata_in[2]), STRATA) if strata_in[0] else [])

@@ -13,7 +13,7 @@ from apps.delivery.models import Send
 from apps.mlops.models import ModelKind
 from apps.mlops.selectors import click_delay_model
 from apps.mlops.training import train_click_delay
-from recsys.ramp import ClickDelayModel
+from recsys.ramp import ClickDelayModel, PlatformDelays
 
 TRUE_MEDIAN_S = 3600.0
 
@@ -44,7 +44,7 @@ def test_refit_uses_truncation_and_recovers_the_median(client_a, content_factory
     assert version is not None and version.is_active
     assert version.metrics["fit"] == "lynden_bell" and version.metrics["clicks"] == len(observed)
     model = click_delay_model(campaign.client)
-    assert model == ClickDelayModel.from_dict(version.params)
+    assert model == PlatformDelays.from_dict(version.params) and model.platforms == ("android",)
     naive = float(ClickDelayModel.fit(observed).quantile(0.5))
     fitted = float(model.quantile(0.5))
     assert naive < 0.92 * TRUE_MEDIAN_S
