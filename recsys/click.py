@@ -101,11 +101,14 @@ class ClickModel:
                 "monotone_constraints_method": "advanced"} if p.monotone else {}),
         }
 
-    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None) -> ClickModel:
+    def fit(self, x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None,
+            weights: np.ndarray | None = None) -> ClickModel:
         """Fit on rows ``x`` (columns ``feature_names``) with 0/1 labels ``y``.
 
         ``groups`` (content id per row) keeps each content wholly in training or in the
         held-out share used for early stopping, calibration and the reported metrics.
+        ``weights`` (default 1) weigh the rows in training and calibration, e.g. inverse
+        propensities, so that rows a ranker rarely picks count for the many like them.
         """
         import lightgbm as lgb
 
@@ -118,8 +121,14 @@ class ClickModel:
         uniq = np.unique(groups)
         held = rng.choice(uniq, size=max(1, int(round(len(uniq) * self.params.holdout_share))), replace=False)
         hold = np.isin(groups, held)
-        train = lgb.Dataset(x[~hold], y[~hold], feature_name=list(self.feature_names), free_raw_data=True)
-        valid = lgb.Dataset(x[hold], y[hold], reference=train)
+        if weights is not None:
+            weights = np.asarray(weights, dtype=np.float64)
+            if weights.shape != y.shape or not np.all(np.isfinite(weights)) or np.any(weights <= 0):
+                raise ValueError("weights: one finite, positive weight per row")
+        w_train = None if weights is None else weights[~hold]
+        w_hold = None if weights is None else weights[hold]
+        train = lgb.Dataset(x[~hold], y[~hold], weight=w_train, feature_name=list(self.feature_names), free_raw_data=True)
+        valid = lgb.Dataset(x[hold], y[hold], weight=w_hold, reference=train)
         self.booster = lgb.train(
             self._lgb_params(),
             train,
@@ -128,7 +137,7 @@ class ClickModel:
             callbacks=[lgb.early_stopping(self.params.early_stopping_rounds, verbose=False)],
         )
         raw = self.predict_raw(x[hold])
-        self.calibration = isotonic_fit(raw, y[hold])
+        self.calibration = isotonic_fit(raw, y[hold], weights=w_hold)
         p = self.predict_proba(x[hold])
         self.metrics = {
             "holdout_rows": int(hold.sum()),

@@ -36,14 +36,25 @@ __all__ = [
 ]
 
 
-def auc(y: np.ndarray, score: np.ndarray) -> float:
-    """Area under the ROC curve (Mann-Whitney, ties count half); nan without both classes."""
+def auc(y: np.ndarray, score: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """Area under the ROC curve (Mann-Whitney, ties count half); nan without both classes.
+    With ``weights``, each pair counts by the product of its rows' weights."""
     y = np.asarray(y).astype(bool)
     n_pos, n_neg = int(y.sum()), int((~y).sum())
     if n_pos == 0 or n_neg == 0:
         return float("nan")
-    r = rankdata(np.asarray(score, dtype=np.float64))
-    return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    score = np.asarray(score, dtype=np.float64)
+    if weights is None:
+        r = rankdata(score)
+        return float((r[y].sum() - n_pos * (n_pos + 1) / 2) / (n_pos * n_neg))
+    w = np.asarray(weights, dtype=np.float64)
+    neg_s, neg_w = score[~y], w[~y]
+    order = np.argsort(neg_s, kind="stable")
+    neg_s, cum = neg_s[order], np.concatenate([[0.0], np.cumsum(neg_w[order])])
+    below = cum[np.searchsorted(neg_s, score[y], side="left")]
+    tied = cum[np.searchsorted(neg_s, score[y], side="right")] - below
+    total = w[y].sum() * neg_w.sum()
+    return float(np.sum(w[y] * (below + 0.5 * tied)) / total) if total > 0 else float("nan")
 
 
 def log_loss(y: np.ndarray, p: np.ndarray, eps: float = 1e-7) -> float:
@@ -143,16 +154,19 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     return float(sum(b.count * abs(b.mean_predicted - b.observed_rate) for b in table) / n)
 
 
-def isotonic_fit(score: np.ndarray, y: np.ndarray, max_knots: int = 200) -> tuple[np.ndarray, np.ndarray]:
-    """Monotone map score -> probability by pool-adjacent-violators; returns interpolation knots."""
+def isotonic_fit(score: np.ndarray, y: np.ndarray, max_knots: int = 200,
+                 weights: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Monotone map score -> probability by pool-adjacent-violators (each row weighted by
+    ``weights``, default 1); returns interpolation knots."""
     order = np.argsort(score, kind="stable")
     x = np.asarray(score, dtype=np.float64)[order]
     t = np.asarray(y, dtype=np.float64)[order]
+    wt = np.ones(len(x)) if weights is None else np.asarray(weights, dtype=np.float64)[order]
     # blocks: value, weight, x-range; merged while they violate monotonicity
     vals, wts, xs_lo, xs_hi = [], [], [], []
-    for xi, ti in zip(x, t):
+    for xi, ti, wi in zip(x, t, wt):
         vals.append(ti)
-        wts.append(1.0)
+        wts.append(float(wi))
         xs_lo.append(xi)
         xs_hi.append(xi)
         while len(vals) > 1 and vals[-2] >= vals[-1]:

@@ -23,6 +23,7 @@ from apps.mlops.services import (keep_active, model_version_activate, model_vers
 from recsys.metrics import spearman
 
 EVENT_WEIGHTS = {"read": 1.0, "open": 1.0, "click": 3.0}
+IPS_CLIP = 20.0
 
 
 def _interactions(client, since: datetime):
@@ -221,37 +222,53 @@ def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime |
 # --- Click model ---------------------------------------------------------------------------------
 
 def train_click(*, client, run: TrainingRun | None = None, now: datetime | None = None, days: int = 30,
-                horizon_hours: float | None = None, test_share: float = 0.2, min_clicks: int = 50,
-                min_test_clicks: int = 20) -> ModelVersion | None:
-    """LightGBM click model on the product's own sends: each row is what the ranker saw of a
+                horizon_hours: float = 24.0, min_follow_up_hours: float = 1.0, test_share: float = 0.2,
+                min_clicks: int = 50, min_test_clicks: int = 20) -> ModelVersion | None:
+    """LightGBM click model on the client's own sends: each row is what the ranker saw of a
     recipient when it chose them (``WaveFeatures``), the label whether they clicked within
-    ``horizon_hours`` of the send. Only sends whose horizon is over by ``now`` count (a send of
-    the last hours has not had its chance to be clicked yet). Judged on time: the test rows are
-    the latest ``test_share`` of those that came after the active model's data, so neither model
-    trained on them; the challenger trains on everything before them and is promoted if its AUC
-    there beats both chance and the active model's (before any: the affinity order's)."""
+    ``horizon_hours`` of the send.
+
+    Late clicks: a send out for ``min_follow_up_hours`` or more counts, but one not clicked yet
+    is only partly a "no": it weighs the share of a clicker's clicks that have arrived by its age
+    (the client's delay curve), so young sends neither teach that clicks are rare nor wait a day.
+    Selection: each row also weighs 1 / its chance of having been chosen (the exploration slice
+    and the probes stand for the many the ranker passed over; clipped at ``IPS_CLIP``).
+
+    Judged on time: the test rows are the latest ``test_share`` of those that came after the
+    active model's data, so neither model trained on them; the challenger trains on everything
+    before them and is promoted if its weighted AUC there beats both chance and the active
+    model's (before any: the affinity order's)."""
     from apps.campaigns.models import Wave
     from apps.campaigns.selectors import wave_features
+    from apps.mlops.selectors import click_delay_model
     from recsys.click import CLICK_FEATURES, ClickModel, ClickParams
     from recsys.metrics import auc as roc_auc
 
     now = now or clock.now()
-    if horizon_hours is None:
-        # by when 95% of the clicks a push will get have arrived, by the client's delay curve
-        from apps.mlops.selectors import click_delay_model
-
-        horizon_hours = float(np.clip(click_delay_model(client).quantile(0.95) / 3600.0, 1.0, 24.0))
-    horizon = timedelta(hours=horizon_hours)
+    horizon, follow = timedelta(hours=horizon_hours), timedelta(hours=min(min_follow_up_hours, horizon_hours))
+    delay = click_delay_model(client)
     run and training_progress(run, 0.05, "reading the waves' features and clicks")
-    waves = list(Wave.objects.filter(campaign__client=client, features__isnull=False, sent_at__isnull=False, sent_at__gte=now - timedelta(days=days),
-                                     sent_at__lte=now - horizon).select_related("campaign").order_by("sent_at", "pk"))
+    waves = list(Wave.objects.filter(campaign__client=client, features__isnull=False, sent_at__isnull=False,
+                                     sent_at__gte=now - timedelta(days=days), sent_at__lte=now - follow)
+                 .select_related("campaign").order_by("sent_at", "pk"))
     kept = wave_features(wave_ids=[w.pk for w in waves])
-    outcome: dict[tuple[int, int], bool] = {}  # (wave, subscriber) -> clicked within the horizon
-    for wave_id, sub, at, clicked in Send.objects.filter(
-            wave_id__in=list(kept), state=Send.State.SENT, sent_at__lte=now - horizon).values_list(
-            "wave_id", "subscriber_id", "sent_at", "clicked_at").iterator(chunk_size=20000):
-        outcome[wave_id, sub] = clicked is not None and clicked - at <= horizon
-    xs, ys, groups, times = [], [], [], []
+    keys, age, hit, propensity, platform = [], [], [], [], []
+    h = horizon.total_seconds()
+    for wave_id, sub, at, clicked, chance, plat in Send.objects.filter(
+            wave_id__in=list(kept), state=Send.State.SENT, sent_at__lte=now - follow).values_list(
+            "wave_id", "subscriber_id", "sent_at", "clicked_at", "propensity", "subscriber__platform").iterator(chunk_size=20000):
+        keys.append((wave_id, sub))
+        age.append(min((now - at).total_seconds(), h))
+        hit.append(clicked is not None and clicked <= now and (clicked - at).total_seconds() <= h)
+        propensity.append(chance if chance and chance > 0 else 1.0)
+        platform.append(plat)
+    platform = np.asarray(platform, dtype=object)
+    hit = np.asarray(hit, dtype=bool)
+    seen = np.where(hit, 1.0, np.asarray(delay.cdf(np.asarray(age, dtype=float), platform=platform))
+                    / np.maximum(np.asarray(delay.cdf(np.full(len(age), h), platform=platform)), 1e-9))
+    weight = np.clip(seen, 1e-3, 1.0) * np.clip(1.0 / np.asarray(propensity, dtype=float), 1.0, IPS_CLIP)
+    outcome: dict[tuple[int, int], tuple[bool, float]] = {k: (bool(c), float(v)) for k, c, v in zip(keys, hit, weight)}
+    xs, ys, groups, times, weights = [], [], [], [], []
     for wave in waves:
         if wave.pk not in kept or kept[wave.pk][2] != list(CLICK_FEATURES):
             continue
@@ -260,13 +277,14 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         if not keep.any():
             continue
         xs.append(x[keep])
-        ys.append(np.array([outcome[wave.pk, int(i)] for i in ids[keep]], dtype=bool))
+        ys.append(np.array([outcome[wave.pk, int(i)][0] for i in ids[keep]], dtype=bool))
+        weights.append(np.array([outcome[wave.pk, int(i)][1] for i in ids[keep]], dtype=float))
         groups.append(np.full(int(keep.sum()), wave.campaign.content_id, dtype=np.int64))
         times.append(np.full(int(keep.sum()), wave.sent_at.timestamp()))
     if not xs:
         run and training_progress(run, 1.0, "no wave with features has finished its click horizon")
         return None
-    x, y, g, t = np.vstack(xs), np.concatenate(ys), np.concatenate(groups), np.concatenate(times)
+    x, y, g, t, w = np.vstack(xs), np.concatenate(ys), np.concatenate(groups), np.concatenate(times), np.concatenate(weights)
     if y.sum() < min_clicks:
         run and training_progress(run, 1.0, f"only {int(y.sum())} clicks on sends with features; need {min_clicks}")
         return None
@@ -285,18 +303,18 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
                                             f"that neither model trained on")
         return None
     run and training_progress(run, 0.3, f"fitting on {int((~test).sum())} sends ({int(y[~test].sum())} clicks)")
-    model = ClickModel(ClickParams(num_threads=1)).fit(x[~test], y[~test], g[~test])
-    new_auc = roc_auc(y[test], model.predict_proba(x[test]))
+    model = ClickModel(ClickParams(num_threads=1)).fit(x[~test], y[~test], g[~test], weights=w[~test])
+    new_auc = roc_auc(y[test], model.predict_proba(x[test]), w[test])
     # Against the active model, or, before any, against the order waves have without one (the
     # affinity shortlist: MF plus look-alike, standardised): a click model is used only once it
     # ranks the held-out sends better than what it would replace.
     if active is not None:
         from apps.mlops.selectors import load_click
 
-        old_auc = roc_auc(y[test], load_click(active).predict_proba(x[test]))
+        old_auc = roc_auc(y[test], load_click(active).predict_proba(x[test]), w[test])
     else:
         col = {name: n for n, name in enumerate(CLICK_FEATURES)}
-        old_auc = roc_auc(y[test], x[test, col["mf_z"]] + x[test, col["lookalike_z"]])
+        old_auc = roc_auc(y[test], x[test, col["mf_z"]] + x[test, col["lookalike_z"]], w[test])
     metrics = {"auc": round(float(new_auc), 4), "sends": int((~test).sum()), "clicks": int(y[~test].sum()),
                "test_sends": int(test.sum()), "test_clicks": int(y[test].sum()),
                "baseline_auc": None if old_auc is None or np.isnan(old_auc) else round(float(old_auc), 4),

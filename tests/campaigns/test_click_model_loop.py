@@ -100,16 +100,16 @@ def test_the_click_model_learns_from_the_waves_it_logged_and_then_ranks(world, a
         np.testing.assert_allclose(days, expect, atol=1e-3)
 
     # clicks of the last day have not all arrived: nothing to learn from yet
-    assert train_click(client=client, now=last + timedelta(hours=1), horizon_hours=24.0) is None
+    assert train_click(client=client, now=last + timedelta(hours=1), min_follow_up_hours=24.0) is None
     assert active_version(client, ModelKind.CLICK) is None
 
-    version = train_click(client=client, now=last + timedelta(hours=25), horizon_hours=24.0)
+    version = train_click(client=client, now=last + timedelta(hours=25), min_follow_up_hours=24.0)
     assert version is not None and version.is_active, version and version.metrics
     m = version.metrics
     # judged on the latest waves, which it did not train on, against the affinity order it replaces
     assert m["test_clicks"] >= 20 and m["auc"] > m["baseline_auc"] + 0.1, m
     # nothing new has matured since: no challenger trained on the same rows again
-    assert train_click(client=client, now=last + timedelta(hours=25, minutes=30), horizon_hours=24.0) is None
+    assert train_click(client=client, now=last + timedelta(hours=25, minutes=30), min_follow_up_hours=24.0) is None
 
     # the product's ranker now re-ranks by it: the active half of the right tribe comes first
     ranker = ranker_for(client)

@@ -1,6 +1,7 @@
 """The id lookup and the sampled AUC the product's services use."""
 
 import numpy as np
+import pytest
 import scipy.sparse as sp
 
 from recsys.ids import positions
@@ -59,3 +60,14 @@ def test_the_difference_of_two_proportions_matches_newcombes_worked_example():
     lo, hi = proportion_difference_interval(5, 291, 0, 9)
     assert lo < -0.2 < 0 < hi
     assert wilson_interval(0, 10)[0] == 0.0 and 0.27 < wilson_interval(0, 10)[1] < 0.28
+
+
+def test_weighted_auc_counts_each_pair_by_its_weights():
+    from recsys.metrics import auc
+
+    rng = np.random.default_rng(3)
+    y = rng.random(300) < 0.3
+    score = np.round(rng.normal(size=300) + y, 1)  # ties on purpose
+    assert auc(y, score, np.ones(300)) == pytest.approx(auc(y, score))
+    reps = rng.integers(1, 4, size=300)  # an integer weight is that many copies of the row
+    assert auc(y, score, reps.astype(float)) == pytest.approx(auc(np.repeat(y, reps), np.repeat(score, reps)))

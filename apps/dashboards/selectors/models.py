@@ -32,7 +32,10 @@ def models_page(*, client, now: datetime, runs: int = 20) -> dict:
             "stale": kind in TRAINABLE and latest is not None and now - latest.created_at > STALE_AFTER,
             "promotion": _promotion(promotion) if promotion else None,
         })
-    return {"now": now, "client": client, "kinds": kinds, **training_runs(client=client, runs=runs)}
+    active = {k["kind"]: k["active"] for k in kinds if k["active"] is not None}
+    ranking = {"mf": active.get(ModelKind.MF), "click": active.get(ModelKind.CLICK),
+               "scorer": active.get(ModelKind.PUSH_WORTHINESS)}
+    return {"now": now, "client": client, "kinds": kinds, "ranking": ranking, **training_runs(client=client, runs=runs)}
 
 
 def _promotion(numbers: dict) -> dict:
