@@ -234,8 +234,8 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
     Selection: each row also weighs 1 / its chance of having been chosen (the exploration slice
     and the probes stand for the many the ranker passed over; clipped at ``IPS_CLIP``).
 
-    Judged on time: the test rows are the latest ``test_share`` of those that came after the
-    active model's data, so neither model trained on them; the challenger trains on everything
+    Judged on time: the test rows are the latest waves, at least ``test_share`` of the rows that
+    came after the active model's data and ``min_test_clicks`` clicks, so neither model trained on them; the challenger trains on everything
     before them and is promoted if its weighted AUC there beats both chance and the active
     model's (before any: the affinity order's)."""
     from apps.campaigns.models import Wave
@@ -289,14 +289,21 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         run and training_progress(run, 1.0, f"only {int(y.sum())} clicks on sends with features; need {min_clicks}")
         return None
     active = active_version(client, ModelKind.CLICK)
-    # The test rows are the latest share of what came after the active model's data: neither
-    # model trained on them, and the challenger trains on everything before them.
+    # The test rows are the latest of what came after every row the active model was trained or
+    # judged on (its ``data_until``): neither model trained on them, and the champion was not
+    # chosen on them. The challenger trains on everything before them.
     seen = float(active.params.get("data_until", -np.inf)) if active is not None else -np.inf
     new = t > seen
     if not new.any():
         run and training_progress(run, 1.0, "no send with features has matured since the active click model")
         return None
-    split = float(np.quantile(t[new], 1 - test_share))
+    # the test: the latest waves holding test_share of the new rows and min_test_clicks clicks
+    split = float(np.min(t[new])) - 1.0
+    for at in np.unique(t[new])[::-1]:
+        later = new & (t >= at)
+        if later.sum() >= test_share * new.sum() and y[later].sum() >= min_test_clicks:
+            split = float(at) - 1.0
+            break
     test = t > split
     if y[test].sum() < min_test_clicks or y[~test].sum() < min_clicks or y[~test].all():
         run and training_progress(run, 1.0, f"{int(y[test].sum())} clicks after the split: need {min_test_clicks} "
@@ -322,7 +329,7 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
                "holdout_ece": round(float(model.metrics.get("holdout_ece", float("nan"))), 5)}
     version = model_version_register(client=client, kind=ModelKind.CLICK, build=lambda d: model.save(d / "model"), run=run, now=now,
                                      metrics=metrics, params={"days": days, "horizon_hours": horizon_hours,
-                                                              "data_until": split})
+                                                              "data_until": float(t.max())})
     # never promoted below chance, whatever it replaces
     promote_if_better(version, "auc", float(new_auc), None if np.isnan(old_auc) else float(old_auc), now, floor=0.5,
                       evidence={"window": {"split": split, "test_sends": int(test.sum()), "test_clicks": int(y[test].sum())},
