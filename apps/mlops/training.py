@@ -163,7 +163,8 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
         if active is None:
             model_version_activate(version=version, now=now, reason=f"first version, not yet judged on held-out contents; {why}")
         else:
-            keep_active(version, now, note=f"not activated: no held-out contents to judge it on; {why}", numbers=evidence)
+            keep_active(version, now, note=f"not activated: no held-out contents to judge it on; {why}",
+                        numbers={**evidence, "why": why})
     else:
         # the same configuration on newer events: promoted unless it ranks worse than the champion there
         promote_if_better(version, "lift_at_k", new, split.get("champion_lift"), now, evidence=evidence,

@@ -276,10 +276,27 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
             rounds += 1
         if progress and n % 36 == 0:
             progress(strategy, n / steps)
-    report = {**measure(run), "retraining_rounds": rounds}
+    report = {**measure(run), "retraining_rounds": rounds, "models": _models_report(run)}
     if ope_check:
         report["ope_check"] = ope_check_report(run)
     return report
+
+
+def _models_report(run: StrategyRun) -> dict:
+    """Per kind: versions trained for this strategy's client, and how many were promoted after the
+    first (activations by the trainer of a version other than v1)."""
+    from apps.core.models import Decision
+    from apps.mlops.models import ModelVersion
+
+    out = {}
+    for kind, version in ModelVersion.objects.filter(client=run.client).values_list("kind", "version"):
+        out.setdefault(kind, {"versions": 0, "promoted_after_first": 0})["versions"] += 1
+    for subject in Decision.objects.filter(client=run.client, action="model_activate", actor_user__isnull=True).values_list(
+            "subject", flat=True):
+        _, kind, number = subject.split(":")
+        if kind in out and number != "v1":
+            out[kind]["promoted_after_first"] += 1
+    return out
 
 
 def ope_check_report(run: StrategyRun, *, settle_days: float = 1.0, level: float = 0.9) -> dict:

@@ -41,6 +41,15 @@ def dec(x, nd: int = 1) -> str:
 
 
 @register.filter
+def metric(x, nd: int = 4) -> str:
+    """A model's offline metric: a count as a grouped integer (3,461), a rate or score with
+    ``nd`` decimals (0.7790)."""
+    if isinstance(x, int) and not isinstance(x, bool) or (isinstance(x, float) and _ok(x) and x.is_integer() and abs(x) >= 10):
+        return num(x)
+    return dec(x, nd)
+
+
+@register.filter
 def interval(span, nd: int = 2) -> str:
     """{'lo': 1.2, 'hi': None} -> '1.20 – ∞'."""
     if not span:
