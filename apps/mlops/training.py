@@ -15,6 +15,7 @@ from apps.campaigns.models import Campaign
 from apps.core import clock
 from apps.delivery.models import Send
 from apps.events.models import Event
+from apps.mlops import readers
 from apps.mlops.features import evaluation_inputs
 from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
 from apps.mlops.selectors import active_version
@@ -26,15 +27,11 @@ EVENT_WEIGHTS = {"read": 1.0, "open": 1.0, "click": 3.0}
 IPS_CLIP = 20.0
 
 
-def _interactions(client, since: datetime):
+def _interactions(client, since: datetime, until: datetime | None = None):
     """The client's reads, opens and clicks of contents since ``since``: subscriber ids, content
-    ids, weights and epoch seconds."""
-    rows = Event.objects.filter(client=client, occurred_at__gte=since, content__isnull=False,
-                                type__in=list(EVENT_WEIGHTS)).values_list("subscriber_id", "content_id", "type", "occurred_at")
-    subs, cons, w, t = [], [], [], []
-    for s, c, kind, at in rows.iterator(chunk_size=20000):
-        subs.append(s), cons.append(c), w.append(EVENT_WEIGHTS[kind]), t.append(at.timestamp())
-    return np.array(subs, dtype=np.int64), np.array(cons, dtype=np.int64), np.array(w), np.array(t)
+    ids, weights and epoch seconds, as arrays (``apps.mlops.readers``)."""
+    got = readers.interactions(client=client, since=since, until=until, weights=EVENT_WEIGHTS)
+    return got.subscribers, got.contents, got.weights, got.times
 
 
 @dataclass(frozen=True)
@@ -129,7 +126,7 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     champion = MFConfig.of(active.params) if active is not None else None
     days = max(config.days, champion.days if champion else 0)
     run and training_progress(run, 0.05, "reading interactions")
-    subs, cons, w, t = _interactions(client, now - timedelta(days=days))
+    subs, cons, w, t = _interactions(client, now - timedelta(days=days), now)
     if len(subs) < min_interactions:
         run and training_progress(run, 1.0, f"only {len(subs)} interactions; need {min_interactions}")
         return None
@@ -186,25 +183,19 @@ def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime |
     from recsys.ramp import PlatformDelays
 
     now = now or clock.now()
-    rows = Send.objects.filter(campaign__client=client, state=Send.State.SENT, sent_at__isnull=False,
-                               sent_at__gte=now - timedelta(days=days), sent_at__lte=now).values_list(
-        "subscriber__platform", "sent_at", "clicked_at")
-    platforms, follow_up, delay = [], [], []
-    for platform, sent, clicked in rows.iterator(chunk_size=20000):
-        seen = clicked is not None and clicked <= now
-        if seen and clicked < sent:
-            continue  # a click before its push: bad data, not a delay
-        platforms.append(platform)
-        follow_up.append((now - sent).total_seconds())
-        delay.append((clicked - sent).total_seconds() if seen else np.nan)
-    delay = np.asarray(delay, dtype=float)
+    got = readers.sends(client=client, since=now - timedelta(days=days), until=now)
+    at = now.timestamp()
+    seen = np.isfinite(got.clicked) & (got.clicked <= at)
+    ok = ~(seen & (got.clicked < got.sent))  # a click before its push: bad data, not a delay
+    platforms = got.platforms[ok]
+    follow_up = at - got.sent[ok]
+    delay = np.where(seen, got.clicked - got.sent, np.nan)[ok]
     clicks = int(np.isfinite(delay).sum())
     if clicks < min_clicks:
         run and training_progress(run, 1.0, f"only {clicks} clicks; need {min_clicks}")
         return None
-    model = PlatformDelays.fit(np.asarray(platforms, dtype=object), np.asarray(follow_up, dtype=float), delay,
-                               min_clicks=platform_min_clicks)
-    follow = np.asarray(follow_up, dtype=float)
+    model = PlatformDelays.fit(platforms, follow_up, delay, min_clicks=platform_min_clicks)
+    follow = follow_up
     metrics = {"clicks": clicks, "sends": len(delay), "median_s": round(float(model.pooled.quantile(0.5)), 1),
                "share_by_20min": round(float(model.pooled.cdf(1200.0)), 4), "fit": "lynden_bell",
                "observed_median_s": round(float(np.nanmedian(delay)), 1),
@@ -253,21 +244,16 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
                                      sent_at__gte=now - timedelta(days=days), sent_at__lte=now - follow)
                  .select_related("campaign").order_by("sent_at", "pk"))
     kept = wave_features(wave_ids=[w.pk for w in waves])
-    keys, age, hit, propensity, platform = [], [], [], [], []
     h = horizon.total_seconds()
-    for wave_id, sub, at, clicked, chance, plat in Send.objects.filter(
-            wave_id__in=list(kept), state=Send.State.SENT, sent_at__lte=now - follow).values_list(
-            "wave_id", "subscriber_id", "sent_at", "clicked_at", "propensity", "subscriber__platform").iterator(chunk_size=20000):
-        keys.append((wave_id, sub))
-        age.append(min((now - at).total_seconds(), h))
-        hit.append(clicked is not None and clicked <= now and (clicked - at).total_seconds() <= h)
-        propensity.append(chance if chance and chance > 0 else 1.0)
-        platform.append(plat)
-    platform = np.asarray(platform, dtype=object)
-    hit = np.asarray(hit, dtype=bool)
-    seen = np.where(hit, 1.0, np.asarray(delay.cdf(np.asarray(age, dtype=float), platform=platform))
-                    / np.maximum(np.asarray(delay.cdf(np.full(len(age), h), platform=platform)), 1e-9))
-    weight = np.clip(seen, 1e-3, 1.0) * np.clip(1.0 / np.asarray(propensity, dtype=float), 1.0, IPS_CLIP)
+    got = readers.sends(waves=kept, until=now - follow)
+    age = np.minimum(now.timestamp() - got.sent, h)
+    clicked = got.clicked
+    hit = np.isfinite(clicked) & (clicked <= now.timestamp()) & (clicked - got.sent <= h)
+    seen = np.where(hit, 1.0, np.asarray(delay.cdf(age, platform=got.platforms))
+                    / np.maximum(np.asarray(delay.cdf(np.full(len(age), h), platform=got.platforms)), 1e-9))
+    chance = np.where(np.isfinite(got.propensity) & (got.propensity > 0), got.propensity, 1.0)
+    weight = np.clip(seen, 1e-3, 1.0) * np.clip(1.0 / chance, 1.0, IPS_CLIP)
+    keys = zip(got.waves.tolist(), got.subscribers.tolist())
     outcome: dict[tuple[int, int], tuple[bool, float]] = {k: (bool(c), float(v)) for k, c, v in zip(keys, hit, weight)}
     xs, ys, groups, times, weights = [], [], [], [], []
     for wave in waves:

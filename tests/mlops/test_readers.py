@@ -1,0 +1,70 @@
+"""The training readers give the same rows as the ORM, as arrays, whatever the chunk size."""
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from apps.audience.models import Subscriber
+from apps.events.models import Event
+from apps.mlops import readers
+
+
+@pytest.mark.django_db
+def test_interactions_as_arrays_match_the_rows(client_a, client_b, content_factory, now):
+    subs = Subscriber.objects.bulk_create([Subscriber(client=client_a, external_id=f"r{i}") for i in range(30)])
+    other = Subscriber.objects.create(client=client_b, external_id="x")
+    contents = [content_factory(client_a, f"k{j}") for j in range(4)]
+    theirs = content_factory(client_b, "theirs")
+    rng = np.random.default_rng(0)
+    rows = []
+    for n in range(500):
+        kind = ["read", "open", "click", "dismiss"][n % 4]
+        at = now - timedelta(days=float(rng.uniform(0, 40)), microseconds=int(rng.integers(0, 10**6)))
+        rows.append(Event(client=client_a, event_id=f"e{n}", type=kind, subscriber=subs[n % 30], content=contents[n % 4],
+                          occurred_at=at, received_at=now))
+    rows.append(Event(client=client_b, event_id="b", type="read", subscriber=other, content=theirs, occurred_at=now,
+                      received_at=now))
+    Event.objects.bulk_create(rows)
+    weights = {"read": 1.0, "open": 1.0, "click": 3.0}
+    since = now - timedelta(days=30)
+    for chunk in (7, 100_000):
+        got = readers.interactions(client=client_a, since=since, until=now, weights=weights, chunk=chunk)
+        want = sorted((e.subscriber_id, e.content_id, weights[e.type], e.occurred_at.timestamp()) for e in Event.objects.filter(
+            client=client_a, occurred_at__gte=since, type__in=list(weights)))
+        order = np.lexsort((got.times, got.contents, got.subscribers))
+        assert len(got) == len(want) > 250
+        np.testing.assert_array_equal(got.subscribers[order], [w[0] for w in want])
+        np.testing.assert_array_equal(got.contents[order], [w[1] for w in want])
+        np.testing.assert_array_equal(got.weights[order], [w[2] for w in want])
+        np.testing.assert_allclose(got.times[order], [w[3] for w in want], atol=1e-3, rtol=0)
+        assert got.subscribers.dtype == np.int64 and got.times.dtype == np.float64
+
+
+@pytest.mark.django_db
+def test_sends_as_arrays_keep_clicks_platforms_and_propensities(client_a, content_factory, now):
+    from apps.campaigns.models import Campaign, Wave
+    from apps.delivery.models import Send
+
+    content = content_factory(client_a, "s")
+    campaign = Campaign.objects.create(client=client_a, content=content, created_at=now, state="running")
+    wave = Wave.objects.create(campaign=campaign, number=1, planned_size=4, created_at=now)
+    subs = Subscriber.objects.bulk_create([Subscriber(client=client_a, external_id=f"p{i}", platform=p)
+                                           for i, p in enumerate(["ios", "android", "ios", "android"])])
+    sent = now - timedelta(hours=2)
+    Send.objects.bulk_create([
+        Send(campaign=campaign, wave=wave, subscriber=subs[0], baseline_ctr=0.05, state="sent", created_at=sent, sent_at=sent,
+             clicked_at=sent + timedelta(seconds=90), propensity=1.0),
+        Send(campaign=campaign, wave=wave, subscriber=subs[1], baseline_ctr=0.05, state="sent", created_at=sent, sent_at=sent,
+             propensity=0.25),
+        Send(campaign=campaign, wave=wave, subscriber=subs[2], baseline_ctr=0.05, state="pending", created_at=sent),
+        Send(campaign=campaign, wave=wave, subscriber=subs[3], baseline_ctr=0.05, state="sent", created_at=sent,
+             sent_at=now + timedelta(hours=1)),
+    ])
+    got = readers.sends(client=client_a, until=now)
+    assert len(got) == 2  # the pending one and the one sent after ``until`` are not there
+    order = np.argsort(got.subscribers)
+    assert got.platforms[order].tolist() == ["ios", "android"]
+    np.testing.assert_allclose(got.clicked[order][0] - got.sent[order][0], 90.0, atol=1e-3)
+    assert np.isnan(got.clicked[order][1]) and got.propensity[order].tolist() == [1.0, 0.25]
+    assert len(readers.sends(waves=[], until=now)) == 0
