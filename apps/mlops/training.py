@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from django.conf import settings
 
 from apps.campaigns.models import Campaign
 from apps.core import clock
@@ -24,6 +25,12 @@ from apps.mlops.services import (keep_active, model_version_activate, model_vers
 from recsys.metrics import spearman
 
 EVENT_WEIGHTS = {"read": 1.0, "open": 1.0, "click": 3.0}
+
+
+def ml_threads() -> int:
+    """Threads a training run may use (``PUSHADMIN["ML_THREADS"]``)."""
+    return int(settings.PUSHADMIN["ML_THREADS"])
+
 IPS_CLIP = 20.0
 
 
@@ -66,7 +73,8 @@ class MFConfig:
         # No more factors than the data can fill: with few contents a rank close to their number
         # memorizes who read what and generalizes nothing.
         factors = int(min(self.factors, max(4, min(matrix.shape) // 8)))
-        return ALSModel(MFParams(factors=factors, regularization=self.regularization)).fit(matrix), matrix, factors
+        params = MFParams(factors=factors, regularization=self.regularization, num_threads=ml_threads())
+        return ALSModel(params).fit(matrix), matrix, factors
 
 
 def _mf_time_split(client, configs: dict[str, MFConfig], u, i, t, w, shape, now: float, *, k: int, delay: float,
@@ -297,7 +305,7 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
                                             f"that neither model trained on")
         return None
     run and training_progress(run, 0.3, f"fitting on {int((~test).sum())} sends ({int(y[~test].sum())} clicks)")
-    model = ClickModel(ClickParams(num_threads=1)).fit(x[~test], y[~test], g[~test], weights=w[~test])
+    model = ClickModel(ClickParams(num_threads=ml_threads())).fit(x[~test], y[~test], g[~test], weights=w[~test])
     new_auc = roc_auc(y[test], model.predict_proba(x[test]), w[test])
     # Against the active model, or, before any, against the order waves have without one (the
     # affinity shortlist: MF plus look-alike, standardised): a click model is used only once it
@@ -333,7 +341,7 @@ def train_push_worthiness(*, client, run: TrainingRun | None = None, now: dateti
     improvement. Only matured campaigns count (ended ``matured_hours`` ago: their late clicks are
     in), each weighted by its exposure (expected clicks: a campaign of 10,000 pushes says more
     than one of 100)."""
-    from recsys.selection import PushWorthinessModel
+    from recsys.selection import PushWorthinessModel, PushWorthinessParams
 
     now = now or clock.now()
     done = list(Campaign.objects.filter(client=client, state__in=["done", "stopped"], expected_clicks__gt=1.0,
@@ -350,7 +358,8 @@ def train_push_worthiness(*, client, run: TrainingRun | None = None, now: dateti
     y = np.array([max(c.clicks, 0.5) / c.expected_clicks for c in done])
     exposure = np.array([c.expected_clicks for c in done], dtype=float)
     split = int(len(done) * 0.8)
-    model = PushWorthinessModel().fit(feats[:split], y[:split], weights=exposure[:split])
+    params = PushWorthinessParams(num_threads=ml_threads())
+    model = PushWorthinessModel(params).fit(feats[:split], y[:split], weights=exposure[:split])
     pred = np.array([model.score(f)[0] for f in feats[split:]])
     rho = spearman(pred, y[split:]) if len(pred) > 2 else 0.0
     rho = 0.0 if np.isnan(rho) else rho
@@ -363,7 +372,7 @@ def train_push_worthiness(*, client, run: TrainingRun | None = None, now: dateti
         old_pred = np.array([scorer.impl.score(f)[0] for f in feats[split:]])
         old = spearman(old_pred, y[split:]) if len(old_pred) > 2 else 0.0
         old = 0.0 if np.isnan(old) else old
-    final = PushWorthinessModel().fit(feats, y, weights=exposure)
+    final = PushWorthinessModel(params).fit(feats, y, weights=exposure)
     version = model_version_register(client=client, kind=ModelKind.PUSH_WORTHINESS, build=lambda d: final.save(d), run=run,
                                      now=now, metrics={"spearman": round(rho, 4), "campaigns": len(done)})
     window = {"train_campaigns": split, "test_campaigns": len(done) - split,

@@ -10,6 +10,7 @@ malformed variable stops start-up with a message naming it (``pushadmin.env``).
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 
@@ -259,6 +260,10 @@ PUSHADMIN = {
     # Each client's models are retrained by the beat's training check (apps.orchestration.training):
     # the first versions as soon as the data allow (retried every FIRST_RETRY_MINUTES of product
     # time), then nightly in the client's quiet hours and whenever CAMPAIGNS campaigns have ended.
+    # Threads one training run may use (implicit's ALS, LightGBM): the cores this worker may run
+    # on, as the ml queue runs one task at a time. Lower it when other work shares the machine.
+    "ML_THREADS": env_int("PUSHADMIN_ML_THREADS", len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                          else (os.cpu_count() or 1), minimum=1),
     "TRAINING": {
         "CHECK_SECONDS": env_int("PUSHADMIN_TRAINING_CHECK_SECONDS", 300, minimum=1),
         "FIRST_RETRY_MINUTES": env_int("PUSHADMIN_TRAINING_FIRST_RETRY_MINUTES", 60, minimum=1),
