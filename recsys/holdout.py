@@ -74,26 +74,32 @@ def split_cases(u: np.ndarray, i: np.ndarray, ts: np.ndarray, *, n_users: int, s
     return cases[::-1]
 
 
-def lift_at_k(model, cases: list[SplitCase], *, k: int, max_share: float = 0.1) -> np.ndarray:
-    """Each case's lift@k of ``model`` (an ``recsys.mf.ALSModel`` trained before the split, its
-    user rows indexed like the cases' positions; users it has no row for have zero factors).
-    ``k`` is at most ``max_share`` of a case's candidates (a top that takes everyone is random)."""
-    users = np.asarray(model.user_factors, dtype=np.float32)
+def lift_at_k(model, cases: list[SplitCase], *, k: int, max_share: float = 0.1, user_factors: np.ndarray | None = None,
+              max_candidates: int = 20_000) -> np.ndarray:
+    """Each case's lift@k of ``model`` (an ``recsys.mf.ALSModel`` trained before the split).
+    ``user_factors`` (default the model's) are its rows in the cases' user positions; users
+    without a row have zero factors. ``k`` is at most ``max_share`` of a case's candidates (a top
+    that takes everyone is random); a case with more than ``max_candidates`` candidates is judged
+    on a random sample of them (seeded by the content), which keeps lift's expectation."""
+    users = np.asarray(model.user_factors if user_factors is None else user_factors, dtype=np.float32)
     out = np.zeros(len(cases))
     for n, case in enumerate(cases):
-        cand = case.candidates
+        cand, hits = case.candidates, case.hits
+        if len(cand) > max_candidates:
+            pick = np.sort(np.random.default_rng(case.item).choice(len(cand), max_candidates, replace=False))
+            cand, hits = cand[pick], hits[pick]
         rows = np.zeros((len(cand), users.shape[1]), np.float32)
         known = cand < len(users)
         rows[known] = users[cand[known]]
         seed = case.seed[case.seed < len(users)]
-        base = case.hits.mean()
+        base = hits.mean()
         top_k = max(1, min(k, int(max_share * len(cand))))
-        aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, exclude_ids=case.seed)
+        aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, exclude_ids=case.seed, user_factors=users)
         if aud is None or base == 0:
             out[n] = 1.0  # nothing to rank with: as good as random
             continue
         top = np.isin(cand, aud.ids)
-        out[n] = case.hits[top].mean() / base if top.any() else 1.0
+        out[n] = hits[top].mean() / base if top.any() else 1.0
     return out
 
 

@@ -114,18 +114,42 @@ def _mf_time_split(client, configs: dict[str, MFConfig], u, i, t, w, shape, now:
     return out
 
 
+def _mf_refresh_check(active: ModelVersion, u, i, t, sub_ids, con_ids, shape, now: float, *, k: int, delay: float,
+                      horizon: float, min_cases: int = 5) -> dict:
+    """The same configuration on newer events: the active version itself judged on the contents
+    that came after it was trained (none of which it saw), with no model to train for it."""
+    from apps.mlops.selectors import load_mf
+    from recsys.holdout import lift_at_k, split_cases
+    from recsys.ids import positions
+
+    trained_until = float(active.params.get("trained_until", active.created_at.timestamp()))
+    cases = split_cases(u, i, t, n_users=shape[0], split=trained_until, delay=delay, horizon=horizon, end=now)
+    out = {"split": trained_until, "cases": len(cases), "k": k, "horizon_h": round(horizon / 3600, 2), "refresh": True}
+    if len(cases) < min_cases:
+        out["why"] = f"{len(cases)} contents after the split, need {min_cases}"
+        return out
+    old, old_subs, _ = load_mf(active)
+    users = np.zeros((shape[0], old.user_factors.shape[1]), dtype=np.float32)
+    where = positions(old_subs, sub_ids)
+    users[where >= 0] = old.user_factors[where[where >= 0]]
+    lift = round(float(lift_at_k(old, cases, k=k, user_factors=users).mean()), 4)
+    return {**out, "challenger_lift": lift, "champion_lift": lift}
+
+
 def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = None, config: MFConfig | None = None,
              min_interactions: int = 200) -> ModelVersion | None:
     """ALS on the client's subscriber x content interactions (``MFConfig``: 180 days, confidence
     halved every 30 days), trained on everything up to ``now`` and promoted by a time split.
 
-    Promotion: the new configuration (challenger) and the active version's (champion) are both
+    Promotion: a new configuration (challenger) and the active version's (champion) are both
     trained on the events before a split time and judged on the contents that came after it,
-    by lift@k of the waves' ranking (k: the client's first wave), paired by content. A different
-    configuration is promoted only if it ranks those contents better; the same configuration on
-    newer events (the nightly refresh) if it is no worse there, and better than random. The first
-    version needs to beat random there, or, before any content after a split has had its
-    horizon, goes live on nothing better than the rule-based ranker it replaces (said so)."""
+    by lift@k of the waves' ranking (k: the client's first wave), paired by content; the
+    challenger is promoted only if it ranks those contents better. The same configuration on
+    newer events (the nightly refresh) is promoted if the active version, judged on the contents
+    that came after it was trained, ranks them better than random: its configuration still works
+    on what it never saw, and the refresh adds the newest events (no extra model is trained). The
+    first version needs to beat random on a split, or, before any content after a split has had
+    its horizon, goes live on nothing better than the rule-based ranker it replaces (said so)."""
     from apps.core.selectors import policy_of
 
     now = now or clock.now()
@@ -143,9 +167,13 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     shape = (len(sub_ids), len(con_ids))
     policy = policy_of(client.pk)
     run and training_progress(run, 0.15, "comparing configurations on a time split")
-    configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
-    split = _mf_time_split(client, configs, u, i, t, w, shape, now.timestamp(), k=int(policy.first_wave_size),
-                           delay=policy.evaluation_delay.total_seconds(), horizon=policy.content_lifetime.total_seconds())
+    judge = dict(k=int(policy.first_wave_size), delay=policy.evaluation_delay.total_seconds(),
+                 horizon=policy.content_lifetime.total_seconds())
+    if champion == config:  # a refresh: the active version is the held-out evidence for its configuration
+        split = _mf_refresh_check(active, u, i, t, sub_ids, con_ids, shape, now.timestamp(), **judge)
+    else:
+        configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
+        split = _mf_time_split(client, configs, u, i, t, w, shape, now.timestamp(), **judge)
     run and training_progress(run, 0.6, f"fitting ALS on {len(u)} events ({shape[0]} subscribers x {shape[1]} contents)")
     model, matrix, factors = config.fit(u, i, w, t, shape, now.timestamp())
 
@@ -159,9 +187,10 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
         metrics={"lift_at_k": split.get("challenger_lift"), "pairs": int(matrix.nnz), "subscribers": int(shape[0]),
                  "contents": int(shape[1]), "subscriber_coverage": round(coverage, 4)},
         params={"factors": factors, "factors_asked": config.factors, "days": config.days,
-                "half_life_days": config.half_life_days, "regularization": config.regularization})
+                "half_life_days": config.half_life_days, "regularization": config.regularization,
+                "trained_until": now.timestamp()})
     new = split.get("challenger_lift")
-    evidence = {"window": {k: split[k] for k in ("split", "cases", "k", "horizon_h") if k in split},
+    evidence = {"window": {k: split[k] for k in ("split", "cases", "k", "horizon_h", "refresh") if k in split},
                 **({"diff": split["diff"], "diff_ci": split["diff_ci"]} if "diff" in split else {})}
     if new is None:  # no content after a split has had its horizon yet
         why = split.get("why", "")

@@ -33,6 +33,25 @@ def two_tribes(client_a, content_factory, now, settings, tmp_path):
     return client_a
 
 
+def _day_of_reads(client, at, tag="d1"):
+    """The day before ``at``: a new 'a' and 'b' content every two hours, read by their tribes."""
+    from apps.contents.services import content_upsert
+    from apps.events.services import events_ingest
+
+    rng = np.random.default_rng(len(tag))
+    events = []
+    for j in range(9):
+        created = at - timedelta(hours=22 - 2 * j)
+        for tribe in "ab":
+            ext = f"{tag}-{tribe}{j}"
+            content_upsert(client=client, external_id=ext, data={"title": ext, "created_at": created}, now=at)
+            members = range(0, 100) if tribe == "a" else range(100, 200)
+            for i in rng.choice(list(members), 25, replace=False):
+                events.append({"event_id": f"{ext}-{i}", "type": "read", "subscriber": f"t{i}", "content": ext,
+                               "occurred_at": (created + timedelta(minutes=int(rng.integers(1, 180)))).isoformat()})
+    events_ingest(client=client, items=events, now=at)
+
+
 @pytest.mark.django_db
 def test_mf_run_trains_activates_and_logs(two_tribes, now, people):
     client = two_tribes
@@ -46,19 +65,29 @@ def test_mf_run_trains_activates_and_logs(two_tribes, now, people):
     assert v1.version == 1 and promotion["window"]["cases"] >= 5 and v1.metrics["lift_at_k"] > 1.2, v1.metrics
     assert v1.metrics["subscriber_coverage"] == 1.0  # 180 days: everyone with a read has a vector
     assert Decision.objects.filter(client=client, action="model_activate", subject="model:mf:v1").exists()
-    # The same configuration on the same events (a nightly refresh): the same split model, so as
-    # good as the champion there, and promoted; both numbers and the window are on the decision.
+    # Trained again at once, nothing came after v1: no held-out evidence for the refresh, v1 stays.
     run2 = training_run_execute(run_id=training_run_request(client=client, kind=ModelKind.MF, now=now).pk, now=now)
     v2 = ModelVersion.objects.get(client=client, kind=ModelKind.MF, version=2)
-    assert run2.state == "succeeded" and v2.is_active
-    row = Decision.objects.get(client=client, action="model_activate", subject="model:mf:v2")
-    assert row.numbers["metrics"]["promotion"]["lift_at_k"] == row.numbers["metrics"]["promotion"]["active_lift_at_k"]
+    assert run2.state == "succeeded" and not v2.is_active
+    assert "no held-out contents" in Decision.objects.get(client=client, action="model_keep", subject="model:mf:v2").note
+    # A day of new contents later (a nightly refresh): v1 is judged on the contents it never saw,
+    # its configuration still ranks them better than random, so the refresh with the newest events goes live.
+    later = now + timedelta(days=1)
+    _day_of_reads(client, later)
+    run3 = training_run_execute(run_id=training_run_request(client=client, kind=ModelKind.MF, now=later).pk, now=later)
+    v3 = ModelVersion.objects.get(client=client, kind=ModelKind.MF, version=3)
+    assert run3.state == "succeeded" and v3.is_active, v3.metrics
+    promotion = v3.metrics["promotion"]
+    assert promotion["window"]["refresh"] and promotion["window"]["cases"] >= 5 and promotion["lift_at_k"] > 1.2
+    assert promotion["window"]["split"] == pytest.approx(now.timestamp())  # after v1's training
     # An admin can roll back to any version and pin it: training then leaves it in place.
     model_version_activate(version=v1, user=people["admin"], pin=True, now=now)
     assert active_version(client, ModelKind.MF).version == 1
-    training_run_execute(run_id=training_run_request(client=client, kind=ModelKind.MF, now=now).pk, now=now)
+    _day_of_reads(client, later + timedelta(days=1), tag="d2")
+    training_run_execute(run_id=training_run_request(client=client, kind=ModelKind.MF, now=later + timedelta(days=1)).pk,
+                         now=later + timedelta(days=1))
     assert active_version(client, ModelKind.MF).version == 1
-    assert "pinned" in Decision.objects.get(client=client, action="model_keep", subject="model:mf:v3").note
+    assert "pinned" in Decision.objects.get(client=client, action="model_keep", subject="model:mf:v4").note
 
 
 @pytest.mark.django_db
