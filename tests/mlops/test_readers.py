@@ -39,6 +39,14 @@ def test_interactions_as_arrays_match_the_rows(client_a, client_b, content_facto
         np.testing.assert_array_equal(got.weights[order], [w[2] for w in want])
         np.testing.assert_allclose(got.times[order], [w[3] for w in want], atol=1e-3, rtol=0)
         assert got.subscribers.dtype == np.int64 and got.times.dtype == np.float64
+    from django.db import connection
+
+    if connection.vendor == "postgresql":  # the binary COPY path, not the cursor fallback
+        from apps.events.models import Event as E
+
+        qs = E.objects.filter(client=client_a).values_list("subscriber_id", "content_id", "send_id", "send_id").order_by()
+        assert readers._copy_interactions(qs) is None  # NULLs are not fixed-width: refused, the connection still usable
+        assert len(readers.interactions(client=client_a, since=since, weights=weights)) == len(want)
 
 
 @pytest.mark.django_db
