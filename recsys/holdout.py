@@ -49,26 +49,42 @@ def split_cases(u: np.ndarray, i: np.ndarray, ts: np.ndarray, *, n_users: int, s
         raise ValueError("u, i and ts must have the same length")
     if len(ts) == 0:
         return []
-    first_seen = np.full(int(i.max()) + 1, np.inf)
+    n_items = int(i.max()) + 1
+    first_seen = np.full(n_items, np.inf)
     np.minimum.at(first_seen, i, ts)
     items = np.flatnonzero((first_seen > split) & (first_seen + delay + horizon <= end))
+    if not len(items):
+        return []
     first_activity = np.full(n_users, np.inf)
     np.minimum.at(first_activity, u, ts)
+    activity_order = np.sort(first_activity)
+    # the interactions of the chosen items only, grouped by item (one sort, not one scan per item)
+    mine = np.isin(i, items)
+    iu, ii, it = u[mine], i[mine], ts[mine]
+    order = np.lexsort((it, ii))
+    iu, ii, it = iu[order], ii[order], it[order]
+    starts = np.searchsorted(ii, items, side="left")
+    ends = np.searchsorted(ii, items, side="right")
     cases = []
-    for item in items[np.argsort(first_seen[items], kind="stable")][::-1]:
+    for k in np.argsort(first_seen[items], kind="stable")[::-1]:  # the latest first
+        item = int(items[k])
         t = first_seen[item] + delay
-        mine = i == item
-        seed = np.unique(u[mine & (ts <= t)])
+        readers_u, readers_t = iu[starts[k]:ends[k]], it[starts[k]:ends[k]]
+        seed = np.unique(readers_u[readers_t <= t])
         if len(seed) < min_seed:
             continue
-        later = np.unique(u[mine & (ts > t) & (ts <= t + horizon)])
+        later = np.unique(readers_u[(readers_t > t) & (readers_t <= t + horizon)])
+        if len(later) < min_hits:
+            continue
+        if np.searchsorted(activity_order, t, side="right") - len(seed) <= 0:
+            continue
         active = first_activity <= t
         active[seed] = False
         candidates = np.flatnonzero(active)
-        hits = np.isin(candidates, later)
+        hits = np.isin(candidates, later, assume_unique=True)
         if hits.sum() < min_hits:
             continue
-        cases.append(SplitCase(int(item), float(t), seed, candidates, hits))
+        cases.append(SplitCase(item, float(t), seed, candidates, hits))
         if len(cases) >= max_cases:
             break
     return cases[::-1]

@@ -5,6 +5,7 @@ beats the active one (``apps.mlops.services``)."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -58,23 +59,35 @@ class MFConfig:
                    factors=int(params.get("factors_asked", params.get("factors", 32))),
                    regularization=float(params.get("regularization", 0.1)))
 
-    def fit(self, u, i, w, t, shape, now: float):
-        """ALS on the events of the window before ``now`` (positions ``u``, ``i`` in ``shape``)."""
+    def matrix(self, u, i, w, t, shape, now: float):
+        """The confidence-weighted subscriber x content matrix of the window before ``now``."""
         import scipy.sparse as sp
 
-        from recsys.mf import ALSModel, MFParams
-
         keep = (t >= now - self.days * 86400.0) & (t <= now)
+        if keep.all():
+            keep = slice(None)  # no copy of every array when the whole read is the window
         weight = w[keep]
         if self.half_life_days > 0:
-            weight = weight * np.power(0.5, (now - t[keep]) / (self.half_life_days * 86400.0))
+            weight = weight * np.exp2((t[keep] - now) / (self.half_life_days * 86400.0))
         matrix = sp.csr_matrix((weight, (u[keep], i[keep])), shape=shape)
         matrix.sum_duplicates()
+        return matrix
+
+    def fit_matrix(self, matrix):
+        """ALS on ``matrix``: (model, factors used)."""
+        from recsys.mf import ALSModel, MFParams
+
         # No more factors than the data can fill: with few contents a rank close to their number
         # memorizes who read what and generalizes nothing.
         factors = int(min(self.factors, max(4, min(matrix.shape) // 8)))
         params = MFParams(factors=factors, regularization=self.regularization, num_threads=ml_threads())
-        return ALSModel(params).fit(matrix), matrix, factors
+        return ALSModel(params).fit(matrix), factors
+
+    def fit(self, u, i, w, t, shape, now: float):
+        """ALS on the events of the window before ``now`` (positions ``u``, ``i`` in ``shape``)."""
+        matrix = self.matrix(u, i, w, t, shape, now)
+        model, factors = self.fit_matrix(matrix)
+        return model, matrix, factors
 
 
 def _mf_time_split(client, configs: dict[str, MFConfig], u, i, t, w, shape, now: float, *, k: int, delay: float,
@@ -157,16 +170,28 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     active = active_version(client, ModelKind.MF)
     champion = MFConfig.of(active.params) if active is not None else None
     days = max(config.days, champion.days if champion else 0)
+    clock_s = time.perf_counter
+    seconds, started = {}, clock_s()
     run and training_progress(run, 0.05, "reading interactions")
     subs, cons, w, t = _interactions(client, now - timedelta(days=days), now)
+    seconds["read"] = clock_s() - started
     if len(subs) < min_interactions:
         run and training_progress(run, 1.0, f"only {len(subs)} interactions; need {min_interactions}")
         return None
+    started = clock_s()
     sub_ids, u = np.unique(subs, return_inverse=True)
     con_ids, i = np.unique(cons, return_inverse=True)
+    del subs, cons
     shape = (len(sub_ids), len(con_ids))
+    matrix = config.matrix(u, i, w, t, shape, now.timestamp())
+    seconds["build"] = clock_s() - started
+    run and training_progress(run, 0.2, f"fitting ALS on {len(u)} events ({shape[0]} subscribers x {shape[1]} contents)")
+    started = clock_s()
+    model, factors = config.fit_matrix(matrix)
+    seconds["fit"] = clock_s() - started
     policy = policy_of(client.pk)
-    run and training_progress(run, 0.15, "comparing configurations on a time split")
+    run and training_progress(run, 0.7, "comparing configurations on a time split")
+    started = clock_s()
     judge = dict(k=int(policy.first_wave_size), delay=policy.evaluation_delay.total_seconds(),
                  horizon=policy.content_lifetime.total_seconds())
     if champion == config:  # a refresh: the active version is the held-out evidence for its configuration
@@ -174,8 +199,8 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     else:
         configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
         split = _mf_time_split(client, configs, u, i, t, w, shape, now.timestamp(), **judge)
-    run and training_progress(run, 0.6, f"fitting ALS on {len(u)} events ({shape[0]} subscribers x {shape[1]} contents)")
-    model, matrix, factors = config.fit(u, i, w, t, shape, now.timestamp())
+    seconds["evaluate"] = clock_s() - started
+    started = clock_s()
 
     def build(directory: Path):
         model.save(directory / "model")
@@ -189,6 +214,10 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
         params={"factors": factors, "factors_asked": config.factors, "days": config.days,
                 "half_life_days": config.half_life_days, "regularization": config.regularization,
                 "trained_until": now.timestamp()})
+    seconds["save"] = clock_s() - started
+    ModelVersion.objects.filter(pk=version.pk).update(
+        metrics={**version.metrics, "seconds": {k: round(v, 3) for k, v in seconds.items()}})
+    version.refresh_from_db()
     new = split.get("challenger_lift")
     evidence = {"window": {k: split[k] for k in ("split", "cases", "k", "horizon_h", "refresh") if k in split},
                 **({"diff": split["diff"], "diff_ci": split["diff_ci"]} if "diff" in split else {})}
