@@ -79,32 +79,43 @@ def _copy_interactions(queryset) -> list[np.ndarray] | None:
         out = [np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n)]
         raw = cursor.cursor  # psycopg's own cursor: COPY takes no bind parameters, the values go in quoted
         query = connection.ops.compose_sql(sql, params)
-        pending, filled, header, ok = bytearray(), 0, None, True
+        pending, filled, header, ok = b"", 0, None, True
+        blocks, size = [], 0
+
+        def parse(data: bytes) -> tuple[bytes, bool]:
+            """Fill the arrays with the whole rows at the front of ``data``; (the rest, ok)."""
+            nonlocal filled, header
+            if header is None:
+                if len(data) < 19:
+                    return data, True
+                if data[:11] != _HEADER:
+                    return b"", False
+                data = data[19 + int.from_bytes(data[15:19], "big"):]
+                header = True
+            rows = len(data) // _ROW.itemsize
+            if not rows:
+                return data, True
+            got = np.frombuffer(data, dtype=_ROW, count=rows)
+            lengths = (got["l0"], got["l1"], got["l2"], got["l3"])
+            if np.any(got["n"] != 4) or any(np.any(x != 8) for x in lengths) or filled + rows > n:
+                return b"", False  # a NULL or another type (not fixed-width), or rows arrived since the count
+            for arr, name in zip(out, ("sub", "con", "w", "t")):
+                arr[filled:filled + rows] = got[name]
+            filled += rows
+            return data[rows * _ROW.itemsize:], True
+
+        # psycopg hands COPY data over a message (a row) at a time: gathered into megabytes first
         with raw.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
             for block in copy:
                 if not ok:
                     continue  # read to the end: the connection is usable again only then
-                pending += block
-                if header is None:
-                    if len(pending) < 19:
-                        continue
-                    if bytes(pending[:11]) != _HEADER:
-                        ok = False
-                        continue
-                    del pending[:19 + int.from_bytes(pending[15:19], "big")]
-                    header = True
-                rows = len(pending) // _ROW.itemsize
-                if not rows:
-                    continue
-                got = np.frombuffer(bytes(pending[:rows * _ROW.itemsize]), dtype=_ROW)
-                lengths = (got["l0"], got["l1"], got["l2"], got["l3"])
-                if np.any(got["n"] != 4) or any(np.any(x != 8) for x in lengths) or filled + rows > n:
-                    ok = False  # a NULL or another type (not fixed-width), or rows arrived since the count
-                    continue
-                for arr, name in zip(out, ("sub", "con", "w", "t")):
-                    arr[filled:filled + rows] = got[name]
-                filled += rows
-                del pending[:rows * _ROW.itemsize]
+                blocks.append(bytes(block))
+                size += len(block)
+                if size >= 1 << 20:
+                    pending, ok = parse(pending + b"".join(blocks))
+                    blocks, size = [], 0
+        if ok and blocks:
+            pending, ok = parse(pending + b"".join(blocks))
         if not ok or filled != n or bytes(pending) != b"\xff\xff":  # every row, then the trailer
             return None
     return out
