@@ -138,7 +138,7 @@ def measure(mode: str, client_id: int, n_events: int, data_dir: str) -> dict:
         weight = w * np.exp2((t - NOW.timestamp()) / (cfg.half_life_days * 86400.0))
         m = sp.csr_matrix((weight, (u, i)), shape=(len(sub_ids), len(con_ids)))
         m.sum_duplicates()
-        m.data = (p.alpha * np.log1p(m.data / p.eps)).astype(np.float32)
+        m.data = (1.0 + p.alpha * np.log1p(m.data / p.eps)).astype(np.float32)  # as recsys.mf
         t1 = time.perf_counter()
         factors = int(min(cfg.factors, max(4, min(m.shape) // 8)))
         with threadpool_limits(1, "blas"):

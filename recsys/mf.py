@@ -58,17 +58,23 @@ class MFParams:
             raise ValueError("confidence must be 'log' or 'linear'")
 
 
-def confidence_matrix(weights: sp.spmatrix, params: MFParams) -> sp.csr_matrix:
-    """Observed weights -> ALS confidences (same sparsity pattern, float32)."""
-    m = sp.csr_matrix(weights, dtype=np.float32, copy=True)
+def confidence_matrix(weights: sp.spmatrix, params: MFParams, copy: bool = True) -> sp.csr_matrix:
+    """Observed weights -> ALS confidences (same sparsity pattern, float32). ``copy=False``: a
+    CSR ``weights`` gives its index arrays to the result and its values are replaced (no second
+    copy of a matrix of millions of pairs)."""
+    if copy or not sp.isspmatrix_csr(weights):
+        m = sp.csr_matrix(weights, dtype=np.float32, copy=True)
+    else:
+        m = weights
     m.sum_duplicates()
     if m.nnz and m.data.min() < 0:
         raise ValueError("interaction weights must be non-negative")
+    data = m.data.astype(np.float32, copy=False)
     if params.confidence == "log":
-        m.data = 1.0 + params.alpha * np.log1p(m.data / params.eps)
+        m.data = (1.0 + params.alpha * np.log1p(data / params.eps)).astype(np.float32, copy=False)
     else:
-        m.data = 1.0 + params.alpha * m.data
-    return m.astype(np.float32)
+        m.data = (1.0 + params.alpha * data).astype(np.float32, copy=False)
+    return m
 
 
 class ALSModel:
@@ -94,14 +100,16 @@ class ALSModel:
             calculate_training_loss=False,
         )
 
-    def fit(self, user_items: sp.spmatrix) -> ALSModel:
-        """Factorize a (users x items) matrix of non-negative interaction weights."""
+    def fit(self, user_items: sp.spmatrix, copy: bool = True) -> ALSModel:
+        """Factorize a (users x items) matrix of non-negative interaction weights. ``copy=False``:
+        a CSR ``user_items`` becomes the confidence matrix in place (the caller's no longer holds
+        its weights), saving a copy of the largest array."""
         from threadpoolctl import threadpool_limits
 
         # implicit parallelises itself; BLAS threads on top of it only fight for the cores
         with threadpool_limits(1, "blas"):
             self._als = self._new_als()
-            self._als.fit(confidence_matrix(user_items, self.params), show_progress=False)
+            self._als.fit(confidence_matrix(user_items, self.params, copy=copy), show_progress=False)
         return self
 
     @property

@@ -73,15 +73,16 @@ class MFConfig:
         matrix.sum_duplicates()
         return matrix
 
-    def fit_matrix(self, matrix):
-        """ALS on ``matrix``: (model, factors used)."""
+    def fit_matrix(self, matrix, copy: bool = True):
+        """ALS on ``matrix``: (model, factors used); ``copy=False`` turns ``matrix`` into the
+        confidences in place."""
         from recsys.mf import ALSModel, MFParams
 
         # No more factors than the data can fill: with few contents a rank close to their number
         # memorizes who read what and generalizes nothing.
         factors = int(min(self.factors, max(4, min(matrix.shape) // 8)))
         params = MFParams(factors=factors, regularization=self.regularization, num_threads=ml_threads())
-        return ALSModel(params).fit(matrix), factors
+        return ALSModel(params).fit(matrix, copy=copy), factors
 
     def fit(self, u, i, w, t, shape, now: float):
         """ALS on the events of the window before ``now`` (positions ``u``, ``i`` in ``shape``)."""
@@ -182,15 +183,15 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     sub_ids, u = np.unique(subs, return_inverse=True)
     con_ids, i = np.unique(cons, return_inverse=True)
     del subs, cons
+    u, i = u.astype(np.int32), i.astype(np.int32)  # positions: half the memory of the ids
     shape = (len(sub_ids), len(con_ids))
     matrix = config.matrix(u, i, w, t, shape, now.timestamp())
+    pairs, coverage = int(matrix.nnz), float(np.mean(np.diff(matrix.indptr) > 0))
     seconds["build"] = clock_s() - started
-    run and training_progress(run, 0.2, f"fitting ALS on {len(u)} events ({shape[0]} subscribers x {shape[1]} contents)")
-    started = clock_s()
-    model, factors = config.fit_matrix(matrix)
-    seconds["fit"] = clock_s() - started
+    # Judged first, on the events (the time split or the refresh check need them, not the new
+    # model); then the events go and the fit has the memory to itself.
     policy = policy_of(client.pk)
-    run and training_progress(run, 0.7, "comparing configurations on a time split")
+    run and training_progress(run, 0.2, "comparing configurations on a time split")
     started = clock_s()
     judge = dict(k=int(policy.first_wave_size), delay=policy.evaluation_delay.total_seconds(),
                  horizon=policy.content_lifetime.total_seconds())
@@ -200,16 +201,22 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
         configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
         split = _mf_time_split(client, configs, u, i, t, w, shape, now.timestamp(), **judge)
     seconds["evaluate"] = clock_s() - started
+    n_events = len(u)
+    del u, i, w, t
+    run and training_progress(run, 0.4, f"fitting ALS on {n_events} events ({shape[0]} subscribers x {shape[1]} contents)")
+    started = clock_s()
+    model, factors = config.fit_matrix(matrix, copy=False)
+    del matrix
+    seconds["fit"] = clock_s() - started
     started = clock_s()
 
     def build(directory: Path):
         model.save(directory / "model")
         np.savez(directory / "ids.npz", subscribers=sub_ids, contents=con_ids)
 
-    coverage = float(np.mean(np.asarray(matrix.getnnz(axis=1)) > 0))
     version = model_version_register(
         client=client, kind=ModelKind.MF, build=build, run=run, now=now,
-        metrics={"lift_at_k": split.get("challenger_lift"), "pairs": int(matrix.nnz), "subscribers": int(shape[0]),
+        metrics={"lift_at_k": split.get("challenger_lift"), "pairs": pairs, "subscribers": int(shape[0]),
                  "contents": int(shape[1]), "subscriber_coverage": round(coverage, 4)},
         params={"factors": factors, "factors_asked": config.factors, "days": config.days,
                 "half_life_days": config.half_life_days, "regularization": config.regularization,
