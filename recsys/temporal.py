@@ -31,7 +31,7 @@ Metrics per strategy, over the test items (``k`` cut-offs):
   (all past reads).
 
 Long-horizon strategies (reads of the last ``long_window_days``, 180, each weighing
-``0.5 ** (age / long_half_life_days)``, 60 days; both fixed beforehand, not tuned):
+``0.5 ** (age / long_half_life_days)``, 60 days; recsys.activity's defaults, see docs/recsys.md):
 ``reads_180d`` and ``active_days_180d`` (``recsys.activity``: the decayed count of reads and of
 distinct days with a read), ``mf_decayed`` (MF on those decayed confidences), ``profile_180``
 (the decayed profile in that model's item space, by cosine), ``content_knn`` (text similarity
@@ -113,7 +113,7 @@ class TemporalConfig:
     min_click_items: int = 10  # fewer validation items with a hit than this: no click model
     min_click_hits: int = 30
     # long-horizon representations: reads of the last long_window_days, each weighing
-    # 0.5 ** (age / long_half_life_days) (recsys.activity's defaults, fixed beforehand)
+    # 0.5 ** (age / long_half_life_days) (recsys.activity's defaults)
     long_window_days: float = 180.0
     long_half_life_days: float = 60.0
     # the linear denoising autoencoder (recsys.dae): (l2, dropout) for ``dae`` and ``dae_cat``,
