@@ -28,7 +28,8 @@ one chunk are alive; no normalised copy of the factor matrix is made.
 Public API::
 
     Candidates(ids, factors, profiles=None, baseline_ctr=None, days_inactive=None,
-               category_affinity=None, history=None, factor_norms=None)
+               category_affinity=None, history=None, factor_norms=None, reads_180d=None,
+               active_days_180d=None)
     Content(factors=None, text_vector=None, seed_factors=None, seed_weights=None,
             categories=None, seed_history=None, exclude_ids=(), age_hours=0.0, hour=12)
     BlendWeights(content=0.5, mf=1.0, lookalike=1.0, neighbors=1.0, category=0.5, ctr=1.0,
@@ -38,11 +39,12 @@ Public API::
     select_audience_batch(candidates, contents, k, ...) -> list[Audience]
     product_rank(model, candidate_ids, candidate_factors, *, seed_rows, k, item_factors=None,
                  exclude_ids=None, user_factors=None, click_model=None, baseline_ctr=None,
-                 days_inactive=None, age_hours=0.0, hour=12) -> Audience | None   # what waves run
+                 days_inactive=None, age_hours=0.0, hour=12, reads_180d=None,
+                 active_days_180d=None) -> Audience | None   # what waves run
     product_features(model, candidate_ids, candidate_factors, *, seed_rows, ...) -> X | None
                                                    # the click model's rows, as product_rank sees them
     component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
-    click_features(candidates, content, raw, z, rows=None) -> (r, len(CLICK_FEATURES)) array
+    click_features(candidates, content, raw, z, rows=None, names=CLICK_FEATURES) -> (r, len(names)) array
 """
 
 from __future__ import annotations
@@ -98,6 +100,8 @@ class Candidates:
     category_affinity: np.ndarray | None = None
     history: sp.csr_matrix | None = None  # (n, items) what each one read, e.g. idf-weighted
     factor_norms: np.ndarray | None = None  # cache of row norms, reused across sends
+    reads_180d: np.ndarray | None = None  # long-horizon activity (recsys.activity), click-model inputs only
+    active_days_180d: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.ids)
@@ -304,12 +308,18 @@ def click_features(
     raw: dict[str, np.ndarray],
     z: dict[str, np.ndarray],
     rows: np.ndarray | None = None,
+    names: Sequence[str] = CLICK_FEATURES,
 ) -> np.ndarray:
-    """Rows of ``CLICK_FEATURES`` for candidate ``rows`` (default all) of one content."""
+    """Rows of ``CLICK_FEATURES`` for candidate ``rows`` (default all) of one content.
+
+    ``names``: the columns, in order (default ``CLICK_FEATURES``); a click model trained on an
+    older list gets the columns it was trained on. An input the candidates do not carry is NaN,
+    which LightGBM treats as missing."""
     sel = slice(None) if rows is None else rows
     n = len(cands) if rows is None else len(rows)
     days = cands.days_inactive[sel] if cands.days_inactive is not None else np.full(n, np.nan, np.float32)
     ctr = cands.baseline_ctr[sel] if cands.baseline_ctr is not None else np.full(n, np.nan, np.float32)
+    missing = np.full(n, np.nan, np.float32)
     cols = {
         "content": raw["content"][sel],
         "mf": raw["mf"][sel],
@@ -325,8 +335,10 @@ def click_features(
         "days_inactive": days,
         "content_age_h": np.full(n, content.age_hours, np.float32),
         "hour": np.full(n, content.hour, np.float32),
+        "reads_180d": cands.reads_180d[sel] if cands.reads_180d is not None else missing,
+        "active_days_180d": cands.active_days_180d[sel] if cands.active_days_180d is not None else missing,
     }
-    return np.column_stack([cols[name] for name in CLICK_FEATURES]).astype(np.float32)
+    return np.column_stack([cols[name] for name in names]).astype(np.float32)
 
 
 def _merge_top(best_idx, best_val, idx, val, depth):
@@ -409,7 +421,7 @@ def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, rerank
     comps = dict(raw)
     key = total
     if reranker is not None and len(idx):
-        x = click_features(_subset(cands, idx), content, raw, z)
+        x = click_features(_subset(cands, idx), content, raw, z, names=getattr(reranker, "feature_names", CLICK_FEATURES))
         comps["linear"] = total
         # ordered by the model's own score: the calibration map is monotone but flat in steps,
         # so it would tie many candidates; the total reported is the calibrated probability
@@ -430,6 +442,8 @@ def _subset(cands: Candidates, idx: np.ndarray) -> Candidates:
         category_affinity=take(cands.category_affinity),
         history=take(cands.history),
         factor_norms=take(cands.factor_norms),
+        reads_180d=take(cands.reads_180d),
+        active_days_180d=take(cands.active_days_180d),
     )
 
 
@@ -449,14 +463,16 @@ def select_audience(
 # strategy both call ``product_rank``: one function, one set of weights, one click model. The
 # linear shortlist is by affinity (MF and seed look-alike); usual CTR and recency get no linear
 # weight. A trained click model (``ClickModel`` on ``CLICK_FEATURES``: the affinities, the usual
-# CTR, days inactive, the content's age and the hour) then re-ranks the shortlist by calibrated
+# CTR, days inactive, the content's age and the hour, and, when the caller passes them, the
+# long-horizon activity of ``recsys.activity``) then re-ranks the shortlist by calibrated
 # click probability: how much activity should count against affinity is learnt from the
 # client's own sends and clicks, not set by hand.
 PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0, category=0.0, ctr=0.0, recency=0.0)
 
 
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
-                    user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12):
+                    user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
+                    reads_180d=None, active_days_180d=None):
     """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
     users = model.user_factors if user_factors is None else user_factors
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
@@ -470,7 +486,7 @@ def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_
     if item is None and not len(seed_rows):
         return None
     cands = Candidates(ids=candidate_ids, factors=candidate_factors, baseline_ctr=baseline_ctr,
-                       days_inactive=days_inactive)
+                       days_inactive=days_inactive, reads_180d=reads_180d, active_days_180d=active_days_180d)
     content = Content(
         factors=item,
         seed_factors=users[seed_rows] if len(seed_rows) else None,
@@ -497,6 +513,8 @@ def product_rank(
     age_hours: float = 0.0,
     hour: int = 12,
     rerank_depth: int = 5000,
+    reads_180d: np.ndarray | None = None,
+    active_days_180d: np.ndarray | None = None,
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -507,12 +525,16 @@ def product_rank(
     users active since the training re-solved. The shortlist (``rerank_depth``) is by MF
     affinity plus seed look-alike; with a ``click_model`` it is re-ranked by the model's click
     probability (``baseline_ctr``, ``days_inactive``, ``age_hours``, ``hour`` are its other
-    inputs; ``product_features`` builds the same rows for training). Returns ``None`` when
-    there is neither item factors nor a seed: the caller then ranks by other means.
+    inputs; ``product_features`` builds the same rows for training). ``reads_180d`` and
+    ``active_days_180d`` (optional, aligned with ``candidate_ids``) are each candidate's
+    long-horizon activity from ``recsys.activity.long_horizon_activity`` on their reads up to
+    now; left out, the click model sees them as missing. Returns ``None`` when there is neither
+    item factors nor a seed: the caller then ranks by other means.
     """
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
-                             days_inactive=days_inactive, age_hours=age_hours, hour=hour)
+                             days_inactive=days_inactive, age_hours=age_hours, hour=hour, reads_180d=reads_180d,
+                             active_days_180d=active_days_180d)
     if inputs is None:
         return None
     cands, content = inputs
@@ -521,12 +543,13 @@ def product_rank(
 
 
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
-                     baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12) -> np.ndarray | None:
+                     baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_180d=None,
+                     active_days_180d=None) -> np.ndarray | None:
     """``CLICK_FEATURES`` rows of every candidate exactly as ``product_rank`` computes them
     for its click model (None when it could not rank): what the click model trains on."""
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              user_factors=user_factors, baseline_ctr=baseline_ctr, days_inactive=days_inactive,
-                             age_hours=age_hours, hour=hour)
+                             age_hours=age_hours, hour=hour, reads_180d=reads_180d, active_days_180d=active_days_180d)
     if inputs is None:
         return None
     cands, content = inputs

@@ -30,12 +30,25 @@ Metrics per strategy, over the test items (``k`` cut-offs):
   strategy from ``popularity`` (reads in the last ``popularity_days``) and ``popularity_all``
   (all past reads).
 
-``dae`` is ``recsys.dae.LinearDAE`` fitted on the snapshot's reads: the seed readers' indicator
-regressed on everyone's histories through the autoencoder's weights (a new item's column).
+Long-horizon strategies (reads of the last ``long_window_days``, 180, each weighing
+``0.5 ** (age / long_half_life_days)``, 60 days; recsys.activity's defaults, see docs/recsys.md):
+``reads_180d`` and ``active_days_180d`` (``recsys.activity``: the decayed count of reads and of
+distinct days with a read), ``mf_decayed`` (MF on those decayed confidences), ``profile_180``
+(the decayed profile in that model's item space, by cosine), ``content_knn`` (text similarity
+summed over the decayed reads). ``dae`` is ``recsys.dae.LinearDAE`` fitted on the snapshot's
+reads: the seed readers' indicator regressed on everyone's histories through the autoencoder's
+weights (a new item's column); ``dae_cat`` the same autoencoder's item and category heads
+compared by cosine (``LinearDAE.cosine_scores``). Each of the two picks its (l2, dropout) among
+``dae_grid`` at every snapshot, on the items decided before it (labels censored there), as the
+click model is trained: no test item's outcome chooses it. ``pairs`` in the output are further
+paired differences (text over plain activity, the cosine DAE over co-reading, the product over
+its strongest single inputs).
 
 ``product`` is ``recsys.audience.product_rank``: the function the product's waves call (with
-the users re-solved since the snapshot, as for every model strategy); ``product_snapshot`` is
-the same call on the snapshot's user factors alone, as the product between two retrains.
+the users re-solved since the snapshot, as for every model strategy), given each candidate's
+long-horizon activity (``reads_180d``, ``active_days_180d``) as production computes it from
+its events; ``product_snapshot`` is the same call on the snapshot's user factors alone, as the
+product between two retrains.
 """
 
 from __future__ import annotations
@@ -47,9 +60,10 @@ import numpy as np
 import scipy.sparse as sp
 
 from . import audience
+from .activity import decay_weights, long_horizon_activity
 from .audience import Candidates, Content, component_scores, select_audience
 from .click import ClickModel, ClickParams
-from .dae import LinearDAE
+from .dae import LinearDAE, head_cosines
 from .embedding import EmbeddingParams, TextEmbedding, profile_vectors
 from .mf import ALSModel, MFParams
 
@@ -58,10 +72,18 @@ __all__ = ["TemporalConfig", "TemporalData", "Case", "Plan", "STRATEGIES", "inde
 
 DAY = 86400.0
 COMPONENT_STRATEGIES = ("content", "mf", "lookalike", "neighbors", "category", "ctr", "recency")
-EXTRA_STRATEGIES = ("dae",)
+# long-horizon representations (recsys.activity's window and half-life): MF on decayed
+# confidences, a decayed profile in its item space, text similarity summed over decayed reads,
+# and the denoising autoencoder twice (its new-item column; its heads compared by cosine)
+EXTRA_STRATEGIES = ("reads_180d", "active_days_180d", "mf_decayed", "profile_180", "content_knn", "dae", "dae_cat")
 MODEL_STRATEGIES = ("linear", "product", "product_snapshot")
 STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + EXTRA_STRATEGIES + MODEL_STRATEGIES
 BASELINES = ("popularity", "popularity_all")
+# further paired differences reported (lift and improvement): does text add to the activity it
+# is summed over, does the autoencoder's cosine add to plain co-reading, does the product beat
+# its strongest single inputs
+PAIRS = (("content_knn", "reads_180d"), ("dae_cat", "neighbors"), ("mf_decayed", "mf"),
+         ("product", "active_days_180d"), ("product", "ctr"))
 
 
 @dataclass(frozen=True)
@@ -90,10 +112,15 @@ class TemporalConfig:
     click: ClickParams = ClickParams()
     min_click_items: int = 10  # fewer validation items with a hit than this: no click model
     min_click_hits: int = 30
-    # the linear denoising autoencoder (recsys.dae): picked among (20, 0), (200, 0.25), (1000, 0.5) on
-    # the s = 1 inactive test items themselves, so its rows are a little optimistic
-    dae_l2: float = 1000.0
-    dae_dropout: float = 0.5
+    # long-horizon representations: reads of the last long_window_days, each weighing
+    # 0.5 ** (age / long_half_life_days) (recsys.activity's defaults)
+    long_window_days: float = 180.0
+    long_half_life_days: float = 60.0
+    # the linear denoising autoencoder (recsys.dae): (l2, dropout) for ``dae`` and ``dae_cat``,
+    # each picked among dae_grid on the validation window (mean per-item AUC over every active
+    # non-reader, labels censored at the test start) unless dae_setting fixes it
+    dae_grid: tuple[tuple[float, float], ...] = ((20.0, 0.0), (200.0, 0.25), (1000.0, 0.5))
+    dae_setting: tuple[float, float] | None = None
 
     def __post_init__(self):
         if self.candidates not in ("all", "inactive"):
@@ -253,13 +280,92 @@ class _Models:
             self.click_infos.append(info)
         return self._click[1]
 
-    def dae(self, snap: int) -> LinearDAE:
-        """The linear denoising autoencoder fitted on the snapshot's past reads."""
+    def dae(self, snap: int, setting: tuple[float, float]) -> tuple[LinearDAE, np.ndarray, np.ndarray]:
+        """The linear denoising autoencoder (``setting``: l2, dropout) fitted on the snapshot's
+        past reads, with its category head, and every user's item and category heads from their
+        reads at the snapshot (users who read since are recomputed per case)."""
         if getattr(self, "_dae", None) is None or self._dae[0] != snap:
+            self._dae = (snap, {})
+        fitted = self._dae[1]
+        if setting not in fitted:
             past = self.data.upto(float(self.plan.snapshot_times[snap]))
             x = sp.csr_matrix((np.ones(len(past.u)), (past.u, past.i)), shape=(past.n_users, past.n_items))
-            self._dae = (snap, LinearDAE(self.cfg.dae_l2, self.cfg.dae_dropout).fit(x))
-        return self._dae[1]
+            dae = LinearDAE(*setting).fit(x, self.data.cat_matrix)
+            fitted[setting] = (dae, dae.item_head(x), dae.category_head(x))
+        return fitted[setting]
+
+    def dae_rows(self, case: Case):
+        """Every DAE setting's ``dae`` and ``dae_cat`` scores of the case's active non-readers at
+        its decision (the autoencoders of its own snapshot), and when each first read the item
+        after it: the rows ``dae_setting`` judges the settings on."""
+        rows = self.__dict__.setdefault("_dae_rows", {})
+        if case.item not in rows:
+            past = self.data.upto(case.t)
+            nu, ni = self.data.n_users, self.data.n_items
+            binary = sp.csr_matrix((np.ones(len(past.u), np.float32), (past.u, past.i)), shape=(nu, ni))
+            binary.data[:] = 1.0
+            cand = np.setdiff1d(np.unique(past.u), past.u[past.i == case.item])
+            changed = np.unique(past.u[past.ts > self.plan.snapshot_times[case.snapshot]])
+            scores = {}
+            for g in self.cfg.dae_grid:
+                dot, cos = _dae_scores(self, case, tuple(g), binary, cand, changed)
+                scores["dae", tuple(g)], scores["dae_cat", tuple(g)] = dot, cos
+            m = (self.data.i == case.item) & (self.data.ts > case.t)
+            first = np.full(nu, np.inf)
+            np.minimum.at(first, self.data.u[m], self.data.ts[m])
+            rows[case.item] = (cand, scores, first[cand])
+        return rows[case.item]
+
+    def dae_setting(self, name: str, snap: int) -> tuple[float, float]:
+        """(l2, dropout) of ``dae`` or ``dae_cat`` at snapshot ``snap``: ``cfg.dae_setting``, else
+        the one of ``cfg.dae_grid`` with the best mean per-item AUC on the items decided before
+        the snapshot's time (validation window, then earlier test items, as the click model),
+        every active non-reader a row, labelled with reads in ``(t, min(t + horizon, snapshot)]``:
+        nothing after the snapshot is seen. Before any such item: the grid's last setting."""
+        if self.cfg.dae_setting is not None:
+            return tuple(self.cfg.dae_setting)
+        picks = self.__dict__.setdefault("dae_picks", {})
+        if snap not in picks:
+            from .metrics import auc
+
+            until, h = float(self.plan.snapshot_times[snap]), self.cfg.horizon_days * DAY
+            grid = [tuple(g) for g in self.cfg.dae_grid]
+            aucs = {(n, g): [] for n in ("dae", "dae_cat") for g in grid}
+            for case in self.plan.validation_cases + self.plan.cases:
+                if case.t >= until:
+                    continue
+                _, scores, first = self.dae_rows(case)
+                y = first <= min(case.t + h, until)
+                if 0 < y.sum() < len(y):
+                    for key, found in aucs.items():
+                        found.append(auc(y, scores[key]))
+            picks[snap] = {}
+            for n in ("dae", "dae_cat"):
+                means = {g: float(np.mean(aucs[n, g])) if aucs[n, g] else float("nan") for g in grid}
+                ok = [g for g in grid if np.isfinite(means[g])]
+                picks[snap][n] = {"setting": max(ok, key=lambda g: means[g]) if ok else grid[-1],
+                                  "items": len(aucs[n, grid[0]]), "auc": means}
+        return picks[snap][name]["setting"]
+
+    def long_mf(self, snap: int) -> tuple[ALSModel, np.ndarray]:
+        """MF on the snapshot's reads of the last ``long_window_days``, each read's weight decayed
+        by its age at the snapshot (confidence ``1 + alpha log1p(w)``), with the text projection;
+        and which items it knows."""
+        if getattr(self, "_long", None) is None or self._long[0] != snap:
+            t_snap = float(self.plan.snapshot_times[snap])
+            past = self.data.upto(t_snap)
+            w = past.w * decay_weights(past.ts, now=t_snap, window_days=self.cfg.long_window_days,
+                                       half_life_days=self.cfg.long_half_life_days)
+            keep = w > 0
+            ui = sp.csr_matrix((w[keep], (past.u[keep], past.i[keep])), shape=(past.n_users, past.n_items))
+            model = ALSModel(self.cfg.mf).fit(ui)
+            trained = np.unique(past.i[keep])
+            if len(trained):
+                model.fit_text_projection(self.text_vecs[trained], trained, l2=1.0)
+            known = np.zeros(past.n_items, bool)
+            known[trained] = True
+            self._long = (snap, model, known)
+        return self._long[1], self._long[2]
 
     def mf(self, snap: int) -> tuple[ALSModel, np.ndarray, np.ndarray]:
         """The snapshot's model and which items and users it was trained on."""
@@ -309,6 +415,8 @@ class _State:
     binary: sp.csr_matrix
     age_hours: float  # since the item's first reader
     hour: int
+    reads_180d: np.ndarray  # (n_users,) long-horizon activity at t (recsys.activity)
+    active_days_180d: np.ndarray
 
 
 def _state(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, models: _Models) -> _State:
@@ -338,8 +446,9 @@ def _state(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, mode
         users[changed] = model.fold_in_users(weighted[changed])
     days = np.where(active, (t - last) / DAY, np.nan)
     first = float(past.ts[mine].min()) if mine.any() else t
+    reads_180d, active_days_180d = long_horizon_activity(past.u, past.ts, n_users=nu, now=t)
     return _State(past, cand, model, known, known_users, users, usual_rates(past, t, cfg), days, last, active,
-                  binary, (t - first) / 3600.0, int((t % DAY) // 3600))
+                  binary, (t - first) / 3600.0, int((t % DAY) // 3600), reads_180d, active_days_180d)
 
 
 def _product_calls(st: _State, case: Case) -> list[tuple[str, dict]]:
@@ -352,7 +461,7 @@ def _product_calls(st: _State, case: Case) -> list[tuple[str, dict]]:
     item = st.model.item_factors[case.item] if st.known[case.item] else None
     c = st.cand
     common = dict(item_factors=item, baseline_ctr=st.usual[c], days_inactive=st.days[c], age_hours=st.age_hours,
-                  hour=st.hour)
+                  hour=st.hour, reads_180d=st.reads_180d[c], active_days_180d=st.active_days_180d[c])
     return [("product", dict(candidate_factors=st.users[c], seed_rows=seed, user_factors=st.users, **common)),
             ("product_snapshot", dict(candidate_factors=st.model.user_factors[c], seed_rows=seed[st.known_users[seed]],
                                       user_factors=st.model.user_factors, **common))]
@@ -428,8 +537,14 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
         raw, _ = component_scores(cands, content)
         for name in COMPONENT_STRATEGIES:
             scores[name] = np.asarray(raw[name], np.float64)
-        dae = models.dae(case.snapshot)
-        scores["dae"] = dae.scores(binary[cand], dae.item_weights(binary[seed], exclude=case.item))
+        changed = np.unique(past.u[past.ts > plan.snapshot_times[case.snapshot]])
+        scores["dae"] = _dae_scores(models, case, models.dae_setting("dae", case.snapshot), binary, cand, changed)[0]
+        scores["dae_cat"] = _dae_scores(models, case, models.dae_setting("dae_cat", case.snapshot), binary, cand,
+                                        changed)[1]
+        models.dae_rows(case)  # while its snapshot's autoencoders are fitted: later snapshots judge on it
+        scores.update(_long_scores(models, case, st, cand, changed))
+        scores["reads_180d"] = st.reads_180d[cand]
+        scores["active_days_180d"] = st.active_days_180d[cand]
         scores["linear"] = _ranked_scores(select_audience(cands, content, n), cand)
         # the product's ranker, the same call its waves make, with the click model trained on
         # the validation window; with no seed row and an item the model does not know, the
@@ -444,6 +559,61 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
         for name in COMPONENT_STRATEGIES + EXTRA_STRATEGIES + MODEL_STRATEGIES:
             scores[name] = np.zeros(0)
     return _Scored(cand, scores, usual[cand], tuple(handed_over))
+
+
+def _long_scores(models: _Models, case: Case, st: _State, cand: np.ndarray, changed: np.ndarray) -> dict[str, np.ndarray]:
+    """The long-horizon strategies: reads of the last ``long_window_days`` before ``t``, each
+    weighing ``0.5 ** (age / long_half_life_days)`` at ``t``.
+
+    - ``mf_decayed``: the snapshot's MF on decayed confidences (``_Models.long_mf``), users who
+      read since the snapshot re-solved on their decayed reads at ``t``, the item folded in from
+      the seed with its text projection as prior (as ``mf``);
+    - ``profile_180``: cosine between each candidate's decayed profile (the decayed sum of the
+      item factors of what they read) and that item vector: a vector for everyone who read
+      anything the model knows in the window, with no ALS shrinkage of light readers;
+    - ``content_knn``: text similarity summed over the decayed reads,
+      ``sum_j w_j max(0, cos(text_item, text_j))`` (item-to-item content filtering)."""
+    cfg, data, past, t = models.cfg, models.data, st.past, case.t
+    nu, ni = data.n_users, data.n_items
+    w = past.w * decay_weights(past.ts, now=t, window_days=cfg.long_window_days, half_life_days=cfg.long_half_life_days)
+    keep = w > 0
+    decayed = sp.csr_matrix((w[keep], (past.u[keep], past.i[keep])), shape=(nu, ni))
+    model, known = models.long_mf(case.snapshot)
+    users = np.array(model.user_factors, dtype=np.float32, copy=True)
+    if len(changed):
+        users[changed] = model.fold_in_users(decayed[changed])
+    seed = np.asarray(case.seed, np.int64)
+    seed_rows = sp.csr_matrix((np.ones(len(seed)), (np.zeros(len(seed), np.int64), seed)), shape=(1, nu))
+    text = models.text_vecs[case.item]
+    prior = model.project_text(text[None, :]) if model.projection is not None else None
+    item = model.fold_in_items(seed_rows, prior=prior, prior_weight=cfg.prior_weight, user_factors=users)[0]
+    q = np.where(known[:, None], model.item_factors, 0.0).astype(np.float64)
+    profiles = np.asarray(decayed[cand] @ q)
+    norms = np.linalg.norm(profiles, axis=1) * max(float(np.linalg.norm(item)), 1e-12)
+    sim = np.maximum(models.text_vecs @ text, 0.0).astype(np.float64)
+    sim[case.item] = 0.0
+    return {"mf_decayed": (users[cand] @ item).astype(np.float64),
+            "profile_180": profiles @ item / np.maximum(norms, 1e-12),
+            "content_knn": np.asarray(decayed[cand] @ sim).ravel()}
+
+
+def _dae_scores(models: _Models, case: Case, setting: tuple[float, float], binary: sp.csr_matrix, cand: np.ndarray,
+                changed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``dae`` (the new item's column regressed from its seed, ``x_u . beta``) and ``dae_cat``
+    (the heads compared by cosine, ``recsys.dae.head_cosines``) for the candidates ``cand``,
+    from the reads in ``binary`` (at ``t``); ``changed``: users who read since the snapshot,
+    whose heads are recomputed."""
+    dae, items, cats = models.dae(case.snapshot, setting)
+    seed = np.asarray(case.seed, np.int64)
+    dot = dae.scores(binary[cand], dae.item_weights(binary[seed], exclude=case.item))
+    r, h = items[cand].copy(), cats[cand].copy()
+    fresh = np.flatnonzero(np.isin(cand, changed))
+    if len(fresh):
+        r[fresh] = dae.item_head(binary[cand[fresh]])
+        h[fresh] = dae.category_head(binary[cand[fresh]])
+    r[:, case.item] = 0.0  # candidates have not read it: only the output is left out
+    cos = head_cosines(r, h, dae.item_head(binary[seed], exclude=case.item), models.data.item_cats[case.item])
+    return dot, cos
 
 
 def usual_rates(past: TemporalData, t: float, cfg: TemporalConfig) -> np.ndarray:
@@ -553,6 +723,7 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
         "base_rate": float(np.mean(base[ks[0]])) if n_items else float("nan"),
         "unranked": handed,
         "click_model": _click_summary(models.click_infos),
+        "dae_setting": _dae_summary(models),
         "attainable": {f"lift@{k}": float(np.mean(attain[k])) if n_items else float("nan") for k in ks},
         "strategies": {},
     }
@@ -589,6 +760,13 @@ def run_temporal(data: TemporalData, cfg: TemporalConfig = TemporalConfig(), poo
                                               "ci": ci(st[metric][1] - stats[b, k][metric][1])}
         entry["vs"] = vs
         out["strategies"][name] = entry
+    out["pairs"] = {}
+    for a, b in PAIRS:
+        for k in ks:
+            out["pairs"][f"{a} - {b}"] = {
+                f"{metric}@{k}": {"diff": round(float(stats[a, k][metric][0] - stats[b, k][metric][0]), 4),
+                                  "ci": ci(stats[a, k][metric][1] - stats[b, k][metric][1])}
+                for metric in ("lift", "improvement")}
     out["seconds"] = round(time.perf_counter() - t0, 1)
     return out
 
@@ -597,6 +775,21 @@ def _ratio(num, den):
     """num / den, NaN where nothing was expected (no past item to learn a usual rate from)."""
     num, den = np.asarray(num, float), np.asarray(den, float)
     return np.divide(num, den, out=np.full(np.shape(num), np.nan), where=den > 0)
+
+
+def _dae_summary(models: _Models) -> dict:
+    """How often each DAE setting was picked across the test snapshots, per strategy."""
+    if models.cfg.dae_setting is not None:
+        return {"fixed": list(models.cfg.dae_setting)}
+    picks = getattr(models, "dae_picks", {})
+    out = {}
+    for name in ("dae", "dae_cat"):
+        count: dict[str, int] = {}
+        for p in picks.values():
+            key = "l2={:g} dropout={:g}".format(*p[name]["setting"])
+            count[key] = count.get(key, 0) + 1
+        out[name] = count
+    return out
 
 
 def _click_summary(infos: list[dict]) -> dict:
@@ -636,7 +829,7 @@ def format_temporal(res: dict) -> str:
     if not res["strategies"]:
         return "\n".join(lines + ["no test item: nothing to report"])
     fmt = lambda v, c: f"{v:.2f} [{c[0]:.2f}, {c[1]:.2f}]"  # noqa: E731
-    head = (f"{'strategy':<15}{'lift@' + k:>20}{'prec@' + k:>9}{'improvement@' + k:>20}"
+    head = (f"{'strategy':<17}{'lift@' + k:>18}{'prec@' + k:>9}{'improvement@' + k:>20}"
             f"{'lift - popularity':>22}{'lift - pop_all':>22}{'impr - popularity':>22}{'impr - pop_all':>22}")
     lines.append(head)
     for name, s in res["strategies"].items():
@@ -646,6 +839,11 @@ def format_temporal(res: dict) -> str:
             for b in BASELINES:
                 d = s["vs"].get(b, {}).get(f"{metric}@{k}")
                 cells.append(fmt(d["diff"], d["ci"]) if d else "-")
-        lines.append(f"{name:<15}{cells[0]:>20}{cells[1]:>9}{cells[2]:>20}{cells[3]:>22}{cells[4]:>22}{cells[5]:>22}{cells[6]:>22}")
+        lines.append(f"{name:<17}{cells[0]:>18}{cells[1]:>9}{cells[2]:>20}{cells[3]:>22}{cells[4]:>22}{cells[5]:>22}{cells[6]:>22}")
+    if res.get("pairs"):
+        lines += ["", "paired differences (same resamples):"]
+        for pair, d in res["pairs"].items():
+            lines.append(f"  {pair:<32} lift@{k} {fmt(d[f'lift@{k}']['diff'], d[f'lift@{k}']['ci']):>22}"
+                         f"   improvement@{k} {fmt(d[f'improvement@{k}']['diff'], d[f'improvement@{k}']['ci']):>22}")
     lines.append(f"\n{res['seconds']:.0f} s")
     return "\n".join(lines)

@@ -44,3 +44,33 @@ def test_the_items_own_column_is_left_out():
     seeds = np.flatnonzero(group == 1)[:5]
     beta = dae.item_weights(x[seeds], exclude=7)
     assert beta[7] == 0.0 and np.isfinite(beta).all()
+
+
+def test_the_category_head_is_the_same_regression_onto_category_shares():
+    x, group = two_tastes(seed=3)
+    cats = sp.csr_matrix((np.ones(60), (np.arange(60), np.arange(60) * 2 // 60)), shape=(60, 3))  # 3rd unused
+    dae = LinearDAE(l2=50.0, dropout=0.25).fit(x, cats)
+    counts = (x @ cats).toarray()
+    y = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1e-12)
+    np.testing.assert_allclose(dae.W_cat, dae.P @ (x.T @ y), rtol=1e-8, atol=1e-10)
+    # the item head is the autoencoder's reconstruction x P X^T X
+    np.testing.assert_allclose(dae.item_head(x[:5]), x[:5].toarray() @ dae.P @ (x.T @ x).toarray(), atol=1e-8)
+    # each person's predicted mix leans to their own kind's category
+    h = dae.category_head(x)
+    assert (np.argmax(h[:, :2], axis=1) == group).mean() > 0.9
+
+
+def test_cosine_scores_rank_the_seeds_kind_first_and_the_category_alone_works():
+    x, group = two_tastes(seed=4)
+    cats = sp.csr_matrix((np.ones(60), (np.arange(60), np.arange(60) * 2 // 60)), shape=(60, 2))
+    dae = LinearDAE(l2=20.0, dropout=0.25).fit(x, cats)
+    rest = np.arange(10, x.shape[0])
+    seeds = np.flatnonzero(group == 1)[:1]  # one early reader
+    for score in (dae.cosine_scores(x[rest], x[seeds]),  # item head
+                  dae.cosine_scores(x[rest], None, categories=np.array([1])),  # category head, no seed
+                  dae.cosine_scores(x[rest], x[seeds], categories=np.array([1]))):
+        top = rest[np.argsort(-score)[:100]]
+        assert (group[top] == 1).mean() > 0.75
+    # cosines: at most 1 per head, whatever the number of reads
+    both = dae.cosine_scores(x[rest], x[seeds], categories=np.array([1]))
+    assert np.all(np.abs(both) <= 2 + 1e-9)

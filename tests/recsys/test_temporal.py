@@ -132,7 +132,14 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     assert len(calls) == 2  # product and product_snapshot
     # with the click model of the case's snapshot, and the inputs it takes
     assert calls[0][1]["click_model"] is models.click(case.snapshot) is not None
-    assert {"baseline_ctr", "days_inactive", "age_hours", "hour"} <= set(calls[0][1])
+    assert {"baseline_ctr", "days_inactive", "age_hours", "hour", "reads_180d", "active_days_180d"} <= set(calls[0][1])
+    # the long-horizon activity is what production computes from the reads up to the decision
+    from recsys.activity import long_horizon_activity
+
+    past = data.upto(case.t)
+    reads, days = long_horizon_activity(past.u, past.ts, n_users=data.n_users, now=case.t)
+    np.testing.assert_allclose(calls[0][1]["reads_180d"], reads[s.candidates])
+    np.testing.assert_allclose(calls[0][1]["active_days_180d"], days[s.candidates])
     for (args, kwargs), name in zip(calls, ("product", "product_snapshot")):
         again = real(*args, **kwargs)
         order = np.argsort(-s.scores[name], kind="stable")
@@ -141,6 +148,21 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     assert set(calls[1][1]["seed_rows"]) <= set(case.seed)
     # the linear shortlist is PRODUCT_WEIGHTS: MF and look-alike only
     assert {c for c in audience.COMPONENTS if audience.PRODUCT_WEIGHTS.get(c)} == {"mf", "lookalike"}
+
+
+def test_the_dae_settings_are_judged_on_earlier_items_only(stream):
+    """Each snapshot's DAE settings are picked on items decided before it, labels censored at
+    its time: the pick is the same with everything after the snapshot deleted."""
+    _, data = stream
+    plan = make_plan(data, CFG)
+    snap = int(plan.cases[len(plan.cases) // 2].snapshot)
+    until = float(plan.snapshot_times[snap])
+    full, cut = _Models(data, plan, CFG), _Models(data.upto(until), plan, CFG)
+    for name in ("dae", "dae_cat"):
+        assert full.dae_setting(name, snap) == cut.dae_setting(name, snap)
+        assert tuple(full.dae_setting(name, snap)) in {tuple(g) for g in CFG.dae_grid}
+    assert full.dae_picks[snap] == cut.dae_picks[snap]
+    assert full.dae_picks[snap]["dae"]["items"] > 0
 
 
 def test_run_reports_paired_differences(stream):
