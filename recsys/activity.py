@@ -2,24 +2,28 @@
 
 Who comes back matters as much as what they like when the candidates are idle: a person who
 read on many different days in the past months is likely to read again, whatever the content.
-Two numbers per subscriber, both from their reads with timestamps over a long window
-(``window_days``, default 180) and decayed with a half-life (``half_life_days``, default 60,
-so a read at the window's edge keeps 1/8 of a fresh one's weight):
+Two numbers per subscriber from their reads with timestamps, each read (or day) weighing
+``0.5 ** (age / half_life_days)`` (60 days: a read 180 days old keeps 1/8 of a fresh one's
+weight; nothing is cut off):
 
-- ``reads``: the decayed count of reads, ``sum 0.5 ** (age / half_life)`` over the reads;
+- ``reads``: the decayed count of reads;
 - ``active_days``: the decayed count of distinct days with a read (UTC calendar days), each
-  day weighted by the age of its latest read: the habit of returning, which a burst of many
+  day weighted by the age of its first read: the habit of returning, which a burst of many
   reads in one sitting does not inflate.
 
-Production computes them at wave time from its events table (the subscriber's reads and their
-``occurred_at``, up to now) and passes them to ``recsys.audience.product_rank`` as
-``reads_180d`` and ``active_days_180d``; the replay computes them from the interactions at or
-before each decision.
+Both are sums of ``2 ** ((t - DECAY_EPOCH) / half_life)`` scaled down to ``now`` by
+``2 ** (-(now - DECAY_EPOCH) / half_life)``, so production keeps them on each subscriber as
+running sums (``decay_increment`` added as reads arrive, ``decayed_at`` to read them at any
+time) instead of reading months of events for every wave; the replay computes the same numbers
+from the interactions at or before each decision (``long_horizon_activity``). They reach
+``recsys.audience.product_rank`` as ``reads_decayed`` and ``active_days_decayed``.
 
 Public API::
 
-    long_horizon_activity(user_index, timestamps, *, n_users, now, window_days=180.0,
+    long_horizon_activity(user_index, timestamps, *, n_users, now, window_days=None,
                           half_life_days=60.0) -> (reads, active_days), (n_users,) float64 each
+    decay_increment(timestamps, half_life_days=60.0) -> what each read adds to a running sum
+    decayed_at(running_sum, now, half_life_days=60.0) -> its value at ``now``
     decay_weights(timestamps, *, now, window_days=180.0, half_life_days=60.0) -> (n,) float64
 """
 
@@ -27,30 +31,44 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["LONG_HALF_LIFE_DAYS", "LONG_WINDOW_DAYS", "decay_weights", "long_horizon_activity"]
+__all__ = ["DECAY_EPOCH", "LONG_HALF_LIFE_DAYS", "LONG_WINDOW_DAYS", "decay_increment", "decay_weights",
+           "decayed_at", "long_horizon_activity"]
 
 DAY = 86400.0
 LONG_WINDOW_DAYS = 180.0
 LONG_HALF_LIFE_DAYS = 60.0
+DECAY_EPOCH = 1577836800.0  # 2020-01-01 UTC: running sums are kept in this epoch's scale (2**x fits a double to 2180)
 
 
-def decay_weights(timestamps, *, now: float, window_days: float = LONG_WINDOW_DAYS,
+def decay_increment(timestamps, half_life_days: float = LONG_HALF_LIFE_DAYS) -> np.ndarray:
+    """What a read at each of ``timestamps`` (unix seconds) adds to a running decayed sum."""
+    return np.exp2((np.asarray(timestamps, dtype=np.float64) - DECAY_EPOCH) / (half_life_days * DAY))
+
+
+def decayed_at(running_sum, now: float, half_life_days: float = LONG_HALF_LIFE_DAYS) -> np.ndarray:
+    """A running sum of ``decay_increment`` read at ``now``: sum of 0.5 ** (age / half-life)."""
+    return np.asarray(running_sum, dtype=np.float64) * np.exp2(-(float(now) - DECAY_EPOCH) / (half_life_days * DAY))
+
+
+def decay_weights(timestamps, *, now: float, window_days: float | None = LONG_WINDOW_DAYS,
                   half_life_days: float = LONG_HALF_LIFE_DAYS) -> np.ndarray:
-    """``0.5 ** (age / half_life)`` per event (seconds), 0 for events older than the window or
-    after ``now``."""
-    if window_days <= 0 or half_life_days <= 0:
+    """``0.5 ** (age / half_life)`` per event (seconds), 0 for events after ``now`` or older than
+    ``window_days`` (None: no limit)."""
+    if (window_days is not None and window_days <= 0) or half_life_days <= 0:
         raise ValueError("window_days and half_life_days must be positive")
     age = (now - np.asarray(timestamps, dtype=np.float64)) / DAY
-    inside = (age >= 0) & (age <= window_days)
+    inside = (age >= 0) if window_days is None else (age >= 0) & (age <= window_days)
     return np.where(inside, np.exp2(-np.maximum(age, 0.0) / half_life_days), 0.0)
 
 
-def long_horizon_activity(user_index, timestamps, *, n_users: int, now: float, window_days: float = LONG_WINDOW_DAYS,
+def long_horizon_activity(user_index, timestamps, *, n_users: int, now: float, window_days: float | None = None,
                           half_life_days: float = LONG_HALF_LIFE_DAYS) -> tuple[np.ndarray, np.ndarray]:
     """Decayed read count and decayed count of distinct active days per user.
 
-    ``user_index[e]`` read at ``timestamps[e]`` (unix seconds); events after ``now`` or older
-    than ``window_days`` do not count. Users without a read in the window get 0.
+    ``user_index[e]`` read at ``timestamps[e]`` (unix seconds); events after ``now`` (or older
+    than ``window_days``, when given) do not count. Users without a read get 0. Equal to the
+    running sums production keeps (``decay_increment`` per read, and per day at its first read),
+    read at ``now``.
     """
     u = np.asarray(user_index, dtype=np.int64)
     ts = np.asarray(timestamps, dtype=np.float64)
@@ -67,6 +85,6 @@ def long_horizon_activity(user_index, timestamps, *, n_users: int, now: float, w
     day = np.floor(ts / DAY).astype(np.int64)
     key = u * (int(day.max()) - int(day.min()) + 1) + (day - day.min())
     order = np.lexsort((ts, key))
-    last = np.r_[key[order][1:] != key[order][:-1], True]  # the latest read of each (user, day)
-    days = np.bincount(u[order][last], weights=w[order][last], minlength=n_users).astype(np.float64)
+    first = np.r_[True, key[order][1:] != key[order][:-1]]  # the first read of each (user, day)
+    days = np.bincount(u[order][first], weights=w[order][first], minlength=n_users).astype(np.float64)
     return reads, days

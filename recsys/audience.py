@@ -28,8 +28,8 @@ one chunk are alive; no normalised copy of the factor matrix is made.
 Public API::
 
     Candidates(ids, factors, profiles=None, baseline_ctr=None, days_inactive=None,
-               category_affinity=None, history=None, factor_norms=None, reads_180d=None,
-               active_days_180d=None)
+               category_affinity=None, history=None, factor_norms=None, reads_decayed=None,
+               active_days_decayed=None)
     Content(factors=None, text_vector=None, seed_factors=None, seed_weights=None,
             categories=None, seed_history=None, exclude_ids=(), age_hours=0.0, hour=12)
     BlendWeights(content=0.5, mf=1.0, lookalike=1.0, neighbors=1.0, category=0.5, ctr=1.0,
@@ -39,8 +39,8 @@ Public API::
     select_audience_batch(candidates, contents, k, ...) -> list[Audience]
     product_rank(model, candidate_ids, candidate_factors, *, seed_rows, k, item_factors=None,
                  exclude_ids=None, user_factors=None, click_model=None, baseline_ctr=None,
-                 days_inactive=None, age_hours=0.0, hour=12, reads_180d=None,
-                 active_days_180d=None) -> Audience | None   # what waves run
+                 days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
+                 active_days_decayed=None) -> Audience | None   # what waves run
     product_features(model, candidate_ids, candidate_factors, *, seed_rows, ...) -> X | None
                                                    # the click model's rows, as product_rank sees them
     component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
@@ -100,8 +100,8 @@ class Candidates:
     category_affinity: np.ndarray | None = None
     history: sp.csr_matrix | None = None  # (n, items) what each one read, e.g. idf-weighted
     factor_norms: np.ndarray | None = None  # cache of row norms, reused across sends
-    reads_180d: np.ndarray | None = None  # long-horizon activity (recsys.activity), click-model inputs only
-    active_days_180d: np.ndarray | None = None
+    reads_decayed: np.ndarray | None = None  # long-horizon activity (recsys.activity), click-model inputs only
+    active_days_decayed: np.ndarray | None = None
 
     def __post_init__(self):
         n = len(self.ids)
@@ -335,8 +335,8 @@ def click_features(
         "days_inactive": days,
         "content_age_h": np.full(n, content.age_hours, np.float32),
         "hour": np.full(n, content.hour, np.float32),
-        "reads_180d": cands.reads_180d[sel] if cands.reads_180d is not None else missing,
-        "active_days_180d": cands.active_days_180d[sel] if cands.active_days_180d is not None else missing,
+        "reads_decayed": cands.reads_decayed[sel] if cands.reads_decayed is not None else missing,
+        "active_days_decayed": cands.active_days_decayed[sel] if cands.active_days_decayed is not None else missing,
     }
     return np.column_stack([cols[name] for name in names]).astype(np.float32)
 
@@ -442,8 +442,8 @@ def _subset(cands: Candidates, idx: np.ndarray) -> Candidates:
         category_affinity=take(cands.category_affinity),
         history=take(cands.history),
         factor_norms=take(cands.factor_norms),
-        reads_180d=take(cands.reads_180d),
-        active_days_180d=take(cands.active_days_180d),
+        reads_decayed=take(cands.reads_decayed),
+        active_days_decayed=take(cands.active_days_decayed),
     )
 
 
@@ -472,7 +472,7 @@ PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0
 
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
                     user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
-                    reads_180d=None, active_days_180d=None):
+                    reads_decayed=None, active_days_decayed=None):
     """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
     users = model.user_factors if user_factors is None else user_factors
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
@@ -486,7 +486,7 @@ def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_
     if item is None and not len(seed_rows):
         return None
     cands = Candidates(ids=candidate_ids, factors=candidate_factors, baseline_ctr=baseline_ctr,
-                       days_inactive=days_inactive, reads_180d=reads_180d, active_days_180d=active_days_180d)
+                       days_inactive=days_inactive, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed)
     content = Content(
         factors=item,
         seed_factors=users[seed_rows] if len(seed_rows) else None,
@@ -513,8 +513,8 @@ def product_rank(
     age_hours: float = 0.0,
     hour: int = 12,
     rerank_depth: int = 5000,
-    reads_180d: np.ndarray | None = None,
-    active_days_180d: np.ndarray | None = None,
+    reads_decayed: np.ndarray | None = None,
+    active_days_decayed: np.ndarray | None = None,
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -525,16 +525,16 @@ def product_rank(
     users active since the training re-solved. The shortlist (``rerank_depth``) is by MF
     affinity plus seed look-alike; with a ``click_model`` it is re-ranked by the model's click
     probability (``baseline_ctr``, ``days_inactive``, ``age_hours``, ``hour`` are its other
-    inputs; ``product_features`` builds the same rows for training). ``reads_180d`` and
-    ``active_days_180d`` (optional, aligned with ``candidate_ids``) are each candidate's
+    inputs; ``product_features`` builds the same rows for training). ``reads_decayed`` and
+    ``active_days_decayed`` (optional, aligned with ``candidate_ids``) are each candidate's
     long-horizon activity from ``recsys.activity.long_horizon_activity`` on their reads up to
     now; left out, the click model sees them as missing. Returns ``None`` when there is neither
     item factors nor a seed: the caller then ranks by other means.
     """
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
-                             days_inactive=days_inactive, age_hours=age_hours, hour=hour, reads_180d=reads_180d,
-                             active_days_180d=active_days_180d)
+                             days_inactive=days_inactive, age_hours=age_hours, hour=hour, reads_decayed=reads_decayed,
+                             active_days_decayed=active_days_decayed)
     if inputs is None:
         return None
     cands, content = inputs
@@ -543,13 +543,13 @@ def product_rank(
 
 
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
-                     baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_180d=None,
-                     active_days_180d=None) -> np.ndarray | None:
+                     baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
+                     active_days_decayed=None) -> np.ndarray | None:
     """``CLICK_FEATURES`` rows of every candidate exactly as ``product_rank`` computes them
     for its click model (None when it could not rank): what the click model trains on."""
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              user_factors=user_factors, baseline_ctr=baseline_ctr, days_inactive=days_inactive,
-                             age_hours=age_hours, hour=hour, reads_180d=reads_180d, active_days_180d=active_days_180d)
+                             age_hours=age_hours, hour=hour, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed)
     if inputs is None:
         return None
     cands, content = inputs

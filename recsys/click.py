@@ -53,8 +53,8 @@ CLICK_FEATURES = (
     "days_inactive",  # days since the subscriber's last activity (nan: never active)
     "content_age_h",  # hours since the content was created
     "hour",  # hour of day of the send
-    "reads_180d",  # the subscriber's reads of the last 180 days, decayed (recsys.activity; nan: not given)
-    "active_days_180d",  # the distinct days with a read among them, decayed: the habit of returning
+    "reads_decayed",  # the subscriber's reads of the last 180 days, decayed (recsys.activity; nan: not given)
+    "active_days_decayed",  # the distinct days with a read among them, decayed: the habit of returning
 )
 
 

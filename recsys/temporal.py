@@ -32,7 +32,7 @@ Metrics per strategy, over the test items (``k`` cut-offs):
 
 Long-horizon strategies (reads of the last ``long_window_days``, 180, each weighing
 ``0.5 ** (age / long_half_life_days)``, 60 days; recsys.activity's defaults, see docs/recsys.md):
-``reads_180d`` and ``active_days_180d`` (``recsys.activity``: the decayed count of reads and of
+``reads_decayed`` and ``active_days_decayed`` (``recsys.activity``: the decayed count of reads and of
 distinct days with a read), ``mf_decayed`` (MF on those decayed confidences), ``profile_180``
 (the decayed profile in that model's item space, by cosine), ``content_knn`` (text similarity
 summed over the decayed reads). ``dae`` is ``recsys.dae.LinearDAE`` fitted on the snapshot's
@@ -46,7 +46,7 @@ its strongest single inputs).
 
 ``product`` is ``recsys.audience.product_rank``: the function the product's waves call (with
 the users re-solved since the snapshot, as for every model strategy), given each candidate's
-long-horizon activity (``reads_180d``, ``active_days_180d``) as production computes it from
+long-horizon activity (``reads_decayed``, ``active_days_decayed``) as production computes it from
 its events; ``product_snapshot`` is the same call on the snapshot's user factors alone, as the
 product between two retrains.
 """
@@ -75,15 +75,15 @@ COMPONENT_STRATEGIES = ("content", "mf", "lookalike", "neighbors", "category", "
 # long-horizon representations (recsys.activity's window and half-life): MF on decayed
 # confidences, a decayed profile in its item space, text similarity summed over decayed reads,
 # and the denoising autoencoder twice (its new-item column; its heads compared by cosine)
-EXTRA_STRATEGIES = ("reads_180d", "active_days_180d", "mf_decayed", "profile_180", "content_knn", "dae", "dae_cat")
+EXTRA_STRATEGIES = ("reads_decayed", "active_days_decayed", "mf_decayed", "profile_180", "content_knn", "dae", "dae_cat")
 MODEL_STRATEGIES = ("linear", "product", "product_snapshot")
 STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + EXTRA_STRATEGIES + MODEL_STRATEGIES
 BASELINES = ("popularity", "popularity_all")
 # further paired differences reported (lift and improvement): does text add to the activity it
 # is summed over, does the autoencoder's cosine add to plain co-reading, does the product beat
 # its strongest single inputs
-PAIRS = (("content_knn", "reads_180d"), ("dae_cat", "neighbors"), ("mf_decayed", "mf"),
-         ("product", "active_days_180d"), ("product", "ctr"))
+PAIRS = (("content_knn", "reads_decayed"), ("dae_cat", "neighbors"), ("mf_decayed", "mf"),
+         ("product", "active_days_decayed"), ("product", "ctr"))
 
 
 @dataclass(frozen=True)
@@ -415,8 +415,8 @@ class _State:
     binary: sp.csr_matrix
     age_hours: float  # since the item's first reader
     hour: int
-    reads_180d: np.ndarray  # (n_users,) long-horizon activity at t (recsys.activity)
-    active_days_180d: np.ndarray
+    reads_decayed: np.ndarray  # (n_users,) long-horizon activity at t (recsys.activity)
+    active_days_decayed: np.ndarray
 
 
 def _state(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, models: _Models) -> _State:
@@ -446,9 +446,9 @@ def _state(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, mode
         users[changed] = model.fold_in_users(weighted[changed])
     days = np.where(active, (t - last) / DAY, np.nan)
     first = float(past.ts[mine].min()) if mine.any() else t
-    reads_180d, active_days_180d = long_horizon_activity(past.u, past.ts, n_users=nu, now=t)
+    reads_decayed, active_days_decayed = long_horizon_activity(past.u, past.ts, n_users=nu, now=t)
     return _State(past, cand, model, known, known_users, users, usual_rates(past, t, cfg), days, last, active,
-                  binary, (t - first) / 3600.0, int((t % DAY) // 3600), reads_180d, active_days_180d)
+                  binary, (t - first) / 3600.0, int((t % DAY) // 3600), reads_decayed, active_days_decayed)
 
 
 def _product_calls(st: _State, case: Case) -> list[tuple[str, dict]]:
@@ -461,7 +461,7 @@ def _product_calls(st: _State, case: Case) -> list[tuple[str, dict]]:
     item = st.model.item_factors[case.item] if st.known[case.item] else None
     c = st.cand
     common = dict(item_factors=item, baseline_ctr=st.usual[c], days_inactive=st.days[c], age_hours=st.age_hours,
-                  hour=st.hour, reads_180d=st.reads_180d[c], active_days_180d=st.active_days_180d[c])
+                  hour=st.hour, reads_decayed=st.reads_decayed[c], active_days_decayed=st.active_days_decayed[c])
     return [("product", dict(candidate_factors=st.users[c], seed_rows=seed, user_factors=st.users, **common)),
             ("product_snapshot", dict(candidate_factors=st.model.user_factors[c], seed_rows=seed[st.known_users[seed]],
                                       user_factors=st.model.user_factors, **common))]
@@ -543,8 +543,8 @@ def score_case(data: TemporalData, plan: Plan, case: Case, cfg: TemporalConfig, 
                                         changed)[1]
         models.dae_rows(case)  # while its snapshot's autoencoders are fitted: later snapshots judge on it
         scores.update(_long_scores(models, case, st, cand, changed))
-        scores["reads_180d"] = st.reads_180d[cand]
-        scores["active_days_180d"] = st.active_days_180d[cand]
+        scores["reads_decayed"] = st.reads_decayed[cand]
+        scores["active_days_decayed"] = st.active_days_decayed[cand]
         scores["linear"] = _ranked_scores(select_audience(cands, content, n), cand)
         # the product's ranker, the same call its waves make, with the click model trained on
         # the validation window; with no seed row and an item the model does not know, the

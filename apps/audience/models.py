@@ -29,6 +29,11 @@ class Subscriber(models.Model):
     last_content_push_at = models.DateTimeField(null=True, blank=True)
     push_sends = models.PositiveIntegerField(default=0)
     push_clicks = models.PositiveIntegerField(default=0)
+    # Long-horizon reading activity as running sums (recsys.activity): each read adds
+    # decay_increment(its time), each day its first read; decayed_at(sum, now) reads them.
+    reads_decayed = models.FloatField(default=0.0, db_default=0.0)
+    active_days_decayed = models.FloatField(default=0.0, db_default=0.0)
+    last_read_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

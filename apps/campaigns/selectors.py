@@ -38,7 +38,10 @@ def wave_pool(*, wave_id: int) -> dict | None:
         return {"ids": data["ids"], "ctr": data["ctr"].astype(float), "language": data["language"],
                 "push_sends": data["push_sends"] if "push_sends" in data else np.zeros(n, np.int64),
                 "push_clicks": data["push_clicks"] if "push_clicks" in data else np.zeros(n, np.int64),
-                "days_inactive": data["days_inactive"].astype(float) if "days_inactive" in data else np.full(n, np.nan)}
+                "days_inactive": data["days_inactive"].astype(float) if "days_inactive" in data else np.full(n, np.nan),
+                # the long-horizon running sums (recsys.activity), when the pool kept them
+                "reads_decayed": data["reads_decayed"] if "reads_decayed" in data else None,
+                "active_days_decayed": data["active_days_decayed"] if "active_days_decayed" in data else None}
 
 
 def wave_features(*, wave_ids) -> dict[int, tuple[np.ndarray, np.ndarray, list[str]]]:

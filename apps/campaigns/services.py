@@ -66,7 +66,7 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
 
 
 def wave_pool_record(*, wave: Wave, ids, ctr, language, push_sends=None, push_clicks=None,
-                     days_inactive=None) -> WavePool:
+                     days_inactive=None, reads_decayed=None, active_days_decayed=None) -> WavePool:
     """Keep who was eligible for an exploring wave (see ``WavePool``): with their push history
     and days inactive, a ranker that uses them (the click model's) re-ranks the pool as it was."""
     n = len(ids)
@@ -76,7 +76,9 @@ def wave_pool_record(*, wave: Wave, ids, ctr, language, push_sends=None, push_cl
                         push_sends=np.zeros(n, np.int64) if push_sends is None else np.asarray(push_sends, dtype=np.int64),
                         push_clicks=np.zeros(n, np.int64) if push_clicks is None else np.asarray(push_clicks, dtype=np.int64),
                         days_inactive=np.full(n, np.nan, np.float32) if days_inactive is None
-                        else np.asarray(days_inactive, dtype=np.float32))
+                        else np.asarray(days_inactive, dtype=np.float32),
+                        **{name: np.asarray(v, dtype=np.float64) for name, v in
+                           (("reads_decayed", reads_decayed), ("active_days_decayed", active_days_decayed)) if v is not None})
     return WavePool.objects.create(wave=wave, size=len(ids), arrays=buf.getvalue())
 
 

@@ -31,14 +31,17 @@ class CandidateRows:
     push_clicks: np.ndarray  # int64
     days_inactive: np.ndarray  # float64, NaN = never active
     language: np.ndarray | None = None  # str: the language part of each locale ("" = unknown)
+    reads_decayed: np.ndarray | None = None  # running sums of recsys.activity (read them with decayed_at)
+    active_days_decayed: np.ndarray | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def take(self, mask_or_index) -> "CandidateRows":
+        pick = lambda a: None if a is None else a[mask_or_index]  # noqa: E731
         return CandidateRows(self.ids[mask_or_index], self.push_sends[mask_or_index],
                              self.push_clicks[mask_or_index], self.days_inactive[mask_or_index],
-                             None if self.language is None else self.language[mask_or_index])
+                             pick(self.language), pick(self.reads_decayed), pick(self.active_days_decayed))
 
 
 def _epoch(column: str) -> str:
@@ -66,15 +69,15 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
         where.append(f"NOT EXISTS (SELECT 1 FROM {sends} d JOIN {campaigns} c ON c.id = d.campaign_id "
                      f"WHERE c.content_id = %s AND d.subscriber_id = s.id)")
         params.append(content_id)
-    sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {_epoch('s.last_activity_at')}, s.timezone, s.locale "
-           f"FROM {subs} s WHERE {' AND '.join(where)} ORDER BY s.id")
+    sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {_epoch('s.last_activity_at')}, s.timezone, s.locale, "
+           f"s.reads_decayed, s.active_days_decayed FROM {subs} s WHERE {' AND '.join(where)} ORDER BY s.id")
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
-        return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str))
-    ids, sends_, clicks, last_act, zones, locales = zip(*rows)
+        return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0))
+    ids, sends_, clicks, last_act, zones, locales, reads, days = zip(*rows)
     last = np.array([np.nan if v is None else float(v) for v in last_act])
     rows_ = CandidateRows(
         ids=np.fromiter(ids, dtype=np.int64, count=len(ids)),
@@ -82,6 +85,8 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
         push_clicks=np.fromiter(clicks, dtype=np.int64, count=len(ids)),
         days_inactive=(now.timestamp() - last) / 86400.0,
         language=np.array([(loc or "").split("-")[0].split("_")[0].lower() for loc in locales]),
+        reads_decayed=np.fromiter(reads, dtype=np.float64, count=len(ids)),
+        active_days_decayed=np.fromiter(days, dtype=np.float64, count=len(ids)),
     )
     zone_names, inverse = np.unique(np.asarray(zones, dtype=object).astype(str), return_inverse=True)
     quiet = np.array([in_quiet_hours(local_hour(now, z), quiet_start, quiet_end) for z in zone_names], dtype=bool)

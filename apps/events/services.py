@@ -13,8 +13,9 @@ Subscribers' activity is rolled up from the stored events by the sweep
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
+import numpy as np
 from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 
@@ -225,6 +226,58 @@ def _apply(new_rows: list[dict]) -> None:
 ACTIVITY_EVENT_TYPES = ("open", "click", "read")
 
 
+def subscribers_reading_rollup(*, after: int, upto: int) -> int:
+    """Add the reads among events ``after < id <= upto`` to their subscribers' running sums of
+    long-horizon activity (``recsys.activity``): each read its ``decay_increment``, each new day
+    (later than the subscriber's last read's) its first read's. A read arriving late for a day
+    before the last read's adds to the reads, not to the days. Returns the subscribers updated."""
+    from recsys.activity import DAY, decay_increment
+
+    events, subs = Event._meta.db_table, Subscriber._meta.db_table
+    epoch = "EXTRACT(EPOCH FROM {})::float8" if connection.vendor == "postgresql" else "((julianday({}) - 2440587.5) * 86400.0)"
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT subscriber_id, {epoch.format('occurred_at')} FROM {events} WHERE id > %s AND id <= %s "
+                    f"AND type = 'read'", [after, upto])
+        rows = cur.fetchall()
+        if not rows:
+            return 0
+        sub = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+        ts = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+        ids = np.unique(sub)
+        last = dict.fromkeys(ids.tolist(), -np.inf)
+        for k in range(0, len(ids), 5000):
+            chunk = ids[k:k + 5000].tolist()
+            cur.execute(f"SELECT id, {epoch.format('last_read_at')} FROM {subs} WHERE id IN ({', '.join(['%s'] * len(chunk))})",
+                        chunk)
+            for pk, at in cur.fetchall():
+                if at is not None:
+                    last[pk] = float(at)
+    order = np.lexsort((ts, sub))
+    sub, ts = sub[order], ts[order]
+    inc = decay_increment(ts)
+    pos = np.searchsorted(ids, sub)
+    reads = np.bincount(pos, weights=inc, minlength=len(ids))
+    day = np.floor(ts / DAY)
+    last_day = np.floor(np.array([last[i] for i in ids.tolist()]) / DAY)
+    first_of_day = np.r_[True, (sub[1:] != sub[:-1]) | (day[1:] != day[:-1])]
+    new_day = first_of_day & (day > last_day[pos])
+    days = np.bincount(pos, weights=np.where(new_day, inc, 0.0), minlength=len(ids))
+    newest = np.maximum(np.array([last[i] for i in ids.tolist()]), np.maximum.reduceat(ts, np.r_[0, np.flatnonzero(sub[1:] != sub[:-1]) + 1]))
+    stamps = [datetime.fromtimestamp(float(t), tz=UTC) for t in newest]
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(f"UPDATE {subs} s SET reads_decayed = s.reads_decayed + u.r, "
+                        f"active_days_decayed = s.active_days_decayed + u.d, last_read_at = u.at "
+                        f"FROM unnest(%s::bigint[], %s::float8[], %s::float8[], %s::timestamptz[]) AS u(id, r, d, at) "
+                        f"WHERE s.id = u.id", [ids.tolist(), reads.tolist(), days.tolist(), stamps])
+        else:
+            adapt = connection.ops.adapt_datetimefield_value
+            cur.executemany(f"UPDATE {subs} SET reads_decayed = reads_decayed + %s, "
+                            f"active_days_decayed = active_days_decayed + %s, last_read_at = %s WHERE id = %s",
+                            [(float(r), float(d), adapt(at), int(i)) for r, d, at, i in zip(reads, days, stamps, ids)])
+    return len(ids)
+
+
 def subscribers_activity_rollup(*, settle: bool = False) -> int:
     """Move ``last_activity_at`` forward from the events stored since the last roll-up.
 
@@ -266,6 +319,7 @@ def subscribers_activity_rollup(*, settle: bool = False) -> int:
                         [mark.position, upto],
                     )
                     updated = cur.rowcount
+            subscribers_reading_rollup(after=mark.position, upto=upto)
             mark.position = upto
         mark.pending = newest
         mark.save(update_fields=["position", "pending", "updated_at"])

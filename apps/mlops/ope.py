@@ -61,7 +61,8 @@ def logged_waves(*, client_id: int | None = None, since: datetime | None = None)
 def candidate_picks(wave: Wave, pool: dict, ranker, size: int) -> np.ndarray:
     """Whom ``ranker`` would have chosen for this wave, from its pool, at its time."""
     candidates = CandidateRows(ids=pool["ids"], push_sends=pool["push_sends"], push_clicks=pool["push_clicks"],
-                               days_inactive=pool["days_inactive"], language=pool["language"])
+                               days_inactive=pool["days_inactive"], language=pool["language"],
+                               reads_decayed=pool.get("reads_decayed"), active_days_decayed=pool.get("active_days_decayed"))
     content = wave.campaign.content
     seed = np.array(sorted(readers_of(content_id=content.pk, until=wave.created_at)), dtype=np.int64)
     rng = np.random.default_rng([zlib.crc32(f"ope/{content.external_id}".encode()), wave.number])

@@ -134,6 +134,7 @@ class ModelRanker:
         self.name = f"model:mf v{version.version}" + (f"+click v{click_version.version}" if click_version else "")
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
+        from recsys.activity import decayed_at
         from recsys.audience import product_features, product_rank
         from recsys.click import CLICK_FEATURES
         from recsys.ramp import fit_population_prior, smoothed_ctr
@@ -151,10 +152,13 @@ class ModelRanker:
         cpos = positions(con_ids, np.array([content.pk], dtype=np.int64))[0]
         a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends)
         created = getattr(content, "created_at", None) or now
+        # long-horizon activity: the subscribers' running sums read at now (recsys.activity)
+        activity = {name: None if getattr(candidates, name) is None else decayed_at(getattr(candidates, name), now.timestamp())
+                    for name in ("reads_decayed", "active_days_decayed")}
         inputs = dict(seed_rows=seed_rows, item_factors=model.item_factors[cpos] if cpos >= 0 else None,
                       baseline_ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                       days_inactive=candidates.days_inactive, age_hours=max((now - created).total_seconds(), 0.0) / 3600,
-                      hour=now.hour)
+                      hour=now.hour, **activity)
         click = load_click(self.click_version) if self.click_version is not None else None
         # the weights, the fold-in and the click model's rows live in recsys, where the replay's
         # ``product`` strategy calls the same functions

@@ -225,7 +225,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                                    ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                                    language=candidates.language if candidates.language is not None else [""] * len(candidates),
                                    push_sends=candidates.push_sends, push_clicks=candidates.push_clicks,
-                                   days_inactive=candidates.days_inactive)
+                                   days_inactive=candidates.days_inactive, reads_decayed=candidates.reads_decayed,
+                                   active_days_decayed=candidates.active_days_decayed)
     if campaign.holdout_share > 0 and len(chosen):  # held out at random: never sent this content
         held = rng.random(len(chosen)) < campaign.holdout_share
         measurement["held_out"] = sends_hold_out(campaign=campaign, wave=wave, subscriber_ids=chosen[held],

@@ -132,14 +132,14 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     assert len(calls) == 2  # product and product_snapshot
     # with the click model of the case's snapshot, and the inputs it takes
     assert calls[0][1]["click_model"] is models.click(case.snapshot) is not None
-    assert {"baseline_ctr", "days_inactive", "age_hours", "hour", "reads_180d", "active_days_180d"} <= set(calls[0][1])
+    assert {"baseline_ctr", "days_inactive", "age_hours", "hour", "reads_decayed", "active_days_decayed"} <= set(calls[0][1])
     # the long-horizon activity is what production computes from the reads up to the decision
     from recsys.activity import long_horizon_activity
 
     past = data.upto(case.t)
     reads, days = long_horizon_activity(past.u, past.ts, n_users=data.n_users, now=case.t)
-    np.testing.assert_allclose(calls[0][1]["reads_180d"], reads[s.candidates])
-    np.testing.assert_allclose(calls[0][1]["active_days_180d"], days[s.candidates])
+    np.testing.assert_allclose(calls[0][1]["reads_decayed"], reads[s.candidates])
+    np.testing.assert_allclose(calls[0][1]["active_days_decayed"], days[s.candidates])
     for (args, kwargs), name in zip(calls, ("product", "product_snapshot")):
         again = real(*args, **kwargs)
         order = np.argsort(-s.scores[name], kind="stable")
