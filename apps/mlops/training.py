@@ -15,8 +15,6 @@ from django.conf import settings
 
 from apps.campaigns.models import Campaign
 from apps.core import clock
-from apps.delivery.models import Send
-from apps.events.models import Event
 from apps.mlops import readers
 from apps.mlops.features import evaluation_inputs
 from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
@@ -91,7 +89,7 @@ class MFConfig:
         return model, matrix, factors
 
 
-def _mf_time_split(client, configs: dict[str, MFConfig], u, i, t, w, shape, now: float, *, k: int, delay: float,
+def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, *, k: int, delay: float,
                    horizon: float, min_cases: int = 5) -> dict:
     """Each configuration trained on the events before a split time T and judged on the contents
     first read after T (``recsys.holdout``): what neither saw. T comes before the latest 20% of the
@@ -128,7 +126,7 @@ def _mf_time_split(client, configs: dict[str, MFConfig], u, i, t, w, shape, now:
     return out
 
 
-def _mf_refresh_check(active: ModelVersion, u, i, t, sub_ids, con_ids, shape, now: float, *, k: int, delay: float,
+def _mf_refresh_check(active: ModelVersion, u, i, t, sub_ids, shape, now: float, *, k: int, delay: float,
                       horizon: float, min_cases: int = 5) -> dict:
     """The same configuration on newer events: the active version itself judged on the contents
     that came after it was trained (none of which it saw), with no model to train for it."""
@@ -196,10 +194,10 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     judge = dict(k=int(policy.first_wave_size), delay=policy.evaluation_delay.total_seconds(),
                  horizon=policy.content_lifetime.total_seconds())
     if champion == config:  # a refresh: the active version is the held-out evidence for its configuration
-        split = _mf_refresh_check(active, u, i, t, sub_ids, con_ids, shape, now.timestamp(), **judge)
+        split = _mf_refresh_check(active, u, i, t, sub_ids, shape, now.timestamp(), **judge)
     else:
         configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
-        split = _mf_time_split(client, configs, u, i, t, w, shape, now.timestamp(), **judge)
+        split = _mf_time_split(configs, u, i, t, w, shape, now.timestamp(), **judge)
     seconds["evaluate"] = clock_s() - started
     n_events = len(u)
     del u, i, w, t
