@@ -133,7 +133,10 @@ def _build(people, client_a, candidate, t0):
     content_reject(content=other, user=people["editor"], reason=TYPED_REASON, now=t0 + timedelta(minutes=32))
     health.worker_heartbeat(hostname="celery@web-1", queues=["default", "sends"], interval=10)
     health.beat_tick_record()
-    model_version_register(client=client_a, kind="mf", build=None, metrics={"sampled_auc": 0.7412, "pairs": 5000})
+    model_version_register(client=client_a, kind="mf", build=None, metrics={
+        "lift_at_k": 2.4133, "pairs": 5000, "subscriber_coverage": 1.0,
+        "promotion": {"lift_at_k": 2.4133, "active_lift_at_k": 2.5012, "diff": -0.0879, "diff_ci": [-0.31, 0.12],
+                      "window": {"split": (t0 - timedelta(days=1)).timestamp(), "cases": 41, "k": 300}}})
     now = world.now
     TrainingRun.objects.create(client=client_a, kind="click", state="succeeded", progress=1.0, message="trained v1 (kept the active version)",
                                created_at=now - timedelta(hours=5), finished_at=now - timedelta(hours=5))
@@ -156,8 +159,8 @@ def _pages(world, fresh, finished) -> list[tuple[str, str]]:
         ("campaign", f"/dashboards/campaigns/{finished.pk}/"),
         ("campaign-running", f"/dashboards/campaigns/{world.running.pk}/"),
         ("contents", "/dashboards/contents/"),
-        ("models", "/dashboards/models/"),
-        ("training-runs", "/dashboards/models/runs/"),
+        ("models", f"/dashboards/models/?client={world.client.pk}"),
+        ("training-runs", f"/dashboards/models/runs/?client={world.client.pk}"),
         ("system", "/dashboards/system/"),
         ("my-settings", "/preferences/"),
     ]

@@ -197,7 +197,7 @@ def test_training_progress_moves_without_a_reload_and_admins_retrain_and_activat
 
     page.on("dialog", lambda d: d.accept())
     older = ModelVersion.objects.get(kind="mf", version=3)
-    page.locator(f"#version-{older.pk}").get_by_role("button", name="Activate").click()
+    page.locator(f"#version-{older.pk}").get_by_role("button", name="Activate", exact=True).click()
     expect(page.locator(".messages")).to_contain_text("v3 is active")
     assert ModelVersion.objects.get(kind="mf", is_active=True).version == 3
     page.locator("#model-click_delay").get_by_role("button", name="Retrain").click()
