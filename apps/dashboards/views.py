@@ -233,9 +233,9 @@ def recent_results(request):
     return render(request, "dashboards/_recent_results.html", {**data, "mine": mine})
 
 
-def _models_client(request, value):
-    """The client whose models a page shows: ``value`` (an id) among the user's clients, else the
-    first of them. 404 for a client the user cannot see, 403 with none."""
+def _visible_client(request, value):
+    """(the client ``value`` names (an id) among the user's clients, else the first of them; the
+    user's clients). 404 for a client the user cannot see, 403 with none."""
     clients = selectors.visible_client_choices(user=request.user)
     if not clients:
         raise PermissionDenied
@@ -255,7 +255,7 @@ def _models_url(client) -> str:
 @require(Action.VIEW_DASHBOARDS)
 def models(request):
     """A client's models (``?client=``; the first of the user's clients by default)."""
-    client, clients = _models_client(request, request.GET.get("client"))
+    client, clients = _visible_client(request, request.GET.get("client"))
     data = selectors.models_page(client=client, now=clock.now())
     return render(request, "dashboards/models.html", {**data, "clients": clients,
                                                        "can_manage": can(request.user, Action.MANAGE_MODELS)})
@@ -265,7 +265,7 @@ def models(request):
 @require(Action.VIEW_DASHBOARDS)
 def training_runs(request):
     """The runs table alone, polled by the models page while a run is queued or running."""
-    client = _models_client(request, request.GET.get("client"))[0]
+    client = _visible_client(request, request.GET.get("client"))[0]
     data = selectors.training_runs(client=client)
     return render(request, "dashboards/_runs.html", {**data, "client": client})
 
@@ -276,7 +276,7 @@ def model_retrain(request):
     from apps.mlops.models import ModelKind
     from apps.mlops.services import training_run_request
 
-    client = _models_client(request, request.POST.get("client"))[0]
+    client = _visible_client(request, request.POST.get("client"))[0]
     kind = request.POST.get("kind", "")
     if kind not in ModelKind.values:
         messages.error(request, _("Unknown model kind '%(kind)s'.") % {"kind": kind})
@@ -298,7 +298,7 @@ def model_activate(request, pk: int):
     from apps.mlops.services import model_version_activate
 
     version = get_object_or_404(ModelVersion.objects.select_related("client"), pk=pk)
-    _models_client(request, version.client_id)  # 404 unless the user sees the client
+    _visible_client(request, version.client_id)  # 404 unless the user sees the client
     pin = request.POST.get("pin") in ("1", "on", "true")
     try:
         model_version_activate(version=version, user=request.user, pin=pin,
@@ -319,7 +319,7 @@ def model_unpin(request, pk: int):
     from apps.mlops.services import model_version_unpin
 
     version = get_object_or_404(ModelVersion.objects.select_related("client"), pk=pk)
-    _models_client(request, version.client_id)
+    _visible_client(request, version.client_id)
     model_version_unpin(version=version, user=request.user)
     messages.success(request, _("%(kind)s v%(version)s is no longer pinned.") % {
         "kind": label("model_kind", version.kind), "version": version.version})
@@ -337,14 +337,9 @@ def client_settings(request, client_id: int | None = None):
     from apps.dashboards.forms import ClientSettingsForm, change_rows
     from apps.dashboards.services import client_settings_save
 
-    clients = selectors.visible_client_choices(user=request.user)
+    client, clients = _visible_client(request, client_id)
     if client_id is None:
-        if not clients:
-            raise PermissionDenied
-        return HttpResponseRedirect(reverse("dashboards:client_settings", args=[clients[0].pk]))
-    client = next((c for c in clients if c.pk == client_id), None)
-    if client is None:
-        raise Http404("No such client.")
+        return HttpResponseRedirect(reverse("dashboards:client_settings", args=[client.pk]))
     policy = Policy.objects.get(client=client)
     auto = AutoApprovePolicy.objects.filter(client=client).first()
     if request.method == "POST":

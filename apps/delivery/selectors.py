@@ -18,6 +18,7 @@ from django.db import connection
 
 from apps.audience.models import Subscriber
 from apps.audience.selectors import Segment, in_quiet_hours, local_hour
+from apps.core.sql import epoch_sql
 from apps.campaigns.models import Campaign
 from apps.delivery.models import Send
 
@@ -44,12 +45,6 @@ class CandidateRows:
                              pick(self.language), pick(self.reads_decayed), pick(self.active_days_decayed))
 
 
-def _epoch(column: str) -> str:
-    if connection.vendor == "postgresql":
-        return f"EXTRACT(EPOCH FROM {column})::float8"
-    return f"CAST(strftime('%%s', {column}) AS REAL)"
-
-
 def eligible_candidates(*, client, content_id: int | None, now: datetime, segment: Segment, cap_window: timedelta,
                         quiet_start: int, quiet_end: int) -> CandidateRows:
     """Everyone of ``client`` who may get this content now, as arrays."""
@@ -69,7 +64,7 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
         where.append(f"NOT EXISTS (SELECT 1 FROM {sends} d JOIN {campaigns} c ON c.id = d.campaign_id "
                      f"WHERE c.content_id = %s AND d.subscriber_id = s.id)")
         params.append(content_id)
-    sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {_epoch('s.last_activity_at')}, s.timezone, s.locale, "
+    sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {epoch_sql('s.last_activity_at')}, s.timezone, s.locale, "
            f"s.reads_decayed, s.active_days_decayed FROM {subs} s WHERE {' AND '.join(where)} ORDER BY s.id")
     with connection.cursor() as cur:
         cur.execute(sql, params)

@@ -25,6 +25,7 @@ from apps.contents.models import Content
 from apps.core import clock
 from apps.core.batch import Field, ItemError, validate_item
 from apps.core.models import Client, Watermark
+from apps.core.sql import epoch_sql
 from apps.core.validation import is_clean_text
 from apps.delivery.models import Send
 from apps.delivery.services import NEVER_PUSHED, sends_attribute
@@ -234,35 +235,30 @@ def subscribers_reading_rollup(*, after: int, upto: int) -> int:
     from recsys.activity import DAY, decay_increment
 
     events, subs = Event._meta.db_table, Subscriber._meta.db_table
-    epoch = "EXTRACT(EPOCH FROM {})::float8" if connection.vendor == "postgresql" else "((julianday({}) - 2440587.5) * 86400.0)"
     with connection.cursor() as cur:
-        cur.execute(f"SELECT subscriber_id, {epoch.format('occurred_at')} FROM {events} WHERE id > %s AND id <= %s "
+        cur.execute(f"SELECT subscriber_id, {epoch_sql('occurred_at')} FROM {events} WHERE id > %s AND id <= %s "
                     f"AND type = 'read'", [after, upto])
         rows = cur.fetchall()
-        if not rows:
-            return 0
-        sub = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-        ts = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
-        ids = np.unique(sub)
-        last = dict.fromkeys(ids.tolist(), -np.inf)
-        for k in range(0, len(ids), 5000):
-            chunk = ids[k:k + 5000].tolist()
-            cur.execute(f"SELECT id, {epoch.format('last_read_at')} FROM {subs} WHERE id IN ({', '.join(['%s'] * len(chunk))})",
-                        chunk)
-            for pk, at in cur.fetchall():
-                if at is not None:
-                    last[pk] = float(at)
+    if not rows:
+        return 0
+    sub = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    ts = np.fromiter((r[1] for r in rows), dtype=np.float64, count=len(rows))
+    ids = np.unique(sub)
+    last = np.full(len(ids), -np.inf)  # each one's last read before these, in seconds
+    for k in range(0, len(ids), 5000):
+        for pk, at in Subscriber.objects.filter(pk__in=ids[k:k + 5000].tolist(), last_read_at__isnull=False).values_list(
+                "pk", "last_read_at"):
+            last[np.searchsorted(ids, pk)] = at.timestamp()
     order = np.lexsort((ts, sub))
     sub, ts = sub[order], ts[order]
     inc = decay_increment(ts)
     pos = np.searchsorted(ids, sub)
     reads = np.bincount(pos, weights=inc, minlength=len(ids))
     day = np.floor(ts / DAY)
-    last_day = np.floor(np.array([last[i] for i in ids.tolist()]) / DAY)
     first_of_day = np.r_[True, (sub[1:] != sub[:-1]) | (day[1:] != day[:-1])]
-    new_day = first_of_day & (day > last_day[pos])
+    new_day = first_of_day & (day > np.floor(last / DAY)[pos])
     days = np.bincount(pos, weights=np.where(new_day, inc, 0.0), minlength=len(ids))
-    newest = np.maximum(np.array([last[i] for i in ids.tolist()]), np.maximum.reduceat(ts, np.r_[0, np.flatnonzero(sub[1:] != sub[:-1]) + 1]))
+    newest = np.maximum(last, np.maximum.reduceat(ts, np.r_[0, np.flatnonzero(sub[1:] != sub[:-1]) + 1]))
     stamps = [datetime.fromtimestamp(float(t), tz=UTC) for t in newest]
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":

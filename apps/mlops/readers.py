@@ -19,6 +19,7 @@ from django.db import connection, transaction
 from django.db.models import Case, F, FloatField, Func, Value, When
 from django.db.models.functions import Cast
 
+from apps.core.sql import epoch_sql
 from apps.delivery.models import Send
 from apps.events.models import Event
 
@@ -32,11 +33,7 @@ class Epoch(Func):
 
     def as_sql(self, compiler, connection, **extra):
         sql, params = compiler.compile(self.source_expressions[0])
-        if connection.vendor == "postgresql":
-            return f"EXTRACT(EPOCH FROM {sql})::double precision", params
-        if connection.vendor == "sqlite":
-            return f"((julianday({sql}) - 2440587.5) * 86400.0)", params
-        raise NotImplementedError(f"Epoch on {connection.vendor}")
+        return epoch_sql(sql, connection.vendor), params
 
 
 def _arrays(queryset, dtypes: tuple, chunk: int = CHUNK) -> list[np.ndarray]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from django.conf import settings
 
 from apps.mlops.models import ModelKind, ModelVersion
+from apps.mlops.selectors import client_id_of
 from recsys.selection import InterimPushWorthinessScorer, PushWorthinessFeatures, PushWorthinessModel
 
 log = logging.getLogger(__name__)
@@ -83,9 +84,8 @@ def _load(kind_loader, path: Path):
 def active_scorer(client) -> Scorer:
     """The scorer to use now for the client's contents: its active trained model, else the
     interim scorer."""
-    client_id = client if isinstance(client, int) else client.pk
     active = {mv.kind: mv for mv in ModelVersion.objects.filter(
-        client_id=client_id, is_active=True, kind__in=[ModelKind.PUSH_WORTHINESS, ModelKind.EMBEDDINGS])}
+        client_id=client_id_of(client), is_active=True, kind__in=[ModelKind.PUSH_WORTHINESS, ModelKind.EMBEDDINGS])}
     mv = active.get(ModelKind.PUSH_WORTHINESS)
     if mv is None:
         return Scorer(INTERIM_NAME, None, InterimPushWorthinessScorer())

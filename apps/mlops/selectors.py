@@ -21,18 +21,19 @@ def artifacts_root() -> Path:
     return Path(settings.PUSHADMIN["ARTIFACTS_DIR"])
 
 
-def _client_id(client) -> int:
+def client_id_of(client) -> int:
+    """A ``Client`` or its id, as the id."""
     return client if isinstance(client, int) else client.pk
 
 
 def active_version(client, kind: str) -> ModelVersion | None:
     """The client's active version of ``kind`` (a ``Client`` or its id), None before any."""
-    return ModelVersion.objects.filter(client_id=_client_id(client), kind=kind, is_active=True).first()
+    return ModelVersion.objects.filter(client_id=client_id_of(client), kind=kind, is_active=True).first()
 
 
 def active_versions(client) -> dict[str, int]:
     """The version number active now of each kind for the client (kinds with none are left out)."""
-    return dict(ModelVersion.objects.filter(client_id=_client_id(client), is_active=True).values_list("kind", "version"))
+    return dict(ModelVersion.objects.filter(client_id=client_id_of(client), is_active=True).values_list("kind", "version"))
 
 
 def _cache_key(version: ModelVersion) -> tuple:

@@ -100,17 +100,22 @@ def promote_if_better(version: ModelVersion, metric: str, new: float, old: float
         keep_active(version, now, note=f"not activated: {metric} {new:.4f} is not above {floor:.4f}", numbers=numbers)
         return False
     if old is None or new > old or (ties and new >= old):
-        ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "promotion": numbers})
-        version.refresh_from_db()
+        _record_promotion(version, numbers)
         model_version_activate(version=version, reason=f"{metric} {new:.4f} beats {'nothing active' if old is None else f'{old:.4f}'}", now=now)
         return True
     keep_active(version, now, note=f"not activated: {metric} {new:.4f} <= {old:.4f}", numbers=numbers)
     return False
 
 
+def _record_promotion(version: ModelVersion, numbers: dict) -> None:
+    """Keep the promotion decision's numbers on the version (the Models page shows the last)."""
+    version.metrics = {**version.metrics, "promotion": numbers}
+    ModelVersion.objects.filter(pk=version.pk).update(metrics=version.metrics)
+
+
 def keep_active(version: ModelVersion, now, *, note: str, numbers: dict) -> None:
     """Record that a trained version stays inactive, and why (its numbers kept on it too)."""
-    ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "promotion": numbers})
+    _record_promotion(version, numbers)
     decision_record(client=version.client, action="model_keep", actor_name="trainer",
                     subject=f"model:{version.kind}:v{version.version}", numbers=numbers, note=note, now=now)
 

@@ -24,13 +24,12 @@ from apps.mlops.services import (keep_active, model_version_activate, model_vers
 from recsys.metrics import spearman
 
 EVENT_WEIGHTS = {"read": 1.0, "open": 1.0, "click": 3.0}
+IPS_CLIP = 20.0  # the largest inverse-propensity weight a logged send gets
 
 
 def ml_threads() -> int:
     """Threads a training run may use (``PUSHADMIN["ML_THREADS"]``)."""
     return int(settings.PUSHADMIN["ML_THREADS"])
-
-IPS_CLIP = 20.0
 
 
 def _interactions(client, since: datetime, until: datetime | None = None):
@@ -266,11 +265,10 @@ def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime |
         run and training_progress(run, 1.0, f"only {clicks} clicks; need {min_clicks}")
         return None
     model = PlatformDelays.fit(platforms, follow_up, delay, min_clicks=platform_min_clicks)
-    follow = follow_up
     metrics = {"clicks": clicks, "sends": len(delay), "median_s": round(float(model.pooled.quantile(0.5)), 1),
                "share_by_20min": round(float(model.pooled.cdf(1200.0)), 4), "fit": "lynden_bell",
                "observed_median_s": round(float(np.nanmedian(delay)), 1),
-               "truncated_share": round(float(np.mean(follow < 48 * 3600.0)), 4)}
+               "truncated_share": round(float(np.mean(follow_up < 48 * 3600.0)), 4)}
     for p in model.platforms:
         metrics[f"median_s_{p}"] = round(float(model.quantile(0.5, p)), 1)
     version = model_version_register(client=client, kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics,
@@ -298,9 +296,9 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
     and the probes stand for the many the ranker passed over; clipped at ``IPS_CLIP``).
 
     Judged on time: the test rows are the latest waves, at least ``test_share`` of the rows that
-    came after the active model's data and ``min_test_clicks`` clicks, so neither model trained on them; the challenger trains on everything
-    before them and is promoted if its weighted AUC there beats both chance and the active
-    model's (before any: the affinity order's)."""
+    came after the active model's data and ``min_test_clicks`` clicks, so neither model trained
+    on them; the challenger trains on everything before them and is promoted if its weighted AUC
+    there beats both chance and the active model's (before any: the affinity order's)."""
     from apps.campaigns.models import Wave
     from apps.campaigns.selectors import wave_features
     from apps.mlops.selectors import click_delay_model

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
+from django.core.cache import cache
 from django.db.models import Count, Max
 
 from apps.mlops.training import train_click, train_click_delay, train_mf, train_push_worthiness
@@ -22,13 +23,18 @@ def models_retrain(*, client, now: datetime) -> dict[str, object]:
 # --- The schedule ------------------------------------------------------------------------------
 
 def _client_zone(client) -> ZoneInfo:
-    """The time zone most of the client's subscribers live in (UTC before any)."""
+    """The time zone most of the client's subscribers live in (UTC before any). Counting them is a
+    scan of the client's subscribers: kept a day in the cache, not redone at every check."""
     from apps.audience.models import Subscriber
 
-    top = (Subscriber.objects.filter(client=client).values("timezone").annotate(n=Count("pk")).order_by("-n", "timezone")
-           .first())
+    def most_common() -> str:
+        top = (Subscriber.objects.filter(client=client).values("timezone").annotate(n=Count("pk"))
+               .order_by("-n", "timezone").first())
+        return top["timezone"] if top else "UTC"
+
+    name = cache.get_or_set(f"client-zone:{client.pk}", most_common, timeout=24 * 3600)
     try:
-        return ZoneInfo(top["timezone"]) if top else ZoneInfo("UTC")
+        return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
 
@@ -60,7 +66,7 @@ def training_reasons(*, client, now: datetime) -> dict[str, str]:
     last = dict(runs.values("kind").annotate(at=Max("created_at")).values_list("kind", "at"))
     active = set(ModelVersion.objects.filter(client=client, is_active=True).values_list("kind", flat=True))
     quiet = None
-    due = {}
+    due, ended = {}, {}
     for kind in TRAINABLE:
         if kind in busy:
             continue
@@ -79,10 +85,10 @@ def training_reasons(*, client, now: datetime) -> dict[str, str]:
             if quiet:
                 due[kind] = "nightly"
                 continue
-        ended = Campaign.objects.filter(client=client, ended_at__isnull=False)
-        if at is not None:
-            ended = ended.filter(ended_at__gt=at)
-        if ended.count() >= cfg["CAMPAIGNS"]:
+        if at not in ended:  # runs queued together share their time: one count for them all
+            qs = Campaign.objects.filter(client=client, ended_at__isnull=False)
+            ended[at] = (qs if at is None else qs.filter(ended_at__gt=at)).count()
+        if ended[at] >= cfg["CAMPAIGNS"]:
             due[kind] = "campaigns"
     return due
 
