@@ -13,6 +13,7 @@ component       candidate side                                    content side
 ``category``    share of the subscriber's reads per category      indicator of its categories
 ``ctr``         usual push CTR                                    (same for every content)
 ``recency``     -log1p(days since last activity)                  (same for every content)
+``activity``    log1p(decayed distinct active days, 180 days)     (same for every content)
 ==============  ================================================  ===========================
 
 The linear total is ``sum(weight * z)`` with each component standardised over the candidates
@@ -33,14 +34,15 @@ Public API::
     Content(factors=None, text_vector=None, seed_factors=None, seed_weights=None,
             categories=None, seed_history=None, exclude_ids=(), age_hours=0.0, hour=12)
     BlendWeights(content=0.5, mf=1.0, lookalike=1.0, neighbors=1.0, category=0.5, ctr=1.0,
-                 recency=0.5)
+                 recency=0.5, activity=0.0)
+    PRODUCT_WEIGHTS, SINGLE_RANKINGS   # the waves' affinity blend; each single component's weights
     select_audience(candidates, content, k, weights=BlendWeights(), reranker=None,
                     rerank_depth=5000) -> Audience(ids, total, components)
     select_audience_batch(candidates, contents, k, ...) -> list[Audience]
     product_rank(model, candidate_ids, candidate_factors, *, seed_rows, k, item_factors=None,
                  exclude_ids=None, user_factors=None, click_model=None, baseline_ctr=None,
                  days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
-                 active_days_decayed=None) -> Audience | None   # what waves run
+                 active_days_decayed=None, weights=PRODUCT_WEIGHTS) -> Audience | None   # what waves run
     product_features(model, candidate_ids, candidate_factors, *, seed_rows, ...) -> X | None
                                                    # the click model's rows, as product_rank sees them
     component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
@@ -69,13 +71,14 @@ __all__ = [
     "component_scores",
     "click_features",
     "PRODUCT_WEIGHTS",
+    "SINGLE_RANKINGS",
     "product_rank",
     "product_features",
 ]
 
 # content-specific components (a matrix product each) and candidate-only ones
 _PER_CONTENT = ("content", "mf", "lookalike", "neighbors", "category")
-_PER_CANDIDATE = ("ctr", "recency")
+_PER_CANDIDATE = ("ctr", "recency", "activity")
 COMPONENTS = _PER_CONTENT + _PER_CANDIDATE
 
 
@@ -156,6 +159,7 @@ class BlendWeights:
     category: float = 0.5
     ctr: float = 1.0
     recency: float = 0.5
+    activity: float = 0.0
 
     def get(self, name: str) -> float:
         return float(getattr(self, name))
@@ -248,7 +252,9 @@ def _candidate_components(cands: Candidates) -> dict[str, np.ndarray]:
         d = cands.days_inactive
         worst = np.nanmax(d) if np.isfinite(d).any() else 0.0
         rec = -np.log1p(np.maximum(np.where(np.isfinite(d), d, worst), 0.0)).astype(np.float32)
-    return {"ctr": ctr, "recency": rec}
+    a = cands.active_days_decayed
+    act = np.zeros(n, np.float32) if a is None else np.log1p(np.maximum(np.nan_to_num(a), 0.0)).astype(np.float32)
+    return {"ctr": ctr, "recency": rec, "activity": act}
 
 
 def _zscore(x: np.ndarray, mean, std) -> np.ndarray:
@@ -469,6 +475,18 @@ def select_audience(
 # client's own sends and clicks, not set by hand.
 PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0, category=0.0, ctr=0.0, recency=0.0)
 
+# The rankings a client's waves can use before its click model is trained: the affinity blend
+# above, or one component alone (MF affinity, seed look-alike, or long-horizon activity: the
+# decayed count of distinct days with a read). Which one is judged per client on its own
+# contents after a time split (``recsys.holdout.rankings_check``).
+_NONE = dict(content=0.0, mf=0.0, lookalike=0.0, neighbors=0.0, category=0.0, ctr=0.0, recency=0.0, activity=0.0)
+SINGLE_RANKINGS = {
+    "affinity": PRODUCT_WEIGHTS,
+    "mf": BlendWeights(**{**_NONE, "mf": 1.0}),
+    "lookalike": BlendWeights(**{**_NONE, "lookalike": 1.0}),
+    "activity": BlendWeights(**{**_NONE, "activity": 1.0}),
+}
+
 
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
                     user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
@@ -515,6 +533,7 @@ def product_rank(
     rerank_depth: int = 5000,
     reads_decayed: np.ndarray | None = None,
     active_days_decayed: np.ndarray | None = None,
+    weights: BlendWeights = PRODUCT_WEIGHTS,
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -528,8 +547,9 @@ def product_rank(
     inputs; ``product_features`` builds the same rows for training). ``reads_decayed`` and
     ``active_days_decayed`` (optional, aligned with ``candidate_ids``) are each candidate's
     long-horizon activity from ``recsys.activity.long_horizon_activity`` on their reads up to
-    now; left out, the click model sees them as missing. Returns ``None`` when there is neither
-    item factors nor a seed: the caller then ranks by other means.
+    now; left out, the click model sees them as missing. ``weights``: the linear ranking (the
+    affinity blend, or one of ``SINGLE_RANKINGS`` while a client has no click model). Returns
+    ``None`` when there is neither item factors nor a seed: the caller then ranks by other means.
     """
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
@@ -538,7 +558,7 @@ def product_rank(
     if inputs is None:
         return None
     cands, content = inputs
-    return select_audience(cands, content, min(k, len(cands)), weights=PRODUCT_WEIGHTS, reranker=click_model,
+    return select_audience(cands, content, min(k, len(cands)), weights=weights, reranker=click_model,
                            rerank_depth=rerank_depth)
 
 

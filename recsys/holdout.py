@@ -15,6 +15,9 @@ Public API::
 
     cases = split_cases(u, i, ts, split=..., delay=..., horizon=..., end=...)
     lift = lift_at_k(model, cases, u, i, ts, k=...)      # (n_cases,) lifts
+    rankings_check(model, cases, k=..., activity=..., rates=...)
+                   -> {ranking: {"lift": (n_cases,), "improvement": (n_cases,)}}
+    usual_rates(u, i, ts, n_users=..., until=..., delay=..., horizon=...) -> (n_users,)
     paired_difference(a, b, rng) -> (mean diff, (lo, hi))
 """
 
@@ -26,7 +29,7 @@ import numpy as np
 
 from .audience import product_rank
 
-__all__ = ["SplitCase", "split_cases", "lift_at_k", "paired_difference"]
+__all__ = ["SplitCase", "split_cases", "lift_at_k", "rankings_check", "usual_rates", "paired_difference"]
 
 
 @dataclass(frozen=True)
@@ -97,8 +100,25 @@ def lift_at_k(model, cases: list[SplitCase], *, k: int, max_share: float = 0.1, 
     without a row have zero factors. ``k`` is at most ``max_share`` of a case's candidates (a top
     that takes everyone is random); a case with more than ``max_candidates`` candidates is judged
     on a random sample of them (seeded by the content), which keeps lift's expectation."""
+    got = rankings_check(model, cases, k=k, max_share=max_share, user_factors=user_factors,
+                         max_candidates=max_candidates, names=("affinity",))
+    return got["affinity"]["lift"]
+
+
+def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activity: np.ndarray | None = None,
+                   rates: np.ndarray | None = None, max_share: float = 0.1, user_factors: np.ndarray | None = None,
+                   max_candidates: int = 20_000) -> dict[str, dict[str, np.ndarray]]:
+    """Each ranking of ``recsys.audience.SINGLE_RANKINGS`` (``names``, default all) on the same
+    cases, as ``lift_at_k`` judges the affinity blend: per ranking, ``lift`` (one per case) and,
+    with ``rates`` (each user position's usual rate, ``usual_rates``), ``improvement``: the
+    hits of the top k over the hits their usual rates expect (1: the top reads as it always
+    does). ``activity`` (per user position, ``recsys.activity``'s decayed active days) feeds the
+    ``activity`` ranking; without it that ranking is as good as random."""
+    from .audience import SINGLE_RANKINGS
+
+    names = tuple(SINGLE_RANKINGS) if names is None else tuple(names)
     users = np.asarray(model.user_factors if user_factors is None else user_factors, dtype=np.float32)
-    out = np.zeros(len(cases))
+    out = {name: {"lift": np.ones(len(cases)), "improvement": np.full(len(cases), np.nan)} for name in names}
     for n, case in enumerate(cases):
         cand, hits = case.candidates, case.hits
         if len(cand) > max_candidates:
@@ -109,14 +129,61 @@ def lift_at_k(model, cases: list[SplitCase], *, k: int, max_share: float = 0.1, 
         rows[known] = users[cand[known]]
         seed = case.seed[case.seed < len(users)]
         base = hits.mean()
+        if base == 0:
+            continue  # nothing to find: as good as random
         top_k = max(1, min(k, int(max_share * len(cand))))
-        aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, exclude_ids=case.seed, user_factors=users)
-        if aud is None or base == 0:
-            out[n] = 1.0  # nothing to rank with: as good as random
-            continue
-        top = np.isin(cand, aud.ids)
-        out[n] = hits[top].mean() / base if top.any() else 1.0
+        act = None if activity is None else np.asarray(activity, np.float64)[cand]
+        for name in names:
+            aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, exclude_ids=case.seed, user_factors=users,
+                               active_days_decayed=act, weights=SINGLE_RANKINGS[name])
+            if aud is None:
+                continue  # nothing to rank with: as good as random
+            top = np.isin(cand, aud.ids)
+            if not top.any():
+                continue
+            out[name]["lift"][n] = hits[top].mean() / base
+            if rates is not None:
+                expected = float(np.asarray(rates)[cand[top]].sum())
+                out[name]["improvement"][n] = hits[top].sum() / expected if expected > 0 else np.nan
     return out
+
+
+def usual_rates(u: np.ndarray, i: np.ndarray, ts: np.ndarray, *, n_users: int, until: float, delay: float,
+                horizon: float, prior_strength: float = 50.0) -> np.ndarray:
+    """Each user's usual rate as of ``until``, from the contents whose decision (first read +
+    ``delay``) and horizon were over by then: the share of those they could have been sent
+    (active before the decision, not a reader by it) that they read within the horizon,
+    Beta-smoothed toward the pooled rate with ``prior_strength`` pseudo-contents. The sum over a
+    top is the hits it would give for an average content (the replay's improvement@k, the
+    product's usual push CTR)."""
+    u, i, ts = np.asarray(u, np.int64), np.asarray(i, np.int64), np.asarray(ts, float)
+    past = ts <= until
+    u, i, ts = u[past], i[past], ts[past]
+    if not len(ts):
+        return np.zeros(n_users)
+    n_items = int(i.max()) + 1
+    first_seen = np.full(n_items, np.inf)
+    np.minimum.at(first_seen, i, ts)
+    decided = first_seen + delay
+    done = decided + horizon <= until
+    start = np.full(n_users, np.inf)
+    np.minimum.at(start, u, ts)
+    t_done = np.sort(decided[done])
+    exposed = (len(t_done) - np.searchsorted(t_done, start, side="left")).astype(float)  # decided after they came
+    mine = done[i]
+    key = u[mine] * n_items + i[mine]
+    order = np.argsort(key, kind="stable")
+    key, pt = key[order], ts[mine][order]
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    first = np.minimum.reduceat(pt, starts) if len(starts) else pt
+    pu, pi = key[starts] // n_items, key[starts] % n_items
+    d = decided[pi]
+    exposed -= np.bincount(pu[first <= d], minlength=n_users)  # readers by the decision: the seed
+    came = start[pu] <= d  # a candidate at the decision (a later newcomer's read is not a hit)
+    hits = np.bincount(pu[came & (first > d) & (first <= d + horizon)], minlength=n_users).astype(float)
+    exposed = np.maximum(exposed, 0.0)
+    prior = hits.sum() / max(exposed.sum(), 1.0)
+    return (hits + prior_strength * prior) / (exposed + prior_strength)
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, draws: int = 2000,

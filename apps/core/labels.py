@@ -121,6 +121,14 @@ LABELS: dict[str, dict[str, object]] = {
         "category": pgettext_lazy("score reason", "category"),
         "text": pgettext_lazy("score reason", "text"),
     },
+    # The orders a client's waves can take before its click model is trained
+    # (``recsys.audience.SINGLE_RANKINGS``).
+    "ranking": {
+        "affinity": pgettext_lazy("ranking", "matrix factorization affinity with the early readers' look-alikes"),
+        "mf": pgettext_lazy("ranking", "matrix factorization affinity"),
+        "lookalike": pgettext_lazy("ranking", "the early readers' look-alikes"),
+        "activity": pgettext_lazy("ranking", "long-term reading habit (days with a read)"),
+    },
     # The offline metrics of model versions (``ModelVersion.metrics``), as column heads.
     "metric": {
         "sampled_auc": pgettext_lazy("metric", "sampled AUC"),
@@ -241,10 +249,14 @@ def ranker_label(name: str) -> str:
     if name == "uniform":
         return str(_("uniform random"))
     if name.startswith("model:"):
+        models, _sep, alone = name[len("model:"):].partition(" (")
         parts = []
-        for part in name[len("model:"):].split("+"):
+        for part in models.split("+"):
             kind, _sep, version = part.partition(" ")
             parts.append(f"{label('model_kind', kind)} {version}".strip())
+        if alone.endswith(" alone)"):  # ordered by one ranking (no click model yet)
+            return str(_("%(models)s, by %(ranking)s alone") % {"models": " + ".join(parts),
+                                                              "ranking": label("ranking", alone[:-len(" alone)")])})
         return " + ".join(parts)
     return name
 

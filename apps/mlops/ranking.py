@@ -2,8 +2,9 @@
 
 A ranker's ``rank(candidates=, content=, seed_ids=, k=, now=, rng=)`` returns the top-k eligible
 candidates (``Ranked``) with each component's score and its own name. ``ranker_for(client)`` is
-the one the product uses: the trained model (``ModelRanker``, an active ``mf`` version) when there
-is one; until then the clearly named ``InterimRanker``, which ranks by category affinity from
+the one the product uses: the trained model (``ModelRanker``, an active ``mf`` version, ordered by
+the click model or, before there is one, by the ranking the client's own contents chose) when
+there is one; until then the clearly named ``InterimRanker``, which ranks by category affinity from
 recent reads and by co-reading with the content's seed (early readers and clickers), with a
 seeded random tie-break. The campaign engine takes the choice of ranker as a parameter, so an
 in-process run (the simulator) can put its own in.
@@ -126,12 +127,28 @@ class ModelRanker:
     and the hour. Every wave keeps those rows of the people it chose (``features_of``), which
     is what the click model learns from. With no seed and no factors for the content it hands
     over to the interim ranker.
+
+    Before the client has a click model, the order is the ranking the MF version's check chose
+    on the client's own held-out contents (``ranking``: the affinity blend, or MF, look-alike or
+    long-horizon activity alone, ``recsys.audience.SINGLE_RANKINGS``); the name says which.
     """
 
-    def __init__(self, version, click_version=None):
+    def __init__(self, version, click_version=None, ranking: str | None = None):
+        from recsys.audience import SINGLE_RANKINGS
+
         self.version = version
         self.click_version = click_version
+        # Until the client's click model is trained: the ranking its own held-out contents chose
+        # (``mlops.training._rankings_check``), the affinity blend when there is no such check.
+        if ranking is None:
+            ranking = "affinity" if click_version is not None else chosen_ranking(version)
+        if ranking not in SINGLE_RANKINGS:
+            raise ValueError(f"ranking: {ranking!r} is not one of {', '.join(SINGLE_RANKINGS)}")
+        self.ranking = ranking
+        self.weights = SINGLE_RANKINGS[ranking]
         self.name = f"model:mf v{version.version}" + (f"+click v{click_version.version}" if click_version else "")
+        if ranking != "affinity":
+            self.name += f" ({ranking} alone)"
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
         from recsys.activity import decayed_at
@@ -163,7 +180,7 @@ class ModelRanker:
         # the weights, the fold-in and the click model's rows live in recsys, where the replay's
         # ``product`` strategy calls the same functions
         aud = product_rank(model, candidates.ids, factors, k=k, exclude_ids=np.asarray(seed_ids, dtype=np.int64),
-                           click_model=click, **inputs)
+                           click_model=click, weights=self.weights, **inputs)
         if aud is None:
             return InterimRanker().rank(candidates=candidates, content=content, seed_ids=seed_ids, k=k, now=now, rng=rng)
 
@@ -187,6 +204,15 @@ class UniformRanker:
     def rank(self, *, candidates, content, seed_ids, k, now, rng) -> Ranked:
         pick = rng.permutation(len(candidates))[:min(k, len(candidates))]
         return Ranked(candidates.ids[pick], np.zeros(len(pick)), {}, self.name)
+
+
+def chosen_ranking(version) -> str:
+    """The ranking an MF version's check chose for waves without a click model ("affinity":
+    the MF + look-alike blend, when it has no check)."""
+    from recsys.audience import SINGLE_RANKINGS
+
+    chosen = ((version.metrics or {}).get("rankings") or {}).get("chosen", "affinity")
+    return chosen if chosen in SINGLE_RANKINGS else "affinity"
 
 
 def ranker_for(client):

@@ -89,7 +89,7 @@ class MFConfig:
 
 
 def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, *, k: int, delay: float,
-                   horizon: float, min_cases: int = 5) -> dict:
+                   horizon: float, min_cases: int = 5, rankings: bool = False) -> dict:
     """Each configuration trained on the events before a split time T and judged on the contents
     first read after T (``recsys.holdout``): what neither saw. T comes before the latest 20% of the
     contents whose decision and horizon are over by now (at least 30% of the events before it)."""
@@ -117,7 +117,11 @@ def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, 
             lifts[name] = lifts[same]
         else:
             model, _, _ = config.fit(u, i, w, t, shape, split)
-            lifts[name] = lift_at_k(model, cases, k=k)
+            if rankings and name == "challenger":
+                out["rankings"], lifts[name] = _rankings_check(model, cases, u, i, t, shape, split, k=k, delay=delay,
+                                                               horizon=horizon)
+            else:
+                lifts[name] = lift_at_k(model, cases, k=k)
         out[f"{name}_lift"] = round(float(lifts[name].mean()), 4)
     if "champion" in lifts:
         diff, (lo, hi) = paired_difference(lifts["challenger"], lifts["champion"], np.random.default_rng(0))
@@ -126,7 +130,7 @@ def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, 
 
 
 def _mf_refresh_check(active: ModelVersion, u, i, t, sub_ids, shape, now: float, *, k: int, delay: float,
-                      horizon: float, min_cases: int = 5) -> dict:
+                      horizon: float, min_cases: int = 5, rankings: bool = False) -> dict:
     """The same configuration on newer events: the active version itself judged on the contents
     that came after it was trained (none of which it saw), with no model to train for it."""
     from apps.mlops.selectors import load_mf
@@ -143,8 +147,62 @@ def _mf_refresh_check(active: ModelVersion, u, i, t, sub_ids, shape, now: float,
     users = np.zeros((shape[0], old.user_factors.shape[1]), dtype=np.float32)
     where = positions(old_subs, sub_ids)
     users[where >= 0] = old.user_factors[where[where >= 0]]
-    lift = round(float(lift_at_k(old, cases, k=k, user_factors=users).mean()), 4)
+    if rankings:
+        out["rankings"], lifts = _rankings_check(old, cases, u, i, t, shape, trained_until, k=k, delay=delay,
+                                                 horizon=horizon, user_factors=users)
+    else:
+        lifts = lift_at_k(old, cases, k=k, user_factors=users)
+    lift = round(float(lifts.mean()), 4)
     return {**out, "challenger_lift": lift, "champion_lift": lift}
+
+
+RANKINGS_RECHECK_DAYS = 7  # how long a client's check of the single rankings stands before it is redone
+
+
+def _rankings_previous(client, active: ModelVersion | None, now: datetime) -> tuple[dict | None, bool]:
+    """(The active MF version's check of the single rankings, whether to check again with this
+    training): again when there is none or it is older than ``RANKINGS_RECHECK_DAYS``; never
+    once the client's click model orders the waves (no check needed then)."""
+    if active_version(client, ModelKind.CLICK) is not None:
+        return None, False
+    previous = (active.metrics or {}).get("rankings") if active is not None else None
+    return previous, not previous or now.timestamp() - float(previous.get("checked_at", 0)) >= RANKINGS_RECHECK_DAYS * 86400
+
+
+def _rankings_check(model, cases, u, i, t, shape, at: float, *, k: int, delay: float, horizon: float,
+                    user_factors=None) -> tuple[dict, np.ndarray]:
+    """Which ranking a client's waves should use until its click model is trained: the affinity
+    blend and each single component (``recsys.audience.SINGLE_RANKINGS``) on the same held-out
+    contents, with everything as of ``at`` (the split: the model, each person's long-horizon
+    activity and usual rate). Judged by improvement@k (hits of the top over the hits its usual
+    rates expect: the product's own measure). Another ranking replaces the blend only when its
+    improvement is higher with a paired interval above 0. Returns (the summary, the blend's
+    lift@k per case)."""
+    from recsys.activity import long_horizon_activity
+    from recsys.holdout import paired_difference, rankings_check, usual_rates
+
+    before = t <= at
+    _, active_days = long_horizon_activity(u[before], t[before], n_users=shape[0], now=at)
+    rates = usual_rates(u, i, t, n_users=shape[0], until=at, delay=delay, horizon=horizon)
+    got = rankings_check(model, cases, k=k, activity=active_days, rates=rates, user_factors=user_factors)
+    by = {name: {"lift": round(float(v["lift"].mean()), 4),
+                 "improvement": round(float(np.nanmean(v["improvement"])), 4) if np.isfinite(v["improvement"]).any() else None}
+          for name, v in got.items()}
+    out = {"split": at, "cases": len(cases), "k": k, "by": by, "chosen": "affinity"}
+    rng = np.random.default_rng(0)
+    base = got["affinity"]["improvement"]
+    best = None
+    for name, v in got.items():
+        ok = np.isfinite(v["improvement"]) & np.isfinite(base)
+        if name == "affinity" or ok.sum() < 2:
+            continue
+        diff, (lo, hi) = paired_difference(v["improvement"][ok], base[ok], rng)
+        by[name]["diff"], by[name]["diff_ci"] = round(diff, 4), [round(lo, 4), round(hi, 4)]
+        if lo > 0 and (best is None or diff > by[best]["diff"]):
+            best = name
+    if best is not None:
+        out["chosen"] = best
+    return out, got["affinity"]["lift"]
 
 
 def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = None, config: MFConfig | None = None,
@@ -192,11 +250,14 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     started = clock_s()
     judge = dict(k=int(policy.first_wave_size), delay=policy.evaluation_delay.total_seconds(),
                  horizon=policy.content_lifetime.total_seconds())
+    previous, judge["rankings"] = _rankings_previous(client, active, now)
     if champion == config:  # a refresh: the active version is the held-out evidence for its configuration
         split = _mf_refresh_check(active, u, i, t, sub_ids, shape, now.timestamp(), **judge)
     else:
         configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
         split = _mf_time_split(configs, u, i, t, w, shape, now.timestamp(), **judge)
+    # a new check, or the last one (kept, too, when no held-out content allowed a new one)
+    rankings = {**split["rankings"], "checked_at": now.timestamp()} if "rankings" in split else previous
     seconds["evaluate"] = clock_s() - started
     n_events = len(u)
     del u, i, w, t
@@ -214,7 +275,8 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     version = model_version_register(
         client=client, kind=ModelKind.MF, build=build, run=run, now=now,
         metrics={"lift_at_k": split.get("challenger_lift"), "pairs": pairs, "subscribers": int(shape[0]),
-                 "contents": int(shape[1]), "subscriber_coverage": round(coverage, 4)},
+                 "contents": int(shape[1]), "subscriber_coverage": round(coverage, 4),
+                 **({"rankings": rankings} if rankings else {})},
         params={"factors": factors, "factors_asked": config.factors, "days": config.days,
                 "half_life_days": config.half_life_days, "regularization": config.regularization,
                 "trained_until": now.timestamp()})

@@ -133,10 +133,18 @@ def _build(people, client_a, candidate, t0):
     content_reject(content=other, user=people["editor"], reason=TYPED_REASON, now=t0 + timedelta(minutes=32))
     health.worker_heartbeat(hostname="celery@web-1", queues=["default", "sends"], interval=10)
     health.beat_tick_record()
-    model_version_register(client=client_a, kind="mf", build=None, metrics={
+    split = (t0 - timedelta(days=1)).timestamp()
+    mf = model_version_register(client=client_a, kind="mf", build=None, metrics={
         "lift_at_k": 2.4133, "pairs": 5000, "subscriber_coverage": 1.0,
         "promotion": {"lift_at_k": 2.4133, "active_lift_at_k": 2.5012, "diff": -0.0879, "diff_ci": [-0.31, 0.12],
-                      "window": {"split": (t0 - timedelta(days=1)).timestamp(), "cases": 41, "k": 300}}})
+                      "window": {"split": split, "cases": 41, "k": 300}},
+        # the check of the orders a client without a click model can take (the models page's table)
+        "rankings": {"split": split, "cases": 41, "k": 300, "chosen": "activity", "checked_at": split, "by": {
+            "affinity": {"lift": 2.41, "improvement": 1.12},
+            "mf": {"lift": 2.02, "improvement": 1.05, "diff": -0.07, "diff_ci": [-0.2, 0.05]},
+            "lookalike": {"lift": 2.2, "improvement": 1.1, "diff": -0.02, "diff_ci": [-0.1, 0.06]},
+            "activity": {"lift": 3.1, "improvement": 1.31, "diff": 0.19, "diff_ci": [0.04, 0.33]}}}})
+    type(mf).objects.filter(pk=mf.pk).update(is_active=True)
     now = world.now
     TrainingRun.objects.create(client=client_a, kind="click", state="succeeded", progress=1.0, message="trained v1 (kept the active version)",
                                created_at=now - timedelta(hours=5), finished_at=now - timedelta(hours=5))

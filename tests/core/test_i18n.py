@@ -289,6 +289,20 @@ def test_every_stored_code_a_page_shows_has_its_words():
     for kind, codes in kinds.items():
         assert set(LABELS[kind]) == {str(c.value if hasattr(c, "value") else c) for c in codes}, kind
     assert set(LABELS["activity_state"]) == {key for key, *_ in ACTIVITY_STATES}
+    from recsys.audience import SINGLE_RANKINGS
+
+    assert set(LABELS["ranking"]) == set(SINGLE_RANKINGS)
+
+
+def test_a_waves_ranker_in_words_names_the_order_it_took():
+    from apps.core.labels import ranker_label
+
+    with translation.override("en"):
+        assert ranker_label("model:mf v3+click v2") == "matrix factorization v3 + click model v2"
+        assert ranker_label("model:mf v3 (activity alone)") == \
+            "matrix factorization v3, by long-term reading habit (days with a read) alone"
+    with translation.override("ko"):
+        assert ranker_label("model:mf v3 (lookalike alone)") == "행렬 분해 v3, 초기 독자 유사 사용자 단독 정렬"
 
 
 def test_english_words_for_codes_are_what_the_pages_said_before():

@@ -263,3 +263,30 @@ def test_query_counts_do_not_grow_with_the_campaigns(people, client_a, make_camp
     for url, bound in QUERY_BOUNDS.items():
         assert large[url] <= bound, (url, large[url])
     assert large[f"/dashboards/campaigns/{first}/"] <= 12
+
+
+def test_models_page_names_the_order_the_waves_take_before_a_click_model(people, now, client_a):
+    """Without a click model, the page says which order the client's held-out contents chose,
+    with the check's numbers; once a click model is active, the click model is named instead."""
+    from apps.mlops.models import ModelVersion
+
+    check = {"split": now.timestamp() - 86400, "cases": 23, "k": 100, "chosen": "lookalike", "checked_at": now.timestamp(),
+             "by": {"affinity": {"lift": 2.5, "improvement": 1.2},
+                    "mf": {"lift": 2.1, "improvement": 1.1, "diff": -0.1, "diff_ci": [-0.3, 0.1]},
+                    "lookalike": {"lift": 2.9, "improvement": 1.45, "diff": 0.25, "diff_ci": [0.07, 0.41]},
+                    "activity": {"lift": 3.3, "improvement": None}}}
+    ModelVersion.objects.create(client=client_a, kind="mf", version=3, artifact_path="mf/v3",
+                                metrics={"lift_at_k": 2.5, "rankings": check}, created_at=now, is_active=True)
+    op = browser_for(people, "operator")
+    page = op.get(f"/dashboards/models/?client={client_a.pk}").content.decode()
+    assert "Audiences: by the early readers&#x27; look-alikes alone (with MF v3)" in page
+    assert "came after" in page and "23 contents" in page
+    row = page[page.index('id="ranking-lookalike"'):]
+    row = row[:row.index("</tr>")]
+    assert "in use" in row and "1.45" in row and "0.25 [0.07, 0.41]" in row
+    activity = page[page.index('id="ranking-activity"'):]
+    assert "—" in activity[:activity.index("</tr>")] and "in use" not in activity[:activity.index("</tr>")]
+    ModelVersion.objects.create(client=client_a, kind="click", version=1, artifact_path="click/v1", created_at=now,
+                                is_active=True)
+    page = op.get(f"/dashboards/models/?client={client_a.pk}").content.decode()
+    assert "re-ranked by click model v1" in page and 'id="rankings-check"' not in page and "alone" not in page

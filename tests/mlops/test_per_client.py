@@ -65,7 +65,7 @@ def test_each_client_ranks_with_its_own_models_and_another_clients_data_changes_
     new_b = content_factory(client_b, "b-new", created_at=now - timedelta(minutes=30))
     new_a = content_factory(client_a, "a-new", created_at=now - timedelta(minutes=30))
     before = _rank(client_b, new_b, ["b3", "b7", "b11"], now)
-    assert before.ranker == f"model:mf v{vb.version}"
+    assert before.ranker.startswith(f"model:mf v{vb.version}")
     in_first_tribe = lambda ranked: sum(int(s[1:]) < 100 for s in Subscriber.objects.filter(  # noqa: E731
         pk__in=ranked.ids.tolist()).values_list("external_id", flat=True))
     assert in_first_tribe(before) >= 36 and in_first_tribe(_rank(client_a, new_a, ["a3", "a7", "a11"], now)) >= 36

@@ -91,7 +91,7 @@ def test_select_audience_picks_topic_and_reports_components(data, mf, embedding)
     assert len(aud.ids) == 40 and np.all(np.diff(aud.total) <= 0)
     assert not set(aud.ids) & set(seed + 1000)
     assert (data.user_topic[aud.ids - 1000] == 0).mean() > 0.8
-    assert set(aud.components) == {"content", "mf", "lookalike", "neighbors", "category", "ctr", "recency"}
+    assert set(aud.components) == {"content", "mf", "lookalike", "neighbors", "category", "ctr", "recency", "activity"}
     assert all(len(v) == 40 for v in aud.components.values())
 
 

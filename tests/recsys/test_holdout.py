@@ -4,7 +4,7 @@ what it says."""
 import numpy as np
 import scipy.sparse as sp
 
-from recsys.holdout import lift_at_k, paired_difference, split_cases
+from recsys.holdout import lift_at_k, paired_difference, rankings_check, split_cases, usual_rates
 from recsys.mf import ALSModel, MFParams
 
 
@@ -51,3 +51,59 @@ def test_a_model_of_the_groups_lifts_and_a_shuffled_one_does_not():
     assert good.mean() > 1.6 and abs(bad.mean() - 1.0) < 0.4, (good.mean(), bad.mean())
     diff, (lo, hi) = paired_difference(good, bad, np.random.default_rng(0))
     assert lo > 0 and lo <= diff <= hi
+
+
+def test_usual_rates_follow_the_definition():
+    """Against a plain loop over every user and past content of the definition."""
+    rng = np.random.default_rng(3)
+    n_users, n_items = 40, 25
+    u = rng.integers(0, n_users, 600)
+    i = rng.integers(0, n_items, 600)
+    t = rng.uniform(0, 100 * 3600.0, 600) + i * 2 * 3600.0
+    delay, horizon, until, strength = 1800.0, 10 * 3600.0, 120 * 3600.0, 5.0
+    got = usual_rates(u, i, t, n_users=n_users, until=until, delay=delay, horizon=horizon, prior_strength=strength)
+    past = t <= until
+    start = np.array([t[past & (u == x)].min() if (past & (u == x)).any() else np.inf for x in range(n_users)])
+    exposed, hits = np.zeros(n_users), np.zeros(n_users)
+    for item in range(n_items):
+        mine = past & (i == item)
+        if not mine.any():
+            continue
+        d = t[mine].min() + delay
+        if d + horizon > until:
+            continue
+        for x in range(n_users):
+            reads = t[mine & (u == x)]
+            if start[x] > d or (len(reads) and reads.min() <= d):
+                continue  # not around yet, or already a reader at the decision
+            exposed[x] += 1
+            hits[x] += bool(len(reads) and reads.min() <= d + horizon)
+    prior = hits.sum() / exposed.sum()
+    assert exposed.sum() > 100 and hits.sum() > 5
+    np.testing.assert_allclose(got, (hits + strength * prior) / (exposed + strength))
+
+
+def test_rankings_check_finds_what_decides_the_hits():
+    """Two groups with their own contents: the look-alike ranking finds the seed's group, an
+    activity that says nothing is random, an activity that is one group finds that group's
+    readers and misses the other's; the blend's lifts are ``lift_at_k``'s."""
+    u, i, t, group = _world(2)
+    split = 40 * 3600.0
+    before = t <= split
+    m = sp.csr_matrix((np.ones(before.sum()), (u[before], i[before])), shape=(300, 60))
+    model = ALSModel(MFParams(factors=4, regularization=0.1, iterations=10)).fit(m)
+    cases = split_cases(u, i, t, n_users=300, split=split, delay=1800.0, horizon=4 * 3600.0, end=70 * 3600.0)
+    rates = usual_rates(u, i, t, n_users=300, until=split, delay=1800.0, horizon=4 * 3600.0)
+    # activity that says nothing (noise) and activity that is the group (a perfect signal here)
+    noise = np.random.default_rng(7).exponential(size=300)
+    got = rankings_check(model, cases, k=30, activity=noise, rates=rates)
+    assert set(got) == {"affinity", "mf", "lookalike", "activity"}
+    assert got["lookalike"]["lift"].mean() > 1.6 and abs(got["activity"]["lift"].mean() - 1.0) < 0.4
+    np.testing.assert_allclose(got["affinity"]["lift"], lift_at_k(model, cases, k=30))
+    # improvement: hits over what the top's usual rates expect (finite for every case with hits)
+    assert np.isfinite(got["lookalike"]["improvement"]).all()
+    assert got["lookalike"]["improvement"].mean() > got["activity"]["improvement"].mean()
+    by_group = rankings_check(model, cases, k=30, activity=(group == 1) * 10.0, rates=rates,
+                              names=("activity",))["activity"]["lift"]
+    odd = np.array([c.item % 2 == 1 for c in cases])  # group 1's contents: activity finds their readers
+    assert by_group[odd].mean() > 1.6 and by_group[~odd].mean() < 0.5, by_group

@@ -35,6 +35,8 @@ def models_page(*, client, now: datetime, runs: int = 20) -> dict:
     active = {k["kind"]: k["active"] for k in kinds if k["active"] is not None}
     ranking = {"mf": active.get(ModelKind.MF), "click": active.get(ModelKind.CLICK),
                "scorer": active.get(ModelKind.PUSH_WORTHINESS)}
+    if ranking["mf"] is not None and ranking["click"] is None:
+        ranking.update(_rankings(ranking["mf"]))
     return {"now": now, "client": client, "kinds": kinds, "ranking": ranking, **training_runs(client=client, runs=runs)}
 
 
@@ -49,6 +51,18 @@ def _promotion(numbers: dict) -> dict:
             "split_at": datetime.fromtimestamp(split, tz=UTC) if isinstance(split, (int, float)) else None,
             "cases": window.get("cases", window.get("test_sends", window.get("test_campaigns"))),
             "why": numbers.get("why", "")}
+
+
+def _rankings(version) -> dict:
+    """Which ranking orders the waves before there is a click model (``order``), and the check
+    that chose it on the client's held-out contents (``check``: one row per ranking)."""
+    from apps.mlops.ranking import chosen_ranking
+
+    check = (version.metrics or {}).get("rankings") or {}
+    rows = [{"name": name, **numbers} for name, numbers in (check.get("by") or {}).items()]
+    split = check.get("split")
+    return {"order": chosen_ranking(version), "check": rows, "cases": check.get("cases"),
+            "split_at": datetime.fromtimestamp(split, tz=UTC) if isinstance(split, (int, float)) else None}
 
 
 def training_runs(*, client, runs: int = 20) -> dict:
