@@ -206,6 +206,74 @@ class UniformRanker:
         return Ranked(candidates.ids[pick], np.zeros(len(pick)), {}, self.name)
 
 
+class DAERanker:
+    """Candidates by a closed-form denoising autoencoder over the client's read histories
+    (``recsys.dae.LinearDAE``, reading lists in place of playlists): each person's item head (the
+    reconstruction of their reads) against the seed readers', plus the category head against the
+    content's category, compared by cosine (``LinearDAE.cosine_scores``). Fitted on the reads of
+    the last ``days`` at most once a day per client, on the ``max_items`` most read contents.
+
+    A strategy of the simulator (``manage.py simulate --strategies dae``) and of the replay, not
+    the product's ranker: its fit inverts a contents x contents matrix, which suits a few
+    thousand contents, not a newsroom's year."""
+
+    name = "dae"
+
+    def __init__(self, *, l2: float = 200.0, dropout: float = 0.25, days: int = 180, max_items: int = 3000):
+        self.l2, self.dropout, self.days, self.max_items = l2, dropout, days, max_items
+        self._fits: dict = {}
+
+    def _fit(self, client_id: int, now):
+        import scipy.sparse as sp
+
+        from apps.mlops import readers
+        from recsys.dae import LinearDAE
+
+        key = (client_id, now.date())
+        if key not in self._fits:
+            got = readers.interactions(client=client_id, since=now - timedelta(days=self.days), until=now,
+                                       weights={"read": 1.0, "click": 1.0})
+            sub_ids, u = np.unique(got.subscribers, return_inverse=True)
+            con_ids, i = np.unique(got.contents, return_inverse=True)
+            x = sp.csr_matrix((np.ones(len(u)), (u, i)), shape=(len(sub_ids), len(con_ids)))
+            x.data[:] = 1.0
+            if x.shape[1] > self.max_items:
+                keep = np.sort(np.argsort(-np.asarray(x.sum(axis=0)).ravel(), kind="stable")[:self.max_items])
+                x, con_ids = sp.csr_matrix(x[:, keep]), con_ids[keep]
+            category = dict(Content.objects.filter(pk__in=con_ids.tolist()).values_list("pk", "category"))
+            names = sorted({category.get(int(c)) or "" for c in con_ids})
+            cats = sp.csr_matrix((np.ones(len(con_ids)), (np.arange(len(con_ids)),
+                                                           [names.index(category.get(int(c)) or "") for c in con_ids])),
+                                 shape=(len(con_ids), len(names)))
+            model = LinearDAE(l2=self.l2, dropout=self.dropout).fit(x, cats) if x.shape[1] else None
+            self._fits = {key: (model, sub_ids, x, names)}  # one day's fit kept
+        return self._fits[key]
+
+    def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
+        import scipy.sparse as sp
+
+        candidates = prefer_language(candidates, content, k)
+        if len(seed_ids):  # the early readers have it already
+            candidates = candidates.take(~np.isin(candidates.ids, np.asarray(seed_ids, dtype=np.int64)))
+        n = len(candidates)
+        model, sub_ids, x, names = self._fit(content.client_id, now)
+        if n == 0 or k <= 0 or model is None:
+            return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
+
+        def histories(ids):
+            rows = positions(sub_ids, np.asarray(ids, dtype=np.int64))
+            known = (rows >= 0).astype(float)
+            return sp.csr_matrix(sp.diags(known) @ x[np.maximum(rows, 0)])
+
+        seed = histories(seed_ids) if len(seed_ids) else None
+        cat = np.array([names.index(content.category)]) if content.category in names else None
+        score = model.cosine_scores(histories(candidates.ids), seed, cat) + rng.random(n) * 1e-9
+        k = min(k, n)
+        top = np.argpartition(-score, k - 1)[:k]
+        top = top[np.argsort(-score[top], kind="stable")]
+        return Ranked(candidates.ids[top], score[top], {"dae": score[top]}, self.name)
+
+
 def chosen_ranking(version) -> str:
     """The ranking an MF version's check chose for waves without a click model ("affinity":
     the MF + look-alike blend, when it has no check)."""

@@ -24,6 +24,11 @@ from apps.simulation.payloads import activity_items, content_data, subscriber_it
 from recsys.simulate.world import World, WorldConfig
 
 STRATEGIES = ("product", "random", "oracle")
+# More audiences to compare on the same world and schedule (``--strategies``): the long-horizon
+# activity ranking alone (with the same MF versions) and the denoising autoencoder over read
+# histories (``apps.mlops.ranking.DAERanker``).
+EXTRA_STRATEGIES = ("activity", "dae")
+ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES
 STATE_INACTIVE = 2  # index into recsys.simulate STATES (active, lapsing, inactive)
 
 
@@ -83,6 +88,8 @@ class StrategyRun:
     event_seq: int = 0
     ope_truth: dict = field(default_factory=dict)      # wave id -> {ranker: OpeTruth}
     last_pool: int = 0
+    first_waves: list = field(default_factory=list)    # (true improvement of wave 1, of the truth-ranked same-size pick)
+    last_first_wave: int = 0
 
 
 OPE_RANKERS = ("uniform", "interim")
@@ -132,6 +139,52 @@ def _ope_truths(run: StrategyRun) -> None:
             out[name] = OpeTruth(picks, float(probs.sum()), float(sum(ctr[i] for i in picks.tolist())),
                                  float(explore_q * sent_share * probs[outside].sum()))
         run.ope_truth[wave.pk] = out
+
+
+def _first_wave_reference(run: StrategyRun) -> None:
+    """For each first wave planned since the last call, as the world stood when it went out: the
+    true improvement of the window of ranks its probes were drawn from (every member equally
+    likely to be probed, so the probes' expected improvement is the window's), and of the window
+    of the same size the truth would rank first from the same pool (the eligible people of the
+    same content at the same moment, the content's language first as the ranker got them). Same
+    contents, same moment, same size, the same exploration slice beside both: the ranker's share
+    of what was attainable."""
+    from apps.campaigns.models import Wave
+    from apps.campaigns.selectors import wave_pool, wave_window
+    from apps.contents.selectors import content_language
+
+    for wave in (Wave.objects.filter(campaign__client=run.client, number=1, pk__gt=run.last_first_wave)
+                 .select_related("campaign__content").order_by("pk")):
+        run.last_first_wave = wave.pk
+        content = wave.campaign.content
+        pool = wave_pool(wave_id=wave.pk)
+        window, _ = wave_window(wave=wave)
+        if pool is None or not len(window) or content.external_id not in run.content_index:
+            continue
+        ids = pool["ids"]
+        fits = (pool["language"] == content_language(content)) | (pool["language"] == "")
+        if fits.sum() >= min(wave.planned_size, len(ids)) and not fits.all():  # as ``prefer_language``
+            ids = ids[fits]
+        c, at = run.content_index[content.external_id], run.world.seconds(wave.created_at)
+        mine = np.array([run.index_of_id[i] for i in window.tolist()], dtype=np.int64)
+        best = run.world.oracle_rank(c, np.array([run.index_of_id[i] for i in ids.tolist()], dtype=np.int64), len(mine), at=at)
+        run.first_waves.append((run.world.true_improvement(c, mine, at=at), run.world.true_improvement(c, best, at=at)))
+
+
+def first_wave_report(pairs: list, draws: int = 2000) -> dict:
+    """First waves' windows against the truth-ranked window of the same size from the same pool:
+    the mean true improvement of each, their ratio (of means) and its paired bootstrap interval
+    over waves."""
+    if not pairs:
+        return {"waves": 0}
+    a = np.array([p[0] for p in pairs], float)
+    b = np.array([p[1] for p in pairs], float)
+    idx = np.random.default_rng(0).integers(0, len(a), size=(draws, len(a)))
+    ratios = a[idx].mean(axis=1) / b[idx].mean(axis=1)
+    lo, hi = np.quantile(ratios, [0.025, 0.975])
+    return {"waves": len(a), "true_improvement": round(float(a.mean()), 3),
+            "truth_ranked_true_improvement": round(float(b.mean()), 3),
+            "ratio": round(float(a.mean() / b.mean()), 3), "ratio_ci95": [round(float(lo), 3), round(float(hi), 3)]}
 
 
 def _setup(run: StrategyRun, *, seed: int) -> None:
@@ -259,16 +312,14 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         if retrain:  # every strategy on the same schedule: at the start and every simulated night
             models_retrain(client=run.client, now=run.now)
             rounds += 1
-    from apps.mlops.ranking import UniformRanker
-
-    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run)}.get(strategy)
-    ranker_for = (lambda client: ranker) if ranker is not None else None
+    ranker_for = _ranker_for(strategy, run)
     dispatch = _dispatcher(SimProvider(run))
     steps = int(days * 24 * 60 / step_minutes)
     for n in range(1, steps + 1):
         run.now = world.config.start + timedelta(minutes=step_minutes * n)
         _feed(run, run.now)
         sweep(now=run.now, ranker_for=ranker_for, dispatch=dispatch, settle=True)
+        _first_wave_reference(run)
         if ope_check:
             _ope_truths(run)
         if retrain and n % int(24 * 60 / step_minutes) == 0:
@@ -276,10 +327,28 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
             rounds += 1
         if progress and n % 36 == 0:
             progress(strategy, n / steps)
-    report = {**measure(run), "retraining_rounds": rounds, "models": _models_report(run)}
+    report = {**measure(run), "retraining_rounds": rounds, "models": _models_report(run),
+              "wave1_vs_truth_ranked": first_wave_report(run.first_waves)}
     if ope_check:
         report["ope_check"] = ope_check_report(run)
     return report
+
+
+def _ranker_for(strategy: str, run: StrategyRun):
+    """The audience of a strategy (None: the product's own ``ranker_for``). ``activity`` ranks
+    with the client's own MF versions, retrained on the same schedule, by long-horizon activity
+    alone (the rule-based ranker before the first version); ``dae`` by ``DAERanker``."""
+    from apps.mlops.models import ModelKind
+    from apps.mlops.ranking import DAERanker, InterimRanker, ModelRanker, UniformRanker
+    from apps.mlops.selectors import active_version
+
+    if strategy == "activity":
+        def activity(client):
+            version = active_version(client, ModelKind.MF)
+            return ModelRanker(version, None, ranking="activity") if version is not None else InterimRanker()
+        return activity
+    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run), "dae": DAERanker()}.get(strategy)
+    return (lambda client: ranker) if ranker is not None else None
 
 
 def _models_report(run: StrategyRun) -> dict:
@@ -416,8 +485,11 @@ def measure(run: StrategyRun) -> dict:
     own = [c.clicks / c.expected_clicks for c in campaigns if c.expected_clicks > 0]
     top = (Send.objects.filter(campaign__client=run.client, state="sent").values("campaign_id")
            .annotate(n=Count("id")).order_by("-n").values_list("n", flat=True).first()) or 0
+    rankers = dict(Wave.objects.filter(campaign__client=run.client).values("ranker").annotate(n=Count("id"))
+                   .values_list("ranker", "n"))
     return {
         "campaigns": len(campaigns), "expanded_campaigns": len(expanded), "pushes": pushes,
+        "rankers": rankers,  # waves per ranker name
         "wave1_true_improvement_mean": round(float(np.mean(truths)), 3) if truths else None,
         # Against the world's true usual CTRs instead of the product's estimates, and how far
         # the estimates are from the truth (1.0 = unbiased).

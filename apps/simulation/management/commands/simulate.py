@@ -3,12 +3,12 @@ import sys
 
 from django.core.management.base import BaseCommand, CommandError
 
-from apps.simulation.runner import STRATEGIES, simulate
+from apps.simulation.runner import ALL_STRATEGIES, STRATEGIES, simulate
 
 
 class Command(BaseCommand):
     help = ("Run the product's own services against a simulated world on simulated time (no Celery) and "
-            "report targeting, ramp and weekly-active numbers per strategy (product, random, oracle).")
+            "report targeting, ramp and weekly-active numbers per strategy (product, random, oracle; also activity, dae).")
 
     def add_arguments(self, parser):
         parser.add_argument("--subscribers", type=int, default=20_000)
@@ -34,8 +34,8 @@ class Command(BaseCommand):
         except ValueError:
             raise CommandError("--seeds: whole numbers separated by commas, e.g. 0,1,2") from None
         names = tuple(s.strip() for s in strategies.split(",") if s.strip())
-        if not set(names) <= set(STRATEGIES):
-            raise CommandError(f"--strategies: choose among {', '.join(STRATEGIES)}")
+        if not set(names) <= set(ALL_STRATEGIES):
+            raise CommandError(f"--strategies: choose among {', '.join(ALL_STRATEGIES)}")
 
         def progress(strategy, share):
             print(f"  {strategy}: {share:5.0%}", file=sys.stderr, flush=True)
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         w(f"{subscribers} subscribers, {days:g} days, seeds {','.join(map(str, seed_list))}, difficulty {difficulty}: "
           f"{report['seconds']} s")
         w(f"{'seed':<5} {'strategy':<9} {'improvement':>11} {'all':>6} {'vs true':>7} {'clicks/1000':>11} {'back/1000':>9} "
-          f"{'pushes':>7} {'campaigns':>9}")
+          f"{'pushes':>7} {'campaigns':>9} {'wave1/truth':>11}")
         rows = [(str(k), r["strategies"]) for k, r in report["seeds"]["runs"].items()]
         if len(rows) > 1:
             rows.append(("mean", report["strategies"]))
@@ -65,7 +65,8 @@ class Command(BaseCommand):
             for name, s in strategies_.items():
                 w(f"{label:<5} {name:<9} {s['click_improvement'] or 0:>11.2f} {s['click_improvement_all'] or 0:>6.2f} "
                   f"{s['click_improvement_true_ctr'] or 0:>7.2f} {s['clicks_per_1000'] or 0:>11.1f} "
-                  f"{s['inactive_back_per_1000'] or 0:>9.1f} {s['pushes']:>7.0f} {s['campaigns']:>9.0f}")
+                  f"{s['inactive_back_per_1000'] or 0:>9.1f} {s['pushes']:>7.0f} {s['campaigns']:>9.0f} "
+                  f"{(s.get('wave1_vs_truth_ranked') or {}).get('ratio') or 0:>11.2f}")
         w(f"ramp: expanded {report['ramp']['expanded_share_below_floor']} of contents below the floor "
           f"({report['ramp']['contents_below_floor']}), {report['ramp']['expanded_share_above_target']} above the target "
           f"({report['ramp']['contents_above_target']}); of {report['ramp']['expansions']} expansions, "
