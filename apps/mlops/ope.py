@@ -70,6 +70,34 @@ def candidate_picks(wave: Wave, pool: dict, ranker, size: int) -> np.ndarray:
                                   rng=rng).ids, dtype=np.int64)
 
 
+def _fin(x):
+    return None if x is None or not np.isfinite(x) else round(float(x), 4)
+
+
+def ope_compare(*, client_id: int, since: datetime, rankers: dict, level: float = 0.9, n_boot: int = 500,
+                seed: int = 0, max_waves: int = 100) -> dict:
+    """Several candidate rankers on the same logged waves (the latest ``max_waves`` explored ones
+    since ``since``): for each name, its estimated click improvement and interval, the waves it
+    could rank and the explored clicks the estimate rests on (None: no wave to judge it on).
+    ``rankers``: name -> a function of a wave giving the ranker as it would have ranked it."""
+    logged = list(logged_waves(client_id=client_id, since=since))[-max_waves:]
+    out = {}
+    for name, make in rankers.items():
+        waves, picks = [], []
+        for wave, pool, lw, size in logged:
+            ranker = make(wave) if pool is not None else None
+            if ranker is not None:
+                waves.append(lw)
+                picks.append(candidate_picks(wave, pool, ranker, size))
+        if not waves:
+            out[name] = None
+            continue
+        est = estimate(waves, picks, np.random.default_rng(seed), level=level, n_boot=n_boot)
+        out[name] = {"estimate": _fin(est.value), "interval": [_fin(est.lo), _fin(est.hi)], "waves": est.waves,
+                     "explored_clicks": est.explored_clicks, "level": level}
+    return out
+
+
 def ope_estimate(*, ranker: str, client_id: int | None = None, since: datetime | None = None, level: float = 0.9,
                  n_boot: int = 1000, seed: int = 0) -> dict:
     """The candidate's estimated click improvement on the logged waves, with a bootstrap
@@ -89,10 +117,7 @@ def ope_estimate(*, ranker: str, client_id: int | None = None, since: datetime |
         return {"ranker": ranker, "waves": 0, "skipped": skipped, "estimate": None, "interval": None, "level": level,
                 "logged_improvement": None}
     est = estimate(waves, picks, np.random.default_rng(seed), level=level, n_boot=n_boot)
-
-    def fin(x):
-        return None if x is None or not np.isfinite(x) else round(float(x), 4)
-
+    fin = _fin
     return {"ranker": ranker, "waves": est.waves, "skipped": skipped, "estimate": fin(est.value),
             "interval": [fin(est.lo), fin(est.hi)], "level": level,
             "estimated_clicks": round(est.clicks, 1), "estimated_expected_clicks": round(est.expected, 2),

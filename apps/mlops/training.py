@@ -437,9 +437,16 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         from apps.mlops.selectors import load_click
 
         old_auc = roc_auc(y[test], load_click(active).predict_proba(x[test]), w[test])
-    else:
+    else:  # the order the waves take without a click model: the one the MF version's check chose
+        from apps.mlops.ranking import chosen_ranking
+
+        mf = active_version(client, ModelKind.MF)
+        order = chosen_ranking(mf) if mf is not None else "affinity"
         col = {name: n for n, name in enumerate(CLICK_FEATURES)}
-        old_auc = roc_auc(y[test], x[test, col["mf_z"]] + x[test, col["lookalike_z"]], w[test])
+        score = {"mf": x[test, col["mf_z"]], "lookalike": x[test, col["lookalike_z"]],
+                 "activity": np.nan_to_num(x[test, col["active_days_decayed"]], nan=0.0)}.get(
+            order, x[test, col["mf_z"]] + x[test, col["lookalike_z"]])
+        old_auc = roc_auc(y[test], score, w[test])
     metrics = {"auc": round(float(new_auc), 4), "sends": int((~test).sum()), "clicks": int(y[~test].sum()),
                "test_sends": int(test.sum()), "test_clicks": int(y[test].sum()),
                "baseline_auc": None if old_auc is None or np.isnan(old_auc) else round(float(old_auc), 4),
@@ -448,12 +455,40 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
     version = model_version_register(client=client, kind=ModelKind.CLICK, build=lambda d: model.save(d / "model"), run=run, now=now,
                                      metrics=metrics, params={"days": days, "horizon_hours": horizon_hours,
                                                               "data_until": float(t.max())})
+    # The off-policy estimate of both as whole rankers, on the explored test waves (their kept
+    # pools re-ranked as then): shown beside the AUC; the AUC decides (a few explored clicks
+    # make the estimate's interval wide, docs/models.md).
+    run and training_progress(run, 0.8, "estimating both rankers on the logged waves")
+    ope = _click_ope(client, version, active, split)
     # never promoted below chance, whatever it replaces
     promote_if_better(version, "auc", float(new_auc), None if np.isnan(old_auc) else float(old_auc), now, floor=0.5,
                       evidence={"window": {"split": split, "test_sends": int(test.sum()), "test_clicks": int(y[test].sum())},
-                                "compared_with": "active" if active is not None else "affinity order"})
+                                "compared_with": "active" if active is not None else "affinity order",
+                                **({"ope": ope} if ope else {})})
     version.refresh_from_db()
     return version
+
+
+def _click_ope(client, challenger: ModelVersion, champion: ModelVersion | None, split: float) -> dict | None:
+    """Off-policy estimates of the waves' ranking with the challenger click model and with the
+    champion (or, before any, the order without one) on the explored waves after ``split``, each
+    re-ranked with the MF version the wave recorded. None when no such wave was kept."""
+    from datetime import UTC
+
+    from apps.mlops.ope import ope_compare
+    from apps.mlops.ranking import ModelRanker
+
+    mf_versions = {v.version: v for v in ModelVersion.objects.filter(client=client, kind=ModelKind.MF)}
+
+    def with_click(click):
+        def make(wave):
+            mf = mf_versions.get((wave.model_versions or {}).get(ModelKind.MF))
+            return ModelRanker(mf, click) if mf is not None else None
+        return make
+
+    got = ope_compare(client_id=client.pk, since=datetime.fromtimestamp(split, tz=UTC),
+                      rankers={"challenger": with_click(challenger), "champion": with_click(champion)})
+    return got if any(got.values()) else None
 
 
 # --- Push-worthiness ---------------------------------------------------------------------------

@@ -145,6 +145,11 @@ def _build(people, client_a, candidate, t0):
             "lookalike": {"lift": 2.2, "improvement": 1.1, "diff": -0.02, "diff_ci": [-0.1, 0.06]},
             "activity": {"lift": 3.1, "improvement": 1.31, "diff": 0.19, "diff_ci": [0.04, 0.33]}}}})
     type(mf).objects.filter(pk=mf.pk).update(is_active=True)
+    # a click model kept out, with the off-policy estimates beside its AUC
+    model_version_register(client=client_a, kind="click", build=None, metrics={"auc": 0.7012, "promotion": {
+        "auc": 0.7012, "active_auc": 0.7177, "window": {"split": split, "test_sends": 900, "test_clicks": 31},
+        "ope": {"challenger": {"estimate": 1.91, "interval": [1.2, 2.8], "waves": 12, "explored_clicks": 3, "level": 0.9},
+                "champion": {"estimate": 2.05, "interval": [1.4, 2.9], "waves": 12, "explored_clicks": 4, "level": 0.9}}}})
     now = world.now
     TrainingRun.objects.create(client=client_a, kind="click", state="succeeded", progress=1.0, message="trained v1 (kept the active version)",
                                created_at=now - timedelta(hours=5), finished_at=now - timedelta(hours=5))

@@ -108,6 +108,12 @@ def test_the_click_model_learns_from_the_waves_it_logged_and_then_ranks(world, a
     m = version.metrics
     # judged on the latest waves, which it did not train on, against the affinity order it replaces
     assert m["test_clicks"] >= 20 and m["auc"] > m["baseline_auc"] + 0.1, m
+    # beside it, both as whole rankers on the same explored test waves, off-policy
+    ope = m["promotion"]["ope"]
+    assert ope["challenger"]["waves"] == ope["champion"]["waves"] > 0, ope
+    for side in ope.values():
+        assert side["interval"][0] <= side["estimate"] <= side["interval"][1] and side["explored_clicks"] >= 0
+    assert ope["challenger"]["estimate"] > ope["champion"]["estimate"]  # as the AUC says here
     # nothing new has matured since: no challenger trained on the same rows again
     assert train_click(client=client, now=last + timedelta(hours=25, minutes=30), min_follow_up_hours=24.0) is None
 

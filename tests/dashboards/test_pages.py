@@ -286,7 +286,15 @@ def test_models_page_names_the_order_the_waves_take_before_a_click_model(people,
     assert "in use" in row and "1.45" in row and "0.25 [0.07, 0.41]" in row
     activity = page[page.index('id="ranking-activity"'):]
     assert "—" in activity[:activity.index("</tr>")] and "in use" not in activity[:activity.index("</tr>")]
+    ope = {"challenger": {"estimate": 2.31, "interval": [1.52, 3.4], "waves": 17, "explored_clicks": 6, "level": 0.9},
+           "champion": {"estimate": 1.78, "interval": [1.1, 2.6], "waves": 17, "explored_clicks": 5, "level": 0.9}}
     ModelVersion.objects.create(client=client_a, kind="click", version=1, artifact_path="click/v1", created_at=now,
-                                is_active=True)
+                                is_active=True, metrics={"auc": 0.74, "promotion": {
+                                    "auc": 0.74, "active_auc": 0.69, "ope": ope,
+                                    "window": {"split": now.timestamp() - 3600, "test_sends": 800, "test_clicks": 25}}})
     page = op.get(f"/dashboards/models/?client={client_a.pk}").content.decode()
     assert "re-ranked by click model v1" in page and 'id="rankings-check"' not in page and "alone" not in page
+    click = page[page.index('id="promotion-click"'):]
+    click = " ".join(click[:click.index("</p>")].split())
+    assert "on 17 logged waves (90% intervals): challenger 2.31 [1.52, 3.40] · champion 1.78 [1.10, 2.60]" in click
+    assert "6 clicks of explored sends" in click

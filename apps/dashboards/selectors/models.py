@@ -50,7 +50,15 @@ def _promotion(numbers: dict) -> dict:
             "diff": numbers.get("diff"), "diff_ci": numbers.get("diff_ci"),
             "split_at": datetime.fromtimestamp(split, tz=UTC) if isinstance(split, (int, float)) else None,
             "cases": window.get("cases", window.get("test_sends", window.get("test_campaigns"))),
-            "why": numbers.get("why", "")}
+            "why": numbers.get("why", ""), "ope": _ope(numbers.get("ope"))}
+
+
+def _ope(ope: dict | None) -> dict | None:
+    """The off-policy estimates of challenger and champion on the same logged waves, if any."""
+    if not ope or not ope.get("challenger"):
+        return None
+    return {"challenger": ope["challenger"], "champion": ope.get("champion"), "waves": ope["challenger"]["waves"],
+            "level": round(100 * float(ope["challenger"].get("level", 0.9)))}
 
 
 def _rankings(version) -> dict:
