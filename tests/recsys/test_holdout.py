@@ -21,6 +21,14 @@ def _world(seed=0, n_users=300, n_items=60):
     return np.array(u), np.array(i), np.array(t), group
 
 
+def _split_model(u, i, t, split):
+    """MF on the world's reads up to ``split``, and the cases of the contents after it."""
+    before = t <= split
+    m = sp.csr_matrix((np.ones(before.sum()), (u[before], i[before])), shape=(300, 60))
+    model = ALSModel(MFParams(factors=4, regularization=0.1, iterations=10)).fit(m)
+    return model, split_cases(u, i, t, n_users=300, split=split, delay=1800.0, horizon=4 * 3600.0, end=70 * 3600.0)
+
+
 def test_cases_follow_the_definition():
     u, i, t, _ = _world()
     split, delay, horizon, end = 40 * 3600.0, 1800.0, 4 * 3600.0, 60 * 3600.0
@@ -41,10 +49,7 @@ def test_cases_follow_the_definition():
 def test_a_model_of_the_groups_lifts_and_a_shuffled_one_does_not():
     u, i, t, group = _world(1)
     split = 40 * 3600.0
-    before = t <= split
-    m = sp.csr_matrix((np.ones(before.sum()), (u[before], i[before])), shape=(300, 60))
-    model = ALSModel(MFParams(factors=4, regularization=0.1, iterations=10)).fit(m)
-    cases = split_cases(u, i, t, n_users=300, split=split, delay=1800.0, horizon=4 * 3600.0, end=70 * 3600.0)
+    model, cases = _split_model(u, i, t, split)
     good = lift_at_k(model, cases, k=30)
     noise = np.random.default_rng(5).normal(size=model.user_factors.shape).astype(np.float32)
     bad = lift_at_k(model, cases, k=30, user_factors=noise)
@@ -89,10 +94,7 @@ def test_rankings_check_finds_what_decides_the_hits():
     readers and misses the other's; the blend's lifts are ``lift_at_k``'s."""
     u, i, t, group = _world(2)
     split = 40 * 3600.0
-    before = t <= split
-    m = sp.csr_matrix((np.ones(before.sum()), (u[before], i[before])), shape=(300, 60))
-    model = ALSModel(MFParams(factors=4, regularization=0.1, iterations=10)).fit(m)
-    cases = split_cases(u, i, t, n_users=300, split=split, delay=1800.0, horizon=4 * 3600.0, end=70 * 3600.0)
+    model, cases = _split_model(u, i, t, split)
     rates = usual_rates(u, i, t, n_users=300, until=split, delay=1800.0, horizon=4 * 3600.0)
     # activity that says nothing (noise) and activity that is the group (a perfect signal here)
     noise = np.random.default_rng(7).exponential(size=300)
