@@ -12,7 +12,7 @@ title texts, provider errors, worker and queue names, time-zone names; numbers a
 must hold no ASCII word of two letters or more outside ``ALLOWED``. Then an admin on English
 walks the same pages: no Hangul outside the data.
 
-Screenshots of the queue, a content page, a campaign page and the overview in both languages go
+Screenshots of the queue, a content page, a campaign page, the overview and the models page in both languages go
 to $PUSHADMIN_TEST_OUTPUT (i18n-ko-*.png, i18n-en-*.png)."""
 
 from __future__ import annotations
@@ -179,7 +179,7 @@ def _pages(world, fresh, finished) -> list[tuple[str, str]]:
     ]
 
 
-SHOTS = {"queue", "content", "campaign", "overview"}
+SHOTS = {"queue", "content", "campaign", "overview", "models"}
 
 
 def _login(browser, live_url, username, password, *, locale):
