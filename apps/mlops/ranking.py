@@ -206,12 +206,64 @@ class UniformRanker:
         return Ranked(candidates.ids[pick], np.zeros(len(pick)), {}, self.name)
 
 
-class DAERanker:
+def _client_reads(client_id: int, now, days: int):
+    """The client's reads and clicks of the last ``days``: (subscriber ids, content ids, user
+    positions, content positions, epoch seconds)."""
+    from apps.mlops import readers
+
+    got = readers.interactions(client=client_id, since=now - timedelta(days=days), until=now,
+                               weights={"read": 1.0, "click": 1.0})
+    sub_ids, u = np.unique(got.subscribers, return_inverse=True)
+    con_ids, i = np.unique(got.contents, return_inverse=True)
+    return sub_ids, con_ids, u, i, got.times
+
+
+def _top(candidates: CandidateRows, score: np.ndarray, k: int, name: str) -> Ranked:
+    """The ``k`` best-scored candidates, best first (ties by position: deterministic)."""
+    k = min(k, len(candidates))
+    top = np.argpartition(-score, k - 1)[:k]
+    top = top[np.lexsort((top, -score[top]))]
+    return Ranked(candidates.ids[top], score[top], {name: score[top]}, name)
+
+
+class _DailyFit:
+    """A ranker whose model is fitted on the client's reads at most once a day (one day's kept)."""
+
+    days = 180
+
+    def __init__(self):
+        self._fits: dict = {}
+
+    def fitted(self, client_id: int, now):
+        key = (client_id, now.date())
+        if key not in self._fits:
+            self._fits = {key: self.fit(*_client_reads(client_id, now, self.days), now=now)}
+        return self._fits[key]
+
+    def fit(self, sub_ids, con_ids, u, i, t, *, now):
+        raise NotImplementedError
+
+    @staticmethod
+    def rows(sub_ids: np.ndarray, matrix, ids) -> "object":
+        """``matrix``'s rows of ``ids`` (zero rows for people it does not know)."""
+        import scipy.sparse as sp
+
+        where = positions(sub_ids, np.asarray(ids, dtype=np.int64))
+        return sp.csr_matrix(sp.diags((where >= 0).astype(float)) @ matrix[np.maximum(where, 0)])
+
+    def eligible(self, candidates: CandidateRows, content, seed_ids, k: int) -> CandidateRows:
+        candidates = prefer_language(candidates, content, k)
+        if len(seed_ids):  # the early readers have it already
+            candidates = candidates.take(~np.isin(candidates.ids, np.asarray(seed_ids, dtype=np.int64)))
+        return candidates
+
+
+class DAERanker(_DailyFit):
     """Candidates by a closed-form denoising autoencoder over the client's read histories
     (``recsys.dae.LinearDAE``, reading lists in place of playlists): each person's item head (the
     reconstruction of their reads) against the seed readers', plus the category head against the
     content's category, compared by cosine (``LinearDAE.cosine_scores``). Fitted on the reads of
-    the last ``days`` at most once a day per client, on the ``max_items`` most read contents.
+    the last 180 days at most once a day per client, on the ``max_items`` most read contents.
 
     A strategy of the simulator (``manage.py simulate --strategies dae``) and of the replay, not
     the product's ranker: its fit inverts a contents x contents matrix, which suits a few
@@ -219,59 +271,74 @@ class DAERanker:
 
     name = "dae"
 
-    def __init__(self, *, l2: float = 200.0, dropout: float = 0.25, days: int = 180, max_items: int = 3000):
-        self.l2, self.dropout, self.days, self.max_items = l2, dropout, days, max_items
-        self._fits: dict = {}
+    def __init__(self, *, l2: float = 200.0, dropout: float = 0.25, max_items: int = 3000):
+        super().__init__()
+        self.l2, self.dropout, self.max_items = l2, dropout, max_items
 
-    def _fit(self, client_id: int, now):
+    def fit(self, sub_ids, con_ids, u, i, t, *, now):
         import scipy.sparse as sp
 
-        from apps.mlops import readers
         from recsys.dae import LinearDAE
 
-        key = (client_id, now.date())
-        if key not in self._fits:
-            got = readers.interactions(client=client_id, since=now - timedelta(days=self.days), until=now,
-                                       weights={"read": 1.0, "click": 1.0})
-            sub_ids, u = np.unique(got.subscribers, return_inverse=True)
-            con_ids, i = np.unique(got.contents, return_inverse=True)
-            x = sp.csr_matrix((np.ones(len(u)), (u, i)), shape=(len(sub_ids), len(con_ids)))
-            x.data[:] = 1.0
-            if x.shape[1] > self.max_items:
-                keep = np.sort(np.argsort(-np.asarray(x.sum(axis=0)).ravel(), kind="stable")[:self.max_items])
-                x, con_ids = sp.csr_matrix(x[:, keep]), con_ids[keep]
-            category = dict(Content.objects.filter(pk__in=con_ids.tolist()).values_list("pk", "category"))
-            names = sorted({category.get(int(c)) or "" for c in con_ids})
-            cats = sp.csr_matrix((np.ones(len(con_ids)), (np.arange(len(con_ids)),
-                                                           [names.index(category.get(int(c)) or "") for c in con_ids])),
-                                 shape=(len(con_ids), len(names)))
-            model = LinearDAE(l2=self.l2, dropout=self.dropout).fit(x, cats) if x.shape[1] else None
-            self._fits = {key: (model, sub_ids, x, names)}  # one day's fit kept
-        return self._fits[key]
+        x = sp.csr_matrix((np.ones(len(u)), (u, i)), shape=(len(sub_ids), len(con_ids)))
+        x.data[:] = 1.0
+        if x.shape[1] > self.max_items:
+            keep = np.sort(np.argsort(-np.asarray(x.sum(axis=0)).ravel(), kind="stable")[:self.max_items])
+            x, con_ids = sp.csr_matrix(x[:, keep]), con_ids[keep]
+        category = dict(Content.objects.filter(pk__in=con_ids.tolist()).values_list("pk", "category"))
+        names = sorted({category.get(int(c)) or "" for c in con_ids})
+        cats = sp.csr_matrix((np.ones(len(con_ids)), (np.arange(len(con_ids)),
+                                                       [names.index(category.get(int(c)) or "") for c in con_ids])),
+                             shape=(len(con_ids), len(names)))
+        model = LinearDAE(l2=self.l2, dropout=self.dropout).fit(x, cats) if x.shape[1] else None
+        return model, sub_ids, x, names
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
+        candidates = self.eligible(candidates, content, seed_ids, k)
+        model, sub_ids, x, names = self.fitted(content.client_id, now)
+        if len(candidates) == 0 or k <= 0 or model is None:
+            return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
+        seed = self.rows(sub_ids, x, seed_ids) if len(seed_ids) else None
+        cat = np.array([names.index(content.category)]) if content.category in names else None
+        return _top(candidates, model.cosine_scores(self.rows(sub_ids, x, candidates.ids), seed, cat), k, self.name)
+
+
+class ContentRanker(_DailyFit):
+    """Candidates by what they read, in text: the content's text similarity to each content a
+    person read in the last 180 days, summed over those reads, each weighing
+    ``0.5 ** (age / 60 days)`` (``content_knn`` of the temporal replay; word vectors
+    (``recsys.embedding``, FastText) trained on the client's contents of the window, at most
+    once a day). A strategy of the simulator (``--strategies content``), not the product's
+    ranker: on the temporal replay it is above random but below MF and activity."""
+
+    name = "content"
+
+    def fit(self, sub_ids, con_ids, u, i, t, *, now):
         import scipy.sparse as sp
 
-        candidates = prefer_language(candidates, content, k)
-        if len(seed_ids):  # the early readers have it already
-            candidates = candidates.take(~np.isin(candidates.ids, np.asarray(seed_ids, dtype=np.int64)))
-        n = len(candidates)
-        model, sub_ids, x, names = self._fit(content.client_id, now)
-        if n == 0 or k <= 0 or model is None:
+        from recsys.activity import decay_weights
+        from recsys.embedding import TextEmbedding
+
+        text = {pk: f"{title} {body}" for pk, title, body in
+                Content.objects.filter(pk__in=con_ids.tolist()).values_list("pk", "title", "body")}
+        texts = [text.get(int(c), "") for c in con_ids]
+        try:
+            embedding = TextEmbedding.train(texts)
+        except ValueError:  # no reads, or no words in what was read
+            return None
+        weights = sp.csr_matrix((decay_weights(t, now=now.timestamp(), window_days=self.days), (u, i)),
+                                shape=(len(sub_ids), len(con_ids)))
+        return embedding, embedding.content_vectors(texts), weights, sub_ids
+
+    def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
+        candidates = self.eligible(candidates, content, seed_ids, k)
+        fitted = self.fitted(content.client_id, now)
+        if len(candidates) == 0 or k <= 0 or fitted is None:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
-
-        def histories(ids):
-            rows = positions(sub_ids, np.asarray(ids, dtype=np.int64))
-            known = (rows >= 0).astype(float)
-            return sp.csr_matrix(sp.diags(known) @ x[np.maximum(rows, 0)])
-
-        seed = histories(seed_ids) if len(seed_ids) else None
-        cat = np.array([names.index(content.category)]) if content.category in names else None
-        score = model.cosine_scores(histories(candidates.ids), seed, cat) + rng.random(n) * 1e-9
-        k = min(k, n)
-        top = np.argpartition(-score, k - 1)[:k]
-        top = top[np.argsort(-score[top], kind="stable")]
-        return Ranked(candidates.ids[top], score[top], {"dae": score[top]}, self.name)
+        embedding, vectors, weights, sub_ids = fitted
+        me = embedding.content_vectors([f"{content.title} {content.body}"])[0]
+        similarity = np.maximum(vectors @ me, 0.0).astype(np.float64)
+        return _top(candidates, np.asarray(self.rows(sub_ids, weights, candidates.ids) @ similarity).ravel(), k, self.name)
 
 
 def chosen_ranking(version) -> str:

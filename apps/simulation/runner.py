@@ -25,9 +25,10 @@ from recsys.simulate.world import World, WorldConfig
 
 STRATEGIES = ("product", "random", "oracle")
 # More audiences to compare on the same world and schedule (``--strategies``): the long-horizon
-# activity ranking alone (with the same MF versions) and the denoising autoencoder over read
-# histories (``apps.mlops.ranking.DAERanker``).
-EXTRA_STRATEGIES = ("activity", "dae")
+# activity ranking alone (with the same MF versions), the denoising autoencoder over read
+# histories (``apps.mlops.ranking.DAERanker``) and text similarity to what people read
+# (``apps.mlops.ranking.ContentRanker``).
+EXTRA_STRATEGIES = ("activity", "dae", "content")
 ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES
 STATE_INACTIVE = 2  # index into recsys.simulate STATES (active, lapsing, inactive)
 
@@ -337,9 +338,10 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
 def _ranker_for(strategy: str, run: StrategyRun):
     """The audience of a strategy (None: the product's own ``ranker_for``). ``activity`` ranks
     with the client's own MF versions, retrained on the same schedule, by long-horizon activity
-    alone (the rule-based ranker before the first version); ``dae`` by ``DAERanker``."""
+    alone (the rule-based ranker before the first version); ``dae`` by ``DAERanker``, ``content``
+    by ``ContentRanker``."""
     from apps.mlops.models import ModelKind
-    from apps.mlops.ranking import DAERanker, InterimRanker, ModelRanker, UniformRanker
+    from apps.mlops.ranking import ContentRanker, DAERanker, InterimRanker, ModelRanker, UniformRanker
     from apps.mlops.selectors import active_version
 
     if strategy == "activity":
@@ -347,7 +349,8 @@ def _ranker_for(strategy: str, run: StrategyRun):
             version = active_version(client, ModelKind.MF)
             return ModelRanker(version, None, ranking="activity") if version is not None else InterimRanker()
         return activity
-    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run), "dae": DAERanker()}.get(strategy)
+    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run), "dae": DAERanker(),
+              "content": ContentRanker()}.get(strategy)
     return (lambda client: ranker) if ranker is not None else None
 
 

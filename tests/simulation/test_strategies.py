@@ -1,5 +1,5 @@
-"""More audiences on the same simulated world: the long-horizon activity ranking and the denoising
-autoencoder; and every strategy's first waves against the truth-ranked window from the same pool."""
+"""More audiences on the same simulated world: the long-horizon activity ranking, the denoising
+autoencoder and text similarity to what people read; and every strategy's first waves against the truth-ranked window from the same pool."""
 
 import json
 
@@ -15,13 +15,14 @@ from django.db import connection
 def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
     call_command("simulate", "--subscribers", "20000", "--days", "1", "--seed", "3", "--strategies",
-                 "oracle,activity,dae", "--json")
+                 "oracle,activity,dae,content", "--json")
     report = json.loads(capsys.readouterr().out)["strategies"]
-    oracle, activity, dae = report["oracle"], report["activity"], report["dae"]
+    oracle, activity, dae, content = (report[n] for n in ("oracle", "activity", "dae", "content"))
     assert set(oracle["rankers"]) == {"oracle"} and set(dae["rankers"]) == {"dae"} and sum(dae["rankers"].values()) > 0
+    assert set(content["rankers"]) == {"content"} and sum(content["rankers"].values()) > 0
     # with the client's MF versions (trained at the start on the reading history), by activity alone
     assert activity["rankers"] and all(r.endswith("(activity alone)") for r in activity["rankers"])
-    for s in (oracle, activity, dae):
+    for s in (oracle, activity, dae, content):
         first = s["wave1_vs_truth_ranked"]
         assert first["waves"] > 0 and first["ratio"] == pytest.approx(
             first["true_improvement"] / first["truth_ranked_true_improvement"], abs=2e-3)
@@ -29,4 +30,5 @@ def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsy
     # The reference is the truth's own window from the same pool: the truth-ranked strategy's
     # windows are exactly it; the others' are below it.
     assert oracle["wave1_vs_truth_ranked"]["ratio"] == pytest.approx(1.0, abs=1e-6)
-    assert 0 < activity["wave1_vs_truth_ranked"]["ratio"] < 1 and 0 < dae["wave1_vs_truth_ranked"]["ratio"] < 1
+    for s in (activity, dae, content):
+        assert 0 < s["wave1_vs_truth_ranked"]["ratio"] < 1
