@@ -52,11 +52,12 @@ def test_two_simulated_clients_with_different_tastes_get_their_own_models_and_au
     va, vb = train_mf(client=a.client, now=a.now), train_mf(client=b.client, now=b.now)
     assert va.is_active and vb.is_active and va.client_id != vb.client_id
     topic = 0
-    taste_a, taste_b = a.world.subscribers.taste[:, topic], b.world.subscribers.taste[:, topic]
+    taste_a = a.world.subscribers.taste[:, topic]
     keen = np.argsort(-taste_a, kind="stable")[:8]  # world A's keenest readers of the topic read it first
     chosen_a, ranker_a = _audience(a, topic, keen)
     chosen_b, ranker_b = _audience(b, topic, keen)  # the same positions in world B: other people, other tastes
-    assert ranker_a == f"model:mf v{va.version}" and ranker_b == f"model:mf v{vb.version}"
+    # (each by its own MF version, in the order its own held-out contents chose)
+    assert ranker_a.startswith(f"model:mf v{va.version}") and ranker_b.startswith(f"model:mf v{vb.version}")
     # client A finds people who like what its early readers like; client B, from the same
     # positions, answers by its own readers' histories: a different audience
     assert taste_a[chosen_a].mean() > 1.5 * taste_a.mean(), (taste_a[chosen_a].mean(), taste_a.mean())
