@@ -168,24 +168,41 @@ def _first_wave_reference(run: StrategyRun) -> None:
             ids = ids[fits]
         c, at = run.content_index[content.external_id], run.world.seconds(wave.created_at)
         mine = np.array([run.index_of_id[i] for i in window.tolist()], dtype=np.int64)
-        best = run.world.oracle_rank(c, np.array([run.index_of_id[i] for i in ids.tolist()], dtype=np.int64), len(mine), at=at)
-        run.first_waves.append((run.world.true_improvement(c, mine, at=at), run.world.true_improvement(c, best, at=at)))
+        everyone = np.array([run.index_of_id[i] for i in ids.tolist()], dtype=np.int64)
+        best = run.world.oracle_rank(c, everyone, len(mine), at=at)
+        # a window drawn at random from the pool: the pool's own true improvement (in expectation)
+        run.first_waves.append((run.world.true_improvement(c, mine, at=at), run.world.true_improvement(c, best, at=at),
+                                run.world.true_improvement(c, everyone, at=at), len(mine) / len(everyone)))
 
 
 def first_wave_report(pairs: list, draws: int = 2000) -> dict:
-    """First waves' windows against the truth-ranked window of the same size from the same pool:
-    the mean true improvement of each, their ratio (of means) and its paired bootstrap interval
-    over waves."""
+    """First waves' windows against the truth-ranked window of the same size from the same pool
+    and against a window drawn at random from it (the pool's own true improvement): the mean true
+    improvement of each; ``ratio``, the ranker's over the truth's (of means); and
+    ``share_of_attainable_gain``, how much of the truth's gain over random the ranker got
+    ((ranker - random) / (truth - random): 0 is random, 1 the truth), each with a paired
+    bootstrap interval over waves. ``window_share_of_pool`` (median): when a window takes most of
+    its pool every ranking is close to the truth's and ``ratio`` says little."""
     if not pairs:
         return {"waves": 0}
-    a = np.array([p[0] for p in pairs], float)
-    b = np.array([p[1] for p in pairs], float)
+    a, b, r, share = (np.array([p[n] for p in pairs], float) for n in range(4))
     idx = np.random.default_rng(0).integers(0, len(a), size=(draws, len(a)))
-    ratios = a[idx].mean(axis=1) / b[idx].mean(axis=1)
-    lo, hi = np.quantile(ratios, [0.025, 0.975])
+    ma, mb, mr = a[idx].mean(axis=1), b[idx].mean(axis=1), r[idx].mean(axis=1)
+    lo, hi = np.quantile(ma / mb, [0.025, 0.975])
+    gained = (ma - mr) / np.where(mb - mr > 0, mb - mr, np.nan)
+    g_lo, g_hi = np.nanquantile(gained, [0.025, 0.975]) if np.isfinite(gained).any() else (np.nan, np.nan)
+    attainable = b.mean() - r.mean()
+
+    def rounded(x):
+        return round(float(x), 3) if np.isfinite(x) else None
+
     return {"waves": len(a), "true_improvement": round(float(a.mean()), 3),
             "truth_ranked_true_improvement": round(float(b.mean()), 3),
-            "ratio": round(float(a.mean() / b.mean()), 3), "ratio_ci95": [round(float(lo), 3), round(float(hi), 3)]}
+            "random_window_true_improvement": round(float(r.mean()), 3),
+            "ratio": round(float(a.mean() / b.mean()), 3), "ratio_ci95": [round(float(lo), 3), round(float(hi), 3)],
+            "share_of_attainable_gain": rounded((a.mean() - r.mean()) / attainable) if attainable > 0 else None,
+            "share_of_attainable_gain_ci95": [rounded(g_lo), rounded(g_hi)],
+            "window_share_of_pool": round(float(np.median(share)), 3)}
 
 
 def _setup(run: StrategyRun, *, seed: int) -> None:

@@ -27,8 +27,11 @@ def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsy
         assert first["waves"] > 0 and first["ratio"] == pytest.approx(
             first["true_improvement"] / first["truth_ranked_true_improvement"], abs=2e-3)
         assert first["ratio_ci95"][0] <= first["ratio"] <= first["ratio_ci95"][1]
+        assert first["random_window_true_improvement"] <= first["truth_ranked_true_improvement"]
+        assert 0 < first["window_share_of_pool"] <= 1
     # The reference is the truth's own window from the same pool: the truth-ranked strategy's
-    # windows are exactly it; the others' are below it.
+    # windows are exactly it (all of the gain over a random window); the others' are below it.
     assert oracle["wave1_vs_truth_ranked"]["ratio"] == pytest.approx(1.0, abs=1e-6)
+    assert oracle["wave1_vs_truth_ranked"]["share_of_attainable_gain"] == pytest.approx(1.0, abs=1e-6)
     for s in (activity, dae, content):
         assert 0 < s["wave1_vs_truth_ranked"]["ratio"] < 1
