@@ -1,13 +1,49 @@
-"""The MF training path's memory-saving steps give exactly what the plain ones gave: fold-ins with
-F'F computed once, and time-split cases that share one array instead of holding their candidates."""
+"""The MF training path's memory-saving steps give exactly what the plain ones gave: positions as
+np.unique's, the decayed matrix whether made in place or not, fold-ins with F'F computed once,
+and time-split cases that share one array instead of holding their candidates."""
 
 import tracemalloc
 
 import numpy as np
 import scipy.sparse as sp
 
+from apps.mlops.training import MFConfig, _ids_and_positions
 from recsys.holdout import lift_at_k, split_cases
 from recsys.mf import ALSModel, FixedUsers, MFParams
+
+
+def test_ids_and_positions_are_np_unique():
+    rng = np.random.default_rng(0)
+    dense = rng.integers(1_000, 3_000, 50_000)  # database keys: a span smaller than their number (the table)
+    sparse = rng.integers(0, 10**12, 5_000)  # a span far wider (np.unique)
+    for ids in (dense, sparse, np.array([7]), np.zeros(0, np.int64), np.array([5, 5, 5])):
+        distinct, pos = _ids_and_positions(ids)
+        want, inverse = np.unique(ids, return_inverse=True)
+        np.testing.assert_array_equal(distinct, want)
+        np.testing.assert_array_equal(pos, inverse)
+        assert distinct.dtype == want.dtype and pos.dtype == np.int32
+
+
+def test_the_decayed_matrix_is_the_same_made_in_place_or_not():
+    rng = np.random.default_rng(1)
+    n, now = 30_000, 1.8e9
+    u, i = rng.integers(0, 500, n).astype(np.int32), rng.integers(0, 80, n).astype(np.int32)
+    w = np.where(rng.random(n) < 0.1, 3.0, 1.0)
+    config = MFConfig(days=30, half_life_days=7.0)
+    for t in (now - rng.uniform(0, 30 * 86400.0, n), now - rng.uniform(0, 60 * 86400.0, n)):  # all in the window, or not
+        keep = (t >= now - 30 * 86400.0) & (t <= now)
+        want = sp.csr_matrix((w[keep] * np.exp2((t[keep] - now) / (7.0 * 86400.0)), (u[keep], i[keep])), shape=(500, 80))
+        want.sum_duplicates()
+        before = w.copy()
+        plain = config.matrix(u, i, w, t, (500, 80), now)
+        np.testing.assert_array_equal(w, before)  # not in place: the caller's weights untouched
+        mine = config.matrix(u, i, w.copy(), t, (500, 80), now, in_place=True)
+        for got in (plain, mine):
+            np.testing.assert_array_equal(got.indptr, want.indptr)
+            np.testing.assert_array_equal(got.indices, want.indices)
+            np.testing.assert_array_equal(got.data, want.data)  # bit for bit
+    flat = MFConfig(days=30, half_life_days=0.0).matrix(u, i, w, now - np.zeros(n), (500, 80), now, in_place=True)
+    np.testing.assert_array_equal(flat.toarray(), sp.csr_matrix((w, (u, i)), shape=(500, 80)).toarray())
 
 
 def _model(n_users, n_items, rng):
