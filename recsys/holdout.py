@@ -23,7 +23,7 @@ Public API::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -37,8 +37,27 @@ class SplitCase:
     item: int  # position of the content
     t: float  # decision time
     seed: np.ndarray  # user positions who had read it by t
-    candidates: np.ndarray  # user positions active before t who had not
-    hits: np.ndarray  # bool per candidate: read it in (t, t + horizon]
+    later: np.ndarray  # user positions who read it in (t, t + horizon]
+    # each user's first interaction time, shared by the cases: the candidates are made from it
+    # when asked for (a case's candidates can be most of the users; 200 of them at once are
+    # 200 arrays of that size)
+    first_activity: np.ndarray = field(repr=False, compare=False)
+
+    def candidates_and_hits(self) -> tuple[np.ndarray, np.ndarray]:
+        """The user positions active before t who had not read it, and for each whether they
+        read it in (t, t + horizon]."""
+        active = self.first_activity <= self.t
+        active[self.seed] = False
+        candidates = np.flatnonzero(active)
+        return candidates, np.isin(candidates, self.later, assume_unique=True)
+
+    @property
+    def candidates(self) -> np.ndarray:
+        return self.candidates_and_hits()[0]
+
+    @property
+    def hits(self) -> np.ndarray:
+        return self.candidates_and_hits()[1]
 
 
 def split_cases(u: np.ndarray, i: np.ndarray, ts: np.ndarray, *, n_users: int, split: float, delay: float,
@@ -46,8 +65,11 @@ def split_cases(u: np.ndarray, i: np.ndarray, ts: np.ndarray, *, n_users: int, s
                 max_cases: int = 200) -> list[SplitCase]:
     """The contents first seen after ``split`` whose decision and horizon are over by ``end``
     (at most ``max_cases``, the latest kept), with at least ``min_seed`` seed readers and
-    ``min_hits`` hits. ``u``/``i``/``ts``: interactions as user and content positions and times."""
-    u, i, ts = np.asarray(u, np.int64), np.asarray(i, np.int64), np.asarray(ts, float)
+    ``min_hits`` hits. ``u``/``i``/``ts``: interactions as user and content positions (any
+    integer type: int32 positions are used as they are, not copied) and times."""
+    u, i, ts = np.asarray(u), np.asarray(i), np.asarray(ts, float)
+    if not (np.issubdtype(u.dtype, np.integer) and np.issubdtype(i.dtype, np.integer)):
+        u, i = u.astype(np.int64), i.astype(np.int64)
     if not (len(u) == len(i) == len(ts)):
         raise ValueError("u, i and ts must have the same length")
     if len(ts) == 0:
@@ -73,21 +95,18 @@ def split_cases(u: np.ndarray, i: np.ndarray, ts: np.ndarray, *, n_users: int, s
         item = int(items[k])
         t = first_seen[item] + delay
         readers_u, readers_t = iu[starts[k]:ends[k]], it[starts[k]:ends[k]]
-        seed = np.unique(readers_u[readers_t <= t])
+        seed = np.unique(readers_u[readers_t <= t]).astype(np.int64)
         if len(seed) < min_seed:
             continue
-        later = np.unique(readers_u[(readers_t > t) & (readers_t <= t + horizon)])
+        later = np.unique(readers_u[(readers_t > t) & (readers_t <= t + horizon)]).astype(np.int64)
         if len(later) < min_hits:
             continue
         if np.searchsorted(activity_order, t, side="right") - len(seed) <= 0:
             continue
-        active = first_activity <= t
-        active[seed] = False
-        candidates = np.flatnonzero(active)
-        hits = np.isin(candidates, later, assume_unique=True)
-        if hits.sum() < min_hits:
+        # the hits: later readers active before t who are not in the seed
+        if np.count_nonzero((first_activity[later] <= t) & ~np.isin(later, seed)) < min_hits:
             continue
-        cases.append(SplitCase(item, float(t), seed, candidates, hits))
+        cases.append(SplitCase(item, float(t), seed, later, first_activity))
         if len(cases) >= max_cases:
             break
     return cases[::-1]
@@ -116,17 +135,25 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
     ``activity`` ranking; without it that ranking is as good as random."""
     from .audience import SINGLE_RANKINGS
 
+    from .mf import ALSModel, FixedUsers
+
     names = tuple(SINGLE_RANKINGS) if names is None else tuple(names)
     users = np.asarray(model.user_factors if user_factors is None else user_factors, dtype=np.float32)
+    if isinstance(model, ALSModel) and cases:  # every case's fold-in is against the same users: F'F once
+        model = FixedUsers(model, users)
     out = {name: {"lift": np.ones(len(cases)), "improvement": np.full(len(cases), np.nan)} for name in names}
     for n, case in enumerate(cases):
-        cand, hits = case.candidates, case.hits
+        cand = case.candidates
         if len(cand) > max_candidates:
             pick = np.sort(np.random.default_rng(case.item).choice(len(cand), max_candidates, replace=False))
-            cand, hits = cand[pick], hits[pick]
-        rows = np.zeros((len(cand), users.shape[1]), np.float32)
+            cand = cand[pick]
+        hits = np.isin(cand, case.later, assume_unique=True)  # as case.hits, for the sampled ones only
         known = cand < len(users)
-        rows[known] = users[cand[known]]
+        if known.all():  # one gather (a masked assignment of rows costs ten times more)
+            rows = np.take(users, cand, axis=0)
+        else:
+            rows = np.zeros((len(cand), users.shape[1]), np.float32)
+            rows[known] = users[cand[known]]
         seed = case.seed[case.seed < len(users)]
         base = hits.mean()
         if base == 0:

@@ -21,6 +21,7 @@ Public API::
     m = ALSModel(params).fit(user_items_csr)
     m.user_factors, m.item_factors
     m.fold_in_items(item_users_csr, prior=None) / m.fold_in_users(user_items_csr, prior=None)
+    FixedUsers(m, user_factors)   # many fold-ins of items against the same user factors
     m.partial_fit_users(userids, user_items_csr)
     m.fit_text_projection(text_vectors, item_index=None, l2=1.0); m.project_text(text_vectors)
     m.save(directory); ALSModel.load(directory)
@@ -37,7 +38,7 @@ import scipy.sparse as sp
 
 from .artifacts import read_meta, write_meta
 
-__all__ = ["MFParams", "ALSModel", "confidence_matrix"]
+__all__ = ["MFParams", "ALSModel", "FixedUsers", "confidence_matrix"]
 
 KIND = "als"
 
@@ -218,28 +219,60 @@ class ALSModel:
         return model
 
 
+class FixedUsers:
+    """``model`` folding items in against ``user_factors`` (default: its own) that stay the same
+    over many fold-ins, e.g. judging it on hundreds of held-out contents: F'F over every user,
+    the costly part of one fold-in, is computed once instead of at each. Stands in for the model
+    where only ``user_factors``, ``item_factors``, ``params`` and ``fold_in_items`` are used;
+    ``user_factors`` must not change while it is in use."""
+
+    def __init__(self, model: ALSModel, user_factors: np.ndarray | None = None):
+        self.model, self.params = model, model.params
+        self.user_factors = model.user_factors if user_factors is None else user_factors
+        self._gram = _gram(self.user_factors)
+
+    @property
+    def item_factors(self) -> np.ndarray:
+        return self.model.item_factors
+
+    def fold_in_items(self, item_users: sp.spmatrix, prior: np.ndarray | None = None, prior_weight: float = 1.0,
+                      user_factors: np.ndarray | None = None) -> np.ndarray:
+        if user_factors is not None and user_factors is not self.user_factors:
+            return self.model.fold_in_items(item_users, prior, prior_weight, user_factors=user_factors)
+        conf = confidence_matrix(item_users, self.params)
+        return _solve(self.user_factors, conf, self.params.regularization, prior, prior_weight, gram=self._gram)
+
+
+def _gram(fixed: np.ndarray) -> np.ndarray:
+    """F'F in float64."""
+    fixed = np.asarray(fixed, dtype=np.float64)
+    return fixed.T @ fixed
+
+
 def _solve(
-    fixed: np.ndarray, conf: sp.csr_matrix, regularization: float, prior: np.ndarray | None, prior_weight: float
+    fixed: np.ndarray, conf: sp.csr_matrix, regularization: float, prior: np.ndarray | None, prior_weight: float,
+    gram: np.ndarray | None = None,
 ) -> np.ndarray:
-    """One exact ALS half-step for each row of ``conf`` against the ``fixed`` factors.
+    """One exact ALS half-step for each row of ``conf`` against the ``fixed`` factors (``gram``:
+    their F'F when already known).
 
     Row r: (F'F + F_r'(C_r - I)F_r + (lambda + mu) I) x = F_r' C_r 1 + mu * prior_r, with
     mu = prior_weight when a prior is given, else 0. The loop runs over the rows being folded
     in (new contents or subscribers), never over the fixed side.
     """
-    fixed = np.asarray(fixed, dtype=np.float64)
+    fixed = np.asarray(fixed)
     k = fixed.shape[1]
     if conf.shape[1] != fixed.shape[0]:
         raise ValueError(f"rows have {conf.shape[1]} columns, the model has {fixed.shape[0]}")
     mu = prior_weight if prior is not None else 0.0
-    gram = fixed.T @ fixed + (regularization + mu) * np.eye(k)
+    gram = (_gram(fixed) if gram is None else gram) + (regularization + mu) * np.eye(k)
     if prior is not None:
         prior = np.asarray(prior, dtype=np.float64).reshape(conf.shape[0], k)
     out = np.zeros((conf.shape[0], k), dtype=np.float32)
     for r in range(conf.shape[0]):
         lo, hi = conf.indptr[r], conf.indptr[r + 1]
         idx, c = conf.indices[lo:hi], conf.data[lo:hi].astype(np.float64)
-        f = fixed[idx]
+        f = fixed[idx].astype(np.float64, copy=False)  # only the rows this one touches, in float64
         a = gram + (f.T * (c - 1.0)) @ f
         b = f.T @ c
         if prior is not None:

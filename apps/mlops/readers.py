@@ -3,13 +3,15 @@
 A trainer needs integers and times, not model instances: turning millions of rows into Python
 datetimes costs more than the database's query. Each reader asks for narrow columns (ids, a
 weight, epoch seconds computed by the database). On PostgreSQL the interactions come as binary
-``COPY`` output, fixed-width rows parsed by numpy a megabyte at a time into arrays allocated once
-(their size counted first): no Python object per row, memory near the arrays' own size. Other
-databases, and the sends (which carry text), go through a cursor ``chunk`` rows at a time.
+``COPY`` output read from libpq directly, fixed-width rows parsed by numpy a megabyte at a time
+into arrays that grow in place: no Python object per row, memory near the arrays' own size; the
+times come as the database stores them and become epoch seconds in numpy. Other databases, and
+the sends (which carry text), go through a cursor ``chunk`` rows at a time.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,6 +26,7 @@ from apps.delivery.models import Send
 from apps.events.models import Event
 
 CHUNK = 100_000
+MAX_CAPACITY = 1 << 26  # rows a COPY's arrays are first allocated for at most, however high the estimate
 
 
 class Epoch(Func):
@@ -56,65 +59,151 @@ def _arrays(queryset, dtypes: tuple, chunk: int = CHUNK) -> list[np.ndarray]:
     return [np.concatenate(p) if p else np.zeros(0, dtype=d) for p, d in zip(parts, dtypes)]
 
 
-# A binary COPY row of (bigint, bigint, double, double): a 2-byte field count, then each field
-# as a 4-byte length and its big-endian value.
-_ROW = np.dtype([("n", ">i2"), ("l0", ">i4"), ("sub", ">i8"), ("l1", ">i4"), ("con", ">i8"), ("l2", ">i4"),
-                 ("w", ">f8"), ("l3", ">i4"), ("t", ">f8")])
 _HEADER = b"PGCOPY\n\xff\r\n\x00"
+_TRAILER = b"\xff\xff"
+# PostgreSQL's binary timestamptz: microseconds since 2000-01-01 UTC; 946,684,800 s after 1970
+_PG_EPOCH_US = 946_684_800_000_000
 
 
-def _copy_interactions(queryset) -> list[np.ndarray] | None:
-    """PostgreSQL: the (subscriber, content, weight, time) rows of ``queryset`` by binary COPY
-    into four arrays; None when the rows are not all fixed-width (a NULL), to read otherwise."""
+def _copy_out(query: str, consume, flush: int) -> None:
+    """Run ``COPY (...) TO STDOUT`` on Django's connection and hand its output to ``consume``
+    (a bytearray holding at least ``flush`` bytes, or the rest at the end; it removes what it
+    used from the front).
+
+    libpq is driven directly through psycopg's ``pgconn``: COPY output comes one message per
+    row, and psycopg's ``Copy`` spends about twice the database's own time per row on each;
+    here a row is one call and an append. The connection is left idle, or closed if the COPY
+    was interrupted half-way."""
+    import select
+
+    import psycopg
+    from psycopg import pq
+
+    connection.ensure_connection()
+    raw = connection.connection  # the psycopg connection
+    pgconn = raw.pgconn
+    poller = select.poll()
+    poller.register(pgconn.socket, select.POLLIN)
+
+    def result():
+        while True:
+            pgconn.consume_input()
+            if not pgconn.is_busy():
+                return pgconn.get_result()
+            poller.poll()
+
+    def error(res) -> Exception:
+        state = res.error_field(pq.DiagnosticField.SQLSTATE)
+        message = res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or res.error_message or b"COPY failed"
+        cls = psycopg.errors.lookup(state.decode()) if state else psycopg.OperationalError
+        return cls(message.decode(errors="replace").strip())
+
+    done = False
+    with connection.wrap_database_errors:
+        try:
+            pgconn.send_query(query.encode(raw.info.encoding))
+            if pgconn.flush():  # a non-blocking connection: the rest of the query when writable
+                writable = select.poll()
+                writable.register(pgconn.socket, select.POLLOUT)
+                while pgconn.flush():
+                    writable.poll()
+            res = result()
+            if res.status != pq.ExecStatus.COPY_OUT:
+                while result() is not None:
+                    pass
+                done = True
+                raise error(res)
+            buf, get = bytearray(), pgconn.get_copy_data
+            while True:
+                nbytes, data = get(1)
+                if nbytes > 0:
+                    buf += data
+                    if len(buf) >= flush:
+                        consume(buf)
+                elif nbytes == 0:  # nothing whole buffered: wait for the socket
+                    poller.poll()
+                    pgconn.consume_input()
+                else:
+                    break
+            consume(buf)
+            failed = None
+            while (res := result()) is not None:
+                if res.status != pq.ExecStatus.COMMAND_OK:
+                    failed = failed or res
+            done = True
+            if failed is not None:
+                raise error(failed)
+        finally:
+            if not done:  # interrupted mid-protocol: the connection cannot be reused
+                connection.close()
+
+
+def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: int = 1 << 20) -> list[np.ndarray] | None:
+    """PostgreSQL: the rows of ``queryset`` (a values_list of 8-byte columns: bigint, double
+    precision or timestamptz, as the numpy big-endian ``dtypes`` ">i8" or ">f8") by binary COPY
+    into one native array per column, parsed by numpy ``flush`` bytes at a time. None when a row
+    is not what was asked for (a NULL, another width): the caller reads otherwise.
+
+    One statement, so one snapshot of the rows, and no count first: the arrays are allocated
+    for the planner's estimate with a margin (``capacity`` rows when given), which costs no
+    memory until filled; more rows make them grow by half, fewer leave them shrunk to the rows
+    read, in place (``ndarray.resize``: a large array is remapped by the C library, not copied,
+    though the added part is zeroed)."""
     try:
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:
-        return [np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0), np.zeros(0)]
+        return [np.zeros(0, np.dtype(d).newbyteorder("=")) for d in dtypes]
+    fields = [("n", ">i2")]
+    for k, dtype in enumerate(dtypes):
+        if np.dtype(dtype).itemsize != 8:
+            raise ValueError("only 8-byte columns")
+        fields += [(f"l{k}", ">i4"), (f"c{k}", dtype)]
+    row = np.dtype(fields)
+    width = len(dtypes)
     with connection.cursor() as cursor:
-        cursor.execute(f"SELECT count(*) FROM ({sql}) AS rows", params)
-        n = int(cursor.fetchone()[0])
-        out = [np.empty(n, np.int64), np.empty(n, np.int64), np.empty(n), np.empty(n)]
-        raw = cursor.cursor  # psycopg's own cursor: COPY takes no bind parameters, the values go in quoted
-        query = connection.ops.compose_sql(sql, params)
-        pending, filled, header, ok = b"", 0, None, True
-        blocks, size = [], 0
+        if capacity is None:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            capacity = min(int(plan[0]["Plan"]["Plan Rows"] * 1.25) + 4096, MAX_CAPACITY)
+        query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
+    out = [np.empty(max(capacity, 1), np.dtype(d).newbyteorder("=")) for d in dtypes]
+    state = {"filled": 0, "started": False, "ok": True, "rest": b""}
 
-        def parse(data: bytes) -> tuple[bytes, bool]:
-            """Fill the arrays with the whole rows at the front of ``data``; (the rest, ok)."""
-            nonlocal filled, header
-            if header is None:
-                if len(data) < 19:
-                    return data, True
-                if data[:11] != _HEADER:
-                    return b"", False
-                data = data[19 + int.from_bytes(data[15:19], "big"):]
-                header = True
-            rows = len(data) // _ROW.itemsize
-            if not rows:
-                return data, True
-            got = np.frombuffer(data, dtype=_ROW, count=rows)
-            lengths = (got["l0"], got["l1"], got["l2"], got["l3"])
-            if np.any(got["n"] != 4) or any(np.any(x != 8) for x in lengths) or filled + rows > n:
-                return b"", False  # a NULL or another type (not fixed-width), or rows arrived since the count
-            for arr, name in zip(out, ("sub", "con", "w", "t")):
-                arr[filled:filled + rows] = got[name]
-            filled += rows
-            return data[rows * _ROW.itemsize:], True
+    def parse(buf: bytearray) -> None:
+        """Move the whole rows at the front of ``buf`` into the arrays."""
+        if not state["ok"]:
+            buf.clear()  # read to the end all the same: the connection is usable again only then
+            return
+        if not state["started"]:
+            if len(buf) < 19:
+                return
+            if buf[:11] != _HEADER:
+                state["ok"] = False
+                return
+            del buf[:19 + int.from_bytes(buf[15:19], "big")]
+            state["started"] = True
+        rows, filled = len(buf) // row.itemsize, state["filled"]
+        if rows:
+            got = np.frombuffer(buf, dtype=row, count=rows)
+            if np.any(got["n"] != width) or any(np.any(got[f"l{k}"] != 8) for k in range(width)):
+                state["ok"] = False  # a NULL or another type
+            else:
+                if filled + rows > len(out[0]):
+                    for arr in out:
+                        arr.resize(max(len(arr) * 3 // 2, filled + rows), refcheck=False)
+                for k, arr in enumerate(out):
+                    arr[filled:filled + rows] = got[f"c{k}"]
+                state["filled"] = filled + rows
+            del got  # the buffer can be resized again
+            del buf[:rows * row.itemsize]
+        state["rest"] = bytes(buf)  # less than a row: the next piece's start, or the trailer
 
-        # psycopg hands COPY data over a message (a row) at a time: gathered into megabytes first
-        with raw.copy(f"COPY ({query}) TO STDOUT (FORMAT BINARY)") as copy:
-            for block in copy:
-                if not ok:
-                    continue  # read to the end: the connection is usable again only then
-                blocks.append(bytes(block))
-                size += len(block)
-                if size >= 1 << 20:
-                    pending, ok = parse(pending + b"".join(blocks))
-                    blocks, size = [], 0
-        if ok and blocks:
-            pending, ok = parse(pending + b"".join(blocks))
-        if not ok or filled != n or bytes(pending) != b"\xff\xff":  # every row, then the trailer
-            return None
+    _copy_out(f"COPY ({query}) TO STDOUT (FORMAT BINARY)", parse, flush)
+    if not state["ok"] or state["rest"] != _TRAILER:  # every row, then the trailer
+        return None
+    for arr in out:
+        arr.resize(state["filled"], refcheck=False)
     return out
 
 
@@ -136,11 +225,23 @@ def interactions(*, client, since: datetime, until: datetime | None = None, weig
     qs = Event.objects.filter(client=client, occurred_at__gte=since, type__in=list(weights))
     if until is not None:
         qs = qs.filter(occurred_at__lte=until)
-    weight = Cast(Case(*[When(type=kind, then=Value(float(w))) for kind, w in weights.items()], output_field=FloatField()),
-                  FloatField())
-    qs = qs.annotate(w=weight, ts=Epoch(F("occurred_at"))).values_list("subscriber_id", "content_id", "w", "ts").order_by()
-    got = _copy_interactions(qs) if connection.vendor == "postgresql" else None
-    subs, cons, w, t = got if got is not None else _arrays(qs, (np.int64, np.int64, np.float64, np.float64), chunk)
+    # double precision constants: the database gives each row a float8 without a cast of its own
+    weight = Case(*[When(type=kind, then=Cast(Value(float(w)), FloatField())) for kind, w in weights.items()],
+                  output_field=FloatField())
+    qs = qs.annotate(w=weight).order_by()
+    if connection.vendor == "postgresql":
+        # the time as the database keeps it (8 bytes), made epoch seconds here exactly as
+        # EXTRACT(EPOCH ...)::float8 makes them: the whole microseconds since 1970 over 10^6
+        got = _copy_rows(qs.values_list("subscriber_id", "content_id", "w", "occurred_at"), (">i8", ">i8", ">f8", ">i8"))
+        if got is not None:
+            subs, cons, w, t = got
+            t += _PG_EPOCH_US
+            seconds = t.view(np.float64)  # in place, a chunk at a time: no second array of times
+            for lo in range(0, len(t), chunk):
+                seconds[lo:lo + chunk] = t[lo:lo + chunk] / 1e6
+            return Interactions(subs, cons, w, seconds)
+    qs = qs.annotate(ts=Epoch(F("occurred_at"))).values_list("subscriber_id", "content_id", "w", "ts")
+    subs, cons, w, t = _arrays(qs, (np.int64, np.int64, np.float64, np.float64), chunk)
     return Interactions(subs, cons, w, t)
 
 

@@ -32,6 +32,34 @@ def ml_threads() -> int:
     return int(settings.PUSHADMIN["ML_THREADS"])
 
 
+_CHUNK = 1 << 20  # elements an elementwise step works on at a time
+
+
+def _ids_and_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """What ``np.unique(ids, return_inverse=True)`` gives, the positions as int32: the distinct
+    ids in ascending order and each id's position among them. Ids spanning no more values than
+    there are ids (database keys usually do) go through a table of that span, in a pass without
+    a sort or the sort's copies of every id; others through ``np.unique``."""
+    ids = np.asarray(ids)
+    if not len(ids):
+        return np.zeros(0, ids.dtype), np.zeros(0, np.int32)
+    lo, hi = int(ids.min()), int(ids.max())
+    if hi - lo + 1 > len(ids) or len(ids) >= 2**31:
+        distinct, inverse = np.unique(ids, return_inverse=True)
+        return distinct, inverse.reshape(-1).astype(np.int32)
+    seen = np.zeros(hi - lo + 1, bool)
+    for start in range(0, len(ids), _CHUNK):
+        seen[ids[start:start + _CHUNK] - lo] = True
+    distinct = (np.flatnonzero(seen) + lo).astype(ids.dtype, copy=False)
+    table = np.cumsum(seen, dtype=np.int32)
+    table -= 1
+    del seen
+    out = np.empty(len(ids), np.int32)
+    for start in range(0, len(ids), _CHUNK):
+        out[start:start + _CHUNK] = table[ids[start:start + _CHUNK] - lo]
+    return distinct, out
+
+
 def _interactions(client, since: datetime, until: datetime | None = None):
     """The client's reads, opens and clicks of contents since ``since``: subscriber ids, content
     ids, weights and epoch seconds, as arrays (``apps.mlops.readers``)."""
@@ -56,18 +84,29 @@ class MFConfig:
                    factors=int(params.get("factors_asked", params.get("factors", 32))),
                    regularization=float(params.get("regularization", 0.1)))
 
-    def matrix(self, u, i, w, t, shape, now: float):
-        """The confidence-weighted subscriber x content matrix of the window before ``now``."""
+    def matrix(self, u, i, w, t, shape, now: float, *, in_place: bool = False):
+        """The confidence-weighted subscriber x content matrix of the window before ``now``.
+        ``in_place``: ``w`` becomes the decayed weights when the whole read is the window (no
+        second array of weights; the caller's no longer holds the events' own)."""
         import scipy.sparse as sp
 
         keep = (t >= now - self.days * 86400.0) & (t <= now)
-        if keep.all():
-            keep = slice(None)  # no copy of every array when the whole read is the window
-        weight = w[keep]
+        if keep.all():  # no copy of every array when the whole read is the window
+            weight = w if in_place or self.half_life_days <= 0 else np.empty_like(w)
+        else:
+            u, i, w, t = u[keep], i[keep], w[keep], t[keep]
+            weight = w
+        del keep
         if self.half_life_days > 0:
-            weight = weight * np.exp2((t[keep] - now) / (self.half_life_days * 86400.0))
-        matrix = sp.csr_matrix((weight, (u[keep], i[keep])), shape=shape)
-        matrix.sum_duplicates()
+            # w * 2^((t - now) / half-life), a chunk at a time: no event-sized temporaries
+            scale = self.half_life_days * 86400.0
+            for lo in range(0, len(t), _CHUNK):
+                x = t[lo:lo + _CHUNK] - now
+                x /= scale
+                np.exp2(x, out=x)
+                np.multiply(w[lo:lo + _CHUNK], x, out=weight[lo:lo + _CHUNK])
+        matrix = sp.csr_matrix((weight, (u, i)), shape=shape)
+        matrix.sum_duplicates()  # one subscriber's several events on a content: one cell
         return matrix
 
     def fit_matrix(self, matrix, copy: bool = True):
@@ -118,8 +157,8 @@ def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, 
         else:
             model, _, _ = config.fit(u, i, w, t, shape, split)
             if rankings and name == "challenger":
-                out["rankings"], lifts[name] = _rankings_check(model, cases, u, i, t, shape, split, k=k, delay=delay,
-                                                               horizon=horizon)
+                inputs = _rankings_inputs(u, i, t, shape, split, delay=delay, horizon=horizon)
+                out["rankings"], lifts[name] = _rankings_check(model, cases, inputs, split, k=k)
             else:
                 lifts[name] = lift_at_k(model, cases, k=k)
         out[f"{name}_lift"] = round(float(lifts[name].mean()), 4)
@@ -129,16 +168,23 @@ def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, 
     return out
 
 
-def _mf_refresh_check(active: ModelVersion, u, i, t, sub_ids, shape, now: float, *, k: int, delay: float,
+def _mf_refresh_check(active: ModelVersion, events: list, sub_ids, shape, now: float, *, k: int, delay: float,
                       horizon: float, min_cases: int = 5, rankings: bool = False) -> dict:
     """The same configuration on newer events: the active version itself judged on the contents
-    that came after it was trained (none of which it saw), with no model to train for it."""
+    that came after it was trained (none of which it saw), with no model to train for it.
+    ``events``: [u, i, t], emptied once the cases are drawn from them (when the caller's was the
+    last reference, they are gone before the active version is loaded)."""
     from apps.mlops.selectors import load_mf
     from recsys.holdout import lift_at_k, split_cases
     from recsys.ids import positions
 
     trained_until = float(active.params.get("trained_until", active.created_at.timestamp()))
+    u, i, t = events
+    events.clear()
     cases = split_cases(u, i, t, n_users=shape[0], split=trained_until, delay=delay, horizon=horizon, end=now)
+    inputs = _rankings_inputs(u, i, t, shape, trained_until, delay=delay, horizon=horizon) \
+        if rankings and len(cases) >= min_cases else None
+    del u, i, t
     out = {"split": trained_until, "cases": len(cases), "k": k, "horizon_h": round(horizon / 3600, 2), "refresh": True}
     if len(cases) < min_cases:
         out["why"] = f"{len(cases)} contents after the split, need {min_cases}"
@@ -147,9 +193,8 @@ def _mf_refresh_check(active: ModelVersion, u, i, t, sub_ids, shape, now: float,
     users = np.zeros((shape[0], old.user_factors.shape[1]), dtype=np.float32)
     where = positions(old_subs, sub_ids)
     users[where >= 0] = old.user_factors[where[where >= 0]]
-    if rankings:
-        out["rankings"], lifts = _rankings_check(old, cases, u, i, t, shape, trained_until, k=k, delay=delay,
-                                                 horizon=horizon, user_factors=users)
+    if inputs is not None:
+        out["rankings"], lifts = _rankings_check(old, cases, inputs, trained_until, k=k, user_factors=users)
     else:
         lifts = lift_at_k(old, cases, k=k, user_factors=users)
     lift = round(float(lifts.mean()), 4)
@@ -169,7 +214,18 @@ def _rankings_previous(client, active: ModelVersion | None, now: datetime) -> tu
     return previous, not previous or now.timestamp() - float(previous.get("checked_at", 0)) >= RANKINGS_RECHECK_DAYS * 86400
 
 
-def _rankings_check(model, cases, u, i, t, shape, at: float, *, k: int, delay: float, horizon: float,
+def _rankings_inputs(u, i, t, shape, at: float, *, delay: float, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each user position's long-horizon activity (decayed distinct active days) and usual rate
+    as of ``at``, from the events up to then: what ``_rankings_check`` ranks and divides by."""
+    from recsys.activity import long_horizon_activity
+    from recsys.holdout import usual_rates
+
+    before = t <= at
+    _, active_days = long_horizon_activity(u[before], t[before], n_users=shape[0], now=at)
+    return active_days, usual_rates(u, i, t, n_users=shape[0], until=at, delay=delay, horizon=horizon)
+
+
+def _rankings_check(model, cases, inputs: tuple[np.ndarray, np.ndarray], at: float, *, k: int,
                     user_factors=None) -> tuple[dict, np.ndarray]:
     """Which ranking a client's waves should use until its click model is trained: the affinity
     blend and each single component (``recsys.audience.SINGLE_RANKINGS``) on the same held-out
@@ -178,12 +234,9 @@ def _rankings_check(model, cases, u, i, t, shape, at: float, *, k: int, delay: f
     rates expect: the product's own measure). Another ranking replaces the blend only when its
     improvement is higher with a paired interval above 0. Returns (the summary, the blend's
     lift@k per case)."""
-    from recsys.activity import long_horizon_activity
-    from recsys.holdout import paired_difference, rankings_check, usual_rates
+    from recsys.holdout import paired_difference, rankings_check
 
-    before = t <= at
-    _, active_days = long_horizon_activity(u[before], t[before], n_users=shape[0], now=at)
-    rates = usual_rates(u, i, t, n_users=shape[0], until=at, delay=delay, horizon=horizon)
+    active_days, rates = inputs
     got = rankings_check(model, cases, k=k, activity=active_days, rates=rates, user_factors=user_factors)
     by = {name: {"lift": round(float(v["lift"].mean()), 4),
                  "improvement": round(float(np.nanmean(v["improvement"])), 4) if np.isfinite(v["improvement"]).any() else None}
@@ -235,12 +288,16 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
         run and training_progress(run, 1.0, f"only {len(subs)} interactions; need {min_interactions}")
         return None
     started = clock_s()
-    sub_ids, u = np.unique(subs, return_inverse=True)
-    con_ids, i = np.unique(cons, return_inverse=True)
-    del subs, cons
-    u, i = u.astype(np.int32), i.astype(np.int32)  # positions: half the memory of the ids
+    # positions (int32: half the memory of the ids), each array of ids gone once it has them
+    sub_ids, u = _ids_and_positions(subs)
+    del subs
+    con_ids, i = _ids_and_positions(cons)
+    del cons
     shape = (len(sub_ids), len(con_ids))
-    matrix = config.matrix(u, i, w, t, shape, now.timestamp())
+    refresh = champion == config  # the events' weights serve only this matrix: decayed in place
+    matrix = config.matrix(u, i, w, t, shape, now.timestamp(), in_place=refresh)
+    if refresh:
+        del w
     pairs, coverage = int(matrix.nnz), float(np.mean(np.diff(matrix.indptr) > 0))
     seconds["build"] = clock_s() - started
     # Judged first, on the events (the time split or the refresh check need them, not the new
@@ -250,17 +307,19 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     started = clock_s()
     judge = dict(k=int(policy.first_wave_size), delay=policy.evaluation_delay.total_seconds(),
                  horizon=policy.content_lifetime.total_seconds())
+    n_events = len(u)
     previous, judge["rankings"] = _rankings_previous(client, active, now)
-    if champion == config:  # a refresh: the active version is the held-out evidence for its configuration
-        split = _mf_refresh_check(active, u, i, t, sub_ids, shape, now.timestamp(), **judge)
+    if refresh:  # the active version is the held-out evidence for its configuration
+        events = [u, i, t]
+        del u, i, t
+        split = _mf_refresh_check(active, events, sub_ids, shape, now.timestamp(), **judge)
     else:
         configs = {"challenger": config, **({"champion": champion} if champion is not None else {})}
         split = _mf_time_split(configs, u, i, t, w, shape, now.timestamp(), **judge)
+        del u, i, t, w
     # a new check, or the last one (kept, too, when no held-out content allowed a new one)
     rankings = {**split["rankings"], "checked_at": now.timestamp()} if "rankings" in split else previous
     seconds["evaluate"] = clock_s() - started
-    n_events = len(u)
-    del u, i, w, t
     run and training_progress(run, 0.4, f"fitting ALS on {n_events} events ({shape[0]} subscribers x {shape[1]} contents)")
     started = clock_s()
     model, factors = config.fit_matrix(matrix, copy=False)

@@ -45,8 +45,83 @@ def test_interactions_as_arrays_match_the_rows(client_a, client_b, content_facto
         from apps.events.models import Event as E
 
         qs = E.objects.filter(client=client_a).values_list("subscriber_id", "content_id", "send_id", "send_id").order_by()
-        assert readers._copy_interactions(qs) is None  # NULLs are not fixed-width: refused, the connection still usable
+        assert readers._copy_rows(qs, (">i8",) * 4) is None  # NULLs are not fixed-width: refused, the connection still usable
         assert len(readers.interactions(client=client_a, since=since, weights=weights)) == len(want)
+
+
+def _world(client_a, content_factory, now, n=500):
+    subs = Subscriber.objects.bulk_create([Subscriber(client=client_a, external_id=f"r{i}") for i in range(30)])
+    contents = [content_factory(client_a, f"k{j}") for j in range(4)]
+    rng = np.random.default_rng(1)
+    Event.objects.bulk_create([
+        Event(client=client_a, event_id=f"e{k}", type=["read", "click"][k % 2], subscriber=subs[k % 30], content=contents[k % 4],
+              occurred_at=now - timedelta(days=float(rng.uniform(0, 20)), microseconds=int(rng.integers(0, 10**6))),
+              received_at=now) for k in range(n)])
+    return Event.objects.filter(client=client_a).order_by()
+
+
+def _postgresql_only():
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the binary COPY reader is PostgreSQL's")
+
+
+@pytest.mark.django_db
+def test_copy_times_are_the_databases_epoch_seconds_exactly(client_a, content_factory, now):
+    """The COPY path reads the stored timestamps and makes seconds in numpy; the result is the
+    same float, bit for bit, as EXTRACT(EPOCH ...)::float8 computed by the database."""
+    _postgresql_only()
+    _world(client_a, content_factory, now)
+    weights = {"read": 1.0, "click": 3.0}
+    got = readers.interactions(client=client_a, since=now - timedelta(days=30), weights=weights)
+    qs = Event.objects.filter(client=client_a).annotate(ts=readers.Epoch(readers.F("occurred_at"))).values_list(
+        "subscriber_id", "content_id", "ts").order_by()
+    subs, cons, ts = readers._arrays(qs, (np.int64, np.int64, np.float64))
+    mine, theirs = np.lexsort((got.times, got.contents, got.subscribers)), np.lexsort((ts, cons, subs))
+    assert len(got) == 500
+    np.testing.assert_array_equal(got.subscribers[mine], subs[theirs])
+    np.testing.assert_array_equal(got.times[mine], ts[theirs])  # exactly, not close
+    assert sorted(set(got.weights.tolist())) == [1.0, 3.0]
+
+
+@pytest.mark.django_db
+def test_copy_arrays_grow_and_shrink_whatever_the_first_guess(client_a, content_factory, now):
+    """From the planner's estimate, or from one row (grown by half again and again), and parsed
+    in pieces smaller than a row or spanning many: the same rows, in arrays of their size."""
+    _postgresql_only()
+    qs = _world(client_a, content_factory, now).values_list("subscriber_id", "content_id", "occurred_at", "id")
+    dtypes = (">i8", ">i8", ">i8", ">i8")
+    want = readers._copy_rows(qs, dtypes)
+    assert want is not None and len(want[3]) == 500 and want[0].dtype == np.int64
+    np.testing.assert_array_equal(np.sort(want[3]), np.sort(list(Event.objects.filter(client=client_a).values_list("id", flat=True))))
+    for capacity, flush in [(1, 1), (1, 100), (7, 1000), (10_000, 1 << 20)]:
+        got = readers._copy_rows(qs, dtypes, capacity=capacity, flush=flush)
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a, b)
+            assert a.shape == (500,) and a.flags.owndata and a.dtype.isnative
+    empty = readers._copy_rows(qs.filter(occurred_at__gt=now), dtypes)  # no rows: empty arrays, not a refusal
+    assert empty is not None and [len(a) for a in empty] == [0, 0, 0, 0]
+
+
+@pytest.mark.django_db
+def test_a_failing_copy_raises_and_leaves_the_connection_usable(client_a, content_factory, now):
+    """An error while planning (before any COPY), at the first row, or after some rows have come
+    is the database's error (as Django raises it), and the connection takes the next query."""
+    from django.db import DataError, transaction
+    from django.db.models import ExpressionWrapper, F, IntegerField, Value
+
+    _postgresql_only()
+    events = _world(client_a, content_factory, now)
+    middle = sorted(events.values_list("id", flat=True))[250]
+    late = events.annotate(x=ExpressionWrapper(Value(1) / (F("id") - Value(middle)), output_field=IntegerField()))
+    early = events.annotate(x=ExpressionWrapper(Value(1) / (F("id") - F("id")), output_field=IntegerField()))
+    planned = events.annotate(x=ExpressionWrapper(Value(1) / Value(0), output_field=IntegerField()))
+    for qs in (late, early, planned):
+        with pytest.raises(DataError, match="division by zero"), transaction.atomic():
+            readers._copy_rows(qs.values_list("subscriber_id", "content_id", "x", "id"), (">i8",) * 4, flush=64)
+        assert events.count() == 500
+    assert len(readers.interactions(client=client_a, since=now - timedelta(days=30), weights={"read": 1.0})) == 250
 
 
 @pytest.mark.django_db
