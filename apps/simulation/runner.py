@@ -202,7 +202,9 @@ def first_wave_report(pairs: list, draws: int = 2000) -> dict:
             "ratio": round(float(a.mean() / b.mean()), 3), "ratio_ci95": [round(float(lo), 3), round(float(hi), 3)],
             "share_of_attainable_gain": rounded((a.mean() - r.mean()) / attainable) if attainable > 0 else None,
             "share_of_attainable_gain_ci95": [rounded(g_lo), rounded(g_hi)],
-            "window_share_of_pool": round(float(np.median(share)), 3)}
+            "window_share_of_pool": round(float(np.median(share)), 3),
+            # the waves where the order could matter at all (a window that takes its pool is the truth's)
+            "waves_window_below_pool": int(np.sum(share < 0.999))}
 
 
 def _setup(run: StrategyRun, *, seed: int) -> None:

@@ -28,7 +28,7 @@ def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsy
             first["true_improvement"] / first["truth_ranked_true_improvement"], abs=2e-3)
         assert first["ratio_ci95"][0] <= first["ratio"] <= first["ratio_ci95"][1]
         assert first["random_window_true_improvement"] <= first["truth_ranked_true_improvement"]
-        assert 0 < first["window_share_of_pool"] <= 1
+        assert 0 < first["window_share_of_pool"] <= 1 and 0 <= first["waves_window_below_pool"] <= first["waves"]
     # The reference is the truth's own window from the same pool: the truth-ranked strategy's
     # windows are exactly it (all of the gain over a random window); the others' are below it.
     assert oracle["wave1_vs_truth_ranked"]["ratio"] == pytest.approx(1.0, abs=1e-6)
