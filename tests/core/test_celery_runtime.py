@@ -45,7 +45,8 @@ def test_worker_runs_the_sweep_and_reports_heartbeats(client_a, content_factory,
         deadline = time.time() + 60
         while time.time() < deadline:
             due.refresh_from_db()
-            if due.status == "expired" and any(w["alive"] for w in health.workers_status()):
+            # the sweep expires the content, then records its tick: wait for both (and a heartbeat)
+            if due.status == "expired" and health.check()["beat"]["ok"] and any(w["alive"] for w in health.workers_status()):
                 break
             time.sleep(0.3)
         assert due.status == "expired", "the worker did not run the sweep"
