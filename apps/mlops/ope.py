@@ -41,13 +41,15 @@ def ranker_named(name: str, wave: Wave):
     raise ValueError(f"unknown ranker {name!r}; choose one of {', '.join(RANKERS)}")
 
 
-def logged_waves(*, client_id: int | None = None, since: datetime | None = None):
-    """The explored waves with their pool and delivered sends: (wave, pool, LoggedWave, size)."""
-    waves = Wave.objects.filter(pool__isnull=False).select_related("campaign__content", "campaign__client").order_by("pk")
+def logged_waves(*, client_id: int | None = None, since: datetime | None = None, latest: int | None = None):
+    """The explored waves with their pool and delivered sends: (wave, pool, LoggedWave, size), in
+    the order they were planned (``latest``: only the last so many)."""
+    waves = Wave.objects.filter(pool__isnull=False).select_related("campaign__content", "campaign__client")
     if client_id is not None:
         waves = waves.filter(campaign__client_id=client_id)
     if since is not None:
         waves = waves.filter(created_at__gte=since)
+    waves = sorted(waves.order_by("-pk")[:latest], key=lambda w: w.pk) if latest is not None else waves.order_by("pk")
     for wave in waves:
         rows = list(Send.objects.filter(wave=wave, state=Send.State.SENT, propensity__isnull=False)
                     .values_list("subscriber_id", "propensity", "baseline_ctr", "clicked_at"))
@@ -58,11 +60,16 @@ def logged_waves(*, client_id: int | None = None, since: datetime | None = None)
         yield wave, wave_pool(wave_id=wave.pk), logged, Send.objects.filter(wave=wave).count()
 
 
+def pool_rows(pool: dict) -> CandidateRows:
+    """A wave's kept pool (``campaigns.selectors.wave_pool``) as the candidates its ranker got."""
+    return CandidateRows(ids=pool["ids"], push_sends=pool["push_sends"], push_clicks=pool["push_clicks"],
+                         days_inactive=pool["days_inactive"], language=pool["language"],
+                         reads_decayed=pool.get("reads_decayed"), active_days_decayed=pool.get("active_days_decayed"))
+
+
 def candidate_picks(wave: Wave, pool: dict, ranker, size: int) -> np.ndarray:
     """Whom ``ranker`` would have chosen for this wave, from its pool, at its time."""
-    candidates = CandidateRows(ids=pool["ids"], push_sends=pool["push_sends"], push_clicks=pool["push_clicks"],
-                               days_inactive=pool["days_inactive"], language=pool["language"],
-                               reads_decayed=pool.get("reads_decayed"), active_days_decayed=pool.get("active_days_decayed"))
+    candidates = pool_rows(pool)
     content = wave.campaign.content
     seed = np.array(sorted(readers_of(content_id=content.pk, until=wave.created_at)), dtype=np.int64)
     rng = np.random.default_rng([zlib.crc32(f"ope/{content.external_id}".encode()), wave.number])
@@ -80,7 +87,7 @@ def ope_compare(*, client_id: int, since: datetime, rankers: dict, level: float 
     since ``since``): for each name, its estimated click improvement and interval, the waves it
     could rank and the explored clicks the estimate rests on (None: no wave to judge it on).
     ``rankers``: name -> a function of a wave giving the ranker as it would have ranked it."""
-    logged = list(logged_waves(client_id=client_id, since=since))[-max_waves:]
+    logged = list(logged_waves(client_id=client_id, since=since, latest=max_waves))
     out = {}
     for name, make in rankers.items():
         waves, picks = [], []

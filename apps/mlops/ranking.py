@@ -286,9 +286,10 @@ class DAERanker(_DailyFit):
             keep = np.sort(np.argsort(-np.asarray(x.sum(axis=0)).ravel(), kind="stable")[:self.max_items])
             x, con_ids = sp.csr_matrix(x[:, keep]), con_ids[keep]
         category = dict(Content.objects.filter(pk__in=con_ids.tolist()).values_list("pk", "category"))
-        names = sorted({category.get(int(c)) or "" for c in con_ids})
-        cats = sp.csr_matrix((np.ones(len(con_ids)), (np.arange(len(con_ids)),
-                                                       [names.index(category.get(int(c)) or "") for c in con_ids])),
+        of = [category.get(int(c)) or "" for c in con_ids]
+        names = sorted(set(of))
+        column = {name: n for n, name in enumerate(names)}
+        cats = sp.csr_matrix((np.ones(len(con_ids)), (np.arange(len(con_ids)), [column[c] for c in of])),
                              shape=(len(con_ids), len(names)))
         model = LinearDAE(l2=self.l2, dropout=self.dropout).fit(x, cats) if x.shape[1] else None
         return model, sub_ids, x, names

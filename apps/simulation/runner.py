@@ -152,7 +152,8 @@ def _first_wave_reference(run: StrategyRun) -> None:
     of what was attainable."""
     from apps.campaigns.models import Wave
     from apps.campaigns.selectors import wave_pool, wave_window
-    from apps.contents.selectors import content_language
+    from apps.mlops.ope import pool_rows
+    from apps.mlops.ranking import prefer_language
 
     for wave in (Wave.objects.filter(campaign__client=run.client, number=1, pk__gt=run.last_first_wave)
                  .select_related("campaign__content").order_by("pk")):
@@ -162,10 +163,7 @@ def _first_wave_reference(run: StrategyRun) -> None:
         window, _ = wave_window(wave=wave)
         if pool is None or not len(window) or content.external_id not in run.content_index:
             continue
-        ids = pool["ids"]
-        fits = (pool["language"] == content_language(content)) | (pool["language"] == "")
-        if fits.sum() >= min(wave.planned_size, len(ids)) and not fits.all():  # as ``prefer_language``
-            ids = ids[fits]
+        ids = prefer_language(pool_rows(pool), content, wave.planned_size).ids  # as the ranker got them
         c, at = run.content_index[content.external_id], run.world.seconds(wave.created_at)
         mine = np.array([run.index_of_id[i] for i in window.tolist()], dtype=np.int64)
         everyone = np.array([run.index_of_id[i] for i in ids.tolist()], dtype=np.int64)
