@@ -70,6 +70,7 @@ __all__ = [
     "select_audience_batch",
     "component_scores",
     "click_features",
+    "click_features_without_model",
     "PRODUCT_WEIGHTS",
     "SINGLE_RANKINGS",
     "product_rank",
@@ -345,6 +346,39 @@ def click_features(
         "active_days_decayed": cands.active_days_decayed[sel] if cands.active_days_decayed is not None else missing,
     }
     return np.column_stack([cols[name] for name in names]).astype(np.float32)
+
+
+def click_features_without_model(
+    n: int,
+    *,
+    baseline_ctr: np.ndarray | None = None,
+    days_inactive: np.ndarray | None = None,
+    age_hours: float = 0.0,
+    hour: int = 12,
+    reads_decayed: np.ndarray | None = None,
+    active_days_decayed: np.ndarray | None = None,
+    names: Sequence[str] = CLICK_FEATURES,
+) -> np.ndarray:
+    """Rows of ``CLICK_FEATURES`` for ``n`` people ranked without a trained model (the
+    interim ranker): what is known of them without factors, the ten model components missing
+    (NaN, which LightGBM treats as missing, not as an average score of 0). A client's first
+    waves then teach its click model how usual CTR, inactivity, habit, the content's age and the
+    hour bear on clicks before any factor exists."""
+    missing = np.full(n, np.nan, np.float32)
+
+    def given(v):
+        return missing if v is None else np.asarray(v, dtype=np.float32)
+
+    cols = {name: missing for name in names}
+    cols.update({
+        "baseline_ctr": given(baseline_ctr),
+        "days_inactive": given(days_inactive),
+        "content_age_h": np.full(n, age_hours, np.float32),
+        "hour": np.full(n, hour, np.float32),
+        "reads_decayed": given(reads_decayed),
+        "active_days_decayed": given(active_days_decayed),
+    })
+    return np.column_stack([cols[name] for name in names]).astype(np.float32) if names else np.zeros((n, 0), np.float32)
 
 
 def _merge_top(best_idx, best_val, idx, val, depth):

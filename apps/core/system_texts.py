@@ -98,8 +98,9 @@ _PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p + r"\Z"), msg) for p
      _("only %(n)s clicks on sends with features; need %(need)s")),
     (r"no send with features has matured since the active click model",
      _("no send with features has matured since the active click model")),
-    (rf"(?P<n>{N}) clicks after the split: need (?P<need>{N}) that neither model trained on",
-     _("%(n)s clicks after the split: need %(need)s that neither model trained on")),
+    (rf"(?P<n>{N}) clicks to train on and (?P<test>{N}) after them that neither model trained on; "
+     rf"need (?P<need>{N}) and (?P<need_test>{N})",
+     _("%(n)s clicks to train on and %(test)s after them that neither model trained on; need %(need)s and %(need_test)s")),
     (rf"fitting on (?P<n>{N}) sends \((?P<clicks>{N}) clicks\)", _("fitting on %(n)s sends (%(clicks)s clicks)")),
     (rf"only (?P<n>{N}) finished campaigns; need (?P<need>{N})", _("only %(n)s finished campaigns; need %(need)s")),
     (rf"features of (?P<n>{N}) campaigns", _("features of %(n)s campaigns")),

@@ -67,7 +67,34 @@ class InterimRanker:
         top = np.argpartition(-total, k - 1)[:k]
         top = top[np.argsort(-total[top], kind="stable")]
         return Ranked(candidates.ids[top], total[top],
-                      {"category_affinity": affinity[top], "coreading": coread[top]}, self.name)
+                      {"category_affinity": affinity[top], "coreading": coread[top]}, self.name,
+                      _features_without_model(candidates, content, now))
+
+
+def _features_without_model(candidates: CandidateRows, content, now) -> Callable:
+    """``Ranked.features_of`` for a wave ranked without a trained model: the click model's rows
+    with what is known of the people without factors (``recsys.audience.click_features_without_model``),
+    so a client's first waves, before any MF version, already teach its click model."""
+    def features_of(ids: np.ndarray):
+        from recsys.activity import decayed_at
+        from recsys.audience import click_features_without_model
+        from recsys.click import CLICK_FEATURES
+        from recsys.ramp import fit_population_prior, smoothed_ctr
+
+        ids = np.asarray(ids, dtype=np.int64)
+        where = positions(candidates.ids, ids)
+        known = where >= 0
+        rows = candidates.take(where[known])
+        a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends)
+        created = getattr(content, "created_at", None) or now
+        activity = {name: None if getattr(rows, name) is None else decayed_at(getattr(rows, name), now.timestamp())
+                    for name in ("reads_decayed", "active_days_decayed")}
+        x = click_features_without_model(len(rows), baseline_ctr=smoothed_ctr(rows.push_clicks, rows.push_sends, a, b),
+                                         days_inactive=rows.days_inactive, hour=now.hour,
+                                         age_hours=max((now - created).total_seconds(), 0.0) / 3600, **activity)
+        return ids[known], x, CLICK_FEATURES
+
+    return features_of
 
 
 def _read_counts(sql: str, params: list, ids: np.ndarray) -> np.ndarray:

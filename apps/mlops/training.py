@@ -483,8 +483,8 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
             break
     test = t > split
     if y[test].sum() < min_test_clicks or y[~test].sum() < min_clicks or y[~test].all():
-        run and training_progress(run, 1.0, f"{int(y[test].sum())} clicks after the split: need {min_test_clicks} "
-                                            f"that neither model trained on")
+        run and training_progress(run, 1.0, f"{int(y[~test].sum())} clicks to train on and {int(y[test].sum())} after "
+                                            f"them that neither model trained on; need {min_clicks} and {min_test_clicks}")
         return None
     run and training_progress(run, 0.3, f"fitting on {int((~test).sum())} sends ({int(y[~test].sum())} clicks)")
     model = ClickModel(ClickParams(num_threads=ml_threads())).fit(x[~test], y[~test], g[~test], weights=w[~test])
@@ -502,9 +502,10 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         mf = active_version(client, ModelKind.MF)
         order = chosen_ranking(mf) if mf is not None else "affinity"
         col = {name: n for n, name in enumerate(CLICK_FEATURES)}
-        score = {"mf": x[test, col["mf_z"]], "lookalike": x[test, col["lookalike_z"]],
-                 "activity": np.nan_to_num(x[test, col["active_days_decayed"]], nan=0.0)}.get(
-            order, x[test, col["mf_z"]] + x[test, col["lookalike_z"]])
+        # (rows of waves ranked before any MF version have no model columns: NaN, counted as 0)
+        z = {name: np.nan_to_num(x[test, col[name]], nan=0.0) for name in ("mf_z", "lookalike_z", "active_days_decayed")}
+        score = {"mf": z["mf_z"], "lookalike": z["lookalike_z"], "activity": z["active_days_decayed"]}.get(
+            order, z["mf_z"] + z["lookalike_z"])
         old_auc = roc_auc(y[test], score, w[test])
     metrics = {"auc": round(float(new_auc), 4), "sends": int((~test).sum()), "clicks": int(y[~test].sum()),
                "test_sends": int(test.sum()), "test_clicks": int(y[test].sum()),
