@@ -86,7 +86,7 @@ def campaign_launch(*, content: Content, user=None, now: datetime | None = None,
     return campaign
 
 
-def _seed_ids(campaign: Campaign, now: datetime) -> np.ndarray:
+def campaign_seed_ids(campaign: Campaign, now: datetime) -> np.ndarray:
     """The look-alike seed: the content's early readers and everyone who clicked a wave so far."""
     ids = readers_of(content_id=campaign.content_id, until=now) | outbox.clickers_of(campaign_id=campaign.pk)
     return np.array(sorted(ids), dtype=np.int64)
@@ -186,7 +186,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     candidates = outbox.eligible_candidates(client=client, content_id=content.pk, now=now,
                                             segment=Segment.from_json(campaign.segment), cap_window=policy.cap_window,
                                             quiet_start=policy.quiet_hours_start, quiet_end=policy.quiet_hours_end)
-    seed = _seed_ids(campaign, now)
+    seed = campaign_seed_ids(campaign, now)
     if len(seed):  # the seed already has the content: look-alikes only
         candidates = candidates.take(~np.isin(candidates.ids, seed))
     # Seeded by what the campaign is, not by row ids, so a rerun of the same world draws the same.

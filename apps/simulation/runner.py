@@ -29,8 +29,16 @@ STRATEGIES = ("product", "random", "oracle")
 # histories (``apps.mlops.ranking.DAERanker``) and text similarity to what people read
 # (``apps.mlops.ranking.ContentRanker``).
 EXTRA_STRATEGIES = ("activity", "dae", "content")
-ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES
+# Yardsticks of the weekly slot (docs/simulator.md, "The weekly slot"): ``hindsight`` (each
+# person's best content of the week, knowing the week ahead and the truth), ``universal`` (the
+# week's best-liked content broadcast to everyone eligible) run straight against the world;
+# ``oracle_first_come`` is the truth-ranked audience spending slots first-come, as the product does.
+REFERENCE_STRATEGIES = ("hindsight", "universal", "oracle_first_come")
+ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES
+DIRECT_STRATEGIES = ("hindsight", "universal")  # no product: pushed by recsys.simulate.reference
 STATE_INACTIVE = 2  # index into recsys.simulate STATES (active, lapsing, inactive)
+STEADY_DAYS = 14  # share_of_hindsight_steady counts pushes from this day on
+PUSH_DELAY_S = 1800.0  # the references push when the product's evaluation would (30 minutes)
 
 
 class SimProvider:
@@ -91,9 +99,13 @@ class StrategyRun:
     last_pool: int = 0
     first_waves: list = field(default_factory=list)    # (true improvement of wave 1, of the truth-ranked same-size pick)
     last_first_wave: int = 0
+    ranker_for: object = None                          # the strategy's client -> ranker (None: the product's)
+    pool_tops: list = field(default_factory=list)      # the ranker's top tenth of a first wave's pool, as first_waves
 
 
 OPE_RANKERS = ("uniform", "interim")
+POOL_TOP_SHARE = 0.1  # the share of a first wave's pool its ranker is judged on (pool_top_tenth_vs_truth)
+POOL_TOP_MIN = 100  # pools smaller than this are not judged so
 
 
 @dataclass(frozen=True)
@@ -154,6 +166,8 @@ def _first_wave_reference(run: StrategyRun) -> None:
     from apps.campaigns.selectors import wave_pool, wave_window
     from apps.mlops.ope import pool_rows
     from apps.mlops.ranking import prefer_language
+    from apps.mlops.ranking import ranker_for as product_ranker_for
+    from apps.orchestration.engine import campaign_seed_ids
 
     for wave in (Wave.objects.filter(campaign__client=run.client, number=1, pk__gt=run.last_first_wave)
                  .select_related("campaign__content").order_by("pk")):
@@ -169,8 +183,22 @@ def _first_wave_reference(run: StrategyRun) -> None:
         everyone = np.array([run.index_of_id[i] for i in ids.tolist()], dtype=np.int64)
         best = run.world.oracle_rank(c, everyone, len(mine), at=at)
         # a window drawn at random from the pool: the pool's own true improvement (in expectation)
+        pool_truth = run.world.true_improvement(c, everyone, at=at)
         run.first_waves.append((run.world.true_improvement(c, mine, at=at), run.world.true_improvement(c, best, at=at),
-                                run.world.true_improvement(c, everyone, at=at), len(mine) / len(everyone)))
+                                pool_truth, len(mine) / len(everyone)))
+        # The ranking itself, whatever the cap left of the pool: the ranker, as it stood, asked for
+        # the top tenth of the same pool, against the truth's top tenth.
+        k = int(np.ceil(POOL_TOP_SHARE * len(everyone)))
+        if len(everyone) >= POOL_TOP_MIN:
+            ranker = (run.ranker_for or product_ranker_for)(run.client)
+            rows = prefer_language(pool_rows(pool), content, wave.planned_size)
+            ranked = ranker.rank(candidates=rows, content=content, seed_ids=campaign_seed_ids(wave.campaign, wave.created_at),
+                                 k=k, now=wave.created_at, rng=np.random.default_rng(wave.pk))
+            top = np.array([run.index_of_id[int(i)] for i in np.asarray(ranked.ids)[:k]], dtype=np.int64)
+            if len(top):
+                run.pool_tops.append((run.world.true_improvement(c, top, at=at),
+                                      run.world.true_improvement(c, run.world.oracle_rank(c, everyone, len(top), at=at), at=at),
+                                      pool_truth, len(top) / len(everyone)))
 
 
 def first_wave_report(pairs: list, draws: int = 2000) -> dict:
@@ -330,7 +358,7 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         if retrain:  # every strategy on the same schedule: at the start and every simulated night
             models_retrain(client=run.client, now=run.now)
             rounds += 1
-    ranker_for = _ranker_for(strategy, run)
+    ranker_for = run.ranker_for = _ranker_for(strategy, run)
     dispatch = _dispatcher(SimProvider(run))
     steps = int(days * 24 * 60 / step_minutes)
     for n in range(1, steps + 1):
@@ -346,7 +374,8 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         if progress and n % 36 == 0:
             progress(strategy, n / steps)
     report = {**measure(run), "retraining_rounds": rounds, "models": _models_report(run),
-              "wave1_vs_truth_ranked": first_wave_report(run.first_waves)}
+              "wave1_vs_truth_ranked": first_wave_report(run.first_waves),
+              "pool_top_tenth_vs_truth": first_wave_report(run.pool_tops)}
     if ope_check:
         report["ope_check"] = ope_check_report(run)
     return report
@@ -366,8 +395,8 @@ def _ranker_for(strategy: str, run: StrategyRun):
             version = active_version(client, ModelKind.MF)
             return ModelRanker(version, None, ranking="activity") if version is not None else InterimRanker()
         return activity
-    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run), "dae": DAERanker(),
-              "content": ContentRanker()}.get(strategy)
+    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run), "oracle_first_come": OracleRanker(run),
+              "dae": DAERanker(), "content": ContentRanker()}.get(strategy)
     return (lambda client: ranker) if ranker is not None else None
 
 
@@ -491,13 +520,6 @@ def measure(run: StrategyRun) -> dict:
         marginal_below += bool(truth < floor)
     inactive_pushes = log.state == STATE_INACTIVE
     back = np.unique(log.subscriber[inactive_pushes & np.isfinite(log.clicked_at)])
-    weeks = int(math.ceil(world.seconds(run.now) / (7 * 86400)))
-    last_week = max(weeks - 1, 0)
-    active = world.weekly_active(last_week)
-    hold = world.subscribers.holdout
-    treated = ~hold & world.subscribers.push_opt_in
-    p1, n1, p0, n0 = active[treated].mean(), treated.sum(), active[hold].mean(), max(hold.sum(), 1)
-    se = math.sqrt(p1 * (1 - p1) / max(n1, 1) + p0 * (1 - p0) / n0)
     delivered = log.delivered
     truth_improvement = float(np.isfinite(log.clicked_at[delivered]).sum() / log.usual_ctr[delivered].sum()) if delivered.any() else None
     est = np.array(list(Send.objects.filter(campaign__client=run.client, state="sent").values_list("baseline_ctr", flat=True)))
@@ -520,8 +542,8 @@ def measure(run: StrategyRun) -> dict:
         "click_improvement_all": round(all_clicks / all_expected, 3) if all_expected else None,
         "clicks_per_1000": round(1000 * all_clicks / pushes, 2) if pushes else None,
         "inactive_back_per_1000": round(1000 * len(back) / pushes, 2) if pushes else None,
-        "wau": {"week": last_week, "treated": round(float(p1), 4), "holdout": round(float(p0), 4),
-                "lift": round(float(p1 - p0), 4), "ci95": [round(float(p1 - p0 - 1.96 * se), 4), round(float(p1 - p0 + 1.96 * se), 4)]},
+        "wau": wau_lift(world, world.seconds(run.now)),
+        **expected_outcomes(log),
         "ramp": {"below_floor": below, "expanded_below_floor": below_exp, "above_target": above, "expanded_above_target": above_exp,
                  "expanded_share_below_floor": round(below_exp / below, 4) if below else None,
                  "expanded_share_above_target": round(above_exp / above, 4) if above else None,
@@ -530,6 +552,83 @@ def measure(run: StrategyRun) -> dict:
         "per_content": {"contents": len(own), "median_improvement": round(float(np.median(own)), 3) if own else None,
                         "top_content_push_share": round(top / pushes, 4) if pushes else None},
     }
+
+
+def wau_lift(world: World, now_s: float) -> dict:
+    """Weekly actives in the last (running) week among the pushable people against the holdout's,
+    with a normal 95% interval of the difference."""
+    last_week = max(int(math.ceil(now_s / (7 * 86400))) - 1, 0)
+    active = world.weekly_active(last_week)
+    hold = world.subscribers.holdout
+    treated = ~hold & world.subscribers.push_opt_in
+    p1, n1, p0, n0 = active[treated].mean(), treated.sum(), active[hold].mean(), max(hold.sum(), 1)
+    se = math.sqrt(p1 * (1 - p1) / max(n1, 1) + p0 * (1 - p0) / n0)
+    return {"week": last_week, "treated": round(float(p1), 4), "holdout": round(float(p0), 4),
+            "lift": round(float(p1 - p0), 4), "ci95": [round(float(p1 - p0 - 1.96 * se), 4), round(float(p1 - p0 + 1.96 * se), 4)]}
+
+
+def expected_outcomes(log) -> dict:
+    """What a strategy's pushes were worth by the truth at send time (the world's click
+    probability of each delivered push, not the clicks drawn): ``expected_clicks``, and
+    ``expected_reactivations``, the same over the pushes to people inactive when sent; over the
+    whole run and from day ``STEADY_DAYS`` on (``_steady``)."""
+    delivered = log.delivered
+    inactive = delivered & (log.state == STATE_INACTIVE)
+    steady = log.sent_at >= STEADY_DAYS * 86400.0
+    return {"expected_clicks": round(float(log.p[delivered].sum()), 2),
+            "expected_reactivations": round(float(log.p[inactive].sum()), 2),
+            "expected_clicks_steady": round(float(log.p[delivered & steady].sum()), 2),
+            "expected_reactivations_steady": round(float(log.p[inactive & steady].sum()), 2)}
+
+
+def run_direct(strategy: str, *, subscribers: int, days: float, seed: int, difficulty, start: datetime | None = None) -> dict:
+    """A yardstick pushed straight into its own copy of the world (no product): ``hindsight``
+    (``recsys.simulate.reference.run_hindsight``, once per objective: its report is the
+    clicks-objective run's, with the reactivations-objective run's outcomes beside) or
+    ``universal`` (``run_universal``)."""
+    from recsys.simulate.reference import run_hindsight, run_universal
+
+    extra = {"start": start} if start is not None else {}
+
+    def world():
+        return World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty, **extra))
+
+    until = days * 86400.0
+    if strategy == "hindsight":
+        w = world()
+        log = run_hindsight(w, until=until, push_delay_s=PUSH_DELAY_S)
+        other = run_hindsight(world(), until=until, objective="reactivations", push_delay_s=PUSH_DELAY_S)
+        extra_out = {"reactivations_objective": expected_outcomes(other)}
+    elif strategy == "universal":
+        w = world()
+        log, chosen = run_universal(w, until=until, push_delay_s=PUSH_DELAY_S)
+        extra_out = {"broadcasts": chosen}
+    else:
+        raise ValueError(f"strategy: {strategy!r} is not pushed directly")
+    delivered = log.delivered
+    clicks = np.isfinite(log.clicked_at[delivered])
+    return {"pushes": int(delivered.sum()), "contents": int(len(np.unique(log.content[delivered]))),
+            "click_improvement_true_ctr": round(float(clicks.sum() / log.usual_ctr[delivered].sum()), 3) if delivered.any() else None,
+            "wau": wau_lift(w, until), **expected_outcomes(log), **extra_out}
+
+
+def _hindsight_shares(strategies: dict, hindsight: dict) -> None:
+    """Add to each strategy's report its share of the hindsight optimum's expected clicks and
+    reactivations (``share_of_hindsight``), over the run and from day ``STEADY_DAYS`` on. Each
+    denominator is the better of the two hindsight runs on that number (each optimizes one
+    objective with the week-start states: the clicks run can get a little more reactivations)."""
+    other = hindsight["reactivations_objective"]
+
+    def best(key):
+        return max(hindsight[key], other[key])
+
+    for report in strategies.values():
+        for suffix, name in (("", "share_of_hindsight"), ("_steady", "share_of_hindsight_steady")):
+            out = {}
+            for objective, key in (("clicks", "expected_clicks"), ("reactivations", "expected_reactivations")):
+                ref = best(key + suffix)
+                out[objective] = round(report[key + suffix] / ref, 4) if ref > 0 else None
+            report[name] = out
 
 
 def simulate(*, subscribers: int, days: float, seed: int = 0, seeds=None, difficulty="default", strategies=STRATEGIES,
@@ -589,16 +688,24 @@ def _spread(strategies: list[dict]) -> dict:
 def _simulate_one(*, subscribers: int, days: float, seed: int, difficulty, strategies, keep: bool, retrain: bool,
                   progress, start: datetime | None, ope_check: bool = False) -> dict:
     out = {"settings": {"subscribers": subscribers, "days": days, "seed": seed, "difficulty": difficulty}, "strategies": {}}
+    # the yardstick every strategy's share is measured against (cheap: no product in it)
+    hindsight = run_direct("hindsight", subscribers=subscribers, days=days, seed=seed, difficulty=difficulty, start=start)
     for strategy in strategies:
+        if strategy in DIRECT_STRATEGIES:
+            out["strategies"][strategy] = hindsight if strategy == "hindsight" else run_direct(
+                strategy, subscribers=subscribers, days=days, seed=seed, difficulty=difficulty, start=start)
+            continue
         with transaction.atomic():
             out["strategies"][strategy] = run_strategy(strategy, subscribers=subscribers, days=days, seed=seed,
                                                        difficulty=difficulty, retrain=retrain, progress=progress,
                                                        start=start, ope_check=ope_check)
             if not keep:
                 transaction.set_rollback(True)
+    _hindsight_shares(out["strategies"], hindsight)
     ramp = {"below_floor": 0, "expanded_below_floor": 0, "above_target": 0, "expanded_above_target": 0,
             "expansions": 0, "marginal_below_floor": 0}
-    for s in out["strategies"].values():
+    ramped = {name: s for name, s in out["strategies"].items() if "ramp" in s}  # the yardsticks have no ramp
+    for s in ramped.values():
         for k in ramp:
             ramp[k] += s["ramp"][k]
     out["ramp"] = {
@@ -611,7 +718,7 @@ def _simulate_one(*, subscribers: int, days: float, seed: int, difficulty, strat
         "marginal_below_floor_share": round(ramp["marginal_below_floor"] / ramp["expansions"], 4) if ramp["expansions"] else None,
         "per_strategy": {name: {key: s["ramp"][key] for key in ("expanded_share_below_floor", "expanded_share_above_target",
                                                                 "expansions", "marginal_below_floor_share")}
-                         for name, s in out["strategies"].items()},
+                         for name, s in ramped.items()},
     }
     product = out["strategies"].get("product", {})
     out["holdout"] = {"wau_lift": product.get("wau", {}).get("lift"), "ci95": product.get("wau", {}).get("ci95")}

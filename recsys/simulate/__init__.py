@@ -22,7 +22,7 @@ from recsys.simulate.calibration import DIFFICULTY_PRESETS, SOURCES, STATES, Cal
 from recsys.simulate.measure import (
     ContentTable, Lift, PushSummary, by_content, poisson_interval, summarize, weekly_active_lift,
 )
-from recsys.simulate.reference import run_reference
+from recsys.simulate.reference import run_hindsight, run_reference, run_universal
 from recsys.simulate.world import (
     DAY, HOUR, WEEK, Activity, ContentSpec, Events, PushLog, Subscribers, World, WorldConfig,
 )
@@ -30,5 +30,5 @@ from recsys.simulate.world import (
 __all__ = [
     "Activity", "Calibration", "ContentSpec", "ContentTable", "by_content", "DAY", "DIFFICULTY_PRESETS", "Events", "HOUR", "Lift",
     "PushLog", "PushSummary", "SOURCES", "STATES", "Subscribers", "WEEK", "World", "WorldConfig",
-    "poisson_interval", "run_reference", "summarize", "weekly_active_lift",
+    "poisson_interval", "run_hindsight", "run_reference", "run_universal", "summarize", "weekly_active_lift",
 ]

@@ -1,4 +1,5 @@
-"""Reference strategies run directly against the world (no product): random and oracle.
+"""Reference strategies run directly against the world (no product): random and oracle
+first-come, the hindsight optimum of the weekly slots, and the universal broadcast.
 
 They bound what the product can do: ``random`` is the floor (click improvement about 1),
 ``oracle`` the ceiling (it knows every true click probability). Both respect the product's rules
@@ -7,6 +8,9 @@ per 7 days, one wave per content sent ``push_delay_s`` after the content is crea
 
     log = run_reference(world, "oracle", until=7 * DAY, audience_size=500)
     summarize(log)
+
+``run_hindsight`` and ``run_universal`` know the week ahead (``World.upcoming``): they are
+yardsticks, not strategies anyone could run.
 
 Pure library: numpy only.
 """
@@ -17,9 +21,12 @@ from typing import Callable
 
 import numpy as np
 
+from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import DAY, PushLog, World
 
-__all__ = ["Strategy", "oracle", "random", "run_reference"]
+__all__ = ["OBJECTIVES", "Strategy", "oracle", "random", "run_hindsight", "run_reference", "run_universal"]
+
+OBJECTIVES = ("clicks", "reactivations")
 
 Strategy = Callable[[World, int, np.ndarray, int, np.random.Generator], np.ndarray]
 
@@ -68,3 +75,89 @@ def run_reference(world: World, strategy: str | Strategy, *, until: float, audie
             break
     log = world.push_log()
     return log.select(np.arange(len(log)) >= first_log)
+
+
+def _pushable(world: World) -> np.ndarray:
+    s = world.subscribers
+    return np.flatnonzero(s.push_opt_in & ~s.holdout)
+
+
+def _weeks(world: World, until: float, week_s: float):
+    """(start, end, contents created in it) of each planning week from now to ``until``."""
+    start = world.now
+    while start < until:
+        end = min(start + week_s, until)
+        yield start, end, list(world.upcoming(end, since=start))
+        start = end
+
+
+def _send_plan(world: World, plan: list[tuple[float, int, np.ndarray]], last_push: np.ndarray) -> None:
+    """Push each (time, content, people) in time order, advancing the world to each time."""
+    for at, c, people in sorted(plan, key=lambda x: (x[0], x[1])):
+        if len(people):
+            world.advance(max(at, world.now))
+            world.push(c, people, at)
+            last_push[people] = at
+
+
+def run_hindsight(world: World, *, until: float, objective: str = "clicks", push_delay_s: float = 1800.0,
+                  cap_s: float = 7 * DAY, week_s: float = 7 * DAY) -> PushLog:
+    """The hindsight optimum of the weekly slot: at the start of each week, knowing every content
+    the week will bring and the truth, each pushable person gets the one content of the week
+    whose push is worth most to the objective ("clicks": the true click probability;
+    "reactivations": the same for people inactive at the week's start, nothing for the others),
+    sent ``push_delay_s`` after it is created, if that is at least ``cap_s`` after their last push.
+
+    With one push per person per ``cap_s`` and no limit per content, the week's assignment that
+    maximizes the objective is each person's best content: exact for the week. Two
+    approximations, both in its favour or neutral: the values use everyone's state at the week's
+    start (states move with clicks and weekly transitions), and weeks are planned one at a
+    time (a push late in one week can block the start of the next: the rolling cap is kept, the
+    plan across weeks is not jointly optimal). Returns the pushes made by this run."""
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}")
+    people = _pushable(world)
+    last_push = np.full(world.n, -np.inf)
+    first_log = len(world.push_log())
+    for _, end, specs in _weeks(world, until, week_s):
+        if specs and len(people):
+            send = np.array([c.created_at + push_delay_s for c in specs])
+            value = np.empty((len(people), len(specs)), np.float32)
+            for j, (spec, at) in enumerate(zip(specs, send)):
+                value[:, j] = world.click_prob_ahead(spec.index, people, at)
+            if objective == "reactivations":
+                value[world.activity_state()[people] != INACTIVE] = 0.0
+            value[send[None, :] < last_push[people][:, None] + cap_s] = -1.0   # the rolling cap
+            best = value.argmax(axis=1)
+            worth = value[np.arange(len(people)), best] > 0
+            _send_plan(world, [(float(send[j]), specs[j].index, people[worth & (best == j)]) for j in range(len(specs))],
+                       last_push)
+        world.advance(max(end, world.now))
+    log = world.push_log()
+    return log.select(np.arange(len(log)) >= first_log)
+
+
+def run_universal(world: World, *, until: float, push_delay_s: float = 1800.0, cap_s: float = 7 * DAY,
+                  week_s: float = 7 * DAY) -> tuple[PushLog, list[dict]]:
+    """The broadcast yardstick: once a week, the week's content that everybody likes most (the
+    highest mean true click probability over every pushable person, knowing the week ahead) is
+    sent to every eligible person ``push_delay_s`` after it is created; nothing else is pushed.
+    Returns the pushes and, per week, the content chosen with its quality's percentile among
+    the week's contents."""
+    people = _pushable(world)
+    last_push = np.full(world.n, -np.inf)
+    first_log = len(world.push_log())
+    chosen = []
+    for _, end, specs in _weeks(world, until, week_s):
+        if specs and len(people):
+            send = np.array([c.created_at + push_delay_s for c in specs])
+            liked = np.array([world.click_prob_ahead(c.index, people, at).mean() for c, at in zip(specs, send)])
+            j = int(np.argmax(liked))
+            quality = np.array([c.quality for c in specs])
+            chosen.append({"content": specs[j].external_id, "mean_click_prob": float(liked[j]),
+                           "quality_percentile": float((quality < quality[j]).mean() * 100)})
+            eligible = people[last_push[people] <= send[j] - cap_s]
+            _send_plan(world, [(float(send[j]), specs[j].index, eligible)], last_push)
+        world.advance(max(end, world.now))
+    log = world.push_log()
+    return log.select(np.arange(len(log)) >= first_log), chosen

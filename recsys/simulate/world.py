@@ -685,12 +685,34 @@ class World:
     def true_click_prob(self, content, subscribers, at=None) -> np.ndarray:
         """Click probability of a push sent ``at`` (default: at the content's creation), given
         everyone's current state."""
-        c = self._content_index(content)
-        subs = self._subs(subscribers)
+        return self._click_prob(self._content_index(content), self._subs(subscribers), at)
+
+    def _click_prob(self, c: int, subs: np.ndarray, at=None) -> np.ndarray:
         at = self._c_created[c] if at is None else self.seconds(at)
         cal = self.params.cal
         return np.minimum(cal.p_max, self._ctr_now(subs) * self._affinity(c, subs)
                           * self._c_quality[c] * self._freshness(c, at))
+
+    # -- the future, for references that know it ------------------------------------------------
+
+    def upcoming(self, until, since=None) -> tuple[ContentSpec, ...]:
+        """The contents created from ``since`` (default: now) until ``until``, published or not:
+        for references that know the future (the hindsight optimum). Nothing else is drawn: each
+        day's contents come from that day's own random stream, so a world that peeks is the same
+        world as one that does not."""
+        until = self.seconds(until)
+        since = self.now if since is None else self.seconds(since)
+        while self._days_done * DAY < until:
+            self._gen_day(self._days_done)
+        return tuple(c for c in self._contents if since <= c.created_at < until)
+
+    def click_prob_ahead(self, content: int, subscribers, at) -> np.ndarray:
+        """``true_click_prob`` of a content returned by ``upcoming`` (published or not), with
+        everyone's current state."""
+        c = int(content)
+        if not 0 <= c < len(self._contents):
+            raise KeyError(f"content {content!r} is not known yet: ask upcoming() first")
+        return self._click_prob(c, self._subs(subscribers), at)
 
     def true_improvement(self, content, subscribers, at=None) -> float:
         """Expected clicks / sum of usual CTRs for this audience (the ramp's true improvement)."""

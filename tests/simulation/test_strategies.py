@@ -35,3 +35,12 @@ def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsy
     assert oracle["wave1_vs_truth_ranked"]["share_of_attainable_gain"] == pytest.approx(1.0, abs=1e-6)
     for s in (activity, dae, content):
         assert 0 < s["wave1_vs_truth_ranked"]["ratio"] < 1
+    # The ranking on every first wave's whole pool (the cap leaves most windows their whole pool):
+    # each ranker's top tenth against the truth's top tenth of the same pool; the truth's is it.
+    for s in (oracle, activity, dae, content):
+        top = s["pool_top_tenth_vs_truth"]
+        assert top["waves"] > 0 and top["waves_window_below_pool"] == top["waves"], top
+        assert top["random_window_true_improvement"] < top["truth_ranked_true_improvement"]
+    assert oracle["pool_top_tenth_vs_truth"]["share_of_attainable_gain"] == pytest.approx(1.0, abs=1e-6)
+    for s in (activity, dae, content):
+        assert s["pool_top_tenth_vs_truth"]["ratio"] < 1

@@ -56,17 +56,21 @@ class Command(BaseCommand):
         w = self.stdout.write
         w(f"{subscribers} subscribers, {days:g} days, seeds {','.join(map(str, seed_list))}, difficulty {difficulty}: "
           f"{report['seconds']} s")
-        w(f"{'seed':<5} {'strategy':<9} {'improvement':>11} {'all':>6} {'vs true':>7} {'clicks/1000':>11} {'back/1000':>9} "
-          f"{'pushes':>7} {'campaigns':>9} {'wave1/truth':>11}")
+        w(f"{'seed':<5} {'strategy':<17} {'improvement':>11} {'all':>6} {'vs true':>7} {'clicks/1000':>11} {'back/1000':>9} "
+          f"{'pushes':>7} {'campaigns':>9} {'wave1/truth':>11} {'of hindsight: clicks':>20} {'reactivations':>13} "
+          f"{'steady':>6} {'steady':>6} {'wau lift':>8}")
         rows = [(str(k), r["strategies"]) for k, r in report["seeds"]["runs"].items()]
         if len(rows) > 1:
             rows.append(("mean", report["strategies"]))
         for label, strategies_ in rows:
             for name, s in strategies_.items():
-                w(f"{label:<5} {name:<9} {s['click_improvement'] or 0:>11.2f} {s['click_improvement_all'] or 0:>6.2f} "
-                  f"{s['click_improvement_true_ctr'] or 0:>7.2f} {s['clicks_per_1000'] or 0:>11.1f} "
-                  f"{s['inactive_back_per_1000'] or 0:>9.1f} {s['pushes']:>7.0f} {s['campaigns']:>9.0f} "
-                  f"{(s.get('wave1_vs_truth_ranked') or {}).get('ratio') or 0:>11.2f}")
+                share, steady = s.get("share_of_hindsight") or {}, s.get("share_of_hindsight_steady") or {}
+                w(f"{label:<5} {name:<17} {s.get('click_improvement') or 0:>11.2f} {s.get('click_improvement_all') or 0:>6.2f} "
+                  f"{s['click_improvement_true_ctr'] or 0:>7.2f} {s.get('clicks_per_1000') or 0:>11.1f} "
+                  f"{s.get('inactive_back_per_1000') or 0:>9.1f} {s['pushes']:>7.0f} {s.get('campaigns', s.get('contents')) or 0:>9.0f} "
+                  f"{(s.get('wave1_vs_truth_ranked') or {}).get('ratio') or 0:>11.2f} {share.get('clicks') or 0:>20.2f} "
+                  f"{share.get('reactivations') or 0:>13.2f} {steady.get('clicks') or 0:>6.2f} "
+                  f"{steady.get('reactivations') or 0:>6.2f} {s['wau']['lift']:>+8.3f}")
         w(f"ramp: expanded {report['ramp']['expanded_share_below_floor']} of contents below the floor "
           f"({report['ramp']['contents_below_floor']}), {report['ramp']['expanded_share_above_target']} above the target "
           f"({report['ramp']['contents_above_target']}); of {report['ramp']['expansions']} expansions, "
