@@ -394,9 +394,10 @@ def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime |
         metrics[f"median_s_{p}"] = round(float(model.quantile(0.5, p)), 1)
     version = model_version_register(client=client, kind=ModelKind.CLICK_DELAY, build=None, metrics=metrics,
                                      params=model.to_dict(), run=run, now=now)
-    # More clicks behind the curve is the better estimate.
+    # More clicks behind the curve is the better estimate (as many: the newer data wins).
     active = active_version(client, ModelKind.CLICK_DELAY)
-    promote_if_better(version, "clicks", float(clicks) + 0.5, float(active.metrics.get("clicks", 0)) if active else None, now)
+    promote_if_better(version, "clicks", float(clicks), float(active.metrics.get("clicks", 0)) if active else None, now,
+                      ties=True)
     version.refresh_from_db()
     return version
 
