@@ -24,7 +24,7 @@ import numpy as np
 from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import DAY, PushLog, World
 
-__all__ = ["OBJECTIVES", "Strategy", "oracle", "random", "run_hindsight", "run_reference", "run_universal"]
+__all__ = ["OBJECTIVES", "Strategy", "oracle", "random", "run_hindsight", "run_priced", "run_reference", "run_universal"]
 
 OBJECTIVES = ("clicks", "reactivations")
 
@@ -161,3 +161,55 @@ def run_universal(world: World, *, until: float, push_delay_s: float = 1800.0, c
         world.advance(max(end, world.now))
     log = world.push_log()
     return log.select(np.arange(len(log)) >= first_log), chosen
+
+
+def run_priced(world: World, *, until: float, objective: str = "clicks", push_delay_s: float = 1800.0,
+               cap_s: float = 7 * DAY, price_every_s: float = DAY) -> tuple[PushLog, dict]:
+    """The weekly slot's price fed the truth: each content, ``push_delay_s`` after it is created,
+    goes to every pushable person whose slot is free and for whom its true value
+    (``recsys.slots.pair_values`` of the true click probability) is at least their price; prices
+    are refreshed every ``price_every_s`` from the values of the contents of the last ``cap_s``
+    (``recsys.slots.renewal_prices``). Knows nothing of the future: the truth of contents already
+    out only. Returns the pushes and how many pushes the prices held back."""
+    from collections import deque
+
+    from recsys.slots import pair_values, renewal_prices
+
+    if objective not in OBJECTIVES:
+        raise ValueError(f"objective must be one of {OBJECTIVES}")
+    people = _pushable(world)
+    last_push = np.full(world.n, -np.inf)
+    first_log = len(world.push_log())
+    recent: deque = deque()  # (time, values over people)
+    prices = np.zeros(len(people))
+    next_price = world.now
+    held = 0
+    queue: list[tuple[float, int]] = []
+    while True:
+        next_due = queue[0][0] if queue else np.inf
+        next_hour = (np.floor(world.now / 3600.0) + 1) * 3600.0
+        act = world.advance(min(until, next_hour, max(next_due, world.now)))
+        queue.extend((spec.created_at + push_delay_s, spec.index) for spec in act.contents)
+        queue.sort()
+        while queue and queue[0][0] <= world.now:
+            due, c = queue.pop(0)
+            if due >= next_price:
+                while recent and recent[0][0] < due - cap_s:
+                    recent.popleft()
+                if recent:
+                    prices = renewal_prices(np.column_stack([v for _, v in recent]))
+                next_price = due + price_every_s
+            inactive = world.activity_state()[people] == INACTIVE
+            value = pair_values(world.true_click_prob(c, people, at=due), inactive=inactive, objective=objective)
+            recent.append((due, value))
+            free = last_push[people] <= due - cap_s
+            worth = (value > 0) & (value >= prices)
+            held += int((free & (value > 0) & ~worth).sum())
+            chosen = people[free & worth]
+            if len(chosen):
+                world.push(c, chosen, due)
+                last_push[chosen] = due
+        if world.now >= until:
+            break
+    log = world.push_log()
+    return log.select(np.arange(len(log)) >= first_log), {"held_back": held}

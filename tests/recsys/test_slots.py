@@ -1,0 +1,73 @@
+"""The weekly slot's price (recsys.slots) and the priced allocation fed the truth on the
+simulated world (recsys.simulate.reference.run_priced)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from recsys.simulate import DAY, World, WorldConfig, run_hindsight, run_reference
+from recsys.simulate.calibration import INACTIVE
+from recsys.simulate.reference import run_priced
+from recsys.slots import pair_values, renewal_prices
+
+
+def _price_by_hand(row):
+    vals = sorted((v for v in row if np.isfinite(v) and v > 0), reverse=True)
+    best = 0.0
+    for j in range(1, len(vals) + 1):
+        best = max(best, (1 - math.exp(-j)) * sum(vals[:j]) / j)
+    return best
+
+
+def test_renewal_prices_match_the_rule_written_out():
+    rng = np.random.default_rng(0)
+    values = rng.lognormal(-3, 1, size=(300, 40))
+    values[rng.random(values.shape) < 0.2] = np.nan
+    values[rng.random(values.shape) < 0.1] = -0.01
+    values[7] = np.nan  # a person the last period found nothing for
+    got = renewal_prices(values, chunk=64)  # several chunks
+    np.testing.assert_allclose(got, [_price_by_hand(r) for r in values], rtol=1e-12)
+    assert got[7] == 0.0
+    # one great content a week sets a price below it (it may not come again); many good ones, near them
+    assert renewal_prices(np.array([[1.0, 0, 0, 0]]))[0] == pytest.approx(1 - math.exp(-1))
+    assert renewal_prices(np.full((1, 50), 0.1))[0] == pytest.approx(0.1, rel=1e-6)
+    assert renewal_prices(np.zeros((3, 0))).tolist() == [0, 0, 0]
+    with pytest.raises(ValueError, match="values"):
+        renewal_prices(np.zeros(5))
+
+
+def test_pair_values_by_objective():
+    p, ctr = np.array([0.1, 0.2, 0.05]), np.array([0.05, 0.05, 0.05])
+    inactive = np.array([True, False, True])
+    np.testing.assert_allclose(pair_values(p), p)
+    np.testing.assert_allclose(pair_values(p, ctr), [0.05, 0.15, 0.0])
+    np.testing.assert_allclose(pair_values(p, inactive=inactive, objective="reactivations"), [0.1, 0.0, 0.05])
+    np.testing.assert_allclose(pair_values(p, inactive=inactive, inactive_weight=2.0), [0.2, 0.2, 0.1])
+    with pytest.raises(ValueError, match="objective"):
+        pair_values(p, objective="opens")
+    with pytest.raises(ValueError, match="inactive"):
+        pair_values(p, objective="reactivations")
+
+
+def test_the_priced_allocation_keeps_the_rules_and_spends_slots_where_they_are_worth_most():
+    config, days = WorldConfig(n_subscribers=4_000, seed=6), 21
+    world = World(config)
+    log, info = run_priced(world, until=days * DAY)
+    s = world.subscribers
+    assert (s.push_opt_in & ~s.holdout)[log.subscriber].all()
+    order = np.lexsort((log.sent_at, log.subscriber))
+    subs, sent = log.subscriber[order], log.sent_at[order]
+    same = subs[1:] == subs[:-1]
+    assert np.all(sent[1:][same] - sent[:-1][same] >= 7 * DAY)  # the rolling cap
+    assert info["held_back"] > 0  # the prices made contents wait
+    first_come = run_reference(World(config), "oracle", until=days * DAY, audience_size=10**9, push_delay_s=1800.0)
+    hindsight = run_hindsight(World(config), until=days * DAY)
+    steady = lambda lg: lg.p[lg.delivered & (lg.sent_at >= 14 * DAY)].sum()  # noqa: E731
+    # in the steady state (the prices have a week of history) far above first-come, near hindsight
+    assert steady(log) > 2 * steady(first_come)
+    assert steady(log) > 0.6 * steady(hindsight)
+    react, _ = run_priced(World(config), until=days * DAY, objective="reactivations")
+    assert np.all(react.state == INACTIVE)
