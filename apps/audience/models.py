@@ -34,6 +34,10 @@ class Subscriber(models.Model):
     reads_decayed = models.FloatField(default=0.0, db_default=0.0)
     active_days_decayed = models.FloatField(default=0.0, db_default=0.0)
     last_read_at = models.DateTimeField(null=True, blank=True)
+    # The weekly slot's price (recsys.slots.renewal_prices): what the person's slot is expected to
+    # find in the client's stream of contents; a content goes to them only if worth at least this.
+    slot_price = models.FloatField(default=0.0, db_default=0.0)
+    slot_price_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -89,6 +89,13 @@ class Policy(models.Model):
         default=DEFAULTS.holdout_share, validators=[MinValueValidator(0.0), MaxValueValidator(0.5)],
         help_text="Share of the people ranked into each wave who are held out at random and never get this content, "
                   "so the push's own effect can be told from what would have happened anyway. 0 = none.")
+    # The weekly slot
+    slot_objective = models.CharField(
+        max_length=16, default=DEFAULTS.slot_objective,
+        choices=[("clicks", "clicks"), ("reactivations", "clicks by inactive people"), ("first_come", "first come")],
+        help_text="What each person's weekly slot is spent for. With a click model, a content goes to a person only when "
+                  "its value (the click probability; for reactivations, only of inactive people) is at least their slot's "
+                  "price, what their slot is expected to find in the coming days. first_come: to whoever ranks first.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -18,7 +18,7 @@ SECTIONS = [
     (_("The ramp"), ["first_wave_size", "growth", "max_sends", "max_waves", "observation_window", "floor", "target",
                      "alpha"]),
     (_("Measurement"), ["exploration_share", "holdout_share"]),
-    (_("Who may be pushed"), ["inactive_days", "cap_window", "quiet_hours_start", "quiet_hours_end"]),
+    (_("Who may be pushed"), ["inactive_days", "cap_window", "quiet_hours_start", "quiet_hours_end", "slot_objective"]),
     (_("Auto-approve"), ["auto_enabled", "auto_min_score", "auto_categories"]),
 ]
 
@@ -46,6 +46,13 @@ class ClientSettingsForm(forms.Form):
     cap_window = forms.IntegerField(label=_("One content push per (days)"), min_value=1, max_value=90)
     quiet_hours_start = forms.IntegerField(label=_("Quiet from (local hour)"), min_value=0, max_value=23)
     quiet_hours_end = forms.IntegerField(label=_("Quiet until (local hour)"), min_value=0, max_value=23)
+    slot_objective = forms.ChoiceField(
+        label=_("Each person's weekly slot goes to"),
+        choices=[("clicks", _("the content worth most clicks")),
+                 ("reactivations", _("the content worth most clicks by inactive people")),
+                 ("first_come", _("the first content that ranks them"))],
+        help_text=_("With a click model, a content reaches a person only when it is worth at least what their slot is "
+                    "expected to find in the coming days."))
     auto_enabled = forms.BooleanField(label=_("Auto-approve on"), required=False)
     auto_min_score = forms.FloatField(label=_("Auto-approve from score (×)"), min_value=0, max_value=100)
     auto_categories = forms.CharField(label=_("Auto-approve categories"), required=False, max_length=1000,

@@ -51,6 +51,12 @@ class Send(models.Model):
         null=True, blank=True,
         help_text="Probability of being chosen into the wave given who was eligible: 1 for the ranked top and an expansion's "
                   "audience, the draw's for the explored and the probed.")
+    value = models.FloatField(
+        null=True, blank=True,
+        help_text="The push's value to the client's objective when planned (the click model's probability; for the "
+                  "reactivations objective, 0 unless the person was inactive); empty when the slot was not priced.")
+    slot_price = models.FloatField(
+        null=True, blank=True, help_text="The subscriber's slot price when planned (empty: not priced).")
     provider = models.CharField(max_length=16, blank=True)
     provider_message_id = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)

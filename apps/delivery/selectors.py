@@ -34,6 +34,7 @@ class CandidateRows:
     language: np.ndarray | None = None  # str: the language part of each locale ("" = unknown)
     reads_decayed: np.ndarray | None = None  # running sums of recsys.activity (read them with decayed_at)
     active_days_decayed: np.ndarray | None = None
+    slot_price: np.ndarray | None = None  # float64: the weekly slot's price (Subscriber.slot_price; 0 = not priced)
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -42,7 +43,8 @@ class CandidateRows:
         pick = lambda a: None if a is None else a[mask_or_index]  # noqa: E731
         return CandidateRows(self.ids[mask_or_index], self.push_sends[mask_or_index],
                              self.push_clicks[mask_or_index], self.days_inactive[mask_or_index],
-                             pick(self.language), pick(self.reads_decayed), pick(self.active_days_decayed))
+                             pick(self.language), pick(self.reads_decayed), pick(self.active_days_decayed),
+                             pick(self.slot_price))
 
 
 def eligible_candidates(*, client, content_id: int | None, now: datetime, segment: Segment, cap_window: timedelta,
@@ -65,14 +67,14 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
                      f"WHERE c.content_id = %s AND d.subscriber_id = s.id)")
         params.append(content_id)
     sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {epoch_sql('s.last_activity_at')}, s.timezone, s.locale, "
-           f"s.reads_decayed, s.active_days_decayed FROM {subs} s WHERE {' AND '.join(where)} ORDER BY s.id")
+           f"s.reads_decayed, s.active_days_decayed, s.slot_price FROM {subs} s WHERE {' AND '.join(where)} ORDER BY s.id")
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
-        return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0))
-    ids, sends_, clicks, last_act, zones, locales, reads, days = zip(*rows)
+        return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0), np.zeros(0))
+    ids, sends_, clicks, last_act, zones, locales, reads, days, prices = zip(*rows)
     last = np.array([np.nan if v is None else float(v) for v in last_act])
     rows_ = CandidateRows(
         ids=np.fromiter(ids, dtype=np.int64, count=len(ids)),
@@ -82,6 +84,7 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
         language=np.array([(loc or "").split("-")[0].split("_")[0].lower() for loc in locales]),
         reads_decayed=np.fromiter(reads, dtype=np.float64, count=len(ids)),
         active_days_decayed=np.fromiter(days, dtype=np.float64, count=len(ids)),
+        slot_price=np.fromiter(prices, dtype=np.float64, count=len(ids)),
     )
     zone_names, inverse = np.unique(np.asarray(zones, dtype=object).astype(str), return_inverse=True)
     quiet = np.array([in_quiet_hours(local_hour(now, z), quiet_start, quiet_end) for z in zone_names], dtype=bool)

@@ -65,13 +65,15 @@ def _mark(times: dict[int, datetime], field: str) -> list[dict]:
 # --- The outbox: slots and sends --------------------------------------------------------------
 
 def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, scores, variant_ids, cap_window: timedelta,
-                            now, explored=None, ranks=None, propensities=None, chosen_by=None) -> dict:
+                            now, explored=None, ranks=None, propensities=None, chosen_by=None, values=None,
+                            prices=None) -> dict:
     """Claim each subscriber's slot and create their send, in one statement per chunk.
 
     ``scores``: the ranker's (NaN = none, stored empty); ``explored``: True where the person was
     drawn at random outside the ranked top (default: nobody); ``chosen_by``: each one's
     ``Send.ChosenBy`` (default: from ``explored``); ``ranks`` (0 = none) and
-    ``propensities`` (NaN = none): what chose each one, recorded on the send.
+    ``propensities`` (NaN = none): what chose each one, recorded on the send; ``values`` and
+    ``prices`` (NaN or None = none): the push's value and the person's slot price when planned.
 
     The claim is one conditional ``UPDATE ... WHERE last_content_push_at <= now - cap_window``;
     only the subscribers it actually updated get a send row, in the same transaction, which keeps
@@ -89,6 +91,8 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
     how = _chosen_by(len(ids), explored, chosen_by)[order]
     rank = np.zeros(len(ids), dtype=np.int64) if ranks is None else np.asarray(ranks, dtype=np.int64)[order]
     prop = np.full(len(ids), np.nan) if propensities is None else np.asarray(propensities, dtype=float)[order]
+    value = np.full(len(ids), np.nan) if values is None else np.asarray(values, dtype=float)[order]
+    price = np.full(len(ids), np.nan) if prices is None else np.asarray(prices, dtype=float)[order]
     subs, sends = Subscriber._meta.db_table, Send._meta.db_table
     created: list[int] = []
     with connection.cursor() as cur:
@@ -108,17 +112,18 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                           RETURNING s.id, locked.prev
                         )
                         INSERT INTO {sends} (campaign_id, wave_id, subscriber_id, title_variant_id, state, baseline_ctr, score,
-                                             chosen_by, rank, propensity, provider, provider_message_id, attempts, error,
-                                             created_at, slot_previous_at)
+                                             chosen_by, rank, propensity, value, slot_price, provider, provider_message_id,
+                                             attempts, error, created_at, slot_previous_at)
                         SELECT %b, %b, u.id, NULLIF(u.v, 0), 'pending', u.ctr, NULLIF(u.score, 'NaN'::float8), u.how,
-                               NULLIF(u.rank, 0), NULLIF(u.prop, 'NaN'::float8), '', '', 0, '', %b, claimed.prev
+                               NULLIF(u.rank, 0), NULLIF(u.prop, 'NaN'::float8), NULLIF(u.value, 'NaN'::float8),
+                               NULLIF(u.price, 'NaN'::float8), '', '', 0, '', %b, claimed.prev
                         FROM unnest(%b::bigint[], %b::bigint[], %b::float8[], %b::float8[], %b::varchar[], %b::bigint[],
-                                    %b::float8[]) AS u(id, v, ctr, score, how, rank, prop)
+                                    %b::float8[], %b::float8[], %b::float8[]) AS u(id, v, ctr, score, how, rank, prop, value, price)
                         JOIN claimed ON claimed.id = u.id
                         RETURNING subscriber_id""",
                     [ids[sl].tolist(), now, now - cap_window, campaign.pk, wave.pk, now,
                      ids[sl].tolist(), variant[sl].tolist(), ctr[sl].tolist(), score[sl].tolist(), how[sl].tolist(),
-                     rank[sl].tolist(), prop[sl].tolist()],
+                     rank[sl].tolist(), prop[sl].tolist(), value[sl].tolist(), price[sl].tolist()],
                 )
                 created += [r[0] for r in raw.fetchall()]
             if len(created) >= 20_000:
@@ -145,7 +150,9 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
                          baseline_ctr=float(ctr[by_id[sid]]), created_at=now, slot_previous_at=previous[sid],
                          score=None if np.isnan(score[by_id[sid]]) else float(score[by_id[sid]]),
                          chosen_by=str(how[by_id[sid]]), rank=int(rank[by_id[sid]]) or None,
-                         propensity=None if np.isnan(prop[by_id[sid]]) else float(prop[by_id[sid]]))
+                         propensity=None if np.isnan(prop[by_id[sid]]) else float(prop[by_id[sid]]),
+                         value=None if np.isnan(value[by_id[sid]]) else float(value[by_id[sid]]),
+                         slot_price=None if np.isnan(price[by_id[sid]]) else float(price[by_id[sid]]))
                     for sid in claimed
                 ])
                 created += claimed

@@ -37,6 +37,9 @@ class Ranked:
     # ids -> (ids it knows, their click-model rows, column names): what the ranker saw of the
     # people a wave finally chose, kept for training (None: the ranker computes no such rows)
     features_of: Callable | None = None
+    # ``total`` is a calibrated click probability (a click model ranked): what the slot's price
+    # is set against (recsys.slots)
+    calibrated: bool = False
 
 
 def prefer_language(candidates: CandidateRows, content, wanted: int) -> CandidateRows:
@@ -177,16 +180,12 @@ class ModelRanker:
         if ranking != "affinity":
             self.name += f" ({ranking} alone)"
 
-    def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
+    def _inputs(self, candidates: CandidateRows, content, seed_ids: np.ndarray, now):
+        """(the MF model, the candidates' factors, the other inputs of ``product_rank``)."""
         from recsys.activity import decayed_at
-        from recsys.audience import product_features, product_rank
-        from recsys.click import CLICK_FEATURES
         from recsys.ramp import fit_population_prior, smoothed_ctr
 
         model, sub_ids, con_ids = load_mf(self.version)
-        candidates = prefer_language(candidates, content, k)
-        if len(candidates) == 0 or k <= 0:
-            return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
         user_f = model.user_factors
         pos = positions(sub_ids, candidates.ids)
         factors = np.zeros((len(candidates), user_f.shape[1]), dtype=np.float32)
@@ -203,6 +202,35 @@ class ModelRanker:
                       baseline_ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                       days_inactive=candidates.days_inactive, age_hours=max((now - created).total_seconds(), 0.0) / 3600,
                       hour=now.hour, **activity)
+        return model, factors, inputs
+
+    def click_probabilities(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, now) -> np.ndarray | None:
+        """The click model's calibrated probability of a push of ``content`` at ``now`` for every
+        candidate (in their order; no shortlist, no language preference): what a person's slot
+        would find in this content (``apps.mlops.slots``). None without a click model, or when the
+        content has neither factors nor a seed to rank by."""
+        from recsys.audience import product_features
+
+        if self.click_version is None or len(candidates) == 0:
+            return None
+        from recsys.click import CLICK_FEATURES
+
+        model, factors, inputs = self._inputs(candidates, content, seed_ids, now)
+        x = product_features(model, candidates.ids, factors, **inputs)
+        if x is None:
+            return None
+        click = load_click(self.click_version)
+        x = x[:, [CLICK_FEATURES.index(name) for name in click.feature_names]]  # the columns it was trained on
+        return np.asarray(click.predict_proba(x), dtype=float)
+
+    def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:
+        from recsys.audience import product_features, product_rank
+        from recsys.click import CLICK_FEATURES
+
+        candidates = prefer_language(candidates, content, k)
+        if len(candidates) == 0 or k <= 0:
+            return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
+        model, factors, inputs = self._inputs(candidates, content, seed_ids, now)
         click = load_click(self.click_version) if self.click_version is not None else None
         # the weights, the fold-in and the click model's rows live in recsys, where the replay's
         # ``product`` strategy calls the same functions
@@ -219,7 +247,8 @@ class ModelRanker:
             return ids[known], x[where[known]], CLICK_FEATURES
 
         return Ranked(np.asarray(aud.ids, dtype=np.int64), np.asarray(aud.total, dtype=float),
-                      {name: np.asarray(v) for name, v in aud.components.items()}, self.name, features_of)
+                      {name: np.asarray(v) for name, v in aud.components.items()}, self.name, features_of,
+                      calibrated=click is not None)
 
 
 class UniformRanker:

@@ -141,6 +141,9 @@ def training_progress(run: TrainingRun, share: float, message: str) -> None:
     TrainingRun.objects.filter(pk=run.pk).update(progress=min(max(share, 0.0), 1.0), message=message[:500])
 
 
+SLOT_PRICED_BY = ("mf", "click")  # the kinds whose new versions change the slots' prices (apps.mlops.slots)
+
+
 def training_run_execute(*, run_id: int, now: datetime | None = None) -> TrainingRun:
     """Run one training job; safe to run twice (a finished run is left alone)."""
     now = now or clock.now()
@@ -164,4 +167,11 @@ def training_run_execute(*, run_id: int, now: datetime | None = None) -> Trainin
         TrainingRun.objects.filter(pk=run.pk).update(state=TrainingRun.State.FAILED, finished_at=clock.now(),
                                                      error=f"{type(exc).__name__}: {exc}"[:5000], message="failed")
     run.refresh_from_db()
+    if run.state == TrainingRun.State.SUCCEEDED and run.kind in SLOT_PRICED_BY:  # the values the prices rest on
+        from apps.mlops.slots import slot_prices_refresh
+
+        try:
+            slot_prices_refresh(client=run.client, now=now)
+        except Exception:  # noqa: BLE001 - the model is trained; the old prices stand until the next refresh
+            log.exception("slot prices of client %s after training run %s", run.client_id, run.pk)
     return run

@@ -93,13 +93,18 @@ def campaign_seed_ids(campaign: Campaign, now: datetime) -> np.ndarray:
 
 
 def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode: str, size: int, probe_n: int,
-                 growth: float, explore: int, prev: Wave | None, taken: np.ndarray):
+                 growth: float, explore: int, prev: Wave | None, taken: np.ndarray, slot: tuple[str, int] | None = None):
     """Who a wave goes to (docs/ramp.md, "Marginal decisions"): the audience an expansion chose
     (``fill``, the unsent rest of the previous window), the probes of the window, and the explored.
 
     mode "start" (wave 1) and "expand": a new window, the ``(1 + growth) x probes`` best-ranked;
     "resend": the previous window grown by the next ``probe_n`` ranks. Probes are a rank-stratified
-    sample of the window, drawn so that every member has had the same chance (``recsys.ramp``)."""
+    sample of the window, drawn so that every member has had the same chance (``recsys.ramp``).
+
+    ``slot``: (the client's slot objective, its inactive days). When the ranker's scores are
+    calibrated click probabilities, a new window takes only people for whom this content is worth
+    at least their slot's price (``Subscriber.slot_price``); the ranked people it passes over are
+    counted in ``held_back``."""
     from recsys.ids import positions
     from recsys.ramp import block_counts, probe_counts, stratified_pick, window_size
 
@@ -119,10 +124,18 @@ def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode
         probe_n = min(probe_n, size - len(where))
     excluded = np.concatenate([fill[0], old_ids])
     want = window_size(probe_n, growth) if mode != "resend" else probe_n
+    priced = slot is not None and slot[0] != "first_come" and rank_pool.slot_price is not None \
+        and bool(np.any(rank_pool.slot_price > 0))
+    deeper = PRICED_DEPTH * want if priced else want  # room for the people their slot's price passes over
     ranked = ranker.rank(candidates=rank_pool, content=content, seed_ids=seed,
-                         k=int(np.isin(rank_pool.ids, excluded).sum()) + want, now=now, rng=rng)
+                         k=int(np.isin(rank_pool.ids, excluded).sum()) + deeper, now=now, rng=rng)
     r_ids, r_total = np.asarray(ranked.ids, dtype=np.int64), np.asarray(ranked.total, dtype=float)
     keep = ~np.isin(r_ids, excluded)
+    held_back = 0
+    if priced and ranked.calibrated:
+        worth = slot_worth(r_ids, r_total, rank_pool, objective=slot[0], inactive_days=slot[1])[0]
+        held_back = int((~worth[keep][:want]).sum())  # of those first-come would have taken
+        keep &= worth
     new_ids, new_scores = r_ids[keep][:want], r_total[keep][:want]
     if mode == "resend":
         sent_old = np.isin(old_ids, taken)
@@ -154,10 +167,29 @@ def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode
             if len(starts) else np.zeros(len(drawn))
         explored = (drawn, p_probe + (1 - p_probe) * q)
         probes = probes[:3] + (probes[3] + (1 - probes[3]) * q,)
-    return ranked, fill, probes, explored, (window_ids, window_scores)
+    return ranked, fill, probes, explored, (window_ids, window_scores), held_back
 
 
 STRATA = 5  # rank strata of a window's probes
+PRICED_DEPTH = 4  # with prices, the ranker is asked for this many times the window
+
+
+def slot_worth(ids: np.ndarray, scores: np.ndarray, pool, *, objective: str, inactive_days: int):
+    """(worth: the content is worth at least the person's slot price, value, price) for people
+    ``ids`` with calibrated click probabilities ``scores``, their rows in ``pool``
+    (``CandidateRows`` with ``slot_price``). The value is ``recsys.slots.pair_values`` by the
+    client's objective: the probability, or for reactivations the probability of people inactive
+    for ``inactive_days`` (never active counts as inactive) and 0 for the others."""
+    from recsys.ids import positions
+    from recsys.slots import pair_values
+
+    at = positions(pool.ids, np.asarray(ids, dtype=np.int64))
+    known = at >= 0
+    inactive = np.nan_to_num(pool.days_inactive[np.maximum(at, 0)], nan=np.inf) >= inactive_days
+    value = pair_values(np.nan_to_num(scores, nan=0.0), inactive=inactive,
+                        objective="reactivations" if objective == "reactivations" else "clicks")
+    price = np.where(known, pool.slot_price[np.maximum(at, 0)], 0.0)
+    return value >= price, value, price
 WAIT_RECHECK_S = 300  # a waiting wave is looked at again this often
 
 
@@ -201,11 +233,13 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     explore = int(round(campaign.exploration_share * size)) if mode == "start" else 0
     probe_n = min(wave.probe_size or wave.planned_size, size - explore)
     ranker = (ranker_for or product_ranker_for)(client)
-    ranked, fill, probes, (drawn, p_explored), window = _window_draw(
+    slot = (policy.slot_objective, int(policy.inactive_days))
+    ranked, fill, probes, (drawn, p_explored), window, held_back = _window_draw(
         ranker=ranker, candidates=candidates, rank_pool=rank_pool, content=content, seed=seed, now=now, rng=rng,
         mode=mode, size=size,
         probe_n=probe_n, growth=campaign.growth, explore=explore, prev=prev,
-        taken=outbox.campaign_recipient_ids(campaign_id=campaign.pk) if prev is not None else np.zeros(0, np.int64))
+        taken=outbox.campaign_recipient_ids(campaign_id=campaign.pk) if prev is not None else np.zeros(0, np.int64),
+        slot=slot)
     chosen = np.concatenate([fill[0], probes[0], drawn])
     scores = np.concatenate([fill[1], probes[1], np.full(len(drawn), np.nan)])
     how = np.array([Send.ChosenBy.RANKED] * len(fill[0]) + [Send.ChosenBy.PROBED] * len(probes[0])
@@ -220,6 +254,11 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends) if len(candidates) else (0.5, 49.5)
     pos = np.searchsorted(candidates.ids, chosen)
     ctr = smoothed_ctr(candidates.push_clicks[pos], candidates.push_sends[pos], a, b) if len(pos) else np.zeros(0)
+    # what each push is worth and its recipient's slot price, when the scores are click probabilities
+    value = price = np.full(len(chosen), np.nan)
+    if ranked.calibrated and candidates.slot_price is not None and len(chosen):
+        _, value, price = slot_worth(chosen, scores, candidates, objective=slot[0], inactive_days=slot[1])
+        value = np.where(np.isnan(scores), np.nan, value)  # the explored were not valued
     if explore and len(candidates):  # an exploring wave keeps its pool: another ranker can be judged on it
         campaigns.wave_pool_record(wave=wave, ids=candidates.ids,
                                    ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
@@ -233,7 +272,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                                                  baseline_ctr=ctr[held], explored=explored[held], ranks=ranks[held],
                                                  propensities=propensity[held], chosen_by=how[held], now=now)
         chosen, scores, explored, ctr, how = chosen[~held], scores[~held], explored[~held], ctr[~held], how[~held]
-        ranks, propensity = ranks[~held], propensity[~held]
+        ranks, propensity, value, price = ranks[~held], propensity[~held], value[~held], price[~held]
 
     variants = list(content.title_variants.filter(review=TitleVariant.Review.APPROVED).order_by("id"))
     clicks, sends = np.array([v.clicks for v in variants]), np.array([v.sends for v in variants])
@@ -247,7 +286,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
 
     created = sends_create_with_slots(campaign=campaign, wave=wave, subscriber_ids=chosen, baseline_ctr=ctr,
                                       scores=scores, variant_ids=variant_of, explored=explored, ranks=ranks,
-                                      propensities=propensity, chosen_by=how, cap_window=policy.cap_window, now=now)
+                                      propensities=propensity, chosen_by=how, cap_window=policy.cap_window, now=now,
+                                      values=value, prices=price)
     sent_ids = created["subscriber_ids"]
     if ranked.features_of is not None and len(sent_ids):  # what the click model will learn from
         ids, x, names = ranked.features_of(np.asarray(sent_ids, dtype=np.int64))
@@ -266,7 +306,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                "expected_clicks": round(expected, 4), "prior": [round(float(a), 4), round(float(b), 4)],
                "ranker": ranked.ranker, "allocation": per_variant,
                "stage": stage, "window": int(len(window[0])), "probes": int(np.sum(how == Send.ChosenBy.PROBED)),
-               "expansion_audience": int(len(fill[0])), **measurement}
+               "expansion_audience": int(len(fill[0])), "held_back_by_price": held_back, **measurement}
     campaigns.wave_record_plan(wave=wave, sends=len(sent_ids), expected_clicks=expected, allocation=allocation,
                                ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=NOBODY_LEFT,
                                model_versions={"ranker": ranked.ranker, **active_versions(client)},

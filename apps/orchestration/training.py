@@ -11,13 +11,17 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+from apps.mlops.slots import slot_prices_refresh
 from apps.mlops.training import train_click, train_click_delay, train_mf, train_push_worthiness
 
 
 def models_retrain(*, client, now: datetime) -> dict[str, object]:
-    """Train a version of each kind for ``client`` at ``now``; each is promoted only if it beats the active one."""
-    return {"mf": train_mf(client=client, now=now), "click_delay": train_click_delay(client=client, now=now),
-            "click": train_click(client=client, now=now), "push_worthiness": train_push_worthiness(client=client, now=now)}
+    """Train a version of each kind for ``client`` at ``now``; each is promoted only if it beats the
+    active one. Then the slots' prices are set with the models now active (``apps.mlops.slots``)."""
+    out = {"mf": train_mf(client=client, now=now), "click_delay": train_click_delay(client=client, now=now),
+           "click": train_click(client=client, now=now), "push_worthiness": train_push_worthiness(client=client, now=now)}
+    out["slot_prices"] = slot_prices_refresh(client=client, now=now)
+    return out
 
 
 # --- The schedule ------------------------------------------------------------------------------

@@ -172,3 +172,56 @@ def test_waves_before_any_model_already_teach_the_click_model(world, approved_co
     m = version.metrics
     # the order it replaces knows nothing without factors (0.5); the model tells the recently idle apart
     assert m["baseline_auc"] == 0.5 and m["auc"] > 0.6, m
+
+
+@pytest.mark.django_db
+def test_with_a_click_model_a_wave_takes_only_people_its_content_is_worth_their_slot_to(world, approved_content, now):
+    """The weekly slot's price (apps.mlops.slots): after training, every pushable person's price
+    is the renewal value of the last week's contents for them; a new wave's ranked people are
+    those the content is worth at least their price to, the rest counted as held back, and every
+    send records its value and the price."""
+    from apps.mlops.slots import slot_prices_refresh, slot_values
+    from apps.core.services import policy_set
+    from recsys.slots import renewal_prices
+
+    client, subs = world
+    campaigns = [launch_and_click(client, subs, approved_content, now, j) for j in range(16)]
+    at = now + 15 * STEP + timedelta(hours=25)
+    assert train_click(client=client, now=at, min_follow_up_hours=24.0).is_active
+    # the stream a slot is priced on is the contents of the last cap window (here 20 minutes, so
+    # that waves find people): priced on a week of it, then planned with the short cap again
+    policy_set(client=client, cap_window=timedelta(days=7))
+    done = slot_prices_refresh(client=client, now=at)
+    assert done["priced"] > 0 and done["contents"] == len(campaigns) and done["objective"] == "clicks"
+    ids, values, names = slot_values(client=client, now=at)
+    prices = dict(Subscriber.objects.filter(client=client).values_list("pk", "slot_price"))
+    np.testing.assert_allclose([prices[int(i)] for i in ids], renewal_prices(values), rtol=1e-5)
+    assert values.shape == (len(ids), len(campaigns)) and np.all((values >= 0) & (values <= 1))
+    policy_set(client=client, cap_window=timedelta(minutes=20))
+
+    # half the people: a price no content reaches (their slot is kept for something better)
+    dear = {pk for pk in subs if pk % 2 == 0}
+    Subscriber.objects.filter(pk__in=dear).update(slot_price=2.0)
+    later = at + timedelta(hours=1)
+    content = approved_content(external_id="priced", created_at=later - timedelta(minutes=40))
+    events_ingest(client=client, now=later, items=[
+        {"event_id": f"priced-seed-{i}", "type": "read", "subscriber": f"p{2 * i + 1}", "content": content.external_id,
+         "occurred_at": (later - timedelta(minutes=20)).isoformat()} for i in range(3)])
+    campaign = campaign_launch(content=content, now=later)
+    wave = campaign.waves.get()
+    sends = list(Send.objects.filter(wave=wave).values_list("subscriber_id", "chosen_by", "value", "slot_price", "score"))
+    ranked = [s for s in sends if s[1] != "explored"]
+    assert ranked and not any(s[0] in dear for s in ranked)  # nobody whose price the content cannot meet
+    for sid, how, value, price, score in ranked:
+        assert value is not None and price is not None and value >= price and value == pytest.approx(score)
+    explored = [s for s in sends if s[1] == "explored"]
+    assert all(s[2] is None and s[3] is not None for s in explored)  # drawn at random: priced, not valued
+    from apps.core.models import Decision
+
+    plan = Decision.objects.get(campaign=campaign, action="wave_plan", subject="wave:1")
+    assert plan.numbers["held_back_by_price"] > 0
+
+    # first come: no prices, nobody held back
+    policy_set(client=client, slot_objective="first_come")
+    assert slot_prices_refresh(client=client, now=later)["why"] == "first come"
+    assert not Subscriber.objects.filter(client=client, slot_price__gt=0).exists()
