@@ -237,7 +237,7 @@ def _queries(client, url) -> int:
 # Queries per page, with the session, the user, their preference (language, time zone) and their
 # roles and clients. The overview: 5 counts of subscribers, weeks, reactivations, days, running
 # campaigns + their waves, 4 for the alerts.
-QUERY_BOUNDS = {"/dashboards/": 21,  # + the shown clients' policies (their slot windows, floor and target)
+QUERY_BOUNDS = {"/dashboards/": 23,  # + the shown clients' policies (their slot windows, floor and target), the slot prices and held back
                 "/dashboards/campaigns/": 11, "/dashboards/contents/": 9, "/dashboards/contents.csv": 7,
                 "/dashboards/models/": 8, "/dashboards/system/": 12}  # + the user's clients (pause switches, the models page's choice), the retry reasons
 
@@ -302,3 +302,21 @@ def test_models_page_names_the_order_the_waves_take_before_a_click_model(people,
     click = " ".join(click[:click.index("</p>")].split())
     assert "on 17 logged waves (90% intervals): challenger 2.31 [1.52, 3.40] · champion 1.78 [1.10, 2.60]" in click
     assert "6 clicks of explored sends" in click
+
+
+@pytest.mark.django_db
+def test_the_overview_says_how_many_slots_have_a_price_and_how_many_were_held_back(people, client_a, subscriber_factory, now):
+    from apps.audience.models import Subscriber
+    from apps.core.services import decision_record
+
+    op = browser_for(people, "operator")
+    subs = subscriber_factory(client_a, 5, prefix="sp", push_opt_in=True)
+    assert "No slot prices yet" in op.get("/dashboards/").content.decode()
+    Subscriber.objects.filter(pk__in=[subs[0].pk, subs[1].pk]).update(slot_price=0.04)
+    Subscriber.objects.filter(pk=subs[2].pk).update(slot_price=0.02, push_opt_in=False)  # not pushable: not counted
+    for held, ago in ((7, timedelta(days=1)), (5, timedelta(days=2)), (100, timedelta(days=9))):  # the last, too old
+        decision_record(client=client_a, action="wave_plan", actor_name="planner", subject="wave:1",
+                        numbers={"held_back_by_price": held}, now=now - ago)
+    page = re.sub(r"\s+", " ", op.get("/dashboards/").content.decode())
+    assert "2 people have a slot price (mean 4.0% click probability)" in page
+    assert "Last 7 days: 12 ranked people held back" in page

@@ -7,8 +7,9 @@ import statistics
 from datetime import datetime, timedelta
 from datetime import timezone as dt_timezone
 
-from django.db.models import Count, Prefetch, Q, Sum
-from django.db.models.functions import TruncDate
+from django.db.models import Avg, Count, IntegerField, Prefetch, Q, Sum
+from django.db.models.fields.json import KT
+from django.db.models.functions import Cast, TruncDate
 from django.utils import timezone
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
@@ -16,7 +17,7 @@ from django.utils.translation import gettext as _
 from apps.audience.models import Subscriber
 from apps.campaigns.models import Campaign, Wave
 from apps.core.labels import actor_label
-from apps.core.models import Policy
+from apps.core.models import Decision, Policy
 from apps.core.selectors import pauses_on
 from apps.dashboards.models import ActivityWeek, CampaignReach
 from apps.dashboards.selectors.common import client_q, ratio, rules_of
@@ -41,7 +42,7 @@ def _n(x) -> str:
 
 def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = WEEKS, days: int = OVERVIEW_DAYS) -> dict:
     """The overview page: weekly actives and reactivations by week, pushes by day, the slot,
-    running campaigns and alerts. 16 queries."""
+    running campaigns and alerts. 18 queries."""
     scope = client_q(user, client_id)
     current = week_start(now)
     first_week = current - timedelta(weeks=weeks - 1)
@@ -61,6 +62,12 @@ def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = 
         "slot_taken": opted_in.filter(slot).count(),
         "active_7d": subscribers.filter(last_activity_at__gte=now - WEEK, last_activity_at__lte=now).count(),
         "active_this_week": subscribers.filter(last_activity_at__gte=week_start_at(current), last_activity_at__lte=now).count(),
+        # the weekly slot's price (apps.mlops.slots): how many have one and its mean; and how many
+        # ranked people the last 7 days' waves passed over because their slot is worth more elsewhere
+        **opted_in.filter(slot_price__gt=0).aggregate(priced=Count("pk"), price_mean=Avg("slot_price")),
+        **Decision.objects.filter(client_q(user, client_id), action="wave_plan", at__gte=now - WEEK,
+                                  at__lte=now).aggregate(
+            held_back_7d=Sum(Cast(KT("numbers__held_back_by_price"), IntegerField()))),
     }
 
     closed = {row["week_start"]: row["n"] for row in ActivityWeek.objects.filter(
