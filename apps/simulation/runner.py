@@ -34,7 +34,9 @@ EXTRA_STRATEGIES = ("activity", "dae", "content")
 # week's best-liked content broadcast to everyone eligible) run straight against the world;
 # ``oracle_first_come`` is the truth-ranked audience spending slots first-come, as the product does.
 REFERENCE_STRATEGIES = ("hindsight", "universal", "oracle_first_come")
-ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES
+# The product with the weekly slot's price (Policy.slot_objective "clicks"; the product's default is first_come)
+PRICED_STRATEGIES = ("priced",)
+ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES + PRICED_STRATEGIES
 DIRECT_STRATEGIES = ("hindsight", "universal")  # no product: pushed by recsys.simulate.reference
 STATE_INACTIVE = 2  # index into recsys.simulate STATES (active, lapsing, inactive)
 STEADY_DAYS = 14  # share_of_hindsight_steady counts pushes from this day on
@@ -250,6 +252,10 @@ def _setup(run: StrategyRun, *, seed: int) -> None:
         candidate_threshold=threshold)
     AutoApprovePolicy.objects.update_or_create(client=run.client, defaults={
         "enabled": True, "min_score": threshold, "categories": [], "updated_at": run.now})
+    if run.strategy in PRICED_STRATEGIES:
+        from apps.core.services import policy_set
+
+        policy_set(client=run.client, slot_objective="clicks", now=run.now)
     subs = run.world.subscribers
     items = subscriber_items(run.world)
     for k in range(0, len(items), 10_000):

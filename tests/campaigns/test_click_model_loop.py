@@ -190,7 +190,7 @@ def test_with_a_click_model_a_wave_takes_only_people_its_content_is_worth_their_
     assert train_click(client=client, now=at, min_follow_up_hours=24.0).is_active
     # the stream a slot is priced on is the contents of the last cap window (here 20 minutes, so
     # that waves find people): priced on a week of it, then planned with the short cap again
-    policy_set(client=client, cap_window=timedelta(days=7))
+    policy_set(client=client, cap_window=timedelta(days=7), slot_objective="clicks")
     done = slot_prices_refresh(client=client, now=at)
     assert done["priced"] > 0 and done["contents"] == len(campaigns) and done["objective"] == "clicks"
     ids, values, names = slot_values(client=client, now=at)

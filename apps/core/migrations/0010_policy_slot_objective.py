@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='policy',
             name='slot_objective',
-            field=models.CharField(choices=[('clicks', 'clicks'), ('reactivations', 'clicks by inactive people'), ('first_come', 'first come')], default='clicks', help_text="What each person's weekly slot is spent for. With a click model, a content goes to a person only when its value (the click probability; for reactivations, only of inactive people) is at least their slot's price, what their slot is expected to find in the coming days. first_come: to whoever ranks first.", max_length=16),
+            field=models.CharField(choices=[('clicks', 'clicks'), ('reactivations', 'clicks by inactive people'), ('first_come', 'first come')], default='first_come', help_text="What each person's weekly slot is spent for. With a click model, a content goes to a person only when its value (the click probability; for reactivations, only of inactive people) is at least their slot's price, what their slot is expected to find in the coming days. first_come: to whoever ranks first.", max_length=16),
         ),
     ]
