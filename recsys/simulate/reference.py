@@ -55,6 +55,19 @@ def run_reference(world: World, strategy: str | Strategy, *, until: float, audie
     pushable = s.push_opt_in & ~s.holdout
     last_push = np.full(world.n, -np.inf)
     first_log = len(world.push_log())
+    for due, c in _launches(world, until, push_delay_s, select):
+        eligible = np.flatnonzero(pushable & (last_push <= due - cap_s))
+        chosen = np.asarray(strat(world, c, eligible, audience_size, rng), np.int64)
+        if len(chosen):
+            world.push(c, chosen, due)
+            last_push[chosen] = due
+    log = world.push_log()
+    return log.select(np.arange(len(log)) >= first_log)
+
+
+def _launches(world: World, until: float, push_delay_s: float, select=None):
+    """(time, content) of each new content (those ``select`` says yes to) ``push_delay_s`` after it
+    is created, in time order, the world advanced to that time; the world is at ``until`` at the end."""
     queue: list[tuple[float, int]] = []
     while True:
         next_due = queue[0][0] if queue else np.inf
@@ -65,16 +78,9 @@ def run_reference(world: World, strategy: str | Strategy, *, until: float, audie
                 queue.append((spec.created_at + push_delay_s, spec.index))
         queue.sort()
         while queue and queue[0][0] <= world.now:
-            due, c = queue.pop(0)
-            eligible = np.flatnonzero(pushable & (last_push <= due - cap_s))
-            chosen = np.asarray(strat(world, c, eligible, audience_size, rng), np.int64)
-            if len(chosen):
-                world.push(c, chosen, due)
-                last_push[chosen] = due
+            yield queue.pop(0)
         if world.now >= until:
-            break
-    log = world.push_log()
-    return log.select(np.arange(len(log)) >= first_log)
+            return
 
 
 def _pushable(world: World) -> np.ndarray:
@@ -184,32 +190,22 @@ def run_priced(world: World, *, until: float, objective: str = "clicks", push_de
     prices = np.zeros(len(people))
     next_price = world.now
     held = 0
-    queue: list[tuple[float, int]] = []
-    while True:
-        next_due = queue[0][0] if queue else np.inf
-        next_hour = (np.floor(world.now / 3600.0) + 1) * 3600.0
-        act = world.advance(min(until, next_hour, max(next_due, world.now)))
-        queue.extend((spec.created_at + push_delay_s, spec.index) for spec in act.contents)
-        queue.sort()
-        while queue and queue[0][0] <= world.now:
-            due, c = queue.pop(0)
-            if due >= next_price:
-                while recent and recent[0][0] < due - cap_s:
-                    recent.popleft()
-                if recent:
-                    prices = renewal_prices(np.column_stack([v for _, v in recent]))
-                next_price = due + price_every_s
-            inactive = world.activity_state()[people] == INACTIVE
-            value = pair_values(world.true_click_prob(c, people, at=due), inactive=inactive, objective=objective)
-            recent.append((due, value))
-            free = last_push[people] <= due - cap_s
-            worth = (value > 0) & (value >= prices)
-            held += int((free & (value > 0) & ~worth).sum())
-            chosen = people[free & worth]
-            if len(chosen):
-                world.push(c, chosen, due)
-                last_push[chosen] = due
-        if world.now >= until:
-            break
+    for due, c in _launches(world, until, push_delay_s):
+        if due >= next_price:
+            while recent and recent[0][0] < due - cap_s:
+                recent.popleft()
+            if recent:
+                prices = renewal_prices(np.column_stack([v for _, v in recent]))
+            next_price = due + price_every_s
+        inactive = world.activity_state()[people] == INACTIVE
+        value = pair_values(world.true_click_prob(c, people, at=due), inactive=inactive, objective=objective)
+        recent.append((due, value))
+        free = last_push[people] <= due - cap_s
+        worth = (value > 0) & (value >= prices)
+        held += int((free & (value > 0) & ~worth).sum())
+        chosen = people[free & worth]
+        if len(chosen):
+            world.push(c, chosen, due)
+            last_push[chosen] = due
     log = world.push_log()
     return log.select(np.arange(len(log)) >= first_log), {"held_back": held}
