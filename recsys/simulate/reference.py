@@ -170,13 +170,16 @@ def run_universal(world: World, *, until: float, push_delay_s: float = 1800.0, c
 
 
 def run_priced(world: World, *, until: float, objective: str = "clicks", push_delay_s: float = 1800.0,
-               cap_s: float = 7 * DAY, price_every_s: float = DAY) -> tuple[PushLog, dict]:
+               cap_s: float = 7 * DAY, price_every_s: float = DAY, value_noise_sd: float = 0.0,
+               seed: int = 0) -> tuple[PushLog, dict]:
     """The weekly slot's price fed the truth: each content, ``push_delay_s`` after it is created,
     goes to every pushable person whose slot is free and for whom its true value
     (``recsys.slots.pair_values`` of the true click probability) is at least their price; prices
     are refreshed every ``price_every_s`` from the values of the contents of the last ``cap_s``
     (``recsys.slots.renewal_prices``). Knows nothing of the future: the truth of contents already
-    out only. Returns the pushes and how many pushes the prices held back."""
+    out only. ``value_noise_sd`` > 0: each (person, content) value it decides on is the truth times
+    an independent log-normal error of that sd (mean 1), an estimate of that quality in place of
+    the truth. Returns the pushes and how many pushes the prices held back."""
     from collections import deque
 
     from recsys.slots import pair_values, renewal_prices
@@ -190,6 +193,7 @@ def run_priced(world: World, *, until: float, objective: str = "clicks", push_de
     prices = np.zeros(len(people))
     next_price = world.now
     held = 0
+    rng = np.random.default_rng(seed)
     for due, c in _launches(world, until, push_delay_s):
         if due >= next_price:
             while recent and recent[0][0] < due - cap_s:
@@ -199,6 +203,8 @@ def run_priced(world: World, *, until: float, objective: str = "clicks", push_de
             next_price = due + price_every_s
         inactive = world.activity_state()[people] == INACTIVE
         value = pair_values(world.true_click_prob(c, people, at=due), inactive=inactive, objective=objective)
+        if value_noise_sd > 0:
+            value = value * np.exp(value_noise_sd * rng.standard_normal(len(value)) - 0.5 * value_noise_sd ** 2)
         recent.append((due, value))
         free = last_push[people] <= due - cap_s
         worth = (value > 0) & (value >= prices)
