@@ -14,6 +14,7 @@ from __future__ import annotations
 import heapq
 import math
 import time
+import zlib
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -195,7 +196,8 @@ def _first_wave_reference(run: StrategyRun) -> None:
             ranker = (run.ranker_for or product_ranker_for)(run.client)
             rows = prefer_language(pool_rows(pool), content, wave.planned_size)
             ranked = ranker.rank(candidates=rows, content=content, seed_ids=campaign_seed_ids(wave.campaign, wave.created_at),
-                                 k=k, now=wave.created_at, rng=np.random.default_rng(wave.pk))
+                                 k=k, now=wave.created_at,
+                                 rng=np.random.default_rng([zlib.crc32(content.external_id.encode()), wave.number]))
             top = np.array([run.index_of_id[int(i)] for i in np.asarray(ranked.ids)[:k]], dtype=np.int64)
             if len(top):
                 run.pool_tops.append((run.world.true_improvement(c, top, at=at),

@@ -14,10 +14,10 @@ from django.db import connection
 @pytest.mark.django_db(transaction=True)
 def test_every_strategy_is_measured_against_the_hindsight_optimum(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
-    call_command("simulate", "--subscribers", "10000", "--days", "1", "--seed", "4", "--strategies",
-                 "random,oracle_first_come,hindsight,universal", "--json")
+    call_command("simulate", "--subscribers", "3000", "--days", "1", "--seed", "4", "--no-retrain", "--strategies",
+                 "random,hindsight,universal", "--json")
     report = json.loads(capsys.readouterr().out)["strategies"]
-    random, first_come, hindsight, universal = (report[n] for n in ("random", "oracle_first_come", "hindsight", "universal"))
+    random, hindsight, universal = (report[n] for n in ("random", "hindsight", "universal"))
     for s in report.values():
         assert {"expected_clicks", "expected_reactivations", "share_of_hindsight", "share_of_hindsight_steady", "wau"} <= set(s)
         assert 0 <= s["expected_reactivations"] <= s["expected_clicks"]
@@ -26,19 +26,17 @@ def test_every_strategy_is_measured_against_the_hindsight_optimum(capsys, settin
     assert hindsight["share_of_hindsight"]["clicks"] == 1.0
     assert 0.9 <= hindsight["share_of_hindsight"]["reactivations"] <= 1.0
     assert hindsight["reactivations_objective"]["expected_reactivations"] > 0
-    for s in (random, first_come, universal):
+    for s in (random, universal):
         assert 0 < s["share_of_hindsight"]["clicks"] < 1 and 0 < s["share_of_hindsight"]["reactivations"] < 1
         assert s["share_of_hindsight"]["clicks"] == pytest.approx(s["expected_clicks"] / hindsight["expected_clicks"], abs=1e-4)
-    # per slot spent, the truth-ranked first-come newsroom gets more than random people do (the
-    # random newsroom pushes every content, so it spends more slots in a day)
-    assert first_come["expected_clicks"] / first_come["pushes"] > 1.5 * random["expected_clicks"] / random["pushes"]
-    assert hindsight["expected_clicks"] / hindsight["pushes"] > first_come["expected_clicks"] / first_come["pushes"]
+    # per slot spent, each person's best content of the week is worth far more than a random push
+    assert hindsight["expected_clicks"] / hindsight["pushes"] > 2 * random["expected_clicks"] / random["pushes"]
     # the broadcast: one content, to everyone eligible
     assert universal["contents"] == 1 and len(universal["broadcasts"]) == 1
     assert universal["pushes"] == hindsight["pushes"]  # the same people, each pushed once
     assert universal["broadcasts"][0]["quality_percentile"] > 90
 
     call_command("simulate", "--subscribers", "2000", "--days", "0.5", "--seed", "4", "--no-retrain", "--strategies",
-                 "random,hindsight,universal")
+                 "hindsight,universal")
     table = capsys.readouterr().out
     assert "of hindsight: clicks" in table and "universal" in table and "hindsight" in table

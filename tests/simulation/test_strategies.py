@@ -14,7 +14,7 @@ from django.db import connection
 @pytest.mark.django_db(transaction=True)
 def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
-    call_command("simulate", "--subscribers", "20000", "--days", "1", "--seed", "3", "--strategies",
+    call_command("simulate", "--subscribers", "12000", "--days", "1", "--seed", "3", "--strategies",
                  "oracle,activity,dae,content", "--json")
     report = json.loads(capsys.readouterr().out)["strategies"]
     oracle, activity, dae, content = (report[n] for n in ("oracle", "activity", "dae", "content"))
