@@ -425,6 +425,7 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
     from apps.campaigns.selectors import wave_features
     from apps.mlops.selectors import click_delay_model
     from recsys.click import CLICK_FEATURES, ClickModel, ClickParams
+    from recsys.ids import positions
     from recsys.metrics import auc as roc_auc
 
     now = now or clock.now()
@@ -444,19 +445,22 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
                     / np.maximum(np.asarray(delay.cdf(np.full(len(age), h), platform=got.platforms)), 1e-9))
     chance = np.where(np.isfinite(got.propensity) & (got.propensity > 0), got.propensity, 1.0)
     weight = np.clip(seen, 1e-3, 1.0) * np.clip(1.0 / chance, 1.0, IPS_CLIP)
-    keys = zip(got.waves.tolist(), got.subscribers.tolist())
-    outcome: dict[tuple[int, int], tuple[bool, float]] = {k: (bool(c), float(v)) for k, c, v in zip(keys, hit, weight)}
+    # each wave's sends sorted by subscriber, so a wave's kept rows find their outcomes by lookup
+    by = np.lexsort((got.subscribers, got.waves))
+    send_wave, send_sub, send_hit, send_weight = got.waves[by], got.subscribers[by], hit[by], weight[by]
     xs, ys, groups, times, weights = [], [], [], [], []
     for wave in waves:
         if wave.pk not in kept or kept[wave.pk][2] != list(CLICK_FEATURES):
             continue
         ids, x, _ = kept[wave.pk]
-        keep = np.array([(wave.pk, int(i)) in outcome for i in ids], dtype=bool)
+        lo, hi = np.searchsorted(send_wave, wave.pk, "left"), np.searchsorted(send_wave, wave.pk, "right")
+        at = positions(send_sub[lo:hi], np.asarray(ids, dtype=np.int64))
+        keep = at >= 0
         if not keep.any():
             continue
         xs.append(x[keep])
-        ys.append(np.array([outcome[wave.pk, int(i)][0] for i in ids[keep]], dtype=bool))
-        weights.append(np.array([outcome[wave.pk, int(i)][1] for i in ids[keep]], dtype=float))
+        ys.append(send_hit[lo:hi][at[keep]].astype(bool))
+        weights.append(send_weight[lo:hi][at[keep]].astype(float))
         groups.append(np.full(int(keep.sum()), wave.campaign.content_id, dtype=np.int64))
         times.append(np.full(int(keep.sum()), wave.sent_at.timestamp()))
     if not xs:
