@@ -28,11 +28,21 @@ from apps.events.selectors import readers_of
 PRICE_BATCH = 2000  # subscribers per UPDATE when the prices are written
 
 
+def slot_value(click_prob: np.ndarray, days_inactive: np.ndarray, *, objective: str, inactive_days: int) -> np.ndarray:
+    """A push's value to the client's objective (``recsys.slots.pair_values``): the click
+    probability, or for "reactivations" only that of people inactive for ``inactive_days`` (never
+    active counts as inactive). Prices and wave planning value pushes by this one rule."""
+    from recsys.slots import pair_values
+
+    inactive = np.nan_to_num(np.asarray(days_inactive, dtype=float), nan=np.inf) >= inactive_days
+    return pair_values(np.nan_to_num(click_prob, nan=0.0), inactive=inactive,
+                       objective="reactivations" if objective == "reactivations" else "clicks")
+
+
 def slot_values(*, client, now: datetime) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """(the pushable subscribers' ids, their values: one column per content launched in the last
     cap window, the contents' external ids); None without a click model."""
     from apps.mlops.ranking import ModelRanker, ranker_for
-    from recsys.slots import pair_values
 
     policy = policy_of(client.pk)
     ranker = ranker_for(client)
@@ -44,7 +54,6 @@ def slot_values(*, client, now: datetime) -> tuple[np.ndarray, np.ndarray, list[
                                  quiet_start=0, quiet_end=0)
     launched = list(Campaign.objects.filter(client=client, created_at__gte=now - policy.cap_window, created_at__lte=now)
                     .select_related("content").order_by("created_at", "pk"))
-    inactive = np.nan_to_num(people.days_inactive, nan=np.inf) >= policy.inactive_days
     columns, names = [], []
     for campaign in launched:
         at = campaign.created_at
@@ -52,8 +61,8 @@ def slot_values(*, client, now: datetime) -> tuple[np.ndarray, np.ndarray, list[
         p = ranker.click_probabilities(candidates=people, content=campaign.content, seed_ids=seed, now=at)
         if p is None:
             continue
-        columns.append(pair_values(p, inactive=inactive, objective="reactivations"
-                                   if policy.slot_objective == "reactivations" else "clicks").astype(np.float32))
+        columns.append(slot_value(p, people.days_inactive, objective=policy.slot_objective,
+                                  inactive_days=policy.inactive_days).astype(np.float32))
         names.append(campaign.content.external_id)
     values = np.column_stack(columns) if columns else np.zeros((len(people), 0), np.float32)
     return people.ids, values, names

@@ -180,14 +180,12 @@ def slot_worth(ids: np.ndarray, scores: np.ndarray, pool, *, objective: str, ina
     (``CandidateRows`` with ``slot_price``). The value is ``recsys.slots.pair_values`` by the
     client's objective: the probability, or for reactivations the probability of people inactive
     for ``inactive_days`` (never active counts as inactive) and 0 for the others."""
+    from apps.mlops.slots import slot_value
     from recsys.ids import positions
-    from recsys.slots import pair_values
 
     at = positions(pool.ids, np.asarray(ids, dtype=np.int64))
     known = at >= 0
-    inactive = np.nan_to_num(pool.days_inactive[np.maximum(at, 0)], nan=np.inf) >= inactive_days
-    value = pair_values(np.nan_to_num(scores, nan=0.0), inactive=inactive,
-                        objective="reactivations" if objective == "reactivations" else "clicks")
+    value = slot_value(scores, pool.days_inactive[np.maximum(at, 0)], objective=objective, inactive_days=inactive_days)
     price = np.where(known, pool.slot_price[np.maximum(at, 0)], 0.0)
     return value >= price, value, price
 WAIT_RECHECK_S = 300  # a waiting wave is looked at again this often
