@@ -37,8 +37,10 @@ def active_versions(client) -> dict[str, int]:
 
 
 def _cache_key(version: ModelVersion) -> tuple:
-    """A loaded artifact is reused only for the very same version: row, place and creation time
-    (a row id alone can come back, e.g. after a rolled-back transaction)."""
+    """A loaded artifact is reused only for the very same version: row, place and creation time.
+    A row id and a creation time can both come back (a rolled-back transaction, the simulator's
+    runs on the same simulated clock); the place cannot: every registration has a folder of its
+    own (``model_version_register``)."""
     return version.pk, str(artifacts_root() / version.artifact_path), version.created_at
 
 

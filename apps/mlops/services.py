@@ -12,7 +12,7 @@ client's decisions.
 from __future__ import annotations
 
 import logging
-import shutil
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -43,10 +43,12 @@ def model_version_register(*, client, kind: str, build, metrics: dict, params: d
     now = now or clock.now()
     number = (ModelVersion.objects.select_for_update().filter(client=client, kind=kind)
               .aggregate(m=Max("version"))["m"] or 0) + 1
-    rel = Path(f"client-{client.pk}") / kind / f"v{number}"
+    # A folder of its own, never reused: a registration rolled back (a failed training, or the
+    # simulator's runs, each rolled back) gives its row id and number to the next one, and a
+    # process that loaded the first must not take the second's files for it (the loaded-model
+    # caches are keyed by the path).
+    rel = Path(f"client-{client.pk}") / kind / f"v{number}-{uuid.uuid4().hex[:12]}"
     target = artifacts_dir() / rel
-    if target.exists():
-        shutil.rmtree(target)
     target.mkdir(parents=True)
     if build is not None:
         build(target)

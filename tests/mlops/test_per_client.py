@@ -120,3 +120,30 @@ def test_the_schedule_trains_first_versions_then_nightly_and_after_campaigns(cli
         Campaign.objects.create(client=client_a, content=content_factory(client_a, f"done{n}"), state="done",
                                 created_at=day, ended_at=day + timedelta(hours=10, minutes=n))
     assert training_reasons(client=client_a, now=day + timedelta(hours=11))["mf"] == "campaigns"
+
+
+@pytest.mark.django_db
+def test_a_rolled_back_version_never_lends_its_files_to_the_next(client_a, content_factory, now, settings, tmp_path):
+    """The simulator rolls every run back and starts the next on the same simulated clock: the
+    next client can get the same row ids and version numbers at the same created_at. A process
+    that loaded the first run's model must load the second's, not serve the first from its cache."""
+    from django.db import transaction
+
+    from apps.mlops.selectors import artifacts_root
+    from apps.mlops.training import train_mf
+    from recsys.mf import ALSModel
+
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
+    with transaction.atomic():
+        _tribes(client_a, content_factory, now, flip=False, prefix="a", seed=1)
+        first = train_mf(client=client_a, now=now)
+        mf_first, subs_first, _ = load_mf(first)
+        transaction.set_rollback(True)
+    assert not ModelVersion.objects.exists()
+    _tribes(client_a, content_factory, now, flip=True, prefix="z", seed=5, rounds=12)
+    second = train_mf(client=client_a, now=now)
+    assert second.version == first.version and second.artifact_path != first.artifact_path
+    mf_second, subs_second, _ = load_mf(second)
+    on_disk = ALSModel.load(artifacts_root() / second.artifact_path / "model")
+    assert mf_second is not mf_first and np.array_equal(mf_second.user_factors, on_disk.user_factors)
+    assert set(subs_second.tolist()) <= set(Subscriber.objects.filter(client=client_a).values_list("pk", flat=True))
