@@ -10,7 +10,7 @@ component       candidate side                                    content side
 ``mf``          MF user factors (``recsys.mf``)                   item factors (fold-in/projection)
 ``lookalike``   unit MF user factors                              seed centroid (``recsys.lookalike``)
 ``neighbors``   unit history rows (what each one read)            the seed's history centroid
-``category``    share of the subscriber's reads per category      indicator of its categories
+``category``    long-horizon mix of reads per category (unit)     indicator of its categories
 ``ctr``         usual push CTR                                    (same for every content)
 ``recency``     -log1p(days since last activity)                  (same for every content)
 ``activity``    log1p(decayed distinct active days, 180 days)     (same for every content)
@@ -501,30 +501,34 @@ def select_audience(
 
 # The product's wave ranking (apps.mlops.ranking.ModelRanker) and the replay's ``product``
 # strategy both call ``product_rank``: one function, one set of weights, one click model. The
-# linear shortlist is by affinity (MF and seed look-alike); usual CTR and recency get no linear
-# weight. A trained click model (``ClickModel`` on ``CLICK_FEATURES``: the affinities, the usual
-# CTR, days inactive, the content's age and the hour, and, when the caller passes them, the
-# long-horizon activity of ``recsys.activity``) then re-ranks the shortlist by calibrated
-# click probability: how much activity should count against affinity is learnt from the
-# client's own sends and clicks, not set by hand.
-PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0, category=0.0, ctr=0.0, recency=0.0)
+# linear shortlist is by affinity (MF, seed look-alike and the person's long-horizon category
+# mix against the content's category, when the caller gives the profiles); usual CTR and
+# recency get no linear weight. A trained click model (``ClickModel`` on ``CLICK_FEATURES``: the
+# affinities, the usual CTR, days inactive, the content's age and the hour, and, when the caller
+# passes them, the long-horizon activity of ``recsys.activity``) then re-ranks the shortlist by
+# calibrated click probability: how much activity should count against affinity is learnt from
+# the client's own sends and clicks, not set by hand. The category weighs as much as the other
+# two: in the simulated world the category alone finds people whose clicks beat their usual
+# rate where MF and look-alike do not (docs/simulator.md), and the blend keeps both.
+PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0, category=1.0, ctr=0.0, recency=0.0)
 
 # The rankings a client's waves can use before its click model is trained: the affinity blend
-# above, or one component alone (MF affinity, seed look-alike, or long-horizon activity: the
-# decayed count of distinct days with a read). Which one is judged per client on its own
-# contents after a time split (``recsys.holdout.rankings_check``).
+# above, or one component alone (MF affinity, seed look-alike, long-horizon activity: the
+# decayed count of distinct days with a read, or the long-horizon category mix). Which one is
+# judged per client on its own contents after a time split (``recsys.holdout.rankings_check``).
 _NONE = dict(content=0.0, mf=0.0, lookalike=0.0, neighbors=0.0, category=0.0, ctr=0.0, recency=0.0, activity=0.0)
 SINGLE_RANKINGS = {
     "affinity": PRODUCT_WEIGHTS,
     "mf": BlendWeights(**{**_NONE, "mf": 1.0}),
     "lookalike": BlendWeights(**{**_NONE, "lookalike": 1.0}),
     "activity": BlendWeights(**{**_NONE, "activity": 1.0}),
+    "category": BlendWeights(**{**_NONE, "category": 1.0}),
 }
 
 
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
                     user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
-                    reads_decayed=None, active_days_decayed=None):
+                    reads_decayed=None, active_days_decayed=None, category_affinity=None, categories=None):
     """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
     users = model.user_factors if user_factors is None else user_factors
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
@@ -538,10 +542,12 @@ def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_
     if item is None and not len(seed_rows):
         return None
     cands = Candidates(ids=candidate_ids, factors=candidate_factors, baseline_ctr=baseline_ctr,
-                       days_inactive=days_inactive, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed)
+                       days_inactive=days_inactive, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed,
+                       category_affinity=category_affinity)
     content = Content(
         factors=item,
         seed_factors=users[seed_rows] if len(seed_rows) else None,
+        categories=None if categories is None else np.asarray(categories, np.int64),
         exclude_ids=np.empty(0, np.int64) if exclude_ids is None else np.asarray(exclude_ids),
         age_hours=float(age_hours),
         hour=int(hour),
@@ -568,6 +574,8 @@ def product_rank(
     reads_decayed: np.ndarray | None = None,
     active_days_decayed: np.ndarray | None = None,
     weights: BlendWeights = PRODUCT_WEIGHTS,
+    category_affinity: np.ndarray | None = None,
+    categories: np.ndarray | None = None,
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -581,14 +589,18 @@ def product_rank(
     inputs; ``product_features`` builds the same rows for training). ``reads_decayed`` and
     ``active_days_decayed`` (optional, aligned with ``candidate_ids``) are each candidate's
     long-horizon activity from ``recsys.activity.long_horizon_activity`` on their reads up to
-    now; left out, the click model sees them as missing. ``weights``: the linear ranking (the
-    affinity blend, or one of ``SINGLE_RANKINGS`` while a client has no click model). Returns
-    ``None`` when there is neither item factors nor a seed: the caller then ranks by other means.
+    now; left out, the click model sees them as missing. ``category_affinity`` (candidates x
+    columns, e.g. ``recsys.activity.category_profiles`` rows) with ``categories`` (the content's
+    columns in it) give the ``category`` component: who reads this kind of content; left out,
+    it drops out. ``weights``: the linear ranking (the affinity blend, or one of
+    ``SINGLE_RANKINGS`` while a client has no click model). Returns ``None`` when there is
+    neither item factors nor a seed: the caller then ranks by other means.
     """
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
                              days_inactive=days_inactive, age_hours=age_hours, hour=hour, reads_decayed=reads_decayed,
-                             active_days_decayed=active_days_decayed)
+                             active_days_decayed=active_days_decayed, category_affinity=category_affinity,
+                             categories=categories)
     if inputs is None:
         return None
     cands, content = inputs
@@ -598,12 +610,13 @@ def product_rank(
 
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
                      baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
-                     active_days_decayed=None) -> np.ndarray | None:
+                     active_days_decayed=None, category_affinity=None, categories=None) -> np.ndarray | None:
     """``CLICK_FEATURES`` rows of every candidate exactly as ``product_rank`` computes them
     for its click model (None when it could not rank): what the click model trains on."""
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              user_factors=user_factors, baseline_ctr=baseline_ctr, days_inactive=days_inactive,
-                             age_hours=age_hours, hour=hour, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed)
+                             age_hours=age_hours, hour=hour, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed,
+                             category_affinity=category_affinity, categories=categories)
     if inputs is None:
         return None
     cands, content = inputs

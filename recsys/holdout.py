@@ -126,13 +126,16 @@ def lift_at_k(model, cases: list[SplitCase], *, k: int, max_share: float = 0.1, 
 
 def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activity: np.ndarray | None = None,
                    rates: np.ndarray | None = None, max_share: float = 0.1, user_factors: np.ndarray | None = None,
-                   max_candidates: int = 20_000) -> dict[str, dict[str, np.ndarray]]:
+                   max_candidates: int = 20_000, category_profiles: np.ndarray | None = None,
+                   item_category: np.ndarray | None = None) -> dict[str, dict[str, np.ndarray]]:
     """Each ranking of ``recsys.audience.SINGLE_RANKINGS`` (``names``, default all) on the same
     cases, as ``lift_at_k`` judges the affinity blend: per ranking, ``lift`` (one per case) and,
     with ``rates`` (each user position's usual rate, ``usual_rates``), ``improvement``: the
     hits of the top k over the hits their usual rates expect (1: the top reads as it always
     does). ``activity`` (per user position, ``recsys.activity``'s decayed active days) feeds the
-    ``activity`` ranking; without it that ranking is as good as random."""
+    ``activity`` ranking; without it that ranking is as good as random. ``category_profiles``
+    (per user position, ``recsys.activity.category_profiles``) and ``item_category`` (each item
+    position's column in them, -1 for none) feed the ``category`` component."""
     from .audience import SINGLE_RANKINGS
 
     from .mf import ALSModel, FixedUsers
@@ -160,9 +163,16 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
             continue  # nothing to find: as good as random
         top_k = max(1, min(k, int(max_share * len(cand))))
         act = None if activity is None else np.asarray(activity, np.float64)[cand]
+        column = -1 if category_profiles is None or item_category is None else int(item_category[case.item])
+        affinity = None
+        if column >= 0:
+            inside = cand < len(category_profiles)
+            affinity = np.zeros((len(cand), 1), np.float32)
+            affinity[inside, 0] = category_profiles[cand[inside], column]
         for name in names:
             aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, exclude_ids=case.seed, user_factors=users,
-                               active_days_decayed=act, weights=SINGLE_RANKINGS[name])
+                               active_days_decayed=act, weights=SINGLE_RANKINGS[name], category_affinity=affinity,
+                               categories=None if affinity is None else np.array([0]))
             if aud is None:
                 continue  # nothing to rank with: as good as random
             top = np.isin(cand, aud.ids)

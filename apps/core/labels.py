@@ -124,10 +124,11 @@ LABELS: dict[str, dict[str, object]] = {
     # The orders a client's waves can take before its click model is trained
     # (``recsys.audience.SINGLE_RANKINGS``).
     "ranking": {
-        "affinity": pgettext_lazy("ranking", "matrix factorization affinity with the early readers' look-alikes"),
+        "affinity": pgettext_lazy("ranking", "matrix factorization affinity with the early readers' look-alikes and the category"),
         "mf": pgettext_lazy("ranking", "matrix factorization affinity"),
         "lookalike": pgettext_lazy("ranking", "the early readers' look-alikes"),
         "activity": pgettext_lazy("ranking", "long-term reading habit (days with a read)"),
+        "category": pgettext_lazy("ranking", "long-term reading of the content's category"),
     },
     # The offline metrics of model versions (``ModelVersion.metrics``), as column heads.
     "metric": {

@@ -24,7 +24,7 @@ from apps.contents.selectors import content_language
 from apps.delivery.selectors import CandidateRows
 from apps.events.models import Event
 from apps.mlops.models import ModelKind
-from apps.mlops.selectors import active_version, load_click, load_mf
+from apps.mlops.selectors import active_version, load_categories, load_click, load_mf
 from recsys.ids import positions
 
 
@@ -145,13 +145,28 @@ def _coreading(content, seed_ids: np.ndarray, ids: np.ndarray, now) -> np.ndarra
     return np.log1p(counts) / np.log1p(max(counts.max(), 1.0))
 
 
+def _category_inputs(version, sub_ids: np.ndarray, pos: np.ndarray, content) -> dict:
+    """``product_rank``'s category component for the candidates at ``pos`` in the MF version's
+    subscribers (-1: unknown to it, no profile): the cosine of each one's long-horizon mix of
+    categories with the content's (one column); nothing when the content has no category the
+    version knows."""
+    profiles, names = load_categories(version)
+    category = getattr(content, "category", "") or ""
+    if profiles is None or category not in names:
+        return {}
+    column = profiles[:, names.index(category)]
+    affinity = np.zeros((len(pos), 1), np.float32)
+    affinity[pos >= 0, 0] = column[pos[pos >= 0]]
+    return {"category_affinity": affinity, "categories": np.array([0])}
+
+
 class ModelRanker:
     """The product's ranking: ``recsys.audience.product_rank`` on the active MF model's factors,
     re-ranked by the active click model when one is trained.
 
     The content's item factors are folded in from its seed (early readers and clickers) when it
     is not in the model; the seed's own factors drive the look-alike component. The shortlist is
-    by affinity (``recsys.audience.PRODUCT_WEIGHTS``: MF and look-alike); the click model
+    by affinity (``recsys.audience.PRODUCT_WEIGHTS``: MF, look-alike and category); the click model
     (``ModelKind.CLICK``, trained on this product's own sends and clicks) then orders it by click
     probability from the affinities, each one's usual push CTR, days inactive, the content's age
     and the hour. Every wave keeps those rows of the people it chose (``features_of``), which
@@ -159,8 +174,9 @@ class ModelRanker:
     over to the interim ranker.
 
     Before the client has a click model, the order is the ranking the MF version's check chose
-    on the client's own held-out contents (``ranking``: the affinity blend, or MF, look-alike or
-    long-horizon activity alone, ``recsys.audience.SINGLE_RANKINGS``); the name says which.
+    on the client's own held-out contents (``ranking``: the affinity blend, or MF, look-alike,
+    long-horizon activity or category alone, ``recsys.audience.SINGLE_RANKINGS``); the name says
+    which.
     """
 
     def __init__(self, version, click_version=None, ranking: str | None = None):
@@ -201,7 +217,7 @@ class ModelRanker:
         inputs = dict(seed_rows=seed_rows, item_factors=model.item_factors[cpos] if cpos >= 0 else None,
                       baseline_ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                       days_inactive=candidates.days_inactive, age_hours=max((now - created).total_seconds(), 0.0) / 3600,
-                      hour=now.hour, **activity)
+                      hour=now.hour, **activity, **_category_inputs(self.version, sub_ids, pos, content))
         return model, factors, inputs
 
     def click_probabilities(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, now) -> np.ndarray | None:

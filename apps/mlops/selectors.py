@@ -59,6 +59,27 @@ def load_mf(version: ModelVersion):
         return hit
 
 
+_categories_cache: OrderedDict[tuple, tuple] = OrderedDict()
+
+
+def load_categories(version: ModelVersion) -> tuple[np.ndarray | None, list[str]]:
+    """(Each subscriber's category profile, in the order of ``load_mf``'s subscriber ids; the
+    categories' names, in column order) of an MF version, cached per process; (None, []) for a
+    version trained before it kept them."""
+    key = _cache_key(version)
+    with _mf_lock:
+        hit = _categories_cache.get(key)
+        if hit is None:
+            path = artifacts_root() / version.artifact_path / "categories.npz"
+            if path.exists():
+                got = np.load(path)
+                hit = (got["profiles"], [str(n) for n in got["names"].tolist()])
+            else:
+                hit = (None, [])
+        _remember(_categories_cache, key, hit)
+        return hit
+
+
 _click_cache: OrderedDict[tuple, object] = OrderedDict()
 
 

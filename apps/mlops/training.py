@@ -21,6 +21,7 @@ from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
 from apps.mlops.selectors import active_version
 from apps.mlops.services import (keep_active, model_version_activate, model_version_register, promote_if_better,
                                  training_progress)
+from recsys.activity import category_profiles
 from recsys.metrics import spearman
 
 EVENT_WEIGHTS = {"read": 1.0, "open": 1.0, "click": 3.0}
@@ -65,6 +66,28 @@ def _interactions(client, since: datetime, until: datetime | None = None):
     ids, weights and epoch seconds, as arrays (``apps.mlops.readers``)."""
     got = readers.interactions(client=client, since=since, until=until, weights=EVENT_WEIGHTS)
     return got.subscribers, got.contents, got.weights, got.times
+
+
+MAX_CATEGORIES = 256  # the most read categories a client's profiles keep (the others count as none)
+
+
+def _item_categories(client, con_ids: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """Each content position's category column (-1: none, or beyond the ``MAX_CATEGORIES``
+    most frequent) and the categories' names, in column order."""
+    from apps.contents.models import Content
+
+    if not len(con_ids):
+        return np.zeros(0, np.int64), []
+    got = dict(Content.objects.filter(client=client, pk__gte=int(con_ids.min()), pk__lte=int(con_ids.max()))
+               .exclude(category="").values_list("pk", "category"))
+    of = [got.get(int(c), "") for c in con_ids.tolist()]
+    counts: dict[str, int] = {}
+    for name in of:
+        if name:
+            counts[name] = counts.get(name, 0) + 1
+    names = sorted(sorted(counts, key=lambda n: -counts[n])[:MAX_CATEGORIES])
+    column = {name: n for n, name in enumerate(names)}
+    return np.array([column.get(name, -1) for name in of], dtype=np.int64), names
 
 
 @dataclass(frozen=True)
@@ -128,7 +151,8 @@ class MFConfig:
 
 
 def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, *, k: int, delay: float,
-                   horizon: float, min_cases: int = 5, rankings: bool = False) -> dict:
+                   horizon: float, min_cases: int = 5, rankings: bool = False,
+                   categories: tuple[np.ndarray, int] | None = None) -> dict:
     """Each configuration trained on the events before a split time T and judged on the contents
     first read after T (``recsys.holdout``): what neither saw. T comes before the latest 20% of the
     contents whose decision and horizon are over by now (at least 30% of the events before it)."""
@@ -157,8 +181,8 @@ def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, 
         else:
             model, _, _ = config.fit(u, i, w, t, shape, split)
             if rankings and name == "challenger":
-                inputs = _rankings_inputs(u, i, t, shape, split, delay=delay, horizon=horizon)
-                out["rankings"], lifts[name] = _rankings_check(model, cases, inputs, split, k=k)
+                inputs = _rankings_inputs(u, i, t, shape, split, delay=delay, horizon=horizon, categories=categories)
+                out["rankings"], lifts[name] = _rankings_check(model, cases, inputs, split, k=k, categories=categories)
             else:
                 lifts[name] = lift_at_k(model, cases, k=k)
         out[f"{name}_lift"] = round(float(lifts[name].mean()), 4)
@@ -169,7 +193,8 @@ def _mf_time_split(configs: dict[str, MFConfig], u, i, t, w, shape, now: float, 
 
 
 def _mf_refresh_check(active: ModelVersion, events: list, sub_ids, shape, now: float, *, k: int, delay: float,
-                      horizon: float, min_cases: int = 5, rankings: bool = False) -> dict:
+                      horizon: float, min_cases: int = 5, rankings: bool = False,
+                      categories: tuple[np.ndarray, int] | None = None) -> dict:
     """The same configuration on newer events: the active version itself judged on the contents
     that came after it was trained (none of which it saw), with no model to train for it.
     ``events``: [u, i, t], emptied once the cases are drawn from them (when the caller's was the
@@ -182,7 +207,7 @@ def _mf_refresh_check(active: ModelVersion, events: list, sub_ids, shape, now: f
     u, i, t = events
     events.clear()
     cases = split_cases(u, i, t, n_users=shape[0], split=trained_until, delay=delay, horizon=horizon, end=now)
-    inputs = _rankings_inputs(u, i, t, shape, trained_until, delay=delay, horizon=horizon) \
+    inputs = _rankings_inputs(u, i, t, shape, trained_until, delay=delay, horizon=horizon, categories=categories) \
         if rankings and len(cases) >= min_cases else None
     del u, i, t
     out = {"split": trained_until, "cases": len(cases), "k": k, "horizon_h": round(horizon / 3600, 2), "refresh": True}
@@ -194,7 +219,8 @@ def _mf_refresh_check(active: ModelVersion, events: list, sub_ids, shape, now: f
     where = positions(old_subs, sub_ids)
     users[where >= 0] = old.user_factors[where[where >= 0]]
     if inputs is not None:
-        out["rankings"], lifts = _rankings_check(old, cases, inputs, trained_until, k=k, user_factors=users)
+        out["rankings"], lifts = _rankings_check(old, cases, inputs, trained_until, k=k, user_factors=users,
+                                                 categories=categories)
     else:
         lifts = lift_at_k(old, cases, k=k, user_factors=users)
     lift = round(float(lifts.mean()), 4)
@@ -214,19 +240,27 @@ def _rankings_previous(client, active: ModelVersion | None, now: datetime) -> tu
     return previous, not previous or now.timestamp() - float(previous.get("checked_at", 0)) >= RANKINGS_RECHECK_DAYS * 86400
 
 
-def _rankings_inputs(u, i, t, shape, at: float, *, delay: float, horizon: float) -> tuple[np.ndarray, np.ndarray]:
-    """Each user position's long-horizon activity (decayed distinct active days) and usual rate
-    as of ``at``, from the events up to then: what ``_rankings_check`` ranks and divides by."""
+def _rankings_inputs(u, i, t, shape, at: float, *, delay: float, horizon: float,
+                     categories: tuple[np.ndarray, int] | None = None) -> tuple:
+    """Each user position's long-horizon activity (decayed distinct active days), usual rate and
+    category profile (``recsys.activity.category_profiles``; None without ``categories``: each
+    content position's category column and their number) as of ``at``, from the events up to
+    then: what ``_rankings_check`` ranks and divides by."""
     from recsys.activity import long_horizon_activity
     from recsys.holdout import usual_rates
 
     before = t <= at
     _, active_days = long_horizon_activity(u[before], t[before], n_users=shape[0], now=at)
-    return active_days, usual_rates(u, i, t, n_users=shape[0], until=at, delay=delay, horizon=horizon)
+    profiles = None
+    if categories is not None:
+        item_category, n = categories
+        profiles = category_profiles(u[before], i[before], t[before], now=at, n_users=shape[0],
+                                     item_category=item_category, n_categories=n)
+    return active_days, usual_rates(u, i, t, n_users=shape[0], until=at, delay=delay, horizon=horizon), profiles
 
 
-def _rankings_check(model, cases, inputs: tuple[np.ndarray, np.ndarray], at: float, *, k: int,
-                    user_factors=None) -> tuple[dict, np.ndarray]:
+def _rankings_check(model, cases, inputs: tuple, at: float, *, k: int, user_factors=None,
+                    categories: tuple[np.ndarray, int] | None = None) -> tuple[dict, np.ndarray]:
     """Which ranking a client's waves should use until its click model is trained: the affinity
     blend and each single component (``recsys.audience.SINGLE_RANKINGS``) on the same held-out
     contents, with everything as of ``at`` (the split: the model, each person's long-horizon
@@ -236,8 +270,9 @@ def _rankings_check(model, cases, inputs: tuple[np.ndarray, np.ndarray], at: flo
     lift@k per case)."""
     from recsys.holdout import paired_difference, rankings_check
 
-    active_days, rates = inputs
-    got = rankings_check(model, cases, k=k, activity=active_days, rates=rates, user_factors=user_factors)
+    active_days, rates, profiles = inputs
+    got = rankings_check(model, cases, k=k, activity=active_days, rates=rates, user_factors=user_factors,
+                         category_profiles=profiles, item_category=None if categories is None else categories[0])
     by = {name: {"lift": round(float(v["lift"].mean()), 4),
                  "improvement": round(float(np.nanmean(v["improvement"])), 4) if np.isfinite(v["improvement"]).any() else None}
           for name, v in got.items()}
@@ -294,6 +329,10 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     con_ids, i = _ids_and_positions(cons)
     del cons
     shape = (len(sub_ids), len(con_ids))
+    # each subscriber's long-horizon mix of categories (before the weights are decayed in place)
+    item_category, category_names = _item_categories(client, con_ids)
+    profiles = category_profiles(u, i, t, now=now.timestamp(), n_users=shape[0], item_category=item_category,
+                                 n_categories=len(category_names), weights=w)
     refresh = champion == config  # the events' weights serve only this matrix: decayed in place
     matrix = config.matrix(u, i, w, t, shape, now.timestamp(), in_place=refresh)
     if refresh:
@@ -306,7 +345,7 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     run and training_progress(run, 0.2, "comparing configurations on a time split")
     started = clock_s()
     judge = dict(k=int(policy.first_wave_size), delay=policy.evaluation_delay.total_seconds(),
-                 horizon=policy.content_lifetime.total_seconds())
+                 horizon=policy.content_lifetime.total_seconds(), categories=(item_category, len(category_names)))
     n_events = len(u)
     previous, judge["rankings"] = _rankings_previous(client, active, now)
     if refresh:  # the active version is the held-out evidence for its configuration
@@ -330,6 +369,7 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     def build(directory: Path):
         model.save(directory / "model")
         np.savez(directory / "ids.npz", subscribers=sub_ids, contents=con_ids)
+        np.savez(directory / "categories.npz", profiles=profiles, names=np.array(category_names, dtype=str))
 
     version = model_version_register(
         client=client, kind=ModelKind.MF, build=build, run=run, now=now,
@@ -508,9 +548,10 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         order = chosen_ranking(mf) if mf is not None else "affinity"
         col = {name: n for n, name in enumerate(CLICK_FEATURES)}
         # (rows of waves ranked before any MF version have no model columns: NaN, counted as 0)
-        z = {name: np.nan_to_num(x[test, col[name]], nan=0.0) for name in ("mf_z", "lookalike_z", "active_days_decayed")}
-        score = {"mf": z["mf_z"], "lookalike": z["lookalike_z"], "activity": z["active_days_decayed"]}.get(
-            order, z["mf_z"] + z["lookalike_z"])
+        z = {name: np.nan_to_num(x[test, col[name]], nan=0.0)
+             for name in ("mf_z", "lookalike_z", "active_days_decayed", "category_z")}
+        score = {"mf": z["mf_z"], "lookalike": z["lookalike_z"], "activity": z["active_days_decayed"],
+                 "category": z["category_z"]}.get(order, z["mf_z"] + z["lookalike_z"] + z["category_z"])
         old_auc = roc_auc(y[test], score, w[test])
     metrics = {"auc": round(float(new_auc), 4), "sends": int((~test).sum()), "clicks": int(y[~test].sum()),
                "test_sends": int(test.sum()), "test_clicks": int(y[test].sum()),

@@ -129,7 +129,7 @@ def test_a_rolled_back_version_never_lends_its_files_to_the_next(client_a, conte
     that loaded the first run's model must load the second's, not serve the first from its cache."""
     from django.db import transaction
 
-    from apps.mlops.selectors import artifacts_root
+    from apps.mlops.selectors import artifacts_root, load_categories
     from apps.mlops.training import train_mf
     from recsys.mf import ALSModel
 
@@ -147,3 +147,5 @@ def test_a_rolled_back_version_never_lends_its_files_to_the_next(client_a, conte
     on_disk = ALSModel.load(artifacts_root() / second.artifact_path / "model")
     assert mf_second is not mf_first and np.array_equal(mf_second.user_factors, on_disk.user_factors)
     assert set(subs_second.tolist()) <= set(Subscriber.objects.filter(client=client_a).values_list("pk", flat=True))
+    profiles, names = load_categories(second)
+    assert profiles.shape == (len(subs_second), len(names))

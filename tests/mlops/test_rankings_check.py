@@ -101,3 +101,44 @@ def test_activity_alone_orders_the_wave_by_decayed_active_days(tribes, content_f
     assert ranked.ids.tolist() == expected and ranked.ranker.endswith("(activity alone)")
     np.testing.assert_allclose(ranked.components["activity"],
                                np.log1p(decayed_at(np.array([value[pk] for pk in expected]), now.timestamp())), rtol=1e-5)
+
+
+@pytest.mark.django_db
+def test_each_readers_category_mix_ranks_a_new_content_of_that_category(client_a, content_factory, now, settings, tmp_path):
+    """The MF version keeps each reader's long-horizon mix of categories: a new content's
+    category finds the people who read that kind of content, whoever its early readers are."""
+    from apps.mlops.ranking import ModelRanker
+    from apps.mlops.selectors import load_categories, load_mf
+    from apps.mlops.training import train_mf
+    from recsys.ids import positions
+    from tests.mlops.test_per_client import _rank
+
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
+
+    def sectioned(client, external_id, **data):  # "a-a3" is in section "sec-a", "a-b7" in "sec-b"
+        return content_factory(client, external_id, category=f"sec-{external_id.split('-')[-1][0]}", **data)
+
+    _tribes(client_a, sectioned, now, flip=False, prefix="a", seed=1)
+    version = train_mf(client=client_a, now=now)
+    by = version.metrics["rankings"]["by"]
+    assert by["category"]["lift"] > 1.5 and by["category"]["lift"] > by["activity"]["lift"]
+    profiles, names = load_categories(version)
+    _, subs, _ = load_mf(version)
+    assert names == ["sec-a", "sec-b"]
+    pk = dict(Subscriber.objects.filter(client=client_a).values_list("external_id", "pk"))
+    tribe_a = positions(subs, np.array([pk[f"a{i}"] for i in range(100)]))
+    tribe_b = positions(subs, np.array([pk[f"a{i}"] for i in range(100, 200)]))
+    tribe_a, tribe_b = tribe_a[tribe_a >= 0], tribe_b[tribe_b >= 0]  # (who read anything)
+    assert len(tribe_a) > 90 and len(tribe_b) > 90
+    np.testing.assert_allclose(profiles[tribe_a], [[1.0, 0.0]] * len(tribe_a))
+    np.testing.assert_allclose(profiles[tribe_b], [[0.0, 1.0]] * len(tribe_b))
+
+    # a new content of section b, read first by someone of tribe a: by category alone its
+    # audience is tribe b
+    ModelVersion.objects.filter(pk=version.pk).update(metrics={**version.metrics, "rankings": {
+        **version.metrics["rankings"], "chosen": "category"}})
+    version.refresh_from_db()
+    new = sectioned(client_a, "new-b", created_at=now - timedelta(minutes=30))
+    ranked = _rank(client_a, new, ["a3"], now)
+    assert isinstance(ModelRanker(version), ModelRanker) and "(category alone)" in ranked.ranker
+    assert set(ranked.ids.tolist()) <= {pk[f"a{i}"] for i in range(100, 200)}

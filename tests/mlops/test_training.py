@@ -145,7 +145,7 @@ def test_model_ranker_is_recsys_product_rank(two_tribes, approved_content_for_ra
     from apps.audience.selectors import Segment
     from apps.core.policy import DEFAULTS
     from apps.delivery.selectors import eligible_candidates
-    from apps.mlops.ranking import prefer_language, ranker_for
+    from apps.mlops.ranking import _category_inputs, prefer_language, ranker_for
     from apps.mlops.selectors import load_mf
     from recsys.ids import positions
 
@@ -176,14 +176,15 @@ def test_model_ranker_is_recsys_product_rank(two_tribes, approved_content_for_ra
     a, b = fit_population_prior(wave.push_clicks, wave.push_sends)
     direct = real(model, wave.ids, factors, seed_rows=positions(sub_ids, seed), k=40, exclude_ids=seed,
                   baseline_ctr=smoothed_ctr(wave.push_clicks, wave.push_sends, a, b), days_inactive=wave.days_inactive,
-                  age_hours=0.5, hour=now.hour, click_model=None)
+                  age_hours=0.5, hour=now.hour, click_model=None,
+                  **_category_inputs(ranker.version, sub_ids, rows, approved_content_for_ranking))
     assert calls[0][1]["click_model"] is None  # no click model trained yet
     np.testing.assert_array_equal(calls[0][1]["days_inactive"], wave.days_inactive)
     assert calls[0][1]["age_hours"] == pytest.approx(0.5) and calls[0][1]["hour"] == now.hour
     np.testing.assert_array_equal(ranked.ids, direct.ids)
     np.testing.assert_allclose(ranked.total, direct.total, rtol=1e-6)
-    assert audience.PRODUCT_WEIGHTS.mf == 1.0 and audience.PRODUCT_WEIGHTS.lookalike == 1.0
-    assert sum(audience.PRODUCT_WEIGHTS.get(c) for c in audience.COMPONENTS) == 2.0
+    assert audience.PRODUCT_WEIGHTS.mf == audience.PRODUCT_WEIGHTS.lookalike == audience.PRODUCT_WEIGHTS.category == 1.0
+    assert sum(audience.PRODUCT_WEIGHTS.get(c) for c in audience.COMPONENTS) == 3.0
 
 
 @pytest.fixture

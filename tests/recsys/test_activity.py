@@ -129,3 +129,27 @@ def test_a_click_model_trained_on_an_older_feature_list_still_ranks(world, tmp_p
     raw, z = component_scores(cands, content)
     full = click_features(cands, content, raw, z)
     np.testing.assert_array_equal(click_features(cands, content, raw, z, names=old), full[:, keep])
+
+
+def test_category_profiles_are_each_ones_decayed_mix_as_a_unit_row():
+    from recsys.activity import DAY, category_profiles
+
+    now = 1_700_000_000.0
+    # user 0: two reads in category 0 today, one in category 1 sixty days ago (half the weight);
+    # user 1: one read of an item without a category; user 2: a read after now and one too old
+    u = np.array([0, 0, 0, 1, 2, 2])
+    i = np.array([0, 0, 1, 2, 0, 1])
+    t = np.array([now, now - 3600, now - 60 * DAY, now, now + 10, now - 200 * DAY])
+    got = category_profiles(u, i, t, now=now, n_users=4, item_category=[0, 1, -1], n_categories=2)
+    assert got.dtype == np.float32 and got.shape == (4, 2)
+    mix = np.array([2.0, 0.5])
+    np.testing.assert_allclose(got[0], mix / np.linalg.norm(mix), rtol=1e-3)
+    np.testing.assert_array_equal(got[1:], np.zeros((3, 2)))
+    # weights scale the events; a person's scale divides out
+    doubled = category_profiles(u, i, t, now=now, n_users=4, item_category=[0, 1, -1], n_categories=2,
+                                weights=np.full(6, 2.0))
+    np.testing.assert_allclose(doubled, got, rtol=1e-6)
+    with pytest.raises(ValueError, match="item_category"):
+        category_profiles(u, i, t, now=now, n_users=4, item_category=[0, 2, -1], n_categories=2)
+    with pytest.raises(ValueError, match="user_index"):
+        category_profiles(u, i, t, now=now, n_users=2, item_category=[0, 1, -1], n_categories=2)

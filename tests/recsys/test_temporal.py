@@ -146,8 +146,8 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
         np.testing.assert_array_equal(s.candidates[order], again.ids)
     np.testing.assert_array_equal(calls[1][1]["user_factors"], models.mf(case.snapshot)[0].user_factors)
     assert set(calls[1][1]["seed_rows"]) <= set(case.seed)
-    # the linear shortlist is PRODUCT_WEIGHTS: MF and look-alike only
-    assert {c for c in audience.COMPONENTS if audience.PRODUCT_WEIGHTS.get(c)} == {"mf", "lookalike"}
+    # the linear shortlist is PRODUCT_WEIGHTS: MF, look-alike and category (absent here: no profiles given)
+    assert {c for c in audience.COMPONENTS if audience.PRODUCT_WEIGHTS.get(c)} == {"mf", "lookalike", "category"}
 
 
 def test_the_dae_settings_are_judged_on_earlier_items_only(stream):
