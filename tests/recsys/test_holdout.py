@@ -99,7 +99,9 @@ def test_rankings_check_finds_what_decides_the_hits():
     # activity that says nothing (noise) and activity that is the group (a perfect signal here)
     noise = np.random.default_rng(7).exponential(size=300)
     got = rankings_check(model, cases, k=30, activity=noise, rates=rates)
-    assert set(got) == {"affinity", "mf", "lookalike", "activity"}
+    assert set(got) == {"affinity", "mf", "lookalike", "activity", "category"}
+    # no category profiles given: the category ranking has nothing to rank by (random)
+    assert abs(got["category"]["lift"].mean() - 1.0) < 0.4
     assert got["lookalike"]["lift"].mean() > 1.6 and abs(got["activity"]["lift"].mean() - 1.0) < 0.4
     np.testing.assert_allclose(got["affinity"]["lift"], lift_at_k(model, cases, k=30))
     # improvement: hits over what the top's usual rates expect (finite for every case with hits)
@@ -109,3 +111,10 @@ def test_rankings_check_finds_what_decides_the_hits():
                               names=("activity",))["activity"]["lift"]
     odd = np.array([c.item % 2 == 1 for c in cases])  # group 1's contents: activity finds their readers
     assert by_group[odd].mean() > 1.6 and by_group[~odd].mean() < 0.5, by_group
+    # each one's category mix (group g reads the contents of category g): the category ranking
+    # finds every content's readers, whoever its seed
+    profiles = np.eye(2, dtype=np.float32)[group]
+    n_items = int(i.max()) + 1
+    by_category = rankings_check(model, cases, k=30, rates=rates, category_profiles=profiles,
+                                 item_category=np.arange(n_items) % 2, names=("category",))["category"]["lift"]
+    assert by_category.mean() > 1.6 and by_category.min() > 1.0, by_category
