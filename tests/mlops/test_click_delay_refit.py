@@ -64,3 +64,27 @@ def test_refit_ignores_clicks_after_now(client_a, content_factory, now):
                             created_at=sent_at, sent_at=sent_at, clicked_at=sent_at + timedelta(hours=1 + 3 * (i % 2)))
     assert train_click_delay(client=client_a, now=now, min_clicks=3) is not None  # 3 clicks before now, 2 after
     assert train_click_delay(client=client_a, now=now, min_clicks=4) is None
+
+
+@pytest.mark.django_db
+def test_a_send_at_the_moment_of_the_refit_is_a_send_with_no_follow_up_yet(client_a, content_factory, now):
+    """SQLite's epoch (Julian days) can put a send made at ``now`` microseconds after it: the refit
+    counts it as just sent, it does not fail on a "send from the future"."""
+    content = content_factory(client_a, "now", created_at=now - timedelta(days=2))
+    campaign = Campaign.objects.create(client=client_a, content=content, created_at=now - timedelta(days=1), state="running")
+    wave = Wave.objects.create(campaign=campaign, number=1, planned_size=40, created_at=now - timedelta(days=1))
+    Subscriber.objects.bulk_create([Subscriber(client=client_a, external_id=f"n{i}") for i in range(40)])
+    subs = list(Subscriber.objects.filter(external_id__startswith="n").order_by("id"))
+    earlier = now - timedelta(hours=5)
+    Send.objects.bulk_create([Send(campaign=campaign, wave=wave, subscriber=s, baseline_ctr=0.05, state=Send.State.SENT,
+                                   created_at=earlier, sent_at=earlier, clicked_at=earlier + timedelta(minutes=10 + i))
+                              for i, s in enumerate(subs[:20])])
+    # sends made at the refit's own moment, at microseconds where the Julian day rounds either way
+    moments = [now + timedelta(microseconds=us) for us in range(7919, 1_000_000, 7919 * 9)]
+    for s, at in zip(subs[20:], moments):
+        Send.objects.create(campaign=campaign, wave=wave, subscriber=s, baseline_ctr=0.05, state=Send.State.SENT,
+                            created_at=at, sent_at=at)
+    for at in moments:
+        version = train_click_delay(client=client_a, now=at, min_clicks=20, platform_min_clicks=20)
+        assert version is not None and version.metrics["clicks"] == 20
+        assert version.metrics["sends"] == 20 + sum(m <= at for m in moments)
