@@ -271,4 +271,7 @@ def sends(*, client=None, waves=None, since: datetime | None = None, until: date
     qs = qs.annotate(sent_s=Epoch(F("sent_at")), clicked_s=Epoch(F("clicked_at"))).values_list(
         "wave_id", "subscriber_id", "subscriber__platform", "sent_s", "clicked_s", "propensity")
     w, s, p, sent, clicked, prop = _arrays(qs.order_by(), (np.int64, np.int64, object, np.float64, np.float64, np.float64), chunk)
+    # SQLite's epoch (Julian days) can put a send made at ``until`` a few microseconds after it:
+    # held to ``until``, as the filter did
+    np.minimum(sent, until.timestamp(), out=sent)
     return Sends(w, s, p, sent, clicked, prop)

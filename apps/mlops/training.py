@@ -419,9 +419,7 @@ def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime |
     seen = np.isfinite(got.clicked) & (got.clicked <= at)
     ok = ~(seen & (got.clicked < got.sent))  # a click before its push: bad data, not a delay
     platforms = got.platforms[ok]
-    # the reader keeps sends at or before now; SQLite's epoch (Julian days) can put one sent at
-    # now a few microseconds after it: no follow-up yet, not a send from the future
-    follow_up = np.maximum(at - got.sent[ok], 0.0)
+    follow_up = at - got.sent[ok]
     delay = np.where(seen, got.clicked - got.sent, np.nan)[ok]
     clicks = int(np.isfinite(delay).sum())
     if clicks < min_clicks:
