@@ -42,7 +42,9 @@ Public API::
     product_rank(model, candidate_ids, candidate_factors, *, seed_rows, k, item_factors=None,
                  exclude_ids=None, user_factors=None, click_model=None, baseline_ctr=None,
                  days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
-                 active_days_decayed=None, weights=PRODUCT_WEIGHTS) -> Audience | None   # what waves run
+                 active_days_decayed=None, weights=PRODUCT_WEIGHTS, category_affinity=None,
+                 categories=None) -> Audience | None   # what waves run
+    category_inputs(profiles, rows, column) -> dict   # product_rank's category component of one content
     product_features(model, candidate_ids, candidate_factors, *, seed_rows, ...) -> X | None
                                                    # the click model's rows, as product_rank sees them
     component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
@@ -75,6 +77,7 @@ __all__ = [
     "SINGLE_RANKINGS",
     "product_rank",
     "product_features",
+    "category_inputs",
 ]
 
 # content-specific components (a matrix product each) and candidate-only ones
@@ -524,6 +527,20 @@ SINGLE_RANKINGS = {
     "activity": BlendWeights(**{**_NONE, "activity": 1.0}),
     "category": BlendWeights(**{**_NONE, "category": 1.0}),
 }
+
+
+def category_inputs(profiles: np.ndarray | None, rows: np.ndarray, column: int) -> dict:
+    """``product_rank``'s ``category_affinity`` and ``categories`` for the candidates at ``rows``
+    of ``profiles`` (``recsys.activity.category_profiles``; a row at or beyond its end, or -1,
+    has none) and a content in category ``column``: one column, each one's cosine with it.
+    Empty (the component drops out) without profiles or with ``column`` -1."""
+    if profiles is None or column < 0:
+        return {}
+    rows = np.asarray(rows, dtype=np.int64)
+    known = (rows >= 0) & (rows < len(profiles))
+    affinity = np.zeros((len(rows), 1), np.float32)
+    affinity[known, 0] = profiles[rows[known], column]
+    return {"category_affinity": affinity, "categories": np.array([0])}
 
 
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,

@@ -136,7 +136,7 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
     ``activity`` ranking; without it that ranking is as good as random. ``category_profiles``
     (per user position, ``recsys.activity.category_profiles``) and ``item_category`` (each item
     position's column in them, -1 for none) feed the ``category`` component."""
-    from .audience import SINGLE_RANKINGS
+    from .audience import SINGLE_RANKINGS, category_inputs
 
     from .mf import ALSModel, FixedUsers
 
@@ -163,16 +163,11 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
             continue  # nothing to find: as good as random
         top_k = max(1, min(k, int(max_share * len(cand))))
         act = None if activity is None else np.asarray(activity, np.float64)[cand]
-        column = -1 if category_profiles is None or item_category is None else int(item_category[case.item])
-        affinity = None
-        if column >= 0:
-            inside = cand < len(category_profiles)
-            affinity = np.zeros((len(cand), 1), np.float32)
-            affinity[inside, 0] = category_profiles[cand[inside], column]
+        category = category_inputs(category_profiles, cand,
+                                   -1 if item_category is None else int(item_category[case.item]))
         for name in names:
             aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, exclude_ids=case.seed, user_factors=users,
-                               active_days_decayed=act, weights=SINGLE_RANKINGS[name], category_affinity=affinity,
-                               categories=None if affinity is None else np.array([0]))
+                               active_days_decayed=act, weights=SINGLE_RANKINGS[name], **category)
             if aud is None:
                 continue  # nothing to rank with: as good as random
             top = np.isin(cand, aud.ids)

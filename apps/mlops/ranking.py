@@ -150,14 +150,11 @@ def _category_inputs(version, sub_ids: np.ndarray, pos: np.ndarray, content) -> 
     subscribers (-1: unknown to it, no profile): the cosine of each one's long-horizon mix of
     categories with the content's (one column); nothing when the content has no category the
     version knows."""
+    from recsys.audience import category_inputs
+
     profiles, names = load_categories(version)
     category = getattr(content, "category", "") or ""
-    if profiles is None or category not in names:
-        return {}
-    column = profiles[:, names.index(category)]
-    affinity = np.zeros((len(pos), 1), np.float32)
-    affinity[pos >= 0, 0] = column[pos[pos >= 0]]
-    return {"category_affinity": affinity, "categories": np.array([0])}
+    return category_inputs(profiles, pos, names.index(category) if category in names else -1)
 
 
 class ModelRanker:

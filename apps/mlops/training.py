@@ -6,6 +6,7 @@ beats the active one (``apps.mlops.services``)."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -81,11 +82,7 @@ def _item_categories(client, con_ids: np.ndarray) -> tuple[np.ndarray, list[str]
     got = dict(Content.objects.filter(client=client, pk__gte=int(con_ids.min()), pk__lte=int(con_ids.max()))
                .exclude(category="").values_list("pk", "category"))
     of = [got.get(int(c), "") for c in con_ids.tolist()]
-    counts: dict[str, int] = {}
-    for name in of:
-        if name:
-            counts[name] = counts.get(name, 0) + 1
-    names = sorted(sorted(counts, key=lambda n: -counts[n])[:MAX_CATEGORIES])
+    names = sorted(name for name, _ in Counter(name for name in of if name).most_common(MAX_CATEGORIES))
     column = {name: n for n, name in enumerate(names)}
     return np.array([column.get(name, -1) for name in of], dtype=np.int64), names
 
