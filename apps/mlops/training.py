@@ -251,8 +251,8 @@ def _rankings_inputs(u, i, t, shape, at: float, *, delay: float, horizon: float,
     profiles = None
     if categories is not None:
         item_category, n = categories
-        profiles = category_profiles(u[before], i[before], t[before], now=at, n_users=shape[0],
-                                     item_category=item_category, n_categories=n)
+        # (events after ``at`` weigh nothing there: no copy of the events before it)
+        profiles = category_profiles(u, i, t, now=at, n_users=shape[0], item_category=item_category, n_categories=n)
     return active_days, usual_rates(u, i, t, n_users=shape[0], until=at, delay=delay, horizon=horizon), profiles
 
 
