@@ -202,7 +202,18 @@ def _first_wave_reference(run: StrategyRun) -> None:
             if len(top):
                 run.pool_tops.append((run.world.true_improvement(c, top, at=at),
                                       run.world.true_improvement(c, run.world.oracle_rank(c, everyone, len(top), at=at), at=at),
-                                      pool_truth, len(top) / len(everyone)))
+                                      pool_truth, len(top) / len(everyone), _ranking_family(ranked.ranker)))
+
+
+def _ranking_family(name: str) -> str:
+    """Which of the product's orders ranked a pool (``Ranked.ranker``): ``click`` (a click model
+    re-ranked the shortlist), ``interim``, the pre-click order the MF version chose
+    (``affinity`` or ``<component> alone``), or the name itself for injected rankers."""
+    if name.startswith("model:"):
+        if "+click" in name:
+            return "click"
+        return name.partition(" (")[2].removesuffix(")") or "affinity"
+    return name.partition(":")[0]
 
 
 def first_wave_report(pairs: list, draws: int = 2000) -> dict:
@@ -383,7 +394,11 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
             progress(strategy, n / steps)
     report = {**measure(run), "retraining_rounds": rounds, "models": _models_report(run),
               "wave1_vs_truth_ranked": first_wave_report(run.first_waves),
-              "pool_top_tenth_vs_truth": first_wave_report(run.pool_tops)}
+              "pool_top_tenth_vs_truth": first_wave_report(run.pool_tops),
+              # the same, apart for each order that ranked the pools (a click model, or the order
+              # the product used before its first click model)
+              "pool_top_tenth_by_ranking": {family: first_wave_report([p for p in run.pool_tops if p[4] == family])
+                                            for family in sorted({p[4] for p in run.pool_tops})}}
     if ope_check:
         report["ope_check"] = ope_check_report(run)
     return report

@@ -44,3 +44,8 @@ def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsy
     assert oracle["pool_top_tenth_vs_truth"]["share_of_attainable_gain"] == pytest.approx(1.0, abs=1e-6)
     for s in (activity, dae, content):
         assert s["pool_top_tenth_vs_truth"]["ratio"] < 1
+    # apart by the order that ranked each pool: they add up to the whole
+    assert set(oracle["pool_top_tenth_by_ranking"]) == {"oracle"} and set(dae["pool_top_tenth_by_ranking"]) == {"dae"}
+    assert set(activity["pool_top_tenth_by_ranking"]) == {"activity alone"}
+    for s in (oracle, activity, dae, content):
+        assert sum(r["waves"] for r in s["pool_top_tenth_by_ranking"].values()) == s["pool_top_tenth_vs_truth"]["waves"]
