@@ -19,8 +19,11 @@ component       candidate side                                    content side
 The linear total is ``sum(weight * z)`` with each component standardised over the candidates
 of that content (z-score), so components on different scales mix. A component the content
 cannot have (no seed yet, no text) drops out. With a ``ClickModel`` as ``reranker``, the best
-``rerank_depth`` candidates by the linear total are re-scored by calibrated click probability,
-which becomes the total. The caller filters eligibility (opt-in, frequency cap, quiet hours)
+``rerank_depth`` candidates by the linear total are re-scored by the model and re-ordered by
+``rerank_by``: ``"improvement"`` (default), the model's click probability over the person's
+usual push CTR (``Candidates.baseline_ctr``), the click improvement the push is expected to
+bring them; ``"click"``, the click probability itself (which favours people who click any push).
+The calibrated click probability becomes the total either way. The caller filters eligibility (opt-in, frequency cap, quiet hours)
 before; ``Content.exclude_ids`` (the seed, earlier recipients) are never returned.
 
 Memory: candidates are scored in chunks, so beyond the inputs only a few float32 arrays of
@@ -37,7 +40,7 @@ Public API::
                  recency=0.5, activity=0.0)
     PRODUCT_WEIGHTS, SINGLE_RANKINGS   # the waves' affinity blend; each single component's weights
     select_audience(candidates, content, k, weights=BlendWeights(), reranker=None,
-                    rerank_depth=5000) -> Audience(ids, total, components)
+                    rerank_depth=5000, rerank_by="improvement") -> Audience(ids, total, components)
     select_audience_batch(candidates, contents, k, ...) -> list[Audience]
     product_rank(model, candidate_ids, candidate_factors, *, seed_rows, k, item_factors=None,
                  exclude_ids=None, user_factors=None, click_model=None, baseline_ctr=None,
@@ -401,6 +404,7 @@ def select_audience_batch(
     weights: BlendWeights = BlendWeights(),
     reranker=None,
     rerank_depth: int = 5000,
+    rerank_by: str = "improvement",
 ) -> list[Audience]:
     """``select_audience`` for many contents at once over the same candidates.
 
@@ -411,6 +415,8 @@ def select_audience_batch(
     n, m = len(cands), len(contents)
     if k <= 0:
         raise ValueError("k must be positive")
+    if rerank_by not in RERANK_BY:
+        raise ValueError(f"rerank_by: {rerank_by!r} is not one of {', '.join(RERANK_BY)}")
     if m == 0:
         return []
     if n == 0:
@@ -444,11 +450,14 @@ def select_audience_batch(
         idx, val = best[j]
         ok = np.isfinite(val)
         idx, val = idx[ok], val[ok]
-        out.append(_finish(cands, content, side, j, idx, val, mean, std, per_cand, k, reranker))
+        out.append(_finish(cands, content, side, j, idx, val, mean, std, per_cand, k, reranker, rerank_by))
     return out
 
 
-def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, reranker) -> Audience:
+RERANK_BY = ("improvement", "click")
+
+
+def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, reranker, rerank_by="improvement") -> Audience:
     """Components of the shortlist, optional re-ranking, final top-k ordering."""
     sub = {c: v[:, j] for c, v in _chunk_raw(cands, side, idx).items()}
     raw, z = {}, {}
@@ -469,6 +478,11 @@ def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, rerank
         # ordered by the model's own score: the calibration map is monotone but flat in steps,
         # so it would tie many candidates; the total reported is the calibrated probability
         key = reranker.predict_raw(x).astype(np.float64)
+        if rerank_by == "improvement" and cands.baseline_ctr is not None:
+            # the click probability over the person's usual one: a wave's click improvement is
+            # its clicks over the clicks its recipients' usual pushes would bring
+            usual = np.asarray(cands.baseline_ctr[idx], dtype=np.float64)
+            key = np.log(np.maximum(key, 1e-12)) - np.log(np.maximum(np.nan_to_num(usual, nan=1.0), 1e-12))
         total = reranker.predict_proba(x).astype(np.float32)
     order = np.lexsort((idx, -key))[:k]  # remaining ties broken by candidate position: deterministic
     return Audience(cands.ids[idx[order]], total[order], {c: v[order] for c, v in comps.items()})
@@ -497,9 +511,10 @@ def select_audience(
     weights: BlendWeights = BlendWeights(),
     reranker=None,
     rerank_depth: int = 5000,
+    rerank_by: str = "improvement",
 ) -> Audience:
     """Top ``k`` candidates for one content, best first, with the total and every component."""
-    return select_audience_batch(candidates, [content], k, weights, reranker, rerank_depth)[0]
+    return select_audience_batch(candidates, [content], k, weights, reranker, rerank_depth, rerank_by)[0]
 
 
 # The product's wave ranking (apps.mlops.ranking.ModelRanker) and the replay's ``product``
@@ -509,8 +524,11 @@ def select_audience(
 # recency get no linear weight. A trained click model (``ClickModel`` on ``CLICK_FEATURES``: the
 # affinities, the usual CTR, days inactive, the content's age and the hour, and, when the caller
 # passes them, the long-horizon activity of ``recsys.activity``) then re-ranks the shortlist by
-# calibrated click probability: how much activity should count against affinity is learnt from
-# the client's own sends and clicks, not set by hand. The category weighs as much as the other
+# its click probability over each person's usual push CTR (the improvement a push to them is
+# expected to bring: ranked by the probability alone, the people who click any push come first,
+# and a wave's improvement is its clicks over what its recipients usually click); how much
+# activity should count against affinity is learnt from the client's own sends and clicks, not
+# set by hand. The category weighs as much as the other
 # two: in the simulated world the category alone finds people whose clicks beat their usual
 # rate where MF and look-alike do not (docs/simulator.md), and the blend keeps both.
 PRODUCT_WEIGHTS = BlendWeights(content=0.0, mf=1.0, lookalike=1.0, neighbors=0.0, category=1.0, ctr=0.0, recency=0.0)
@@ -593,6 +611,7 @@ def product_rank(
     weights: BlendWeights = PRODUCT_WEIGHTS,
     category_affinity: np.ndarray | None = None,
     categories: np.ndarray | None = None,
+    rerank_by: str = "improvement",
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -602,8 +621,10 @@ def product_rank(
     (default: the model's) are the rows the seed is read from and folded in against, e.g. with
     users active since the training re-solved. The shortlist (``rerank_depth``) is by MF
     affinity plus seed look-alike; with a ``click_model`` it is re-ranked by the model's click
-    probability (``baseline_ctr``, ``days_inactive``, ``age_hours``, ``hour`` are its other
-    inputs; ``product_features`` builds the same rows for training). ``reads_decayed`` and
+    probability over the candidate's usual push CTR (``baseline_ctr``): the improvement the push
+    is expected to bring (``rerank_by="click"``: the probability alone). ``baseline_ctr``,
+    ``days_inactive``, ``age_hours``, ``hour`` are the model's other inputs;
+    ``product_features`` builds the same rows for training. ``reads_decayed`` and
     ``active_days_decayed`` (optional, aligned with ``candidate_ids``) are each candidate's
     long-horizon activity from ``recsys.activity.long_horizon_activity`` on their reads up to
     now; left out, the click model sees them as missing. ``category_affinity`` (candidates x
@@ -622,7 +643,7 @@ def product_rank(
         return None
     cands, content = inputs
     return select_audience(cands, content, min(k, len(cands)), weights=weights, reranker=click_model,
-                           rerank_depth=rerank_depth)
+                           rerank_depth=rerank_depth, rerank_by=rerank_by)
 
 
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,

@@ -1,6 +1,7 @@
 """Audience selection, MF cold start, look-alike and the replay CLI on the synthetic data set."""
 
 import ast
+import dataclasses
 import json
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 
 import recsys.audience as audience_mod
 from recsys.audience import BlendWeights, Candidates, Content, component_scores, select_audience, select_audience_batch
+from recsys.click import CLICK_FEATURES
 from recsys.embedding import profile_vectors
 from recsys.lookalike import lookalike_scores
 from recsys.replay import main as replay_main
@@ -130,12 +132,35 @@ def test_reranker_orders_by_the_models_score_and_reports_calibrated_probability(
 
     cands = _candidates(data, mf, embedding)
     content = _content(data, mf, embedding, 1, np.flatnonzero(data.user_topic == 1)[:5])
-    aud = select_audience(cands, content, 20, reranker=Fake(), rerank_depth=100)
+    aud = select_audience(cands, content, 20, reranker=Fake(), rerank_depth=100, rerank_by="click")
     assert np.all(np.diff(aud.total) <= 0) and np.all((aud.total >= 0) & (aud.total <= 1))
     assert len(np.unique(aud.total)) < 20  # the reported probabilities tie...
     assert "linear" in aud.components
     # ...the order does not: it follows the model's own score
     np.testing.assert_array_equal(np.argsort(-aud.components["mf"], kind="stable"), np.arange(20))
+
+
+def test_reranker_orders_by_probability_over_usual_ctr_by_default(data, mf, embedding):
+    class Fake:  # a click model whose probability grows with the usual CTR and the MF affinity
+        def predict_raw(self, x):
+            return x[:, CLICK_FEATURES.index("baseline_ctr")] / (1.0 + np.exp(-x[:, CLICK_FEATURES.index("mf")]))
+
+        def predict_proba(self, x):
+            return self.predict_raw(x)
+
+    cands = dataclasses.replace(_candidates(data, mf, embedding),
+                                baseline_ctr=np.random.default_rng(0).uniform(0.01, 0.2, data.n_users).astype(np.float32))
+    content = _content(data, mf, embedding, 1, np.flatnonzero(data.user_topic == 1)[:5])
+    by_improvement = select_audience(cands, content, 30, reranker=Fake(), rerank_depth=300)
+    by_click = select_audience(cands, content, 30, reranker=Fake(), rerank_depth=300, rerank_by="click")
+    ratio = lambda aud: aud.total / aud.components["ctr"]  # noqa: E731
+    # the default order is the probability over the person's usual CTR (here sigmoid(mf)): the MF
+    # affinity alone decides, whatever the person's usual CTR
+    assert np.all(np.diff(by_improvement.components["mf"]) <= 1e-6)
+    assert ratio(by_improvement).mean() > ratio(by_click).mean()
+    assert by_click.total.mean() > by_improvement.total.mean()
+    with pytest.raises(ValueError, match="rerank_by"):
+        select_audience(cands, content, 30, reranker=Fake(), rerank_by="clicks")
 
 
 @settings(max_examples=25, deadline=None)
