@@ -48,7 +48,9 @@ its strongest single inputs).
 the users re-solved since the snapshot, as for every model strategy), given each candidate's
 long-horizon activity (``reads_decayed``, ``active_days_decayed``) as production computes it from
 its events; ``product_snapshot`` is the same call on the snapshot's user factors alone, as the
-product between two retrains.
+product between two retrains; ``product_by_improvement`` the same call as ``product`` with the
+click model's order by its probability over each candidate's usual rate
+(``rerank_by="improvement"``), where the product orders by the probability.
 """
 
 from __future__ import annotations
@@ -76,14 +78,15 @@ COMPONENT_STRATEGIES = ("content", "mf", "lookalike", "neighbors", "category", "
 # confidences, a decayed profile in its item space, text similarity summed over decayed reads,
 # and the denoising autoencoder twice (its new-item column; its heads compared by cosine)
 EXTRA_STRATEGIES = ("reads_decayed", "active_days_decayed", "mf_decayed", "profile_180", "content_knn", "dae", "dae_cat")
-MODEL_STRATEGIES = ("linear", "product", "product_snapshot")
+MODEL_STRATEGIES = ("linear", "product", "product_snapshot", "product_by_improvement")
 STRATEGIES = ("random", "popularity", "popularity_all") + COMPONENT_STRATEGIES + EXTRA_STRATEGIES + MODEL_STRATEGIES
 BASELINES = ("popularity", "popularity_all")
 # further paired differences reported (lift and improvement): does text add to the activity it
 # is summed over, does the autoencoder's cosine add to plain co-reading, does the product beat
-# its strongest single inputs
+# its strongest single inputs, what ordering by click probability over the usual rate (instead
+# of the probability) gains and loses
 PAIRS = (("content_knn", "reads_decayed"), ("dae_cat", "neighbors"), ("mf_decayed", "mf"),
-         ("product", "active_days_decayed"), ("product", "ctr"))
+         ("product", "active_days_decayed"), ("product", "ctr"), ("product", "product_by_improvement"))
 
 
 @dataclass(frozen=True)
@@ -456,15 +459,18 @@ def _product_calls(st: _State, case: Case) -> list[tuple[str, dict]]:
     the snapshot model's factors for an item it was trained on, else a fold-in from the seed.
     ``product`` gets the users re-solved since the snapshot, like every other model strategy
     here; ``product_snapshot`` the snapshot's user factors alone, as waves between two retrains
-    see them: users new since then have zero factors and are no seed rows there."""
+    see them: users new since then have zero factors and are no seed rows there;
+    ``product_by_improvement`` the ``product`` call ordered by probability over the usual rate."""
     seed = np.asarray(case.seed, np.int64)
     item = st.model.item_factors[case.item] if st.known[case.item] else None
     c = st.cand
     common = dict(item_factors=item, baseline_ctr=st.usual[c], days_inactive=st.days[c], age_hours=st.age_hours,
                   hour=st.hour, reads_decayed=st.reads_decayed[c], active_days_decayed=st.active_days_decayed[c])
-    return [("product", dict(candidate_factors=st.users[c], seed_rows=seed, user_factors=st.users, **common)),
+    product = dict(candidate_factors=st.users[c], seed_rows=seed, user_factors=st.users, **common)
+    return [("product", product),
             ("product_snapshot", dict(candidate_factors=st.model.user_factors[c], seed_rows=seed[st.known_users[seed]],
-                                      user_factors=st.model.user_factors, **common))]
+                                      user_factors=st.model.user_factors, **common)),
+            ("product_by_improvement", {**product, "rerank_by": "improvement"})]
 
 
 def train_click_model(models: _Models, until: float) -> tuple[ClickModel | None, dict]:

@@ -132,7 +132,7 @@ def test_reranker_orders_by_the_models_score_and_reports_calibrated_probability(
 
     cands = _candidates(data, mf, embedding)
     content = _content(data, mf, embedding, 1, np.flatnonzero(data.user_topic == 1)[:5])
-    aud = select_audience(cands, content, 20, reranker=Fake(), rerank_depth=100, rerank_by="click")
+    aud = select_audience(cands, content, 20, reranker=Fake(), rerank_depth=100)
     assert np.all(np.diff(aud.total) <= 0) and np.all((aud.total >= 0) & (aud.total <= 1))
     assert len(np.unique(aud.total)) < 20  # the reported probabilities tie...
     assert "linear" in aud.components
@@ -140,7 +140,7 @@ def test_reranker_orders_by_the_models_score_and_reports_calibrated_probability(
     np.testing.assert_array_equal(np.argsort(-aud.components["mf"], kind="stable"), np.arange(20))
 
 
-def test_reranker_orders_by_probability_over_usual_ctr_by_default(data, mf, embedding):
+def test_reranker_orders_by_probability_over_usual_ctr_when_asked(data, mf, embedding):
     class Fake:  # a click model whose probability grows with the usual CTR and the MF affinity
         def predict_raw(self, x):
             return x[:, CLICK_FEATURES.index("baseline_ctr")] / (1.0 + np.exp(-x[:, CLICK_FEATURES.index("mf")]))
@@ -151,10 +151,10 @@ def test_reranker_orders_by_probability_over_usual_ctr_by_default(data, mf, embe
     cands = dataclasses.replace(_candidates(data, mf, embedding),
                                 baseline_ctr=np.random.default_rng(0).uniform(0.01, 0.2, data.n_users).astype(np.float32))
     content = _content(data, mf, embedding, 1, np.flatnonzero(data.user_topic == 1)[:5])
-    by_improvement = select_audience(cands, content, 30, reranker=Fake(), rerank_depth=300)
-    by_click = select_audience(cands, content, 30, reranker=Fake(), rerank_depth=300, rerank_by="click")
+    by_improvement = select_audience(cands, content, 30, reranker=Fake(), rerank_depth=300, rerank_by="improvement")
+    by_click = select_audience(cands, content, 30, reranker=Fake(), rerank_depth=300)
     ratio = lambda aud: aud.total / aud.components["ctr"]  # noqa: E731
-    # the default order is the probability over the person's usual CTR (here sigmoid(mf)): the MF
+    # the probability over the person's usual CTR (here sigmoid(mf)): the MF
     # affinity alone decides, whatever the person's usual CTR
     assert np.all(np.diff(by_improvement.components["mf"]) <= 1e-6)
     assert ratio(by_improvement).mean() > ratio(by_click).mean()

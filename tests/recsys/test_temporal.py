@@ -129,7 +129,7 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     monkeypatch.setattr(audience, "product_rank", spy)
     case = plan.cases[len(plan.cases) // 2]
     s = score_case(data, plan, case, CFG, models)
-    assert len(calls) == 2  # product and product_snapshot
+    assert len(calls) == 3  # product, product_snapshot and product_by_improvement
     # with the click model of the case's snapshot, and the inputs it takes
     assert calls[0][1]["click_model"] is models.click(case.snapshot) is not None
     assert {"baseline_ctr", "days_inactive", "age_hours", "hour", "reads_decayed", "active_days_decayed"} <= set(calls[0][1])
@@ -140,7 +140,9 @@ def test_product_strategy_is_the_product_ranker(stream, monkeypatch):
     reads, days = long_horizon_activity(past.u, past.ts, n_users=data.n_users, now=case.t)
     np.testing.assert_allclose(calls[0][1]["reads_decayed"], reads[s.candidates])
     np.testing.assert_allclose(calls[0][1]["active_days_decayed"], days[s.candidates])
-    for (args, kwargs), name in zip(calls, ("product", "product_snapshot")):
+    assert "rerank_by" not in calls[0][1] and calls[2][1]["rerank_by"] == "improvement"
+    assert all(calls[2][1][key] is value for key, value in calls[0][1].items())  # otherwise the same call
+    for (args, kwargs), name in zip(calls, ("product", "product_snapshot", "product_by_improvement")):
         again = real(*args, **kwargs)
         order = np.argsort(-s.scores[name], kind="stable")
         np.testing.assert_array_equal(s.candidates[order], again.ids)
