@@ -292,7 +292,6 @@ def _history(run: StrategyRun, *, weeks: int = 3, per_topic: int = 8) -> int:
     from apps.events.services import events_ingest
 
     world, subs = run.world, run.world.subscribers
-    cal = world.params.cal
     rng = np.random.default_rng([world.config.seed, 7919])
     start = world.config.start
     topics = world.vocab.topics
@@ -308,15 +307,7 @@ def _history(run: StrategyRun, *, weeks: int = 3, per_topic: int = 8) -> int:
                                  "expires_at": created + timedelta(hours=4)})
             ids.append(ext)
         archive.append(ids)
-    lam = cal.opens_per_week[0] * subs.open_rate * weeks * cal.reads_per_open
-    counts = rng.poisson(lam)
-    who = np.repeat(np.arange(len(subs)), counts)
-    w = cal.taste_weight
-    probs = (1 - w) / len(topics) + w * subs.taste
-    cum = np.cumsum(probs, axis=1)
-    cum /= cum[:, -1:]
-    topic = (cum[who] < rng.random(len(who))[:, None]).sum(axis=1)
-    when = np.minimum(subs.last_active_at[who], 0.0) - rng.uniform(0, 7 * 86400 * weeks, len(who))
+    who, topic, when = world.history_reads(rng, weeks=weeks)
     events = [{"event_id": f"h{i}", "type": "read", "subscriber": str(subs.external_id[u]),
                "content": archive[t][int(rng.integers(per_topic))],
                "occurred_at": (start + timedelta(seconds=float(at))).isoformat()}

@@ -24,7 +24,8 @@ import numpy as np
 from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import DAY, PushLog, World
 
-__all__ = ["OBJECTIVES", "Strategy", "oracle", "random", "run_hindsight", "run_priced", "run_reference", "run_universal"]
+__all__ = ["OBJECTIVES", "RANKING_CEILINGS", "Strategy", "oracle", "random", "ranking_ceilings", "run_hindsight", "run_priced",
+           "run_reference", "run_universal"]
 
 OBJECTIVES = ("clicks", "reactivations")
 
@@ -215,3 +216,44 @@ def run_priced(world: World, *, until: float, objective: str = "clicks", push_de
             last_push[chosen] = due
     log = world.push_log()
     return log.select(np.arange(len(log)) >= first_log), {"held_back": held}
+
+
+RANKING_CEILINGS = ("truth", "taste", "category_history", "random")
+
+
+def ranking_ceilings(world: World, *, pool_size: int = 1000, top_share: float = 0.1, weeks: int = 3,
+                     rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """What a first wave's ranking can attain, on every content published so far, as the
+    simulator's ``pool_top_tenth_vs_truth`` judges rankers: from a random pool of ``pool_size``
+    pushable people at the content's creation, the true improvement of the top ``top_share``
+    by ``truth`` (the world's click probability over the usual CTR: the reference, 1 by
+    definition), ``taste`` (the part taste explains, ``World.taste_affinity``: a ranker that
+    knew everyone's taste exactly but not their interest in this one story),
+    ``category_history`` (each person's share of history reads in the content's category,
+    Dirichlet-smoothed toward everyone's: what the reads a product holds before its first push
+    say about taste) and ``random`` (the pool's own). Returns one array per name, one value per
+    content. Pools are drawn from everyone pushable, not from the eligible people of a wave."""
+    if not 0 < top_share <= 1:
+        raise ValueError("top_share must be in (0, 1]")
+    who, topic, _ = world.history_reads(np.random.default_rng([world.config.seed, 7919]), weeks=weeks)
+    n_topics = len(world.vocab.topics)
+    counts = np.zeros((world.n, n_topics))
+    np.add.at(counts, (who, topic), 1.0)
+    share = counts.sum(axis=0) / max(counts.sum(), 1.0)
+    strength = float(n_topics)  # pseudo-reads spread as everyone's reads are
+    smoothed = (counts + strength * share) / (counts.sum(axis=1, keepdims=True) + strength)
+    column = {t.name: t.index for t in world.vocab.topics}
+    pushable = _pushable(world)
+    out = {name: [] for name in RANKING_CEILINGS}
+    for spec in world.contents:
+        pool = rng.choice(pushable, size=min(pool_size, len(pushable)), replace=False)
+        k = max(1, int(np.ceil(top_share * len(pool))))
+        at = spec.created_at
+        tie = rng.random(len(pool))  # ties broken at random, not by position
+        picks = {"truth": world.oracle_rank(spec.index, pool, k, at=at),
+                 "taste": pool[np.lexsort((tie, -world.taste_affinity(spec.index, pool)))[:k]],
+                 "category_history": pool[np.lexsort((tie, -smoothed[pool, column[spec.category]]))[:k]]}
+        for name, top in picks.items():
+            out[name].append(world.true_improvement(spec.index, top, at=at))
+        out["random"].append(world.true_improvement(spec.index, pool, at=at))
+    return {name: np.asarray(v, float) for name, v in out.items()}

@@ -677,6 +677,32 @@ class World:
         """Current activity state of everyone (index into STATES)."""
         return self._state.copy()
 
+    def history_reads(self, rng: np.random.Generator, *, weeks: int = 3) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """What people read before time 0, drawn from the reading model with ``rng``: as much as
+        an active person reads in ``weeks`` weeks, each read's topic in proportion to taste, in
+        the ``weeks`` before each one's last app open. Returns (subscriber, topic, seconds <= 0):
+        a product's history (``manage.py simulate`` registers it; the ranking yardstick
+        estimates tastes from it)."""
+        subs, cal = self.subscribers, self.params.cal
+        k = len(self.vocab.topics)
+        counts = rng.poisson(cal.opens_per_week[0] * subs.open_rate * weeks * cal.reads_per_open)
+        who = np.repeat(np.arange(len(subs)), counts)
+        w = cal.taste_weight
+        cum = np.cumsum((1 - w) / k + w * subs.taste, axis=1)
+        cum /= cum[:, -1:]
+        topic = (cum[who] < rng.random(len(who))[:, None]).sum(axis=1)
+        when = np.minimum(subs.last_active_at[who], 0.0) - rng.uniform(0, 7 * 86400 * weeks, len(who))
+        return who, topic, when
+
+    def taste_affinity(self, content, subscribers) -> np.ndarray:
+        """The part of a push's click probability over the usual CTR that taste explains: the
+        affinity without the interest in this one story that no topic explains (which nobody
+        can know before the person reads it). Ranking by it is what a ranker that knew
+        everyone's taste exactly would do."""
+        c, subs = self._content_index(content), self._subs(subscribers)
+        w = self.params.cal.taste_weight
+        return (1.0 - w) + w * (self.subscribers.taste[subs] @ self._c_mix[c]) / self._c_denom[c]
+
     def usual_ctr(self, subscribers=None) -> np.ndarray:
         """True usual push CTR now (depends on the current activity state)."""
         subs = np.arange(self.n) if subscribers is None else self._subs(subscribers)

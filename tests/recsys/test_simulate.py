@@ -401,3 +401,53 @@ def test_per_content_table_adds_up_to_the_summary(random_run):
     # with a random audience a content's true improvement is about its quality
     q = np.array([world.content(int(i)).quality for i in table.content])
     assert np.corrcoef(q, table.true_improvement)[0, 1] > 0.9
+
+
+def test_taste_affinity_is_the_click_ratio_without_the_story_noise():
+    """``taste_affinity`` is what the truth's click ratio is made of, minus the interest in one
+    story that no taste explains: below the cap, ratio = taste affinity x that noise x quality
+    x freshness, the same factor for everyone for one content at one moment."""
+    world = World(WorldConfig(n_subscribers=600, seed=2))
+    world.advance(6 * HOUR)
+    c = world.contents[0].index
+    subs = np.arange(world.n)
+    at = world.contents[0].created_at
+    ratio = world.true_click_prob(c, subs, at) / world.usual_ctr(subs)
+    below_cap = world.true_click_prob(c, subs, at) < world.params.cal.p_max
+    factor = ratio / (world.taste_affinity(c, subs) * world._noise(c))
+    np.testing.assert_allclose(factor[below_cap], factor[below_cap][0], rtol=1e-4)
+    # and it is not the whole ratio: the story's own noise moves people around
+    assert not np.allclose(ratio / ratio.mean(), world.taste_affinity(c, subs) / world.taste_affinity(c, subs).mean())
+
+
+def test_history_reads_follow_taste_and_end_at_each_ones_last_open():
+    world = World(WorldConfig(n_subscribers=3000, seed=5))
+    who, topic, when = world.history_reads(np.random.default_rng(0))
+    assert len(who) == len(topic) == len(when) > 0
+    assert np.all(when <= np.minimum(world.subscribers.last_active_at[who], 0.0))
+    # people read their favourite topic more than the others, beyond the taste-blind share
+    favourite = np.argmax(world.subscribers.taste, axis=1)
+    assert np.mean(topic == favourite[who]) > 2.0 / len(world.vocab.topics)
+    again = world.history_reads(np.random.default_rng(0))
+    assert all(np.array_equal(a, b) for a, b in zip((who, topic, when), again))
+
+
+def test_ranking_ceilings_order_the_yardsticks():
+    """The truth's top is the best (nearly always per content, on the whole by construction); a
+    ranker knowing taste exactly gets most of it, the history's category shares less, a random
+    pool least."""
+    from recsys.simulate.reference import RANKING_CEILINGS, ranking_ceilings
+
+    world = World(WorldConfig(n_subscribers=4000, seed=1))
+    world.advance(DAY)
+    got = ranking_ceilings(world, pool_size=800, rng=np.random.default_rng(0))
+    assert set(got) == set(RANKING_CEILINGS) and all(len(v) == len(world.contents) for v in got.values())
+    mean = {name: v.mean() for name, v in got.items()}
+    # (the truth ranks people by their own ratio; a top's improvement is the ratio of its sums,
+    # so another top can beat it on one content, not on the whole)
+    assert np.mean(got["truth"] >= got["taste"]) > 0.8 and np.all(got["truth"] > got["random"])
+    assert mean["truth"] > mean["taste"] > mean["category_history"] > mean["random"]
+    again = ranking_ceilings(world, pool_size=800, rng=np.random.default_rng(0))
+    assert all(np.array_equal(got[name], again[name]) for name in got)
+    with pytest.raises(ValueError, match="top_share"):
+        ranking_ceilings(world, top_share=0.0, rng=np.random.default_rng(0))
