@@ -91,6 +91,10 @@ class Wave(models.Model):
     allocation = models.JSONField(default=dict, blank=True, help_text="Recipients per title variant and why (Thompson sampling).")
     ranker = models.CharField(max_length=64, blank=True, help_text="Which audience ranking chose the recipients.")
     model_versions = models.JSONField(default=dict, blank=True, help_text="The active model versions when the wave was planned.")
+    plan_numbers = models.JSONField(
+        default=dict, blank=True,
+        help_text="What planning counted: the target after the campaign's maximum, the eligible people, those held back "
+                  "by their slot's price, held out to measure, and slots another content took meanwhile.")
     # Marginal decisions (docs/ramp.md): a wave's probes are a rank-stratified sample of its window,
     # the ranks that it and the expansion after it would cover, so the ramp's test is about the
     # people an expansion reaches. An expansion sends to the window's unsent rest and starts the

@@ -48,6 +48,7 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
     """What planning did: the wave is sending, or, with no send, decided at once (stop). ``stage``
     and the window (ids and scores in the ranker's order) say whom its probes sample."""
     wave.allocation, wave.ranker, wave.model_versions = allocation, ranker, model_versions or {}
+    wave.plan_numbers = numbers
     wave.stage = stage
     if window_ids is not None:
         buf = io.BytesIO()

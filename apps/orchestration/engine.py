@@ -299,7 +299,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         "prob_best": {str(v.pk): round(float(p), 4) for v, p in zip(variants, prob_best(clicks, sends))} if variants else {},
         "method": "thompson",
     }
-    numbers = {"eligible": int(len(candidates)), "seed": int(len(seed)), "chosen": int(len(chosen)),
+    numbers = {"planned": int(wave.planned_size), "target": int(size), "eligible": int(len(candidates)),
+               "seed": int(len(seed)), "chosen": int(len(chosen)),
                "created": int(len(sent_ids)), "slot_lost": int(len(chosen) - len(sent_ids)),
                "expected_clicks": round(expected, 4), "prior": [round(float(a), 4), round(float(b), 4)],
                "ranker": ranked.ranker, "allocation": per_variant,

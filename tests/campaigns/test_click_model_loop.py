@@ -220,6 +220,8 @@ def test_with_a_click_model_a_wave_takes_only_people_its_content_is_worth_their_
 
     plan = Decision.objects.get(campaign=campaign, action="wave_plan", subject="wave:1")
     assert plan.numbers["held_back_by_price"] > 0
+    wave.refresh_from_db()
+    assert wave.plan_numbers == plan.numbers and wave.plan_numbers["planned"] == wave.planned_size  # kept on the wave
 
     # first come: no prices, nobody held back
     policy_set(client=client, slot_objective="first_come")

@@ -28,7 +28,8 @@ def make_campaign(content_factory):
     the selectors' arithmetic can be checked against numbers stated in the test.
 
     ``waves``: dicts with ``sends``, ``clicks``, ``expected`` (the wave's totals), optional
-    ``delivered``, ``failed``, ``state``, ``decision``, ``numbers``, ``created_at``. With
+    ``delivered``, ``failed``, ``state``, ``decision``, ``numbers``, ``created_at``, ``planned``
+    (the planned size, default ``sends``), ``plan`` (what planning counted). With
     ``subscribers`` given, one Send row per recipient: the first ``clicks`` of each wave clicked.
     """
     from django.db.models import F
@@ -53,7 +54,8 @@ def make_campaign(content_factory):
         for i, w in enumerate(waves, start=1):
             at = w.get("created_at", created_at + timedelta(minutes=25 * (i - 1)))
             wave = Wave.objects.create(
-                campaign=c, number=i, planned_size=w["sends"], state=w.get("state", "decided"), created_at=at,
+                campaign=c, number=i, planned_size=w.get("planned", w["sends"]), plan_numbers=w.get("plan", {}),
+                state=w.get("state", "decided"), created_at=at,
                 sent_at=at, sends=w["sends"], delivered=w.get("delivered", w["sends"]), failed=w.get("failed", 0),
                 clicks=w["clicks"], expected_clicks=w["expected"], decision=w.get("decision", ""),
                 decision_numbers=w.get("numbers", {}), decision_reason=w.get("reason", ""),

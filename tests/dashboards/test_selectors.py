@@ -17,6 +17,38 @@ Z95 = 1.6448536269514722  # one-sided 95% normal quantile: the 90% two-sided nor
 
 # ------------------------------------------------------------------------------ campaign page
 
+def test_a_wave_smaller_than_planned_says_why(make_campaign, client_a, people, now):
+    """Each reason planning counted, in the order it met them, with its count; nothing for a
+    wave that reached its plan or was planned before planning counted."""
+    from django.test import Client as WebClient
+    from django.utils import translation
+
+    short = {"planned": 400, "target": 300, "eligible": 180, "chosen": 170, "held_back_by_price": 12, "held_out": 8,
+             "slot_lost": 12}
+    c = make_campaign(client_a, created_at=now - timedelta(hours=2), state="running", waves=[
+        {"sends": 150, "planned": 400, "clicks": 2, "expected": 1.0, "decision": "expand", "plan": short},
+        {"sends": 400, "clicks": 9, "expected": 4.0, "decision": "expand",
+         "plan": {"planned": 400, "target": 400, "eligible": 5000, "chosen": 400}},
+        {"sends": 90, "planned": 400, "clicks": 1, "expected": 0.9, "decision": "resend",
+         "plan": {"planned": 400, "target": 400, "eligible": 5000, "chosen": 90}},
+        {"sends": 80, "planned": 400, "clicks": 0, "expected": 0.8, "state": "observing"}])
+    page = selectors.campaign_page(user=people["operator"], pk=c.pk, now=now)
+    first, full, ranked, unknown = (w["short"] for w in page["waves"])
+    assert [(r["code"], r["n"]) for r in first["reasons"]] == [
+        ("campaign_max", 300), ("eligible", 180), ("price", 12), ("held_out", 8), ("slot_lost", 12)]
+    assert first["planned"] == 400 and first["sends"] == 150
+    assert full is None and unknown is None
+    assert [(r["code"], r["n"]) for r in ranked["reasons"]] == [("ranked", 90)]
+    # on the page, in English and in Korean
+    for language, words in (("en", ("of 400 planned", "12 held back")), ("ko", ("계획 400명 중",))):
+        web = WebClient(HTTP_ACCEPT_LANGUAGE=language)
+        web.force_login(people["operator"])
+        with translation.override(None):  # the request's language does not outlive it
+            html = web.get(f"/dashboards/campaigns/{c.pk}/").content.decode()
+        assert all(w in html for w in words), (language, words)
+        assert html.count('class="muted small shortfall"') == 2
+
+
 def test_campaign_page_shows_the_exact_improvement_and_intervals_of_a_running_wave(make_campaign, client_a, people, now):
     from recsys.ramp import RampConfig, improvement_interval
 

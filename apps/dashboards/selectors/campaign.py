@@ -53,6 +53,35 @@ def marginal_test(waves: list[Wave]) -> dict | None:
     return None
 
 
+def wave_shortfall(wave: Wave) -> dict | None:
+    """Why a wave went to fewer people than it planned, from what planning counted
+    (``Wave.plan_numbers``): each reason with its count, in the order planning met them. None
+    when it reached its plan (or was planned before planning counted)."""
+    n = wave.plan_numbers or {}
+    planned = int(n.get("planned", wave.planned_size))
+    if "eligible" not in n or wave.state == Wave.State.PLANNED or wave.sends >= planned:
+        return None
+    target = int(n.get("target", planned))
+    reasons = []
+    if target < planned:
+        reasons.append(("campaign_max", target, _("the campaign's maximum left room for %(n)s")))
+    if n["eligible"] < target:
+        reasons.append(("eligible", n["eligible"], _("only %(n)s could be sent it now (opted in, in the segment, "
+                                                     "no push this week, outside quiet hours, not sent it before)")))
+    if n.get("held_back_by_price"):
+        reasons.append(("price", n["held_back_by_price"],
+                        _("%(n)s held back: their weekly slot is worth more to a coming content")))
+    if n.get("held_out"):
+        reasons.append(("held_out", n["held_out"], _("%(n)s held out at random to measure the push")))
+    if n.get("slot_lost"):
+        reasons.append(("slot_lost", n["slot_lost"], _("%(n)s pushed by another content meanwhile")))
+    if not reasons:
+        reasons.append(("ranked", n.get("chosen", wave.sends), _("the ranking found %(n)s to send it to")))
+    return {"planned": planned, "sends": wave.sends,
+            "reasons": [{"code": code, "n": int(count), "text": text % {"n": f"{int(count):,}"}}
+                        for code, count, text in reasons]}
+
+
 def campaign_for_user(*, user, pk: int) -> Campaign:
     try:
         return (Campaign.objects.filter(client_q(user, None)).select_related("content", "client", "created_by")
@@ -98,7 +127,7 @@ def campaign_page(*, user, pk: int, now: datetime) -> dict:
                      "delivered": w.delivered, "failed": w.failed, "clicks": w.clicks, "expected_clicks": w.expected_clicks,
                      "improvement": w.improvement, "cumulative": cumulative, "decision": w.decision,
                      "code": n.get("code", ""), "reason": w.decision_reason, "created_at": w.created_at,
-                     "sent_at": w.sent_at, "decided_at": w.decided_at, "ranker": w.ranker,
+                     "sent_at": w.sent_at, "decided_at": w.decided_at, "ranker": w.ranker, "short": wave_shortfall(w),
                      "waiting": {"since": w.waiting_since, "next_look": w.observe_until, "reason": w.decision_reason,
                                  "maturity": n.get("maturity")} if waiting else None})
 
