@@ -143,11 +143,16 @@ class PushWorthinessModel:
             raise ValueError(f"text vectors of different sizes: {sorted(dims)}")
         self.text_dim = dims.pop() if dims else 0
         p = self.params
+        # A client's first models learn from a few dozen campaigns: leaves (and a category's
+        # rows) of 20 would allow no split at all there, and the model would predict one number
+        # for every content. Leaves scale with the data, down to 3 campaigns.
+        leaf = min(p.min_child_samples, max(3, len(y) // 10))
         params = {
             "objective": "regression",
             "learning_rate": p.learning_rate,
             "num_leaves": p.num_leaves,
-            "min_data_in_leaf": p.min_child_samples,
+            "min_data_in_leaf": leaf,
+            "min_data_per_group": min(100, 5 * leaf),  # LightGBM's 100 from 400 campaigns on
             "feature_fraction": p.feature_fraction,
             "lambda_l2": p.lambda_l2,
             "seed": p.seed,

@@ -601,7 +601,9 @@ def train_push_worthiness(*, client, run: TrainingRun | None = None, now: dateti
     """LightGBM on the client's past campaigns: decision-time features, achieved click
     improvement. Only matured campaigns count (ended ``matured_hours`` ago: their late clicks are
     in), each weighted by its exposure (expected clicks: a campaign of 10,000 pushes says more
-    than one of 100)."""
+    than one of 100). Promoted when its rank correlation on the latest fifth of the campaigns
+    beats the scorer in use (the active version, else the interim rule) on the same campaigns,
+    and is above 0."""
     from recsys.selection import PushWorthinessModel, PushWorthinessParams
 
     now = now or clock.now()
@@ -624,21 +626,23 @@ def train_push_worthiness(*, client, run: TrainingRun | None = None, now: dateti
     pred = np.array([model.score(f)[0] for f in feats[split:]])
     rho = spearman(pred, y[split:]) if len(pred) > 2 else 0.0
     rho = 0.0 if np.isnan(rho) else rho
-    old = None
-    active = active_version(client, ModelKind.PUSH_WORTHINESS)
-    if active is not None:
-        from apps.mlops.scoring import active_scorer
+    # against the scorer that decides now on the same held-out campaigns: the active version, or
+    # before any the interim rule (a first model must rank better than the rule it replaces)
+    from apps.mlops.scoring import active_scorer
 
-        scorer = active_scorer(client)
-        old_pred = np.array([scorer.impl.score(f)[0] for f in feats[split:]])
-        old = spearman(old_pred, y[split:]) if len(old_pred) > 2 else 0.0
-        old = 0.0 if np.isnan(old) else old
+    scorer = active_scorer(client)
+    old_pred = np.array([scorer.impl.score(f)[0] for f in feats[split:]])
+    old = spearman(old_pred, y[split:]) if len(old_pred) > 2 else 0.0
+    old = 0.0 if np.isnan(old) else old
     final = PushWorthinessModel(params).fit(feats, y, weights=exposure)
     version = model_version_register(client=client, kind=ModelKind.PUSH_WORTHINESS, build=lambda d: final.save(d), run=run,
                                      now=now, metrics={"spearman": round(rho, 4), "campaigns": len(done)})
     window = {"train_campaigns": split, "test_campaigns": len(done) - split,
               "split": done[split].created_at.timestamp() if split < len(done) else None}
-    promote_if_better(version, "spearman", rho, old, now, evidence={"window": window})
+    # never promoted without ranking at all (a Spearman of 0: one score for every content, which
+    # below the client's threshold would stop every push and with it the labels it learns from)
+    promote_if_better(version, "spearman", rho, old, now, floor=0.0,
+                      evidence={"window": window, "compared_with": "interim scorer" if scorer.interim else scorer.name})
     version.refresh_from_db()
     return version
 
