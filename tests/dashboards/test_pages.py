@@ -237,7 +237,7 @@ def _queries(client, url) -> int:
 # Queries per page, with the session, the user, their preference (language, time zone) and their
 # roles and clients. The overview: 5 counts of subscribers, weeks, reactivations, days, running
 # campaigns + their waves, 4 for the alerts.
-QUERY_BOUNDS = {"/dashboards/": 23,  # + the shown clients' policies (their slot windows, floor and target), the slot prices and held back
+QUERY_BOUNDS = {"/dashboards/": 25,  # + the shown clients' policies (their slot windows, floor and target), the slot prices and held back, the contents that left people for better (2)
                 "/dashboards/campaigns/": 11, "/dashboards/contents/": 9, "/dashboards/contents.csv": 7,
                 "/dashboards/models/": 8, "/dashboards/system/": 12}  # + the user's clients (pause switches, the models page's choice), the retry reasons
 
@@ -320,3 +320,29 @@ def test_the_overview_says_how_many_slots_have_a_price_and_how_many_were_held_ba
     page = re.sub(r"\s+", " ", op.get("/dashboards/").content.decode())
     assert "2 people have a slot price (mean 4.0% click probability)" in page
     assert "Last 7 days: 12 ranked people held back" in page
+    # the prices' distribution: both in the 2-5% band
+    table = page[page.index('id="slot-price-distribution"'):]
+    table = table[:table.index("</table>")]
+    assert re.search(r'2%–5%</td>\s*<td class="num">2</td>', table) and "20% or more" in table
+
+
+@pytest.mark.django_db
+def test_the_overview_lists_the_contents_that_left_people_for_better(people, client_a, make_campaign, now):
+    """Per content of the last 7 days: the people it won, those it left for a content worth more
+    to them (held back by their slot's price), those another content pushed meanwhile."""
+    from apps.core.services import decision_record
+
+    shown, quiet, old = (make_campaign(client_a, created_at=now - ago, title=title,
+                                       waves=[{"sends": sends, "clicks": 1, "expected": 1.0}])
+                         for title, ago, sends in (("Slot story", timedelta(days=2), 340),
+                                                   ("Quiet story", timedelta(days=1), 50),
+                                                   ("Old story", timedelta(days=10), 70)))
+    for campaign, held, lost, ago in ((shown, 120, 4, timedelta(days=2)), (shown, 30, 1, timedelta(days=1)),
+                                      (quiet, 0, 0, timedelta(days=1)), (old, 500, 0, timedelta(days=10))):
+        decision_record(client=client_a, action="wave_plan", actor_name="planner", subject="wave:1", campaign=campaign,
+                        numbers={"held_back_by_price": held, "slot_lost": lost}, now=now - ago)
+    page = re.sub(r"\s+", " ", browser_for(people, "operator").get("/dashboards/").content.decode())
+    table = page[page.index('id="slot-contents"'):]
+    table = table[:table.index("</table>")]
+    assert "Slot story" in table and "Quiet story" not in table and "Old story" not in table
+    assert re.search(r'Slot story</a></td>\s*<td class="num">340</td>\s*<td class="num">150</td>\s*<td class="num">5</td>', table)

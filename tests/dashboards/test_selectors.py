@@ -46,7 +46,7 @@ def test_a_wave_smaller_than_planned_says_why(make_campaign, client_a, people, n
         with translation.override(None):  # the request's language does not outlive it
             html = web.get(f"/dashboards/campaigns/{c.pk}/").content.decode()
         assert all(w in html for w in words), (language, words)
-        assert html.count('class="muted small shortfall"') == 2
+        assert html.count('class="shortfall-row"') == 2
 
 
 def test_campaign_page_shows_the_exact_improvement_and_intervals_of_a_running_wave(make_campaign, client_a, people, now):

@@ -25,6 +25,9 @@ from apps.dashboards.services import COMEBACK, WEEKS, week_start, week_start_at
 
 OVERVIEW_DAYS = 30
 RUNNING_SHOWN = 50
+# The slot prices' distribution on the overview: click probabilities from each edge to the next
+PRICE_EDGES = (0.0, 0.01, 0.02, 0.05, 0.1, 0.2)
+SLOT_CONTENTS_SHOWN = 10  # the last 7 days' contents by people held back for something better
 # Alerts: when the overview raises one.
 PROVIDER_ERROR_SHARE = 0.02  # failed / (delivered + failed) over the last 24 h ...
 PROVIDER_ERROR_MIN = 50  # ... once at least this many pushes were attempted
@@ -42,7 +45,7 @@ def _n(x) -> str:
 
 def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = WEEKS, days: int = OVERVIEW_DAYS) -> dict:
     """The overview page: weekly actives and reactivations by week, pushes by day, the slot,
-    running campaigns and alerts. 18 queries."""
+    running campaigns, the contents that left people for better and alerts. About 25 queries."""
     scope = client_q(user, client_id)
     current = week_start(now)
     first_week = current - timedelta(weeks=weeks - 1)
@@ -64,7 +67,11 @@ def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = 
         "active_this_week": subscribers.filter(last_activity_at__gte=week_start_at(current), last_activity_at__lte=now).count(),
         # the weekly slot's price (apps.mlops.slots): how many have one and its mean; and how many
         # ranked people the last 7 days' waves passed over because their slot is worth more elsewhere
-        **opted_in.filter(slot_price__gt=0).aggregate(priced=Count("pk"), price_mean=Avg("slot_price")),
+        **opted_in.filter(slot_price__gt=0).aggregate(
+            priced=Count("pk"), price_mean=Avg("slot_price"),
+            **{f"price_bin_{n}": Count("pk", filter=Q(slot_price__gte=lo) & (Q(slot_price__lt=PRICE_EDGES[n + 1])
+                                                                              if n + 1 < len(PRICE_EDGES) else Q()))
+               for n, lo in enumerate(PRICE_EDGES)}),
         **Decision.objects.filter(client_q(user, client_id), action="wave_plan", at__gte=now - WEEK,
                                   at__lte=now).aggregate(
             held_back_7d=Sum(Cast(KT("numbers__held_back_by_price"), IntegerField()))),
@@ -122,9 +129,15 @@ def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = 
         "clicks": sum(d["clicks"] for d in day_rows), "expected_clicks": sum(d["expected_clicks"] for d in day_rows),
     }
     totals_30d["improvement"] = ratio(totals_30d["clicks"], totals_30d["expected_clicks"])
+    prices = [{"lo": lo, "hi": PRICE_EDGES[n + 1] if n + 1 < len(PRICE_EDGES) else None,
+               "n": subs.pop(f"price_bin_{n}") or 0} for n, lo in enumerate(PRICE_EDGES)]
+    for b in prices:
+        b["share"] = ratio(b["n"], subs["priced"])
     return {
         "now": now,
         "subscribers": {**subs, "slot_share": ratio(subs["slot_taken"], subs["opted_in"])},
+        "slot_prices": prices if subs["priced"] else [],
+        "slot_contents": slot_contents(user=user, now=now, client_id=client_id),
         "weeks": week_rows,
         "days": day_rows,
         "totals_30d": totals_30d,
@@ -132,6 +145,25 @@ def overview(*, user, now: datetime, client_id: int | None = None, weeks: int = 
         "alerts": alerts(user=user, now=now, client_id=client_id),
         "rules": rules_of(policies),
     }
+
+
+def slot_contents(*, user, now: datetime, client_id: int | None = None, limit: int = SLOT_CONTENTS_SHOWN) -> list[dict]:
+    """The last 7 days' contents whose waves held people back for their slot's price, most held
+    back first: the people each won (its recipients), those it passed to a content worth more
+    to them (held back by price), and those another content pushed while it was planning. From
+    the planner's decisions (each wave's plan). 2 queries."""
+    per = (Decision.objects.filter(client_q(user, client_id), action="wave_plan", at__gte=now - WEEK, at__lte=now,
+                                   campaign__isnull=False)
+           .values("campaign_id")
+           .annotate(held=Sum(Cast(KT("numbers__held_back_by_price"), IntegerField())),
+                     lost=Sum(Cast(KT("numbers__slot_lost"), IntegerField())))
+           .filter(held__gt=0).order_by("-held", "campaign_id")[:limit])
+    rows = {r["campaign_id"]: r for r in per}
+    out = []
+    for c in Campaign.objects.filter(pk__in=list(rows)).select_related("content"):
+        r = rows[c.pk]
+        out.append({"campaign": c, "content": c.content, "won": c.sends, "held_back": r["held"] or 0, "lost": r["lost"] or 0})
+    return sorted(out, key=lambda r: (-r["held_back"], r["campaign"].pk))
 
 
 def running_campaigns(*, user, client_id: int | None = None, limit: int = RUNNING_SHOWN) -> list[dict]:

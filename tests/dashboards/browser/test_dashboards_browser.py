@@ -49,11 +49,23 @@ def world(people, client_a):
     return build_world(client=client_a, editor=people["editor"])
 
 
-def test_an_operator_reads_every_page(world, operator_page, live_url, screenshot, people, tmp_path):
+def test_an_operator_reads_every_page(world, operator_page, live_url, screenshot, people, tmp_path, make_campaign):
     from apps.core import health
 
     health.worker_heartbeat(hostname="celery@web-1", queues=["default", "sends"], interval=10)
     health.beat_tick_record()
+    # the weekly slot's prices and what the planner held back for them, as the click model's
+    # pricing and the planner would have written them (tests/campaigns/test_click_model_loop.py
+    # makes them for real)
+    from apps.audience.models import Subscriber
+    from apps.core.services import decision_record
+
+    opted = list(Subscriber.objects.filter(client=world.client, push_opt_in=True).values_list("pk", flat=True).order_by("pk"))
+    for n, price in enumerate((0.004, 0.015, 0.03, 0.03, 0.07, 0.12, 0.25)):
+        Subscriber.objects.filter(pk__in=opted[n::7]).update(slot_price=price)
+    for campaign, held in zip(world.campaigns[-3:], (40, 0, 12)):
+        decision_record(client=world.client, action="wave_plan", actor_name="planner", subject="wave:1", campaign=campaign,
+                        numbers={"held_back_by_price": held, "slot_lost": 2}, now=clock.now() - timedelta(hours=1))
     page = operator_page
     errors = watch_errors(page)
 
@@ -69,6 +81,8 @@ def test_an_operator_reads_every_page(world, operator_page, live_url, screenshot
     expect(page.locator("table.running tbody tr")).to_have_count(1)
     weekly = page.locator("canvas[data-chart=chart-weekly]").evaluate("c => Chart.getChart(c).data.datasets[0].data")
     assert weekly == [w["active"] for w in data["weeks"]] and sum(x or 0 for x in weekly) > 0
+    expect(page.locator("#slot-price-distribution tbody tr")).to_have_count(6)
+    expect(page.locator("#slot-contents tbody tr")).to_have_count(2)
     screenshot(page, "dashboard-overview")
 
     # The running campaign
@@ -76,7 +90,7 @@ def test_an_operator_reads_every_page(world, operator_page, live_url, screenshot
     page.wait_for_url(live_url(f"/dashboards/campaigns/{world.running.pk}/"))
     expect(page.locator("h1")).to_have_text(world.running.content.title)
     waves = world.running.waves.count()
-    expect(page.locator("table.waves tbody tr")).to_have_count(waves)
+    expect(page.locator("table.waves tbody tr[id^=wave-]")).to_have_count(waves)
     charts = 4 + (1 if page.locator("canvas[data-chart=chart-variants]").count() else 0)
     assert_charts_drawn(page, charts)
     expect(page.get_by_role("button", name="Stop campaign")).to_be_visible()
@@ -90,10 +104,13 @@ def test_an_operator_reads_every_page(world, operator_page, live_url, screenshot
     # A finished campaign with more waves
     longest = max(world.campaigns[:-1], key=lambda c: c.waves.count())
     page.goto(live_url(f"/dashboards/campaigns/{longest.pk}/"))
-    expect(page.locator("table.waves tbody tr")).to_have_count(longest.waves.count())
+    expect(page.locator("table.waves tbody tr[id^=wave-]")).to_have_count(longest.waves.count())
     expect(page.get_by_role("button", name="Stop campaign")).to_have_count(0)
     assert_charts_drawn(page, page.locator("canvas[data-chart]").count())
+    short = [w for w in selectors.campaign_page(user=people["operator"], pk=longest.pk, now=clock.now())["waves"] if w["short"]]
+    expect(page.locator(".shortfall")).to_have_count(len(short))
     screenshot(page, "dashboard-campaign-finished")
+
 
     # Contents: sort, filter, export
     page.goto(live_url("/dashboards/contents/"))
@@ -128,6 +145,18 @@ def test_an_operator_reads_every_page(world, operator_page, live_url, screenshot
     expect(page.locator("table.providers tbody tr")).to_have_count(1)
     expect(page.locator("table.providers")).to_contain_text("log")
     screenshot(page, "dashboard-system")
+
+    # A wave smaller than planned says why
+    short = make_campaign(world.client, created_at=clock.now() - timedelta(hours=3), title="Short of people", waves=[
+        {"sends": 400, "clicks": 9, "expected": 4.0, "decision": "expand",
+         "plan": {"planned": 400, "target": 400, "eligible": 9000, "chosen": 400}},
+        {"sends": 150, "planned": 1200, "clicks": 2, "expected": 1.5, "decision": "stop",
+         "plan": {"planned": 1200, "target": 600, "eligible": 180, "chosen": 170, "held_back_by_price": 12,
+                  "held_out": 8, "slot_lost": 12}}])
+    page.goto(live_url(f"/dashboards/campaigns/{short.pk}/"))
+    expect(page.locator("#wave-2 + tr .shortfall")).to_contain_text("of 1,200 planned: the campaign's maximum left room for 600")
+    expect(page.locator(".shortfall")).to_have_count(1)
+    screenshot(page, "dashboard-campaign-short")
 
     assert errors == []
 
