@@ -96,7 +96,7 @@ def baseline_seconds(client) -> float:
         cur.execute("UPDATE audience_subscriber SET last_content_push_at = %s, push_sends = push_sends + 1 WHERE id = ANY(%s)", [NOW, ids])
         cur.execute("CREATE TEMP TABLE t_send (LIKE delivery_send INCLUDING ALL) ON COMMIT DROP")
         cur.execute("INSERT INTO t_send (campaign_id, wave_id, subscriber_id, state, baseline_ctr, provider, provider_message_id, "
-                    "attempts, error, created_at) SELECT 1, 1, u, 'pending', 0.01, '', '', 0, '', %s FROM unnest(%s::bigint[]) u", [NOW, ids])
+                    "attempts, error, created_at, chosen_by) SELECT 1, 1, u, 'pending', 0.01, '', '', 0, '', %s, 'ranked' FROM unnest(%s::bigint[]) u", [NOW, ids])
         transaction.set_rollback(True)
     return time.perf_counter() - t
 
@@ -129,6 +129,50 @@ def dispatch_parallel(at, processes: int) -> int:
     return total
 
 
+class ScoredRanker:
+    """A stand-in for a click-model ranker: a calibrated-looking probability per person (fixed
+    per content), top k by it. It costs next to nothing, so the runs that use it measure what the
+    slot's price adds to planning (the deeper window, the value against the price), not the
+    ranking."""
+
+    name = "bench:scored"
+
+    def rank(self, *, candidates, content, seed_ids, k, now, rng):
+        from apps.mlops.ranking import Ranked
+
+        p = np.random.default_rng(content.pk).random(len(candidates)) * 0.1
+        k = min(int(k), len(candidates))
+        top = np.argpartition(-p, k - 1)[:k] if k else np.zeros(0, np.int64)
+        top = top[np.argsort(-p[top], kind="stable")]
+        return Ranked(candidates.ids[top], p[top], {}, self.name, calibrated=True)
+
+
+HELD_BACK: dict[str, list[int]] = {}
+
+
+def plan_seconds(client, runs: range, *, objective: str) -> list[float]:
+    """Plan a wave of WAVE with the stand-in ranker, ``runs`` a week apart (every slot free
+    again), with the client's slot objective ``objective`` (first_come: no price looked at)."""
+    from apps.core.services import policy_set
+
+    policy_set(client=client, slot_objective=objective)
+    out = []
+    for run in runs:
+        at = NOW + timedelta(days=8 * run)
+        content = approved(client, f"bench-{objective}-{run}", at)
+        t = time.perf_counter()
+        campaign = campaign_launch(content=content, now=at, initial_size=WAVE, max_sends=WAVE,
+                                   ranker_for=lambda _client: ScoredRanker())
+        out.append(time.perf_counter() - t)
+        held = campaign.waves.get().plan_numbers.get("held_back_by_price", 0)
+        HELD_BACK.setdefault(objective, []).append(held)
+        print(f"{objective} run {run}: plan {out[-1]:.2f} s, {Send.objects.filter(campaign=campaign).count()} sends, "
+              f"{held} held back by their price", file=sys.stderr, flush=True)
+        Send.objects.filter(campaign=campaign).delete()  # no dispatch: the next run's slots are free a week on
+        Campaign.objects.filter(pk=campaign.pk).update(state="done")
+    return out
+
+
 def main():
     t = time.perf_counter()
     client = build_world()
@@ -143,7 +187,8 @@ def main():
         campaign = campaign_launch(content=content, now=at, initial_size=WAVE, max_sends=WAVE)
         plans.append(time.perf_counter() - t)
         n = Send.objects.filter(campaign=campaign).count()
-        assert n == WAVE, n
+        assert n == WAVE, n  # the campaign's holdout among them: held out, never sent
+        to_send = Send.objects.filter(campaign=campaign, state="pending").count()
         t = time.perf_counter()
         workers = int(os.environ.get("BENCH_DISPATCHERS", 2))
         sent = dispatch_parallel(at, workers)
@@ -151,9 +196,25 @@ def main():
         print(f"run {run}: plan {plans[-1]:.2f} s (baseline {bases[-1]:.2f} s), dispatch {dispatch_rates[-1]:.0f}/s "
               f"({workers} dispatcher processes)",
               file=sys.stderr, flush=True)
-        assert sent == WAVE and not Send.objects.filter(campaign=campaign).exclude(state="sent").exists()
+        assert sent == to_send and not Send.objects.filter(campaign=campaign, state="pending").exists(), (sent, to_send)
         Campaign.objects.filter(pk=campaign.pk).update(state="done")
+    # The slot's price: the same stand-in ranker first-come and priced (everyone priced, about
+    # half of the people the ranker would take below their price), interleaved, one week apart.
+    prices = np.random.default_rng(1).uniform(0.0, 0.1, N_SUBS)
+    with connection.cursor() as cur:
+        cur.execute("UPDATE audience_subscriber s SET slot_price = p.v FROM (SELECT unnest(%s::bigint[]) id, "
+                    "unnest(%s::float8[]) v) p WHERE s.id = p.id",
+                    [list(Subscriber.objects.filter(client=client).order_by("pk").values_list("pk", flat=True)),
+                     prices.tolist()])
+    first_come, priced = [], []
+    base = len(plans) + 1
+    for n in range(int(os.environ.get("BENCH_RUNS", 3))):
+        first_come += plan_seconds(client, range(base + 2 * n, base + 2 * n + 1), objective="first_come")
+        priced += plan_seconds(client, range(base + 2 * n + 1, base + 2 * n + 2), objective="clicks")
     print(json.dumps({
+        "priced_plan_s": [round(x, 2) for x in priced], "first_come_plan_s": [round(x, 2) for x in first_come],
+        "priced_over_first_come": round(statistics.median(priced) / statistics.median(first_come), 2),
+        "held_back_by_price": HELD_BACK,
         "subscribers": N_SUBS, "wave": WAVE, "build_world_s": round(build_s, 1),
         "plan_s": [round(x, 2) for x in plans], "plan_median_s": round(statistics.median(plans), 2),
         "baseline_claim_and_write_s": [round(x, 2) for x in bases], "baseline_median_s": round(statistics.median(bases), 2),
