@@ -12,13 +12,15 @@ the sends (which carry text), go through a cursor ``chunk`` rows at a time.
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 
 import numpy as np
 from django.core.exceptions import EmptyResultSet
 from django.db import connection, transaction
-from django.db.models import Case, F, FloatField, Func, Value, When
+from django.db.models import BooleanField, Case, F, FloatField, Func, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from apps.core.sql import epoch_sql
@@ -65,94 +67,135 @@ _TRAILER = b"\xff\xff"
 _PG_EPOCH_US = 946_684_800_000_000
 
 
-def _copy_out(query: str, consume, flush: int) -> None:
-    """Run ``COPY (...) TO STDOUT`` on Django's connection and hand its output to ``consume``
-    (a bytearray holding at least ``flush`` bytes, or the rest at the end; it removes what it
-    used from the front).
+class _CopyStream:
+    """One ``COPY ... TO STDOUT`` on a libpq connection (psycopg's ``pgconn``), advanced by
+    ``step`` whenever its socket has data: several can run side by side from one thread.
 
-    libpq is driven directly through psycopg's ``pgconn``: COPY output comes one message per
-    row, and psycopg's ``Copy`` spends about twice the database's own time per row on each;
-    here a row is one call and an append. The connection is left idle, or closed if the COPY
-    was interrupted half-way."""
-    import select
+    COPY output comes one message per row, and psycopg's ``Copy`` spends about twice the
+    database's own time per row on each; here a row is one call and an append. ``consume``
+    gets a bytearray holding at least ``flush`` bytes (or the rest at the end) and removes what
+    it used from the front."""
 
-    import psycopg
-    from psycopg import pq
+    def __init__(self, raw, query: str, consume, flush: int):
+        import select
 
-    connection.ensure_connection()
-    raw = connection.connection  # the psycopg connection
-    pgconn = raw.pgconn
-    poller = select.poll()
-    poller.register(pgconn.socket, select.POLLIN)
+        self.pgconn, self.consume, self.flush = raw.pgconn, consume, flush
+        self.state, self.buf, self.failed = "starting", bytearray(), None
+        self.pgconn.send_query(query.encode(raw.info.encoding))
+        if self.pgconn.flush():  # a non-blocking connection: the rest of the query when writable
+            writable = select.poll()
+            writable.register(self.pgconn.socket, select.POLLOUT)
+            while self.pgconn.flush():
+                writable.poll()
 
-    def result():
-        while True:
-            pgconn.consume_input()
-            if not pgconn.is_busy():
-                return pgconn.get_result()
-            poller.poll()
+    @property
+    def socket(self) -> int:
+        return self.pgconn.socket
 
-    def error(res) -> Exception:
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    def step(self) -> None:
+        """Take what has arrived; returns with the socket to be waited on again, or done."""
+        from psycopg import pq
+
+        pg = self.pgconn
+        pg.consume_input()
+        if self.state == "starting":
+            if pg.is_busy():
+                return
+            res = pg.get_result()
+            if res.status == pq.ExecStatus.COPY_OUT:
+                self.state = "copying"
+            else:
+                self.failed, self.state = res, "ending"
+        if self.state == "copying":
+            buf, get = self.buf, pg.get_copy_data
+            while True:
+                nbytes, data = get(1)
+                if nbytes > 0:
+                    buf += data
+                    if len(buf) >= self.flush:
+                        self.consume(buf)
+                elif nbytes == 0:  # nothing whole buffered: wait for the socket
+                    return
+                else:
+                    break
+            self.consume(buf)
+            self.state = "ending"
+        while self.state == "ending":
+            if pg.is_busy():
+                pg.consume_input()
+                if pg.is_busy():
+                    return
+            res = pg.get_result()
+            if res is None:
+                self.state = "done"
+            elif res.status != pq.ExecStatus.COMMAND_OK and self.failed is None:
+                self.failed = res
+
+    def error(self) -> Exception | None:
+        import psycopg
+        from psycopg import pq
+
+        res = self.failed
+        if res is None:
+            return None
         state = res.error_field(pq.DiagnosticField.SQLSTATE)
         message = res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or res.error_message or b"COPY failed"
         cls = psycopg.errors.lookup(state.decode()) if state else psycopg.OperationalError
         return cls(message.decode(errors="replace").strip())
 
-    done = False
+
+def _run_streams(streams: list[_CopyStream]) -> Exception | None:
+    """Advance the streams as their sockets have data until every one is done (so every
+    connection is idle again); the first stream's error, if any, is returned."""
+    import select
+
+    poller = select.poll()
+    waiting = {}
+    for stream in streams:
+        poller.register(stream.socket, select.POLLIN)
+        waiting[stream.socket] = stream
+    for stream in streams:  # what may already be buffered
+        stream.step()
+        if stream.done:
+            poller.unregister(stream.socket)
+            del waiting[stream.socket]
+    while waiting:
+        for fd, _ in poller.poll():
+            stream = waiting.get(fd)
+            if stream is None:
+                continue
+            stream.step()
+            if stream.done:
+                poller.unregister(fd)
+                del waiting[fd]
+    return next((err for stream in streams if (err := stream.error()) is not None), None)
+
+
+def _copy_out(query: str, consume, flush: int) -> None:
+    """Run ``COPY (...) TO STDOUT`` on Django's connection and hand its output to ``consume``
+    (``_CopyStream``). The connection is left idle, or closed if the COPY was interrupted
+    half-way."""
+    connection.ensure_connection()
+    error, done = None, False
     with connection.wrap_database_errors:
         try:
-            pgconn.send_query(query.encode(raw.info.encoding))
-            if pgconn.flush():  # a non-blocking connection: the rest of the query when writable
-                writable = select.poll()
-                writable.register(pgconn.socket, select.POLLOUT)
-                while pgconn.flush():
-                    writable.poll()
-            res = result()
-            if res.status != pq.ExecStatus.COPY_OUT:
-                while result() is not None:
-                    pass
-                done = True
-                raise error(res)
-            buf, get = bytearray(), pgconn.get_copy_data
-            while True:
-                nbytes, data = get(1)
-                if nbytes > 0:
-                    buf += data
-                    if len(buf) >= flush:
-                        consume(buf)
-                elif nbytes == 0:  # nothing whole buffered: wait for the socket
-                    poller.poll()
-                    pgconn.consume_input()
-                else:
-                    break
-            consume(buf)
-            failed = None
-            while (res := result()) is not None:
-                if res.status != pq.ExecStatus.COMMAND_OK:
-                    failed = failed or res
+            error = _run_streams([_CopyStream(connection.connection, query, consume, flush)])
             done = True
-            if failed is not None:
-                raise error(failed)
         finally:
             if not done:  # interrupted mid-protocol: the connection cannot be reused
                 connection.close()
+        if error is not None:
+            raise error
 
 
-def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: int = 1 << 20) -> list[np.ndarray] | None:
-    """PostgreSQL: the rows of ``queryset`` (a values_list of 8-byte columns: bigint, double
-    precision or timestamptz, as the numpy big-endian ``dtypes`` ">i8" or ">f8") by binary COPY
-    into one native array per column, parsed by numpy ``flush`` bytes at a time. None when a row
-    is not what was asked for (a NULL, another width): the caller reads otherwise.
-
-    One statement, so one snapshot of the rows, and no count first: the arrays are allocated
-    for the planner's estimate with a margin (``capacity`` rows when given), which costs no
-    memory until filled; more rows make them grow by half, fewer leave them shrunk to the rows
-    read, in place (``ndarray.resize``: a large array is remapped by the C library, not copied,
-    though the added part is zeroed)."""
-    try:
-        sql, params = queryset.query.sql_with_params()
-    except EmptyResultSet:
-        return [np.zeros(0, np.dtype(d).newbyteorder("=")) for d in dtypes]
+def _row_parser(dtypes: tuple, capacity: int):
+    """(parse, result): ``parse(buf)`` moves the whole binary-COPY rows at the front of ``buf``
+    into one native array per column; ``result()`` gives the arrays shrunk to the rows read, or
+    None when a row was not what was asked for (a NULL, another width) or the output was cut."""
     fields = [("n", ">i2")]
     for k, dtype in enumerate(dtypes):
         if np.dtype(dtype).itemsize != 8:
@@ -160,18 +203,10 @@ def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: i
         fields += [(f"l{k}", ">i4"), (f"c{k}", dtype)]
     row = np.dtype(fields)
     width = len(dtypes)
-    with connection.cursor() as cursor:
-        if capacity is None:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-            plan = json.loads(plan) if isinstance(plan, str) else plan
-            capacity = min(int(plan[0]["Plan"]["Plan Rows"] * 1.25) + 4096, MAX_CAPACITY)
-        query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
     out = [np.empty(max(capacity, 1), np.dtype(d).newbyteorder("=")) for d in dtypes]
     state = {"filled": 0, "started": False, "ok": True, "rest": b""}
 
     def parse(buf: bytearray) -> None:
-        """Move the whole rows at the front of ``buf`` into the arrays."""
         if not state["ok"]:
             buf.clear()  # read to the end all the same: the connection is usable again only then
             return
@@ -199,11 +234,128 @@ def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: i
             del buf[:rows * row.itemsize]
         state["rest"] = bytes(buf)  # less than a row: the next piece's start, or the trailer
 
+    def result() -> list[np.ndarray] | None:
+        if not state["ok"] or state["rest"] != _TRAILER:  # every row, then the trailer
+            return None
+        for arr in out:
+            arr.resize(state["filled"], refcheck=False)
+        return out
+
+    return parse, result
+
+
+STREAM_MIN_ROWS = 200_000  # below this many rows a second connection costs more than it saves
+
+
+def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: int = 1 << 20,
+               streams: int = 1) -> list[np.ndarray] | None:
+    """PostgreSQL: the rows of ``queryset`` (a values_list of 8-byte columns: bigint, double
+    precision or timestamptz, as the numpy big-endian ``dtypes`` ">i8" or ">f8") by binary COPY
+    into one native array per column, parsed by numpy ``flush`` bytes at a time. None when a row
+    is not what was asked for (a NULL, another width): the caller reads otherwise.
+
+    One snapshot of the rows, and no count first: the arrays are allocated for the planner's
+    estimate with a margin (``capacity`` rows when given), which costs no memory until filled;
+    more rows make them grow by half, fewer leave them shrunk to the rows read, in place
+    (``ndarray.resize``: a large array is remapped by the C library, not copied, though the
+    added part is zeroed).
+
+    ``streams`` > 1 (and an estimate of ``STREAM_MIN_ROWS`` or more, outside a transaction):
+    the table's pages are split into that many ranges, each read by its own connection (so by
+    its own server process) in the same exported snapshot, side by side (``_copy_rows_streams``)."""
+    try:
+        sql, params = queryset.query.sql_with_params()
+    except EmptyResultSet:
+        return [np.zeros(0, np.dtype(d).newbyteorder("=")) for d in dtypes]
+    with connection.cursor() as cursor:
+        if capacity is None:
+            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+            plan = cursor.fetchone()[0]
+            plan = json.loads(plan) if isinstance(plan, str) else plan
+            estimate = int(plan[0]["Plan"]["Plan Rows"])
+            capacity = min(int(estimate * 1.25) + 4096, MAX_CAPACITY)
+        else:
+            estimate = capacity
+        query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
+    if streams > 1 and estimate >= STREAM_MIN_ROWS and not connection.in_atomic_block \
+            and connection.pg_version >= 140000:  # a range of pages is a TID range scan from 14 on
+        return _copy_rows_streams(queryset, dtypes, streams, capacity, flush)
+    parse, result = _row_parser(dtypes, capacity)
     _copy_out(f"COPY ({query}) TO STDOUT (FORMAT BINARY)", parse, flush)
-    if not state["ok"] or state["rest"] != _TRAILER:  # every row, then the trailer
+    return result()
+
+
+_SNAPSHOT = re.compile(r"^[0-9A-F-]+$")
+
+
+def _copy_rows_streams(queryset, dtypes: tuple, streams: int, capacity: int, flush: int) -> list[np.ndarray] | None:
+    """``_copy_rows`` over ``streams`` connections at once: Django's, in a repeatable-read
+    transaction that exports its snapshot, and ``streams - 1`` new ones that import it (as
+    ``pg_dump --jobs`` does), so together they see exactly the rows one statement would. Each
+    reads the rows of one range of the table's pages (``ctid``; the last range open-ended);
+    the parts are joined in page order."""
+    table = queryset.model._meta.db_table
+    quoted = connection.ops.quote_name(table)
+    others, parts = [], []
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            cursor.execute("SELECT pg_export_snapshot(), pg_relation_size(%s::regclass) / current_setting('block_size')::bigint",
+                           [quoted])
+            snapshot, pages = cursor.fetchone()
+        if not _SNAPSHOT.match(snapshot):
+            raise ValueError(f"unexpected snapshot id {snapshot!r}")
+        bounds = [pages * k // streams for k in range(streams)] + [None]
+        queries = []
+        for k in range(streams):
+            lo, hi = bounds[k], bounds[k + 1]
+            where = f"{quoted}.ctid >= '({lo},0)'::tid" + (f" AND {quoted}.ctid < '({hi},0)'::tid" if hi is not None else "")
+            part = queryset.filter(RawSQL(where, (), output_field=BooleanField()))
+            sql, params = part.query.sql_with_params()
+            queries.append(f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT BINARY)")
+        try:
+            params = connection.get_connection_params()
+            for _ in range(streams - 1):
+                other = connection.Database.connect(**params)
+                others.append(other)
+                other.autocommit = True
+                other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            share = capacity // streams + 4096
+            connection.ensure_connection()
+            error, done = None, False
+            with connection.wrap_database_errors:
+                try:
+                    runs = []
+                    for raw, query in zip([connection.connection, *others], queries):
+                        parse, result = _row_parser(dtypes, share)
+                        parts.append(result)
+                        runs.append(_CopyStream(raw, query, parse, flush))
+                    error = _run_streams(runs)
+                    done = True
+                finally:
+                    if not done:  # interrupted mid-protocol: the connection cannot be reused
+                        connection.close()
+                if error is not None:
+                    raise error
+        finally:
+            for other in others:
+                other.close()
+    got = [result() for result in parts]
+    del parts
+    if any(g is None for g in got):
         return None
+    # joined in place: the first part's arrays grow to hold the others, each freed once copied
+    total = sum(len(g[0]) for g in got)
+    out, at = got[0], len(got[0][0])
     for arr in out:
-        arr.resize(state["filled"], refcheck=False)
+        arr.resize(total, refcheck=False)
+    for part in got[1:]:
+        n = len(part[0])
+        for arr, piece in zip(out, part):
+            arr[at:at + n] = piece
+        at += n
+        part.clear()
     return out
 
 
@@ -219,9 +371,10 @@ class Interactions:
 
 
 def interactions(*, client, since: datetime, until: datetime | None = None, weights: dict[str, float],
-                 chunk: int = CHUNK) -> Interactions:
+                 chunk: int = CHUNK, streams: int = 1) -> Interactions:
     """The client's events of the kinds in ``weights`` (kind -> weight) since ``since`` (and at or
-    before ``until``)."""
+    before ``until``). ``streams``: on PostgreSQL, read a large table over that many connections
+    at once (``_copy_rows``); the rows are the same."""
     qs = Event.objects.filter(client=client, occurred_at__gte=since, type__in=list(weights))
     if until is not None:
         qs = qs.filter(occurred_at__lte=until)
@@ -232,7 +385,8 @@ def interactions(*, client, since: datetime, until: datetime | None = None, weig
     if connection.vendor == "postgresql":
         # the time as the database keeps it (8 bytes), made epoch seconds here exactly as
         # EXTRACT(EPOCH ...)::float8 makes them: the whole microseconds since 1970 over 10^6
-        got = _copy_rows(qs.values_list("subscriber_id", "content_id", "w", "occurred_at"), (">i8", ">i8", ">f8", ">i8"))
+        got = _copy_rows(qs.values_list("subscriber_id", "content_id", "w", "occurred_at"), (">i8", ">i8", ">f8", ">i8"),
+                         streams=streams)
         if got is not None:
             subs, cons, w, t = got
             t += _PG_EPOCH_US

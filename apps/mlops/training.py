@@ -64,8 +64,9 @@ def _ids_and_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _interactions(client, since: datetime, until: datetime | None = None):
     """The client's reads, opens and clicks of contents since ``since``: subscriber ids, content
-    ids, weights and epoch seconds, as arrays (``apps.mlops.readers``)."""
-    got = readers.interactions(client=client, since=since, until=until, weights=EVENT_WEIGHTS)
+    ids, weights and epoch seconds, as arrays (``apps.mlops.readers``; on PostgreSQL over as many
+    connections as the training has threads)."""
+    got = readers.interactions(client=client, since=since, until=until, weights=EVENT_WEIGHTS, streams=ml_threads())
     return got.subscribers, got.contents, got.weights, got.times
 
 

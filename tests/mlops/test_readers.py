@@ -104,6 +104,59 @@ def test_copy_arrays_grow_and_shrink_whatever_the_first_guess(client_a, content_
     assert empty is not None and [len(a) for a in empty] == [0, 0, 0, 0]
 
 
+@pytest.mark.django_db(transaction=True)
+def test_several_connections_read_the_same_rows_as_one(client_a, client_b, content_factory, now, monkeypatch):
+    """Over 2 or 3 connections in one exported snapshot, each reading a range of the table's
+    pages: the rows one COPY gives (another client's rows, updated and deleted rows included in
+    the table's pages, none twice), in page order; an error on any connection is the database's
+    and leaves Django's connection usable."""
+    from django.db import DataError, connection
+    from django.db.models import ExpressionWrapper, F, IntegerField, Value
+
+    _postgresql_only()
+    events = _world(client_a, content_factory, now, n=3000)
+    theirs = Subscriber.objects.create(client=client_b, external_id="x")
+    other = content_factory(client_b, "theirs")
+    Event.objects.bulk_create([Event(client=client_b, event_id=f"b{k}", type="read", subscriber=theirs, content=other,
+                                     occurred_at=now, received_at=now) for k in range(500)])
+    ids = sorted(events.values_list("id", flat=True))
+    Event.objects.filter(id__in=ids[::7]).update(type="read")  # new row versions at the table's end
+    Event.objects.filter(id__in=ids[3::11]).delete()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_relation_size('events_event') / current_setting('block_size')::int")
+        assert cursor.fetchone()[0] >= 6  # pages enough for every range to hold rows
+    qs = events.values_list("subscriber_id", "content_id", "occurred_at", "id")
+    dtypes = (">i8",) * 4
+    want = readers._copy_rows(qs, dtypes)
+    used = []
+    real = readers._copy_rows_streams
+
+    def spy(*args, **kwargs):
+        used.append(args[2])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(readers, "_copy_rows_streams", spy)
+    monkeypatch.setattr(readers, "STREAM_MIN_ROWS", 0)
+    for streams, flush in [(2, 1 << 20), (3, 100)]:
+        got = readers._copy_rows(qs, dtypes, streams=streams, flush=flush)
+        assert used[-1] == streams
+        assert len(got[3]) == len(want[3]) == events.count() and len(np.unique(got[3])) == len(got[3])
+        by_id = np.argsort(got[3])
+        for a, b in zip(got, want):
+            np.testing.assert_array_equal(a[by_id], b[np.argsort(want[3])])
+            assert a.flags.owndata and a.dtype.isnative
+    weights = {"read": 1.0, "click": 3.0}
+    one = readers.interactions(client=client_a, since=now - timedelta(days=30), weights=weights)
+    two = readers.interactions(client=client_a, since=now - timedelta(days=30), weights=weights, streams=2)
+    assert used[-1] == 2 and len(two) == len(one) and sorted(two.times.tolist()) == sorted(one.times.tolist())
+    assert not connection.in_atomic_block
+    middle = ids[-10]
+    late = events.annotate(x=ExpressionWrapper(Value(1) / (F("id") - Value(middle)), output_field=IntegerField()))
+    with pytest.raises(DataError, match="division by zero"):
+        readers._copy_rows(late.values_list("subscriber_id", "content_id", "x", "id"), dtypes, streams=2, flush=64)
+    assert events.count() == len(want[3]) and not connection.in_atomic_block
+
+
 @pytest.mark.django_db
 def test_a_failing_copy_raises_and_leaves_the_connection_usable(client_a, content_factory, now):
     """An error while planning (before any COPY), at the first row, or after some rows have come
