@@ -175,15 +175,17 @@ def _run_streams(streams: list[_CopyStream]) -> Exception | None:
     return next((err for stream in streams if (err := stream.error()) is not None), None)
 
 
-def _copy_out(query: str, consume, flush: int) -> None:
-    """Run ``COPY (...) TO STDOUT`` on Django's connection and hand its output to ``consume``
-    (``_CopyStream``). The connection is left idle, or closed if the COPY was interrupted
-    half-way."""
+def _copy_out(jobs: list[tuple], flush: int) -> None:
+    """Run each ``(connection, query, consume)`` of ``jobs`` side by side: ``COPY (...) TO
+    STDOUT`` on that psycopg connection (None: Django's), its output handed to ``consume``
+    (``_CopyStream``). Django's connection is left idle, or closed if a COPY was interrupted
+    half-way; the first database error is raised once every COPY has ended."""
     connection.ensure_connection()
     error, done = None, False
     with connection.wrap_database_errors:
         try:
-            error = _run_streams([_CopyStream(connection.connection, query, consume, flush)])
+            error = _run_streams([_CopyStream(raw or connection.connection, query, consume, flush)
+                                  for raw, query, consume in jobs])
             done = True
         finally:
             if not done:  # interrupted mid-protocol: the connection cannot be reused
@@ -281,7 +283,7 @@ def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: i
             and connection.pg_version >= 140000:  # a range of pages is a TID range scan from 14 on
         return _copy_rows_streams(queryset, dtypes, streams, capacity, flush)
     parse, result = _row_parser(dtypes, capacity)
-    _copy_out(f"COPY ({query}) TO STDOUT (FORMAT BINARY)", parse, flush)
+    _copy_out([(None, f"COPY ({query}) TO STDOUT (FORMAT BINARY)", parse)], flush)
     return result()
 
 
@@ -322,22 +324,12 @@ def _copy_rows_streams(queryset, dtypes: tuple, streams: int, capacity: int, flu
                 other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
                 other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
             share = capacity // streams + 4096
-            connection.ensure_connection()
-            error, done = None, False
-            with connection.wrap_database_errors:
-                try:
-                    runs = []
-                    for raw, query in zip([connection.connection, *others], queries):
-                        parse, result = _row_parser(dtypes, share)
-                        parts.append(result)
-                        runs.append(_CopyStream(raw, query, parse, flush))
-                    error = _run_streams(runs)
-                    done = True
-                finally:
-                    if not done:  # interrupted mid-protocol: the connection cannot be reused
-                        connection.close()
-                if error is not None:
-                    raise error
+            jobs = []
+            for raw, query in zip([None, *others], queries):
+                parse, result = _row_parser(dtypes, share)
+                parts.append(result)
+                jobs.append((raw, query, parse))
+            _copy_out(jobs, flush)
         finally:
             for other in others:
                 other.close()
