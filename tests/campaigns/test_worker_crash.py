@@ -24,13 +24,16 @@ from tests.delivery.fake_gateway import FakeGateway, Reply
 
 ROOT = Path(__file__).resolve().parents[2]
 WAVE = 1500
+# Long enough that a live worker's chunk (200 sends to a slowish gateway, seconds on a loaded
+# machine) is never taken back mid-flight, short enough that the dead worker's claims come back soon.
+CLAIM_TIMEOUT = 20
 
 
 
 def _start_worker(gateway_url: str, name: str) -> subprocess.Popen:
     env = subprocess_env(DATABASE_URL=database_url_for_subprocess(), PUSHADMIN_PUSH_PROVIDER="webhook",
                          PUSHADMIN_WEBHOOK_URL=gateway_url, PUSHADMIN_WEBHOOK_SECRET="s3cret",
-                         PUSHADMIN_PUSH_CLAIM_TIMEOUT="3", PUSHADMIN_PUSH_RATE="100000", PYTHONUNBUFFERED="1")
+                         PUSHADMIN_PUSH_CLAIM_TIMEOUT=str(CLAIM_TIMEOUT), PUSHADMIN_PUSH_RATE="100000", PYTHONUNBUFFERED="1")
     return subprocess.Popen(
         [sys.executable, "-m", "celery", "-A", "pushadmin", "worker", "-Q", "default,sends", "-c", "2",
          "-n", f"{name}@%h", "--without-gossip", "--without-mingle", "-l", "WARNING"],
