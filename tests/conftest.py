@@ -139,3 +139,20 @@ def pytest_report_header(config):
     from django.conf import settings
 
     return f"database: {settings.DATABASES['default']['ENGINE']}  redis: {os.environ.get('REDIS_URL', 'default')}"
+
+
+def pytest_collection_modifyitems(config, items):
+    """``@pytest.mark.one_database("sqlite" | "postgresql", reason)``: a test whose subject does not
+    depend on the database engine runs in that database's pass only (bin/test runs the suite once
+    on each); the other pass reports it skipped with the reason."""
+    from django.db import connection
+
+    for item in items:
+        mark = item.get_closest_marker("one_database")
+        if mark is None:
+            continue
+        vendor, reason = mark.args
+        if vendor not in ("sqlite", "postgresql"):
+            raise pytest.UsageError(f"{item.nodeid}: one_database takes 'sqlite' or 'postgresql', not {vendor!r}")
+        if connection.vendor != vendor:
+            item.add_marker(pytest.mark.skip(reason=f"runs in the {vendor} pass only: {reason}"))

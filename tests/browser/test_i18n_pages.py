@@ -25,7 +25,8 @@ from playwright.sync_api import expect
 
 from tests.browser.conftest import BROWSER_MARKS, CHROMIUM_ARGS, PASSWORDS, VIEWPORT  # noqa: F401
 
-pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow,
+              pytest.mark.one_database("postgresql", "every page's wording in two languages; the pages' queries run on both elsewhere")]
 
 # ASCII words a Korean page may show, each for a reason. Keep it short.
 ALLOWED = {

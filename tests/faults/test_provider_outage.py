@@ -40,6 +40,7 @@ SCALED = {
 
 
 @pytest.mark.slow
+@pytest.mark.one_database("postgresql", "a gateway outage; the dispatch's SQL runs on both in tests/campaigns/test_worker_crash.py")
 @pytest.mark.django_db(transaction=True)
 def test_a_gateway_that_times_out_for_a_minute(own_redis, gateway, launched_wave, procs, client, django_user_model):
     timeout = int(SCALED["PUSHADMIN_PUSH_TIMEOUT"])

@@ -38,6 +38,7 @@ OUTAGE_SECONDS = 4
 
 
 @pytest.mark.slow
+@pytest.mark.one_database("postgresql", "a Redis outage; the dispatch's SQL runs on both in tests/campaigns/test_worker_crash.py")
 @pytest.mark.django_db(transaction=True)
 def test_redis_killed_mid_wave_and_restarted_empty(own_redis, gateway, launched_wave, procs, client,
                                                    django_user_model):
@@ -130,6 +131,7 @@ print(response.status_code, response.get("Location"))
 
 
 @pytest.mark.slow
+@pytest.mark.one_database("postgresql", "a Redis outage; the dispatch's SQL runs on both in tests/campaigns/test_worker_crash.py")
 @pytest.mark.django_db(transaction=True)
 def test_an_editors_launch_while_redis_is_down_is_not_an_error(client_a, content_factory):
     """The web server with Redis down (a port nothing listens on): an editor launches a push. The

@@ -7,6 +7,7 @@ from django.core.management import call_command
 
 
 @pytest.mark.slow
+@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
 @pytest.mark.django_db(transaction=True)
 def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settings, tmp_path):
     from apps.campaigns.models import Campaign
@@ -45,6 +46,7 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
 
 
 @pytest.mark.slow
+@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
 @pytest.mark.django_db(transaction=True)
 def test_several_seeds_report_each_and_their_mean_with_its_spread(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}

@@ -5,6 +5,7 @@ import pytest
 
 
 @pytest.mark.slow
+@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
 @pytest.mark.django_db(transaction=True)
 def test_the_check_estimates_as_manage_py_ope_does_and_says_how_thin_the_evidence_is(settings, tmp_path):
     from apps.simulation.runner import OpeTruth, run_strategy

@@ -5,12 +5,10 @@ import json
 
 import pytest
 from django.core.management import call_command
-from django.db import connection
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(connection.vendor == "postgresql",
-                    reason="the same in-process run as on SQLite (the simulator's other tests run on both)")
+@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
 @pytest.mark.django_db(transaction=True)
 def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}

@@ -9,7 +9,8 @@ from playwright.sync_api import expect
 from tests.browser.conftest import BROWSER_MARKS
 from tests.dashboards.browser.test_dashboards_browser import assert_charts_drawn, watch_errors
 
-pytestmark = [*BROWSER_MARKS, pytest.mark.slow]
+pytestmark = [*BROWSER_MARKS, pytest.mark.slow,
+              pytest.mark.one_database("sqlite", "pages over a simulated world; the pages' queries run on both in test_dashboards_browser")]
 
 
 @pytest.fixture
