@@ -100,11 +100,13 @@ start_redis() {
   log "redis did not start; see $dir/redis.log"; return 1
 }
 
-# start_postgres PORT DIR: a throwaway PostgreSQL cluster (as the postgres user when run as root,
-# because initdb refuses root). Prints nothing; sets PG_DIR for stop_started.
+# start_postgres PORT DIR [OPTION...]: a throwaway PostgreSQL cluster (as the postgres user when run
+# as root, because initdb refuses root); OPTIONs are more server settings ("-c name=value").
+# Prints nothing; sets PG_DIR for stop_started.
 PG_DIR=""
 start_postgres() {
   local port=$1 dir=$2 as=()
+  shift 2
   command -v initdb >/dev/null 2>&1 || { log "initdb not found: install PostgreSQL"; return 1; }
   mkdir -p "$dir"
   if [ "$(id -u)" = 0 ]; then
@@ -114,7 +116,7 @@ start_postgres() {
   "${as[@]}" initdb -D "$dir/data" -A trust -U postgres --no-sync >"$dir/initdb.log" 2>&1 \
     || { cat "$dir/initdb.log" >&2; return 1; }
   "${as[@]}" pg_ctl -D "$dir/data" -l "$dir/postgres.log" -w \
-    -o "-p $port -h 127.0.0.1 -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200" start >/dev/null \
+    -o "-p $port -h 127.0.0.1 -k $dir -c fsync=off -c synchronous_commit=off -c full_page_writes=off -c max_connections=200 $*" start >/dev/null \
     || { cat "$dir/postgres.log" >&2; return 1; }
   PG_DIR=$dir
   PG_AS=("${as[@]}")
