@@ -17,7 +17,8 @@ from apps.core import clock
 from apps.dashboards import selectors
 from tests.browser.conftest import BROWSER_MARKS
 
-pytestmark = BROWSER_MARKS
+pytestmark = [*BROWSER_MARKS, pytest.mark.one_database(
+    "postgresql", "the pages in Chromium; their queries run on both in tests/dashboards/test_pages.py and test_selectors.py")]
 
 PIXELS = """c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
   let n = 0; for (let i = 3; i < d.length; i += 4) { if (d[i] > 0) n++; } return n; }"""
