@@ -9,6 +9,8 @@ its own process (so that peak memory is its own):
   trains a model on a time split, to judge the first version);
 - ``refresh``: ``train_mf`` at the end, with that version active (the nightly run: the active
   version is judged on the day's new contents, no extra model);
+- ``refresh_one``: the same refresh with the events read over one connection (the product reads
+  a large table over ``ML_THREADS`` connections side by side);
 - ``raw``: implicit's ALS with the same settings on the same interactions, from arrays already in
   memory: only the matrix build (ids to positions, the same confidence weights) and the fit.
 
@@ -164,7 +166,11 @@ def measure(mode: str, client_id: int, n_events: int, data_dir: str) -> dict:
     imports = time.perf_counter() - started
 
     client = Client.objects.get(pk=client_id)
-    if mode == "refresh":  # every refresh run starts from the same state: the first version active
+    if mode == "refresh_one":  # the same refresh reading over one connection (the read before streams)
+        from apps.mlops import readers
+
+        readers.STREAM_MIN_ROWS = float("inf")
+    if mode in ("refresh", "refresh_one"):  # every refresh run starts from the same state: the first version active
         ModelVersion.objects.filter(client=client, kind="mf").exclude(version=1).delete()
         ModelVersion.objects.filter(client=client, kind="mf", version=1).update(is_active=True)
     at = NOW - timedelta(days=1) if mode == "first" else NOW
@@ -192,10 +198,11 @@ def main() -> None:
         world = _child("build", n, data_dir)
         world["fill_seconds"] = round(time.perf_counter() - t0, 1)
         first = _child("measure", "first", world["client"], n, data_dir)
-        product, raw = [], []
+        product, raw, one = [], [], []
         for _ in range(runs):
             raw.append(_child("measure", "raw", world["client"], n, data_dir))
             product.append(_child("measure", "refresh", world["client"], n, data_dir))
+            one.append(_child("measure", "refresh_one", world["client"], n, data_dir))
         med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
         steps = {k: round(statistics.median(r["seconds"][k] for r in product), 2) for k in product[0]["seconds"]}
         raw_steps = {k: round(statistics.median(r["seconds"][k] for r in raw), 2) for k in raw[0]["seconds"]}
@@ -207,6 +214,10 @@ def main() -> None:
                                 "peak_mb": round(med(product, "peak_mb")), "promotion": product[-1]["promotion"],
                                 "imports": round(med(product, "imports"), 2), "totals": [round(r["total"], 2) for r in product],
                                 "peaks_mb": [round(r["peak_mb"]) for r in product]},
+            # the refresh with its events read over one connection, in the same runs
+            "product_refresh_one_connection": {"read": round(statistics.median(r["seconds"]["read"] for r in one), 2),
+                                               "total": round(med(one, "total"), 2),
+                                               "totals": [round(r["total"], 2) for r in one]},
             "product_first": {"seconds": {k: round(v, 2) for k, v in first["seconds"].items()}, "total": round(first["total"], 2),
                               "peak_mb": round(first["peak_mb"]), "promotion": first["promotion"]},
             "ratio_time_refresh": round(med(product, "total") / med(raw, "total"), 3),
