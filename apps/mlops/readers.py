@@ -278,10 +278,10 @@ def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: i
             capacity = min(int(estimate * 1.25) + 4096, MAX_CAPACITY)
         else:
             estimate = capacity
-        query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
     if streams > 1 and estimate >= STREAM_MIN_ROWS and not connection.in_atomic_block \
             and connection.pg_version >= 140000:  # a range of pages is a TID range scan from 14 on
         return _copy_rows_streams(queryset, dtypes, streams, capacity, flush)
+    query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
     parse, result = _row_parser(dtypes, capacity)
     _copy_out([(None, f"COPY ({query}) TO STDOUT (FORMAT BINARY)", parse)], flush)
     return result()

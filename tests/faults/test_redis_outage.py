@@ -35,10 +35,13 @@ WAVE = 2000
 # writer), or a slow chunk would be taken back and sent twice.
 SCALED = {"PUSHADMIN_PUSH_CLAIM_TIMEOUT": "30", "PUSHADMIN_PUSH_COOLDOWN": "2", "PUSHADMIN_PUSH_SEND_BACKOFF": "2"}
 OUTAGE_SECONDS = 4
+# A Redis outage: the dispatch's SQL runs on both databases in tests/campaigns/test_worker_crash.py.
+POSTGRESQL_ONLY = pytest.mark.one_database(
+    "postgresql", "a Redis outage; the dispatch's SQL runs on both in tests/campaigns/test_worker_crash.py")
 
 
 @pytest.mark.slow
-@pytest.mark.one_database("postgresql", "a Redis outage; the dispatch's SQL runs on both in tests/campaigns/test_worker_crash.py")
+@POSTGRESQL_ONLY
 @pytest.mark.django_db(transaction=True)
 def test_redis_killed_mid_wave_and_restarted_empty(own_redis, gateway, launched_wave, procs, client,
                                                    django_user_model):
@@ -131,7 +134,7 @@ print(response.status_code, response.get("Location"))
 
 
 @pytest.mark.slow
-@pytest.mark.one_database("postgresql", "a Redis outage; the dispatch's SQL runs on both in tests/campaigns/test_worker_crash.py")
+@POSTGRESQL_ONLY
 @pytest.mark.django_db(transaction=True)
 def test_an_editors_launch_while_redis_is_down_is_not_an_error(client_a, content_factory):
     """The web server with Redis down (a port nothing listens on): an editor launches a push. The

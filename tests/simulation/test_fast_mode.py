@@ -5,9 +5,11 @@ import json
 import pytest
 from django.core.management import call_command
 
+from tests.simulation.conftest import SIMULATOR_ONCE
+
 
 @pytest.mark.slow
-@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
+@SIMULATOR_ONCE
 @pytest.mark.django_db(transaction=True)
 def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settings, tmp_path):
     from apps.campaigns.models import Campaign
@@ -46,7 +48,7 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
 
 
 @pytest.mark.slow
-@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
+@SIMULATOR_ONCE
 @pytest.mark.django_db(transaction=True)
 def test_several_seeds_report_each_and_their_mean_with_its_spread(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}

@@ -3,9 +3,11 @@
 import numpy as np
 import pytest
 
+from tests.simulation.conftest import SIMULATOR_ONCE
+
 
 @pytest.mark.slow
-@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
+@SIMULATOR_ONCE
 @pytest.mark.django_db(transaction=True)
 def test_the_check_estimates_as_manage_py_ope_does_and_says_how_thin_the_evidence_is(settings, tmp_path):
     from apps.simulation.runner import OpeTruth, run_strategy

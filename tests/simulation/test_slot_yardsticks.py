@@ -6,9 +6,11 @@ import json
 import pytest
 from django.core.management import call_command
 
+from tests.simulation.conftest import SIMULATOR_ONCE
+
 
 @pytest.mark.slow
-@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
+@SIMULATOR_ONCE
 @pytest.mark.django_db(transaction=True)
 def test_every_strategy_is_measured_against_the_hindsight_optimum(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}

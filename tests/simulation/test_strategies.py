@@ -6,9 +6,11 @@ import json
 import pytest
 from django.core.management import call_command
 
+from tests.simulation.conftest import SIMULATOR_ONCE
+
 
 @pytest.mark.slow
-@pytest.mark.one_database("sqlite", "the simulator in process; the engine's SQL runs on both in test_two_clients")
+@SIMULATOR_ONCE
 @pytest.mark.django_db(transaction=True)
 def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsys, settings, tmp_path):
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
