@@ -565,22 +565,24 @@ def category_inputs(profiles: np.ndarray | None, rows: np.ndarray, column: int) 
 
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
                     user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
-                    reads_decayed=None, active_days_decayed=None, category_affinity=None, categories=None):
+                    reads_decayed=None, active_days_decayed=None, category_affinity=None, categories=None,
+                    factor_norms=None):
     """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
     users = model.user_factors if user_factors is None else user_factors
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
     item = item_factors
     if item is None and len(seed_rows):
-        row = sp.csr_matrix(
-            (np.ones(len(seed_rows), dtype=np.float32), (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)),
-            shape=(1, users.shape[0]),
-        )
+        ones = np.ones(len(seed_rows), dtype=np.float32)
+        if np.all(seed_rows[1:] > seed_rows[:-1]):  # ascending, no repeats: already the CSR row
+            row = sp.csr_matrix((ones, seed_rows, np.array([0, len(seed_rows)])), shape=(1, users.shape[0]))
+        else:  # a repeated seed row counts twice, as before
+            row = sp.csr_matrix((ones, (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)), shape=(1, users.shape[0]))
         item = model.fold_in_items(row, user_factors=users)[0]
     if item is None and not len(seed_rows):
         return None
     cands = Candidates(ids=candidate_ids, factors=candidate_factors, baseline_ctr=baseline_ctr,
                        days_inactive=days_inactive, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed,
-                       category_affinity=category_affinity)
+                       category_affinity=category_affinity, factor_norms=factor_norms)
     content = Content(
         factors=item,
         seed_factors=users[seed_rows] if len(seed_rows) else None,
@@ -614,6 +616,7 @@ def product_rank(
     category_affinity: np.ndarray | None = None,
     categories: np.ndarray | None = None,
     rerank_by: str = "click",
+    factor_norms: np.ndarray | None = None,
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -632,7 +635,8 @@ def product_rank(
     now; left out, the click model sees them as missing. ``category_affinity`` (candidates x
     columns, e.g. ``recsys.activity.category_profiles`` rows) with ``categories`` (the content's
     columns in it) give the ``category`` component: who reads this kind of content; left out,
-    it drops out. ``weights``: the linear ranking (the affinity blend, or one of
+    it drops out. ``factor_norms``: the candidates' factor row norms when the caller
+    has them (``recsys.lookalike.row_norms`` of ``candidate_factors``), else computed here. ``weights``: the linear ranking (the affinity blend, or one of
     ``SINGLE_RANKINGS`` while a client has no click model). Returns ``None`` when there is
     neither item factors nor a seed: the caller then ranks by other means.
     """
@@ -640,7 +644,7 @@ def product_rank(
                              exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
                              days_inactive=days_inactive, age_hours=age_hours, hour=hour, reads_decayed=reads_decayed,
                              active_days_decayed=active_days_decayed, category_affinity=category_affinity,
-                             categories=categories)
+                             categories=categories, factor_norms=factor_norms)
     if inputs is None:
         return None
     cands, content = inputs

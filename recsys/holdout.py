@@ -46,14 +46,15 @@ class SplitCase:
     def candidates_and_hits(self) -> tuple[np.ndarray, np.ndarray]:
         """The user positions active before t who had not read it, and for each whether they
         read it in (t, t + horizon]."""
-        active = self.first_activity <= self.t
-        active[self.seed] = False
-        candidates = np.flatnonzero(active)
+        candidates = self.candidates
         return candidates, np.isin(candidates, self.later, assume_unique=True)
 
     @property
     def candidates(self) -> np.ndarray:
-        return self.candidates_and_hits()[0]
+        """The user positions active before t who had not read it, ascending."""
+        active = self.first_activity <= self.t
+        active[self.seed] = False
+        return np.flatnonzero(active)
 
     @property
     def hits(self) -> np.ndarray:
@@ -137,6 +138,7 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
     (per user position, ``recsys.activity.category_profiles``) and ``item_category`` (each item
     position's column in them, -1 for none) feed the ``category`` component."""
     from .audience import SINGLE_RANKINGS, category_inputs
+    from .lookalike import row_norms
 
     from .mf import ALSModel, FixedUsers
 
@@ -145,18 +147,29 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
     if isinstance(model, ALSModel) and cases:  # every case's fold-in is against the same users: F'F once
         model = FixedUsers(model, users)
     out = {name: {"lift": np.ones(len(cases)), "improvement": np.full(len(cases), np.nan)} for name in names}
+    # every row's norm once (the look-alike divides by them), not once per case and step
+    norms = row_norms(users) if cases else None
+    read_later = np.zeros(len(cases[0].first_activity) if cases else 0, bool)  # a case's hits, marked by position
     for n, case in enumerate(cases):
-        cand = case.candidates
+        cand = case.candidates  # ascending, none of them in the seed
         if len(cand) > max_candidates:
-            pick = np.sort(np.random.default_rng(case.item).choice(len(cand), max_candidates, replace=False))
-            cand = cand[pick]
-        hits = np.isin(cand, case.later, assume_unique=True)  # as case.hits, for the sampled ones only
+            # the same draw as ever (an unshuffled choice is the same set in another order), in
+            # ascending order by a mask rather than a sort
+            chosen = np.zeros(len(cand), bool)
+            chosen[np.random.default_rng(case.item).choice(len(cand), max_candidates, replace=False, shuffle=False)] = True
+            cand = cand[chosen]
+        read_later[case.later] = True
+        hits = read_later[cand]  # as case.hits, for the sampled ones only
+        read_later[case.later] = False
         known = cand < len(users)
         if known.all():  # one gather (a masked assignment of rows costs ten times more)
             rows = np.take(users, cand, axis=0)
+            row_norm = norms[cand]
         else:
             rows = np.zeros((len(cand), users.shape[1]), np.float32)
             rows[known] = users[cand[known]]
+            row_norm = np.zeros(len(cand), np.float32)
+            row_norm[known] = norms[cand[known]]
         seed = case.seed[case.seed < len(users)]
         base = hits.mean()
         if base == 0:
@@ -166,11 +179,13 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
         category = category_inputs(category_profiles, cand,
                                    -1 if item_category is None else int(item_category[case.item]))
         for name in names:
-            aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, exclude_ids=case.seed, user_factors=users,
+            # (the candidates exclude the seed already: nothing for the ranking to exclude)
+            aud = product_rank(model, cand, rows, seed_rows=seed, k=top_k, user_factors=users, factor_norms=row_norm,
                                active_days_decayed=act, weights=SINGLE_RANKINGS[name], **category)
             if aud is None:
                 continue  # nothing to rank with: as good as random
-            top = np.isin(cand, aud.ids)
+            top = np.zeros(len(cand), bool)
+            top[np.searchsorted(cand, aud.ids)] = True  # the top's ids are candidates, which ascend
             if not top.any():
                 continue
             out[name]["lift"][n] = hits[top].mean() / base
