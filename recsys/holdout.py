@@ -139,7 +139,6 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
     position's column in them, -1 for none) feed the ``category`` component."""
     from .audience import SINGLE_RANKINGS, category_inputs
     from .lookalike import row_norms
-
     from .mf import ALSModel, FixedUsers
 
     names = tuple(SINGLE_RANKINGS) if names is None else tuple(names)
