@@ -157,6 +157,7 @@ class Content:
     exclude_ids: np.ndarray = field(default_factory=lambda: np.empty(0, np.int64))
     age_hours: float = 0.0
     hour: int = 12
+    push_score: float | None = None  # predicted click improvement at its evaluation (the click model's input)
 
 
 @dataclass(frozen=True)
@@ -352,6 +353,7 @@ def click_features(
         "hour": np.full(n, content.hour, np.float32),
         "reads_decayed": cands.reads_decayed[sel] if cands.reads_decayed is not None else missing,
         "active_days_decayed": cands.active_days_decayed[sel] if cands.active_days_decayed is not None else missing,
+        "push_score": np.full(n, np.nan if content.push_score is None else content.push_score, np.float32),
     }
     return np.column_stack([cols[name] for name in names]).astype(np.float32)
 
@@ -366,6 +368,7 @@ def click_features_without_model(
     reads_decayed: np.ndarray | None = None,
     active_days_decayed: np.ndarray | None = None,
     names: Sequence[str] = CLICK_FEATURES,
+    push_score: float | None = None,
 ) -> np.ndarray:
     """Rows of ``CLICK_FEATURES`` for ``n`` people ranked without a trained model (the
     interim ranker): what is known of them without factors, the ten model components missing
@@ -385,6 +388,7 @@ def click_features_without_model(
         "hour": np.full(n, hour, np.float32),
         "reads_decayed": given(reads_decayed),
         "active_days_decayed": given(active_days_decayed),
+        "push_score": np.full(n, np.nan if push_score is None else push_score, np.float32),
     })
     return np.column_stack([cols[name] for name in names]).astype(np.float32) if names else np.zeros((n, 0), np.float32)
 
@@ -566,7 +570,7 @@ def category_inputs(profiles: np.ndarray | None, rows: np.ndarray, column: int) 
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
                     user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
                     reads_decayed=None, active_days_decayed=None, category_affinity=None, categories=None,
-                    factor_norms=None):
+                    factor_norms=None, push_score=None):
     """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
     users = model.user_factors if user_factors is None else user_factors
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
@@ -590,6 +594,7 @@ def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_
         exclude_ids=np.empty(0, np.int64) if exclude_ids is None else np.asarray(exclude_ids),
         age_hours=float(age_hours),
         hour=int(hour),
+        push_score=None if push_score is None else float(push_score),
     )
     return cands, content
 
@@ -617,6 +622,7 @@ def product_rank(
     categories: np.ndarray | None = None,
     rerank_by: str = "click",
     factor_norms: np.ndarray | None = None,
+    push_score: float | None = None,
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -635,16 +641,19 @@ def product_rank(
     now; left out, the click model sees them as missing. ``category_affinity`` (candidates x
     columns, e.g. ``recsys.activity.category_profiles`` rows) with ``categories`` (the content's
     columns in it) give the ``category`` component: who reads this kind of content; left out,
-    it drops out. ``factor_norms``: the candidates' factor row norms when the caller
-    has them (``recsys.lookalike.row_norms`` of ``candidate_factors``), else computed here. ``weights``: the linear ranking (the affinity blend, or one of
-    ``SINGLE_RANKINGS`` while a client has no click model). Returns ``None`` when there is
+    it drops out. ``factor_norms``: the candidates' factor row norms when the caller has them
+    (``recsys.lookalike.row_norms`` of ``candidate_factors``), else computed here.
+    ``push_score``: the content's predicted click improvement at its evaluation, the click
+    model's one input that differs between contents for the same person (None: missing).
+    ``weights``: the linear ranking (the affinity blend, or one of ``SINGLE_RANKINGS`` while a
+    client has no click model). Returns ``None`` when there is
     neither item factors nor a seed: the caller then ranks by other means.
     """
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
                              days_inactive=days_inactive, age_hours=age_hours, hour=hour, reads_decayed=reads_decayed,
                              active_days_decayed=active_days_decayed, category_affinity=category_affinity,
-                             categories=categories, factor_norms=factor_norms)
+                             categories=categories, factor_norms=factor_norms, push_score=push_score)
     if inputs is None:
         return None
     cands, content = inputs
@@ -654,13 +663,14 @@ def product_rank(
 
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
                      baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
-                     active_days_decayed=None, category_affinity=None, categories=None) -> np.ndarray | None:
+                     active_days_decayed=None, category_affinity=None, categories=None,
+                     push_score=None) -> np.ndarray | None:
     """``CLICK_FEATURES`` rows of every candidate exactly as ``product_rank`` computes them
     for its click model (None when it could not rank): what the click model trains on."""
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              user_factors=user_factors, baseline_ctr=baseline_ctr, days_inactive=days_inactive,
                              age_hours=age_hours, hour=hour, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed,
-                             category_affinity=category_affinity, categories=categories)
+                             category_affinity=category_affinity, categories=categories, push_score=push_score)
     if inputs is None:
         return None
     cands, content = inputs

@@ -94,7 +94,8 @@ def _features_without_model(candidates: CandidateRows, content, now) -> Callable
                     for name in ("reads_decayed", "active_days_decayed")}
         x = click_features_without_model(len(rows), baseline_ctr=smoothed_ctr(rows.push_clicks, rows.push_sends, a, b),
                                          days_inactive=rows.days_inactive, hour=now.hour,
-                                         age_hours=max((now - created).total_seconds(), 0.0) / 3600, **activity)
+                                         age_hours=max((now - created).total_seconds(), 0.0) / 3600,
+                                         push_score=getattr(content, "push_score", None), **activity)
         return ids[known], x, CLICK_FEATURES
 
     return features_of
@@ -214,7 +215,8 @@ class ModelRanker:
         inputs = dict(seed_rows=seed_rows, item_factors=model.item_factors[cpos] if cpos >= 0 else None,
                       baseline_ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                       days_inactive=candidates.days_inactive, age_hours=max((now - created).total_seconds(), 0.0) / 3600,
-                      hour=now.hour, **activity, **_category_inputs(self.version, sub_ids, pos, content))
+                      hour=now.hour, push_score=getattr(content, "push_score", None),
+                      **activity, **_category_inputs(self.version, sub_ids, pos, content))
         return model, factors, inputs
 
     def click_probabilities(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, now) -> np.ndarray | None:
@@ -233,7 +235,9 @@ class ModelRanker:
         if x is None:
             return None
         click = load_click(self.click_version)
-        x = x[:, [CLICK_FEATURES.index(name) for name in click.feature_names]]  # the columns it was trained on
+        from apps.mlops.training import _in_columns
+
+        x = _in_columns(x, CLICK_FEATURES, click.feature_names)  # the columns it was trained on
         return np.asarray(click.predict_proba(x), dtype=float)
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:

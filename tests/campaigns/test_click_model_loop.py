@@ -227,3 +227,76 @@ def test_with_a_click_model_a_wave_takes_only_people_its_content_is_worth_their_
     policy_set(client=client, slot_objective="first_come")
     assert slot_prices_refresh(client=client, now=later)["why"] == "first come"
     assert not Subscriber.objects.filter(client=client, slot_price__gt=0).exists()
+
+
+def scored(approved_content, external_id, at, score):
+    """An approved content created 40 minutes before ``at``, evaluated at ``score``."""
+    content = approved_content(external_id=external_id, created_at=at - timedelta(minutes=40))
+    type(content).objects.filter(pk=content.pk).update(push_score=score)
+    content.refresh_from_db()
+    return content
+
+
+@pytest.mark.django_db
+def test_a_contents_predicted_improvement_tells_the_click_model_one_content_from_another(world, approved_content, now):
+    """The click model's one input that differs between contents for the same person is the
+    content's predicted click improvement (``push_score``), kept on every wave as it was at the
+    push. Here people click only the right tribe's contents scored high: trained on those waves,
+    the model gives the same people a higher probability for a high-scored content than for a
+    low-scored one, so a slot's price can tell them apart. Waves logged before the input existed
+    still teach it (the column missing, not the wave dropped)."""
+    client, subs = world
+    campaigns = []
+    for j in range(24):
+        at = now + j * STEP
+        tribe, lo = ("a", 0) if j % 2 == 0 else ("b", 200)
+        high = j % 4 < 2
+        content = scored(approved_content, f"scored-{j}", at, 3.0 if high else 0.5)
+        events_ingest(client=client, now=at, items=[
+            {"event_id": f"scored-seed-{j}-{i}", "type": "read", "subscriber": f"p{lo + 2 * i + 1}",
+             "content": content.external_id, "occurred_at": (at - timedelta(minutes=20)).isoformat()} for i in range(3)])
+        campaign = campaign_launch(content=content, now=at)
+        rows = Send.objects.filter(campaign=campaign, state=Send.State.PENDING)
+        rows.update(state=Send.State.SENT, sent_at=at)
+        if high:
+            clickers = [sid for sid in Send.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
+                        if tribe_of(subs[sid]) == tribe]
+            Send.objects.filter(campaign=campaign, subscriber_id__in=clickers).update(clicked_at=at + timedelta(minutes=10))
+        Wave.objects.filter(campaign=campaign).update(sent_at=at)
+        campaigns.append(campaign)
+        ids, x, names = wave_features(wave_ids=[campaign.waves.get().pk])[campaign.waves.get().pk]
+        np.testing.assert_array_equal(x[:, CLICK_FEATURES.index("push_score")], content.push_score)
+    # the first four waves as they were logged before the input existed
+    old = [n for n in CLICK_FEATURES if n != "push_score"]
+    for campaign in campaigns[:4]:
+        row = WaveFeatures.objects.get(wave__campaign=campaign)
+        ids, x, _ = wave_features(wave_ids=[row.wave_id])[row.wave_id]
+        import io
+
+        buf = io.BytesIO()
+        np.savez(buf, ids=ids, x=x[:, [CLICK_FEATURES.index(n) for n in old]])
+        WaveFeatures.objects.filter(pk=row.pk).update(names=old, arrays=buf.getvalue())
+    sent = Send.objects.filter(campaign__in=campaigns, state=Send.State.SENT).count()
+
+    version = train_click(client=client, now=now + 23 * STEP + timedelta(hours=25), min_follow_up_hours=24.0)
+    assert version is not None and version.is_active, version and version.metrics
+    assert version.metrics["sends"] + version.metrics["test_sends"] == sent  # every wave used, the old ones too
+
+    ranker = ranker_for(client)
+    from apps.audience.selectors import Segment
+    from apps.delivery.selectors import eligible_candidates
+
+    at = now + 23 * STEP + timedelta(hours=26)
+    tribe_a = np.array(sorted(pk for pk, s in subs.items() if tribe_of(s) == "a"))
+    seed = np.array(sorted(s.pk for s in subs.values() if s.external_id in ("p1", "p3", "p5")))
+    got = {}
+    for name, score in (("good", 3.0), ("weak", 0.5)):
+        content = scored(approved_content, f"judge-{name}", at, score)
+        cands = eligible_candidates(client=client, content_id=content.pk, now=at,
+                                    segment=Segment(activity="any", inactive_days=7),
+                                    cap_window=timedelta(minutes=20), quiet_start=0, quiet_end=0)
+        p = ranker.click_probabilities(candidates=cands, content=content, seed_ids=seed, now=at)
+        got[name] = p[np.isin(cands.ids, tribe_a)]
+    # the same people, the same tribe's content: the better-scored one is worth more to them
+    assert got["good"].mean() > 2 * got["weak"].mean(), (got["good"].mean(), got["weak"].mean())
+    assert (got["good"] >= got["weak"]).all()  # monotone in the score, person by person
