@@ -565,7 +565,29 @@ def measure(run: StrategyRun) -> dict:
                  "marginal_below_floor_share": round(marginal_below / expansions, 4) if expansions else None},
         "per_content": {"contents": len(own), "median_improvement": round(float(np.median(own)), 3) if own else None,
                         "top_content_push_share": round(top / pushes, 4) if pushes else None},
+        "push_score_vs_quality": push_score_vs_quality(run),
     }
+
+
+def push_score_vs_quality(run: StrategyRun) -> dict:
+    """How much the product's push-worthiness scores know of the contents' true quality (the
+    factor every push click probability of a content carries): Spearman's rank correlation over
+    the evaluated contents, all and those scored by a trained model (the others have the
+    rule-based score). The slot's price can only tell a strong content from a weak one for a
+    person as well as this."""
+    from scipy.stats import spearmanr
+
+    from apps.contents.models import Content
+
+    rows = [(run.content_index[ext], score, version) for ext, score, version in
+            Content.objects.filter(client=run.client, push_score__isnull=False)
+            .values_list("external_id", "push_score", "score_model_version") if ext in run.content_index]
+    out = {}
+    for name, keep in (("all", lambda v: True), ("by_model", lambda v: v is not None)):
+        got = [(run.world.content_quality(c), s) for c, s, v in rows if keep(v)]
+        rho = spearmanr(*zip(*got)).statistic if len(got) >= 3 else None
+        out[name] = {"contents": len(got), "spearman": None if rho is None or not np.isfinite(rho) else round(float(rho), 3)}
+    return out
 
 
 def wau_lift(world: World, now_s: float) -> dict:

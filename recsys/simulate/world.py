@@ -703,6 +703,10 @@ class World:
         w = self.params.cal.taste_weight
         return (1.0 - w) + w * (self.subscribers.taste[subs] @ self._c_mix[c]) / self._c_denom[c]
 
+    def content_quality(self, content) -> float:
+        """The content's true quality: the factor every push click probability of it carries."""
+        return float(self._c_quality[self._content_index(content)])
+
     def usual_ctr(self, subscribers=None) -> np.ndarray:
         """True usual push CTR now (depends on the current activity state)."""
         subs = np.arange(self.n) if subscribers is None else self._subs(subscribers)

@@ -43,6 +43,10 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
             assert s["click_improvement_true_ctr"] is not None and s["per_content"]["contents"] > 0
             assert 0 < s["per_content"]["top_content_push_share"] <= 1
     assert 0.6 < random["click_improvement_true_ctr"] < 1.6  # random people click at their usual rate
+    # what the push-worthiness scores know of the contents' true quality, over the scored contents
+    scored = product["push_score_vs_quality"]
+    assert scored["all"]["contents"] >= scored["by_model"]["contents"] and scored["all"]["contents"] > 2
+    assert -1 <= scored["all"]["spearman"] <= 1
     assert first["seeds"]["seeds"] == [3] and first["seeds"]["runs"]["3"]["strategies"] == first["strategies"]
     assert not Client.objects.filter(slug__startswith="sim-").exists() and not Campaign.objects.exists()
 
