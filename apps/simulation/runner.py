@@ -573,20 +573,26 @@ def push_score_vs_quality(run: StrategyRun) -> dict:
     """How much the product's push-worthiness scores know of the contents' true quality (the
     factor every push click probability of a content carries): Spearman's rank correlation over
     the evaluated contents, all and those scored by a trained model (the others have the
-    rule-based score). The slot's price can only tell a strong content from a weak one for a
-    person as well as this."""
+    rule-based score), and the same for the early reads alone, the score's main input. The
+    slot's price can only tell a strong content from a weak one for a person as well as this."""
     from scipy.stats import spearmanr
 
     from apps.contents.models import Content
 
-    rows = [(run.content_index[ext], score, version) for ext, score, version in
+    rows = [(run.content_index[ext], score, reads, version) for ext, score, reads, version in
             Content.objects.filter(client=run.client, push_score__isnull=False)
-            .values_list("external_id", "push_score", "score_model_version") if ext in run.content_index]
+            .values_list("external_id", "push_score", "early_reads", "score_model_version") if ext in run.content_index]
+
+    def rho(pairs) -> float | None:
+        r = spearmanr(*zip(*pairs)).statistic if len(pairs) >= 3 else None
+        return None if r is None or not np.isfinite(r) else round(float(r), 3)
+
     out = {}
     for name, keep in (("all", lambda v: True), ("by_model", lambda v: v is not None)):
-        got = [(run.world.content_quality(c), s) for c, s, v in rows if keep(v)]
-        rho = spearmanr(*zip(*got)).statistic if len(got) >= 3 else None
-        out[name] = {"contents": len(got), "spearman": None if rho is None or not np.isfinite(rho) else round(float(rho), 3)}
+        got = [(run.world.content_quality(c), s, n) for c, s, n, v in rows if keep(v)]
+        # beside the score, its own input alone: the early reads it was computed from
+        out[name] = {"contents": len(got), "spearman": rho([(q, s) for q, s, _ in got]),
+                     "early_reads_spearman": rho([(q, n) for q, _, n in got])}
     return out
 
 

@@ -46,7 +46,7 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
     # what the push-worthiness scores know of the contents' true quality, over the scored contents
     scored = product["push_score_vs_quality"]
     assert scored["all"]["contents"] >= scored["by_model"]["contents"] and scored["all"]["contents"] > 2
-    assert -1 <= scored["all"]["spearman"] <= 1
+    assert -1 <= scored["all"]["spearman"] <= 1 and -1 <= scored["all"]["early_reads_spearman"] <= 1
     assert first["seeds"]["seeds"] == [3] and first["seeds"]["runs"]["3"]["strategies"] == first["strategies"]
     assert not Client.objects.filter(slug__startswith="sim-").exists() and not Campaign.objects.exists()
 
