@@ -576,11 +576,9 @@ def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
     item = item_factors
     if item is None and len(seed_rows):
-        ones = np.ones(len(seed_rows), dtype=np.float32)
-        if np.all(seed_rows[1:] > seed_rows[:-1]):  # ascending, no repeats: already the CSR row
-            row = sp.csr_matrix((ones, seed_rows, np.array([0, len(seed_rows)])), shape=(1, users.shape[0]))
-        else:  # a repeated seed row counts twice, as before
-            row = sp.csr_matrix((ones, (np.zeros(len(seed_rows), dtype=np.int64), seed_rows)), shape=(1, users.shape[0]))
+        # the CSR row as it is (a repeated seed row counts as often as it appears)
+        cols, counts = np.unique(seed_rows, return_counts=True)
+        row = sp.csr_matrix((counts.astype(np.float32), cols, np.array([0, len(cols)])), shape=(1, users.shape[0]))
         item = model.fold_in_items(row, user_factors=users)[0]
     if item is None and not len(seed_rows):
         return None

@@ -34,7 +34,7 @@ from .metrics import (
     reliability_table,
 )
 
-__all__ = ["CLICK_FEATURES", "ClickParams", "ClickModel"]
+__all__ = ["CLICK_FEATURES", "feature_columns", "ClickParams", "ClickModel"]
 
 KIND = "click-model"
 
@@ -58,6 +58,24 @@ CLICK_FEATURES = (
     "push_score",  # the content's predicted click improvement when it was evaluated (nan: none): how good it
     # is for anyone, the one input that tells one content from another for the same person
 )
+
+
+def feature_columns(x: np.ndarray, names, wanted) -> np.ndarray | None:
+    """Rows made under the feature list ``names`` as columns ``wanted`` (e.g. a wave's logged rows
+    for today's ``CLICK_FEATURES``, or today's rows for a model trained on an older list): a
+    column ``x`` lacks (an input added since, e.g. ``push_score``) is missing (NaN, as LightGBM
+    reads it), one it has that is not wanted is dropped. None when they share no column."""
+    names, wanted = list(names), list(wanted)
+    if names == wanted:
+        return x
+    at = {name: n for n, name in enumerate(names)}
+    if not any(name in at for name in wanted):
+        return None
+    out = np.full((len(x), len(wanted)), np.nan, dtype=np.float32)
+    for n, name in enumerate(wanted):
+        if name in at:
+            out[:, n] = x[:, at[name]]
+    return out
 
 
 @dataclass(frozen=True)

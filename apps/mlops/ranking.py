@@ -228,16 +228,14 @@ class ModelRanker:
 
         if self.click_version is None or len(candidates) == 0:
             return None
-        from recsys.click import CLICK_FEATURES
+        from recsys.click import CLICK_FEATURES, feature_columns
 
         model, factors, inputs = self._inputs(candidates, content, seed_ids, now)
         x = product_features(model, candidates.ids, factors, **inputs)
         if x is None:
             return None
         click = load_click(self.click_version)
-        from apps.mlops.training import _in_columns
-
-        x = _in_columns(x, CLICK_FEATURES, click.feature_names)  # the columns it was trained on
+        x = feature_columns(x, CLICK_FEATURES, click.feature_names)  # the columns it was trained on
         return np.asarray(click.predict_proba(x), dtype=float)
 
     def rank(self, *, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng: np.random.Generator) -> Ranked:

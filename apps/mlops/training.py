@@ -442,23 +442,6 @@ def train_click_delay(*, client, run: TrainingRun | None = None, now: datetime |
 
 # --- Click model ---------------------------------------------------------------------------------
 
-def _in_columns(x: np.ndarray, names: list[str], wanted) -> np.ndarray | None:
-    """Rows logged under the feature list ``names`` as columns ``wanted``: a column the log
-    lacks (an input added since, e.g. ``push_score``) is missing (NaN, as LightGBM reads it), one
-    it has that is no longer wanted is dropped. None when the log shares no column with ``wanted``."""
-    names = list(names)
-    if names == list(wanted):
-        return x
-    at = {name: n for n, name in enumerate(names)}
-    if not any(name in at for name in wanted):
-        return None
-    out = np.full((len(x), len(wanted)), np.nan, dtype=np.float32)
-    for n, name in enumerate(wanted):
-        if name in at:
-            out[:, n] = x[:, at[name]]
-    return out
-
-
 def train_click(*, client, run: TrainingRun | None = None, now: datetime | None = None, days: int = 30,
                 horizon_hours: float = 24.0, min_follow_up_hours: float = 1.0, test_share: float = 0.2,
                 min_clicks: int = 50, min_test_clicks: int = 20) -> ModelVersion | None:
@@ -479,7 +462,7 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
     from apps.campaigns.models import Wave
     from apps.campaigns.selectors import wave_features
     from apps.mlops.selectors import click_delay_model
-    from recsys.click import CLICK_FEATURES, ClickModel, ClickParams
+    from recsys.click import CLICK_FEATURES, ClickModel, ClickParams, feature_columns
     from recsys.ids import positions
     from recsys.metrics import auc as roc_auc
 
@@ -508,7 +491,7 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         if wave.pk not in kept:
             continue
         ids, x, names = kept[wave.pk]
-        x = _in_columns(x, names, CLICK_FEATURES)
+        x = feature_columns(x, names, CLICK_FEATURES)
         if x is None:
             continue
         lo, hi = np.searchsorted(send_wave, wave.pk, "left"), np.searchsorted(send_wave, wave.pk, "right")
@@ -559,7 +542,7 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         from apps.mlops.selectors import load_click
 
         champion = load_click(active)  # on the columns it was trained on
-        old_auc = roc_auc(y[test], champion.predict_proba(_in_columns(x[test], CLICK_FEATURES, champion.feature_names)),
+        old_auc = roc_auc(y[test], champion.predict_proba(feature_columns(x[test], CLICK_FEATURES, champion.feature_names)),
                           w[test])
     else:  # the order the waves take without a click model: the one the MF version's check chose
         from apps.mlops.ranking import chosen_ranking

@@ -575,17 +575,16 @@ def push_score_vs_quality(run: StrategyRun) -> dict:
     the evaluated contents, all and those scored by a trained model (the others have the
     rule-based score), and the same for the early reads alone, the score's main input. The
     slot's price can only tell a strong content from a weak one for a person as well as this."""
-    from scipy.stats import spearmanr
-
     from apps.contents.models import Content
+    from recsys.metrics import spearman
 
     rows = [(run.content_index[ext], score, reads, version) for ext, score, reads, version in
             Content.objects.filter(client=run.client, push_score__isnull=False)
             .values_list("external_id", "push_score", "early_reads", "score_model_version") if ext in run.content_index]
 
     def rho(pairs) -> float | None:
-        r = spearmanr(*zip(*pairs)).statistic if len(pairs) >= 3 else None
-        return None if r is None or not np.isfinite(r) else round(float(r), 3)
+        r = spearman(*map(np.array, zip(*pairs))) if len(pairs) >= 3 else float("nan")
+        return round(r, 3) if np.isfinite(r) else None
 
     out = {}
     for name, keep in (("all", lambda v: True), ("by_model", lambda v: v is not None)):
