@@ -2,6 +2,7 @@
 trainer learns who clicks from those rows once their clicks had time to arrive, and the product's
 ranker then orders its shortlist by that model."""
 
+import io
 from datetime import timedelta
 
 import numpy as np
@@ -58,21 +59,28 @@ def world(request, client_a, people, population, content_factory, approved_conte
     return client_a, {s.pk: s for s in subs}
 
 
-def launch_and_click(client, subs, approved_content, now, j):
-    """Content j (tribe a when j is even) gets three early readers, is launched at its time, its
-    wave is delivered and the law's clicks come ten minutes later."""
+def recent_in_tribe(sub, tribe) -> bool:  # the default click law
+    return tribe_of(sub) == tribe and active(sub)
+
+
+def launch_and_click(client, subs, approved_content, now, j, *, score=None, clicks=recent_in_tribe):
+    """Content j (tribe a when j is even; evaluated at ``score`` when given) gets three early
+    readers, is launched at its time, its wave is delivered and the clicks of the law ``clicks``
+    (who, the content's tribe) come ten minutes later."""
     at = now + j * STEP
     tribe = "a" if j % 2 == 0 else "b"
-    content = approved_content(external_id=f"new-{j}", created_at=at - timedelta(minutes=40))
+    name = f"new-{j}" if score is None else f"scored-{j}"
+    content = approved_content(external_id=name, created_at=at - timedelta(minutes=40)) if score is None \
+        else scored(approved_content, name, at, score)
     lo = 0 if tribe == "a" else 200
     events_ingest(client=client, now=at, items=[
-        {"event_id": f"seed-{j}-{i}", "type": "read", "subscriber": f"p{lo + 2 * i + 1}", "content": content.external_id,
+        {"event_id": f"seed-{name}-{i}", "type": "read", "subscriber": f"p{lo + 2 * i + 1}", "content": content.external_id,
          "occurred_at": (at - timedelta(minutes=20)).isoformat()} for i in range(3)])
     campaign = campaign_launch(content=content, now=at)
     rows = Send.objects.filter(campaign=campaign, state=Send.State.PENDING)
     rows.update(state=Send.State.SENT, sent_at=at)
     clickers = [sid for sid in rows.model.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
-                if tribe_of(subs[sid]) == tribe and active(subs[sid])]
+                if clicks(subs[sid], tribe)]
     Send.objects.filter(campaign=campaign, subscriber_id__in=clickers).update(clicked_at=at + timedelta(minutes=10))
     Wave.objects.filter(campaign=campaign).update(sent_at=at)
     return campaign
@@ -248,31 +256,18 @@ def test_a_contents_predicted_improvement_tells_the_click_model_one_content_from
     client, subs = world
     campaigns = []
     for j in range(24):
-        at = now + j * STEP
-        tribe, lo = ("a", 0) if j % 2 == 0 else ("b", 200)
-        high = j % 4 < 2
-        content = scored(approved_content, f"scored-{j}", at, 3.0 if high else 0.5)
-        events_ingest(client=client, now=at, items=[
-            {"event_id": f"scored-seed-{j}-{i}", "type": "read", "subscriber": f"p{lo + 2 * i + 1}",
-             "content": content.external_id, "occurred_at": (at - timedelta(minutes=20)).isoformat()} for i in range(3)])
-        campaign = campaign_launch(content=content, now=at)
-        rows = Send.objects.filter(campaign=campaign, state=Send.State.PENDING)
-        rows.update(state=Send.State.SENT, sent_at=at)
-        if high:
-            clickers = [sid for sid in Send.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True)
-                        if tribe_of(subs[sid]) == tribe]
-            Send.objects.filter(campaign=campaign, subscriber_id__in=clickers).update(clicked_at=at + timedelta(minutes=10))
-        Wave.objects.filter(campaign=campaign).update(sent_at=at)
+        high = j % 4 < 2  # only the high-scored are clicked, by the content's tribe
+        campaign = launch_and_click(client, subs, approved_content, now, j, score=3.0 if high else 0.5,
+                                    clicks=lambda sub, tribe, high=high: high and tribe_of(sub) == tribe)
         campaigns.append(campaign)
-        ids, x, names = wave_features(wave_ids=[campaign.waves.get().pk])[campaign.waves.get().pk]
-        np.testing.assert_array_equal(x[:, CLICK_FEATURES.index("push_score")], content.push_score)
+        wave = campaign.waves.get()
+        x = wave_features(wave_ids=[wave.pk])[wave.pk][1]
+        np.testing.assert_array_equal(x[:, CLICK_FEATURES.index("push_score")], campaign.content.push_score)
     # the first four waves as they were logged before the input existed
     old = [n for n in CLICK_FEATURES if n != "push_score"]
     for campaign in campaigns[:4]:
         row = WaveFeatures.objects.get(wave__campaign=campaign)
         ids, x, _ = wave_features(wave_ids=[row.wave_id])[row.wave_id]
-        import io
-
         buf = io.BytesIO()
         np.savez(buf, ids=ids, x=x[:, [CLICK_FEATURES.index(n) for n in old]])
         WaveFeatures.objects.filter(pk=row.pk).update(names=old, arrays=buf.getvalue())
