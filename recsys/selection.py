@@ -8,25 +8,29 @@ that moved this prediction most (LightGBM's per-prediction SHAP contributions, t
 dimensions summed into one ``text`` reason).
 
 Until a model has been trained, ``InterimPushWorthinessScorer`` gives a deterministic,
-clearly rule-based score from early engagement and the hour of day.
+clearly rule-based score from early engagement: the content's share of the site's reads against a
+typical content's.
 
 Public API::
 
     PushWorthinessFeatures(text_vector=None, categories=(), created_hour=12, weekday=0,
                            age_minutes=0.0, early_reads=0, early_clicks=0,
-                           early_readers_inactive_share=0.0, early_readers_mean_ctr=0.0)
+                           early_readers_inactive_share=0.0, early_readers_mean_ctr=0.0,
+                           early_read_share=None, early_read_share_typical=None)
     Reason(feature, contribution)
     m = PushWorthinessModel(params).fit(features_list, improvements)
     m.score(features) -> (score, reasons); m.score_many(features_list) -> ndarray
     m.save(directory); PushWorthinessModel.load(directory)
     InterimPushWorthinessScorer().score(features) -> (score, reasons)
+    CalibratedRule().fit(features_list, improvements, weights)   # the rule at the campaigns' level
+    load_push_worthiness(directory)   # either kind of artifact
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -40,6 +44,8 @@ __all__ = [
     "PushWorthinessParams",
     "PushWorthinessModel",
     "InterimPushWorthinessScorer",
+    "CalibratedRule",
+    "load_push_worthiness",
 ]
 
 KIND = "push-worthiness"
@@ -52,7 +58,13 @@ _SCALARS = (
     "early_clicks",
     "early_readers_inactive_share",
     "early_readers_mean_ctr",
+    "early_read_share_relative",
 )
+# the scalars of models saved before the read share existed (their artifacts say nothing)
+_SCALARS_BEFORE_SHARE = _SCALARS[:-1]
+# more organic pull never makes a content less worth a push: the model may not learn otherwise
+# from a few noisy campaigns (LightGBM's monotone constraints)
+_INCREASING = ("early_reads", "early_reads_per_hour", "early_read_share_relative")
 
 
 @dataclass(frozen=True)
@@ -68,19 +80,30 @@ class PushWorthinessFeatures:
     early_clicks: int = 0  # clicks of a first wave, if one was sent
     early_readers_inactive_share: float = 0.0  # share of early readers inactive for 7+ days
     early_readers_mean_ctr: float = 0.0  # the early readers' usual push CTR
+    # the content's share of the site's reads of fresh contents over the same window (its early
+    # reads over everyone's: the hour's traffic and the competition divided out), and the median
+    # share of the client's recently evaluated contents; None when unknown
+    early_read_share: float | None = None
+    early_read_share_typical: float | None = None
 
-    def scalars(self) -> list[float]:
-        per_hour = self.early_reads * 60.0 / max(self.age_minutes, 1.0)
-        return [
-            float(self.created_hour),
-            float(self.weekday),
-            float(self.age_minutes),
-            float(self.early_reads),
-            per_hour,
-            float(self.early_clicks),
-            float(self.early_readers_inactive_share),
-            float(self.early_readers_mean_ctr),
-        ]
+    @property
+    def early_reads_per_hour(self) -> float:
+        return self.early_reads * 60.0 / max(self.age_minutes, 1.0)
+
+    @property
+    def early_read_share_relative(self) -> float | None:
+        """The read share against a typical content's (1.0 = typical), None when either is unknown."""
+        if self.early_read_share is None or not self.early_read_share_typical:
+            return None
+        return float(self.early_read_share) / float(self.early_read_share_typical)
+
+    def scalars(self, names: Sequence[str] = _SCALARS) -> list[float]:
+        """The named scalar inputs (``_SCALARS``), NaN for an unknown one."""
+        out = []
+        for name in names:
+            v = getattr(self, name)
+            out.append(float("nan") if v is None else float(v))
+        return out
 
 
 @dataclass(frozen=True)
@@ -108,24 +131,26 @@ class PushWorthinessModel:
         self.booster = None
         self.categories: list[str] = []
         self.text_dim = 0
+        self.scalar_names: tuple[str, ...] = _SCALARS
         self.metrics: dict = {}
 
     @property
     def feature_names(self) -> list[str]:
-        return ["category", *_SCALARS] + [f"text_{i}" for i in range(self.text_dim)]
+        return ["category", *self.scalar_names] + [f"text_{i}" for i in range(self.text_dim)]
 
     def _matrix(self, feats: Sequence[PushWorthinessFeatures]) -> np.ndarray:
         code = {c: i for i, c in enumerate(self.categories)}
-        x = np.full((len(feats), 1 + len(_SCALARS) + self.text_dim), np.nan, dtype=np.float64)
+        n = len(self.scalar_names)
+        x = np.full((len(feats), 1 + n + self.text_dim), np.nan, dtype=np.float64)
         for r, f in enumerate(feats):
             first = f.categories[0] if f.categories else None
             x[r, 0] = code.get(first, np.nan)
-            x[r, 1 : 1 + len(_SCALARS)] = f.scalars()
+            x[r, 1 : 1 + n] = f.scalars(self.scalar_names)
             if self.text_dim and f.text_vector is not None:
                 v = np.asarray(f.text_vector, dtype=np.float64).reshape(-1)
                 if len(v) != self.text_dim:
                     raise ValueError(f"text_vector has {len(v)} dims, the model expects {self.text_dim}")
-                x[r, 1 + len(_SCALARS) :] = v
+                x[r, 1 + n :] = v
         return x
 
     def fit(self, feats: Sequence[PushWorthinessFeatures], improvements: np.ndarray,
@@ -142,6 +167,7 @@ class PushWorthinessModel:
         if len(dims) > 1:
             raise ValueError(f"text vectors of different sizes: {sorted(dims)}")
         self.text_dim = dims.pop() if dims else 0
+        self.scalar_names = _SCALARS
         p = self.params
         # A client's first models learn from a few dozen campaigns: leaves (and a category's
         # rows) of 20 would allow no split at all there, and the model would predict one number
@@ -155,6 +181,7 @@ class PushWorthinessModel:
             "min_data_per_group": min(100, 5 * leaf),  # LightGBM's 100 from 400 campaigns on
             "feature_fraction": p.feature_fraction,
             "lambda_l2": p.lambda_l2,
+            "monotone_constraints": [1 if name in _INCREASING else 0 for name in self.feature_names],
             "seed": p.seed,
             "num_threads": p.num_threads,
             "deterministic": True,
@@ -201,7 +228,8 @@ class PushWorthinessModel:
     def save(self, directory: str | os.PathLike) -> Path:
         b = self._require()
         path = write_meta(
-            directory, KIND, self.params, categories=self.categories, text_dim=self.text_dim, metrics=self.metrics
+            directory, KIND, self.params, categories=self.categories, text_dim=self.text_dim, metrics=self.metrics,
+            scalars=list(self.scalar_names),
         )
         b.save_model(str(path / "model.txt"))
         return path
@@ -214,6 +242,7 @@ class PushWorthinessModel:
         m = cls(PushWorthinessParams(**meta["params"]))
         m.categories = list(meta["categories"])
         m.text_dim = int(meta["text_dim"])
+        m.scalar_names = tuple(meta.get("scalars", _SCALARS_BEFORE_SHARE))
         m.metrics = meta.get("metrics", {})
         m.booster = lgb.Booster(model_file=str(Path(directory) / "model.txt"))
         return m
@@ -223,24 +252,86 @@ class PushWorthinessModel:
 class InterimPushWorthinessScorer:
     """Rule-based stand-in used while no trained model exists. Deterministic and explainable.
 
-    score = (early reads per hour / ``reference_reads_per_hour``) ** 0.5, times
-    ``quiet_hours_factor`` when the content was created in quiet hours, times
-    (1 + ``inactive_bonus`` * share of inactive early readers), clipped to [0.1, 10].
+    score = (the content's early share of the site's reads / a typical content's) ** 0.5, times
+    (1 + ``inactive_bonus`` * share of inactive early readers), clipped to [0.1, 10]. The share
+    divides out the hour's traffic and how many contents compete for it, which the raw count of
+    early reads carries. Until the client has a typical share (a handful of evaluated contents
+    in the last week), the early reads per hour against ``reference_reads_per_hour`` stand in.
     """
 
     reference_reads_per_hour: float = 20.0
-    quiet_hours: tuple[int, ...] = field(default=(0, 1, 2, 3, 4, 5, 6))
-    quiet_hours_factor: float = 0.5
     inactive_bonus: float = 0.5
 
     def score(self, features: PushWorthinessFeatures) -> tuple[float, tuple[Reason, ...]]:
-        per_hour = features.early_reads * 60.0 / max(features.age_minutes, 1.0)
-        reads = 0.5 * np.log(max(per_hour, 1e-3) / self.reference_reads_per_hour)
-        hour = np.log(self.quiet_hours_factor) if features.created_hour in self.quiet_hours else 0.0
+        relative = features.early_read_share_relative
+        if relative is not None:
+            name, reads = "early_read_share_relative", 0.5 * np.log(max(relative, 1e-3))
+        else:
+            name = "early_reads_per_hour"
+            reads = 0.5 * np.log(max(features.early_reads_per_hour, 1e-3) / self.reference_reads_per_hour)
         inactive = np.log1p(self.inactive_bonus * features.early_readers_inactive_share)
-        total = float(np.clip(np.exp(reads + hour + inactive), 0.1, 10.0))
-        reasons = sorted(
-            [("early_reads_per_hour", reads), ("created_hour", hour), ("early_readers_inactive_share", inactive)],
-            key=lambda kv: (-abs(kv[1]), kv[0]),
-        )
+        total = float(np.clip(np.exp(reads + inactive), 0.1, 10.0))
+        reasons = sorted([(name, reads), ("early_readers_inactive_share", inactive)], key=lambda kv: (-abs(kv[1]), kv[0]))
         return total, tuple(Reason(k, float(v)) for k, v in reasons)
+
+
+RULE_KIND = "push-worthiness-rule"
+
+
+class CalibratedRule:
+    """The interim rule's ranking at the level the client's own campaigns reached: score = the
+    rule's score x exp(``level``), where exp(``level``) = sum(exposure x achieved improvement) /
+    sum(exposure x the rule's score) over past campaigns: with exposure = expected clicks, the
+    campaigns' clicks over what the rule's scores promised, the Poisson maximum likelihood of one
+    factor (a mean of log ratios would read a handful of clicks low). One number learnt: it keeps the rule's
+    order of contents (which early reads know better than a model learnt from a few hundred
+    noisy campaigns) and makes the score an estimate of improvement that the client's threshold
+    can be compared with (the bare rule's 1.0 is only "a typical content")."""
+
+    text_dim = 0
+
+    def __init__(self, level: float = 0.0):
+        self.level = float(level)
+        self.rule = InterimPushWorthinessScorer()
+        self.metrics: dict = {}
+
+    def fit(self, feats: Sequence[PushWorthinessFeatures], improvements: np.ndarray,
+            weights: np.ndarray | None = None) -> CalibratedRule:
+        y = np.asarray(improvements, dtype=np.float64)
+        if len(y) != len(feats) or len(y) == 0 or not np.all(np.isfinite(y)) or np.any(y < 0):
+            raise ValueError("one finite, non-negative improvement per campaign, at least one campaign")
+        w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
+        if w.shape != y.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
+            raise ValueError("weights: one finite, non-negative weight per campaign, not all 0")
+        r = np.array([self.rule.score(f)[0] for f in feats])
+        self.level = float(np.log(max(np.sum(w * y), 1e-9) / np.sum(w * r)))
+        self.metrics = {"train_campaigns": len(y), "level": self.level}
+        return self
+
+    def score_many(self, feats: Sequence[PushWorthinessFeatures]) -> np.ndarray:
+        return np.array([self.rule.score(f)[0] for f in feats]) * np.exp(self.level)
+
+    def score(self, features: PushWorthinessFeatures) -> tuple[float, tuple[Reason, ...]]:
+        value, reasons = self.rule.score(features)
+        named = sorted([*((r.feature, r.contribution) for r in reasons), ("campaign_level", self.level)],
+                       key=lambda kv: (-abs(kv[1]), kv[0]))
+        return float(value * np.exp(self.level)), tuple(Reason(k, float(v)) for k, v in named)
+
+    def save(self, directory: str | os.PathLike) -> Path:
+        return write_meta(directory, RULE_KIND, None, level=self.level, rule=asdict(self.rule), metrics=self.metrics)
+
+    @classmethod
+    def load(cls, directory: str | os.PathLike) -> CalibratedRule:
+        meta = read_meta(directory, RULE_KIND)
+        m = cls(meta["level"])
+        m.rule = InterimPushWorthinessScorer(**meta.get("rule", {}))
+        m.metrics = meta.get("metrics", {})
+        return m
+
+
+def load_push_worthiness(directory: str | os.PathLike) -> PushWorthinessModel | CalibratedRule:
+    """Either kind of push-worthiness artifact, by its ``meta.json``."""
+    import json
+
+    kind = json.loads((Path(directory) / "meta.json").read_text()).get("kind")
+    return CalibratedRule.load(directory) if kind == RULE_KIND else PushWorthinessModel.load(directory)

@@ -61,6 +61,8 @@ class ScoresSerializer(serializers.Serializer):
     reasons = ReasonSerializer(many=True, help_text="What moved the score most, strongest first.")
     evaluated_at = serializers.DateTimeField(allow_null=True)
     early_reads = serializers.IntegerField()
+    early_read_share = serializers.FloatField(
+        allow_null=True, help_text="Its early reads' share of the site's reads of fresh contents over the same window.")
 
 
 @extend_schema_field({"$ref": "#/components/schemas/CampaignStateEnum"})
@@ -97,7 +99,8 @@ class ContentDetailSerializer(ContentSerializer):
     def get_scores(self, obj):
         mv = obj.score_model_version
         return {"push_score": obj.push_score, "model_version": str(mv) if mv else None, "reasons": obj.score_reasons,
-                "evaluated_at": obj.evaluated_at, "early_reads": obj.early_reads}
+                "evaluated_at": obj.evaluated_at, "early_reads": obj.early_reads,
+                "early_read_share": obj.early_read_share}
 
     @extend_schema_field(CampaignNumbersSerializer(allow_null=True))
     def get_campaign(self, obj):

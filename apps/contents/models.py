@@ -59,6 +59,9 @@ class Content(models.Model):
     )
     score_reasons = models.JSONField(default=list, blank=True)
     early_reads = models.PositiveIntegerField(default=0, help_text="Organic reads seen at evaluation.")
+    early_read_share = models.FloatField(
+        null=True, blank=True,
+        help_text="At evaluation: its early reads' share of the site's reads of fresh contents over the same window.")
     rejection_reason = models.CharField(max_length=500, blank=True)
 
     class Meta:

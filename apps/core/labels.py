@@ -112,6 +112,8 @@ LABELS: dict[str, dict[str, object]] = {
     "score_reason": {
         "early_reads": _("early reads"),
         "early_reads_per_hour": _("early reads per hour"),
+        "early_read_share_relative": _("share of the site's reads, against a typical content's"),
+        "campaign_level": _("what the client's campaigns reached against the rule"),
         "early_clicks": _("early clicks"),
         "early_readers_inactive_share": _("inactive early readers"),
         "early_readers_mean_ctr": _("early readers' usual push CTR"),
@@ -139,11 +141,17 @@ LABELS: dict[str, dict[str, object]] = {
         "sends": pgettext_lazy("metric", "sends"),
         "median_s": pgettext_lazy("metric", "median delay (s)"),
         "spearman": pgettext_lazy("metric", "Spearman"),
+        "squared_log_error": pgettext_lazy("metric", "squared log error (held out)"),
         "campaigns": pgettext_lazy("metric", "campaigns"),
         "lift_at_k": pgettext_lazy("metric", "lift@k (held out)"),
         "subscribers": pgettext_lazy("metric", "subscribers"),
         "contents": pgettext_lazy("metric", "contents"),
         "subscriber_coverage": pgettext_lazy("metric", "subscribers with a vector"),
+    },
+    # Which of push-worthiness's challengers a version is (``ModelVersion.metrics["challenger"]``).
+    "challenger": {
+        "model": pgettext_lazy("challenger", "LightGBM"),
+        "calibrated rule": pgettext_lazy("challenger", "the interim rule at the campaigns' level"),
     },
     # Why a training run was queued (``TrainingRun.reason``).
     "training_reason": {

@@ -8,12 +8,21 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import timedelta
 
+import numpy as np
+
 from apps.audience.models import Subscriber
 from apps.core.models import Policy
 from apps.events.models import Event
 from recsys.selection import PushWorthinessFeatures
 
 CTR_PRIOR_CLICKS, CTR_PRIOR_SENDS = 1.0, 50.0  # Beta prior: a newcomer's usual push CTR is 2%
+# The site's reads a content's early reads are a share of: those of the client's contents
+# published up to this long before it (news is read in its first days; an archive's steady
+# trickle says nothing about the hour's traffic).
+FRESH = timedelta(hours=72)
+# A typical share: the median of the client's contents evaluated in the last week, once there are
+# this many of them.
+TYPICAL_WINDOW, TYPICAL_MIN = timedelta(days=7), 5
 
 
 def evaluation_inputs(*, contents, now, scorer=None):
@@ -46,12 +55,14 @@ def evaluation_inputs(*, contents, now, scorer=None):
                                             type__in=[Event.Type.READ, Event.Type.CLICK, Event.Type.OPEN]
                                             ).values_list("subscriber_id", "occurred_at"):
             active_before.setdefault(sid, []).append(at)
+    read_shares = _read_shares(contents, reads, now)
     out = {}
     for c in contents:
         window_start = c.created_at - inactive_after[c.client_id]
         rs = readers[c.pk]
         inactive = sum(1 for s in rs if not any(window_start <= at < c.created_at for at in active_before.get(s, ())))
         local = c.created_at
+        share, typical = read_shares[c.pk]
         out[c.pk] = PushWorthinessFeatures(
             categories=(c.category,) if c.category else (),
             created_hour=local.hour,
@@ -61,8 +72,36 @@ def evaluation_inputs(*, contents, now, scorer=None):
             early_clicks=clicks[c.pk],
             early_readers_inactive_share=inactive / len(rs) if rs else 0.0,
             early_readers_mean_ctr=(sum(ctr.get(s, 0.02) for s in rs) / len(rs)) if rs else 0.0,
+            early_read_share=share,
+            early_read_share_typical=typical,
         )
     return _with_text_vectors(contents, out, scorer)
+
+
+def _read_shares(contents, reads: dict[int, int], now) -> dict[int, tuple[float | None, float | None]]:
+    """Per content: its early reads' share of the site's reads of fresh contents (its client's,
+    published up to ``FRESH`` before it) from its creation to ``now``, and the median share of
+    the client's other contents evaluated in the ``TYPICAL_WINDOW`` before ``now`` (None below
+    ``TYPICAL_MIN`` of them). Two queries per content, on the events' (content, type, time) index."""
+    from apps.contents.models import Content
+
+    out = {}
+    for client_id in {c.client_id for c in contents}:
+        mine = [c for c in contents if c.client_id == client_id]
+        fresh = list(Content.objects.filter(client_id=client_id, created_at__gte=min(c.created_at for c in mine) - FRESH,
+                                            created_at__lte=now).values_list("pk", "created_at"))
+        typical = list(Content.objects.filter(
+            client_id=client_id, created_at__gte=now - 2 * TYPICAL_WINDOW, evaluated_at__gte=now - TYPICAL_WINDOW,
+            evaluated_at__lt=now, early_read_share__isnull=False).exclude(pk__in=[c.pk for c in mine])
+            .values_list("early_read_share", flat=True))
+        median = float(np.median(typical)) if len(typical) >= TYPICAL_MIN else None
+        for c in mine:
+            ids = [pk for pk, at in fresh if c.created_at - FRESH <= at]
+            site = Event.objects.filter(content_id__in=ids, type=Event.Type.READ, occurred_at__gte=c.created_at,
+                                        occurred_at__lte=now).count()
+            share = min(reads[c.pk] / site, 1.0) if site else None
+            out[c.pk] = (share, median if median else None)
+    return out
 
 
 def _with_text_vectors(contents, features, scorer):

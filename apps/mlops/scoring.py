@@ -17,7 +17,7 @@ from django.conf import settings
 
 from apps.mlops.models import ModelKind, ModelVersion
 from apps.mlops.selectors import client_id_of
-from recsys.selection import InterimPushWorthinessScorer, PushWorthinessFeatures, PushWorthinessModel
+from recsys.selection import InterimPushWorthinessScorer, PushWorthinessFeatures, load_push_worthiness
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +27,8 @@ INTERIM_NAME = "interim scorer"
 REASON_LABELS = {
     "early_reads": "early reads",
     "early_reads_per_hour": "early reads per hour",
+    "early_read_share_relative": "share of the site's reads, against a typical content's",
+    "campaign_level": "what the client's campaigns reached against the rule",
     "early_clicks": "early clicks",
     "early_readers_inactive_share": "inactive early readers",
     "early_readers_mean_ctr": "early readers' usual push CTR",
@@ -91,7 +93,7 @@ def active_scorer(client) -> Scorer:
         return Scorer(INTERIM_NAME, None, InterimPushWorthinessScorer())
     root = Path(settings.PUSHADMIN["ARTIFACTS_DIR"])
     try:
-        model = _load(PushWorthinessModel.load, root / mv.artifact_path)
+        model = _load(load_push_worthiness, root / mv.artifact_path)
     except Exception:  # a broken artifact must not stop evaluation: fall back, loudly
         log.exception("push-worthiness artifact %s cannot be loaded; using the interim scorer", mv.artifact_path)
         return Scorer(INTERIM_NAME, None, InterimPushWorthinessScorer())

@@ -88,11 +88,13 @@ def model_version_unpin(*, version: ModelVersion, user=None, now: datetime | Non
 
 
 def promote_if_better(version: ModelVersion, metric: str, new: float, old: float | None, now,
-                      evidence: dict | None = None, *, ties: bool = False, floor: float | None = None) -> bool:
+                      evidence: dict | None = None, *, ties: bool = False, floor: float | None = None,
+                      lower_is_better: bool = False) -> bool:
     """Activate ``version`` if its ``metric`` (``new``) beats the active one's on the same
     held-out data (``old``; None: nothing to compare with; ``ties``: as good is enough, for the
     same configuration on newer data), is above ``floor`` (e.g. random) and the active one is
-    not pinned. The decision row keeps both numbers and ``evidence`` (the window, how many rows)."""
+    not pinned; ``lower_is_better`` for an error. The decision row keeps both numbers and
+    ``evidence`` (the window, how many rows)."""
     numbers = {metric: new, f"active_{metric}": old, **(evidence or {})}
     active = active_version(version.client_id, version.kind)
     if active is not None and active.pinned and active.pk != version.pk:
@@ -101,11 +103,13 @@ def promote_if_better(version: ModelVersion, metric: str, new: float, old: float
     if floor is not None and not new > floor:
         keep_active(version, now, note=f"not activated: {metric} {new:.4f} is not above {floor:.4f}", numbers=numbers)
         return False
-    if old is None or new > old or (ties and new >= old):
+    sign = -1.0 if lower_is_better else 1.0
+    if old is None or sign * new > sign * old or (ties and sign * new >= sign * old):
         _record_promotion(version, numbers)
         model_version_activate(version=version, reason=f"{metric} {new:.4f} beats {'nothing active' if old is None else f'{old:.4f}'}", now=now)
         return True
-    keep_active(version, now, note=f"not activated: {metric} {new:.4f} <= {old:.4f}", numbers=numbers)
+    keep_active(version, now, note=f"not activated: {metric} {new:.4f} {'>=' if lower_is_better else '<='} {old:.4f}",
+                numbers=numbers)
     return False
 
 

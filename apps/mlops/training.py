@@ -20,8 +20,13 @@ from apps.mlops import readers
 from apps.mlops.features import evaluation_inputs
 from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
 from apps.mlops.selectors import active_version
-from apps.mlops.services import (keep_active, model_version_activate, model_version_register, promote_if_better,
-                                 training_progress)
+from apps.mlops.services import (
+    keep_active,
+    model_version_activate,
+    model_version_register,
+    promote_if_better,
+    training_progress,
+)
 from recsys.activity import category_profiles
 from recsys.metrics import spearman
 
@@ -604,13 +609,21 @@ def _click_ope(client, challenger: ModelVersion, champion: ModelVersion | None, 
 
 def train_push_worthiness(*, client, run: TrainingRun | None = None, now: datetime | None = None,
                           min_campaigns: int = 30, matured_hours: float = 24.0) -> ModelVersion | None:
-    """LightGBM on the client's past campaigns: decision-time features, achieved click
-    improvement. Only matured campaigns count (ended ``matured_hours`` ago: their late clicks are
-    in), each weighted by its exposure (expected clicks: a campaign of 10,000 pushes says more
-    than one of 100). Promoted when its rank correlation on the latest fifth of the campaigns
-    beats the scorer in use (the active version, else the interim rule) on the same campaigns,
-    and is above 0."""
-    from recsys.selection import PushWorthinessModel, PushWorthinessParams
+    """Two challengers learnt from the client's past campaigns (decision-time features, achieved
+    click improvement): LightGBM (``PushWorthinessModel``) and the interim rule at the level the
+    campaigns reached (``CalibratedRule``: one number). Only matured campaigns count (ended
+    ``matured_hours`` ago: their late clicks are in), each weighted by its exposure (expected
+    clicks: a campaign of 10,000 pushes says more than one of 100).
+
+    Judged on the latest fifth of the campaigns (trained on the others) by the exposure-weighted
+    squared error of log(improvement): the score is compared with the client's threshold, so its
+    level counts as much as its order. A label is a campaign's handful of clicks, so the better
+    challenger is promoted only when its error is lower than the scorer in use with a paired
+    bootstrap interval below 0 (the same kind on newer campaigns: as low is enough) and it ranks
+    at all (Spearman above 0)."""
+    from apps.mlops.scoring import INTERIM_NAME, active_scorer
+    from recsys.metrics import weighted_mean_difference
+    from recsys.selection import CalibratedRule, InterimPushWorthinessScorer, PushWorthinessModel, PushWorthinessParams
 
     now = now or clock.now()
     done = list(Campaign.objects.filter(client=client, state__in=["done", "stopped"], expected_clicks__gt=1.0,
@@ -628,27 +641,53 @@ def train_push_worthiness(*, client, run: TrainingRun | None = None, now: dateti
     exposure = np.array([c.expected_clicks for c in done], dtype=float)
     split = int(len(done) * 0.8)
     params = PushWorthinessParams(num_threads=ml_threads())
-    model = PushWorthinessModel(params).fit(feats[:split], y[:split], weights=exposure[:split])
-    pred = np.array([model.score(f)[0] for f in feats[split:]])
-    rho = spearman(pred, y[split:]) if len(pred) > 2 else 0.0
-    rho = 0.0 if np.isnan(rho) else rho
-    # against the scorer that decides now on the same held-out campaigns: the active version, or
-    # before any the interim rule (a first model must rank better than the rule it replaces)
-    from apps.mlops.scoring import active_scorer
+    fitters = {"model": lambda f, t, w: PushWorthinessModel(params).fit(f, t, weights=w),
+               "calibrated rule": lambda f, t, w: CalibratedRule().fit(f, t, weights=w)}
+    held, held_y, held_w = feats[split:], np.log(y[split:]), exposure[split:]
 
-    scorer = active_scorer(client)
-    old_pred = np.array([scorer.impl.score(f)[0] for f in feats[split:]])
-    old = spearman(old_pred, y[split:]) if len(old_pred) > 2 else 0.0
-    old = 0.0 if np.isnan(old) else old
-    final = PushWorthinessModel(params).fit(feats, y, weights=exposure)
+    def judged(scorer) -> dict:
+        pred = np.log(np.maximum([scorer.score(f)[0] for f in held], 1e-3))
+        rho = spearman(pred, held_y) if len(held) > 2 else float("nan")
+        return {"error": (pred - held_y) ** 2, "spearman": 0.0 if np.isnan(rho) else float(rho)}
+
+    results = {name: judged(fit(feats[:split], y[:split], exposure[:split])) for name, fit in fitters.items()}
+    bare = judged(InterimPushWorthinessScorer())
+    scorer = active_scorer(client)  # the active version, or the bare interim rule before any
+    active = bare if scorer.interim else judged(scorer.impl)
+
+    def error(r) -> float:
+        return float(np.sum(held_w * r["error"]) / held_w.sum())
+
+    best = min(results, key=lambda name: error(results[name]))
+    final = fitters[best](feats, y, exposure)
+    rng = np.random.default_rng(0)
+    diff, (lo, hi) = weighted_mean_difference(results[best]["error"], active["error"], held_w, rng)
     version = model_version_register(client=client, kind=ModelKind.PUSH_WORTHINESS, build=lambda d: final.save(d), run=run,
-                                     now=now, metrics={"spearman": round(rho, 4), "campaigns": len(done)})
-    window = {"train_campaigns": split, "test_campaigns": len(done) - split,
+                                     now=now, metrics={"challenger": best, "squared_log_error": round(error(results[best]), 4),
+                                                       "spearman": round(results[best]["spearman"], 4), "campaigns": len(done)})
+    window = {"train_campaigns": split, "test_campaigns": len(held),
               "split": done[split].created_at.timestamp() if split < len(done) else None}
-    # never promoted without ranking at all (a Spearman of 0: one score for every content, which
-    # below the client's threshold would stop every push and with it the labels it learns from)
-    promote_if_better(version, "spearman", rho, old, now, floor=0.0,
-                      evidence={"window": window, "compared_with": "interim scorer" if scorer.interim else scorer.name})
+    same_kind = not scorer.interim and type(scorer.impl) is type(final)
+    evidence = {"window": window, "compared_with": INTERIM_NAME if scorer.interim else scorer.name, "challenger": best,
+                "diff": round(diff, 4), "diff_ci": [round(lo, 4), round(hi, 4)],
+                "spearman": round(results[best]["spearman"], 4), "active_spearman": round(active["spearman"], 4),
+                "errors": {**{name: round(error(r), 4) for name, r in results.items()}, INTERIM_NAME: round(error(bare), 4)}}
+    if results[best]["spearman"] <= 0.0:
+        # one score for every content (or worse), which below the client's threshold would stop
+        # every push and with it the labels it learns from
+        keep_active(version, now, numbers={"squared_log_error": error(results[best]), "active_squared_log_error": error(active),
+                                           **evidence},
+                    note=f"not activated: the {best} does not rank the latest campaigns (Spearman "
+                         f"{results[best]['spearman']:.4f} is not above 0)")
+    elif hi < 0 or (same_kind and diff <= 0):
+        promote_if_better(version, "squared_log_error", error(results[best]), error(active), now, evidence=evidence,
+                          ties=True, lower_is_better=True)
+    else:
+        keep_active(version, now, numbers={"squared_log_error": error(results[best]), "active_squared_log_error": error(active),
+                                           **evidence},
+                    note=f"not activated: the {best}'s squared log error {error(results[best]):.4f} against "
+                         f"{error(active):.4f} on the same {len(held)} campaigns, difference {diff:+.4f} "
+                         f"[{lo:+.4f}, {hi:+.4f}]: not surely lower")
     version.refresh_from_db()
     return version
 

@@ -573,14 +573,16 @@ def push_score_vs_quality(run: StrategyRun) -> dict:
     """How much the product's push-worthiness scores know of the contents' true quality (the
     factor every push click probability of a content carries): Spearman's rank correlation over
     the evaluated contents, all and those scored by a trained model (the others have the
-    rule-based score), and the same for the early reads alone, the score's main input. The
+    rule-based score), and the same for the early reads alone and their share of the site's
+    reads, the score's main inputs. The
     slot's price can only tell a strong content from a weak one for a person as well as this."""
     from apps.contents.models import Content
     from recsys.metrics import spearman
 
-    rows = [(run.content_index[ext], score, reads, version) for ext, score, reads, version in
+    rows = [(run.content_index[ext], score, reads, share, version) for ext, score, reads, share, version in
             Content.objects.filter(client=run.client, push_score__isnull=False)
-            .values_list("external_id", "push_score", "early_reads", "score_model_version") if ext in run.content_index]
+            .values_list("external_id", "push_score", "early_reads", "early_read_share", "score_model_version")
+            if ext in run.content_index]
 
     def rho(pairs) -> float | None:
         r = spearman(*map(np.array, zip(*pairs))) if len(pairs) >= 3 else float("nan")
@@ -588,10 +590,12 @@ def push_score_vs_quality(run: StrategyRun) -> dict:
 
     out = {}
     for name, keep in (("all", lambda v: True), ("by_model", lambda v: v is not None)):
-        got = [(run.world.content_quality(c), s, n) for c, s, n, v in rows if keep(v)]
-        # beside the score, its own input alone: the early reads it was computed from
-        out[name] = {"contents": len(got), "spearman": rho([(q, s) for q, s, _ in got]),
-                     "early_reads_spearman": rho([(q, n) for q, _, n in got])}
+        got = [(run.world.content_quality(c), s, n, f) for c, s, n, f, v in rows if keep(v)]
+        # beside the score, its own inputs alone: the early reads it was computed from, and their
+        # share of the site's reads over the same window
+        out[name] = {"contents": len(got), "spearman": rho([(q, s) for q, s, _, _ in got]),
+                     "early_reads_spearman": rho([(q, n) for q, _, n, _ in got]),
+                     "early_read_share_spearman": rho([(q, f) for q, _, _, f in got if f is not None])}
     return out
 
 

@@ -218,3 +218,42 @@ def test_the_minute_sweep_evaluates(client_a, register, t0):
 
     register(client_a, "s1")
     assert sweep(now=t0 + timedelta(minutes=30))["evaluated"] == 1
+
+
+def test_the_read_share_divides_out_the_hours_traffic(client_a, register, reads, t0):
+    """A content's early reads are read as its share of everyone's reads of fresh contents
+    (published within 72 hours before it) over the same window; once the client has five
+    contents evaluated in the last week, the interim rule scores that share against their median."""
+    for k, share in enumerate([0.1, 0.2, 0.2, 0.3, 0.4]):
+        past = register(client_a, f"past{k}", at=t0 - timedelta(days=3, hours=k))
+        Content.objects.filter(pk=past.pk).update(status=ContentStatus.REJECTED, early_read_share=share,
+                                                  evaluated_at=past.created_at + timedelta(minutes=30))
+    x = register(client_a, "x")
+    fresh = register(client_a, "fresh", at=t0 - timedelta(hours=2))
+    old = register(client_a, "old", at=t0 - timedelta(days=4))  # not fresh: its reads are not the hour's news
+    Content.objects.filter(pk__in=[fresh.pk, old.pk]).update(status=ContentStatus.REJECTED)
+    reads(x, 40, at=t0 + timedelta(minutes=5))
+    reads(fresh, 60, at=t0 + timedelta(minutes=20))
+    reads(fresh, 500, at=t0 - timedelta(minutes=30))  # before x existed
+    reads(old, 100, at=t0 + timedelta(minutes=10))
+    contents_evaluate_due(now=t0 + timedelta(minutes=30))
+    x.refresh_from_db()
+    assert x.early_reads == 40 and x.early_read_share == pytest.approx(0.4)
+    d = Decision.objects.get(content=x, action="content_evaluate")
+    assert d.numbers["early_read_share"] == pytest.approx(0.4) and d.numbers["early_read_share_typical"] == pytest.approx(0.2)
+    # twice a typical share: sqrt(2), times 1.5 for early readers who had all been away
+    assert x.push_score == pytest.approx(1.5 * 2 ** 0.5)
+    assert "early_read_share_relative" in {r["feature"] for r in x.score_reasons}
+
+
+def test_without_a_typical_share_the_reads_per_hour_stand_in(client_a, register, reads, t0):
+    """A new client has no typical share yet: the early reads per hour decide, whatever the hour."""
+    night = register(client_a, "night", at=t0.replace(hour=3))
+    day = register(client_a, "day", at=t0.replace(hour=12))
+    for c in (night, day):
+        reads(c, 20, at=c.created_at + timedelta(minutes=5))
+        contents_evaluate_due(now=c.created_at + timedelta(minutes=30))
+        c.refresh_from_db()
+        assert c.early_read_share == pytest.approx(1.0)
+    assert night.push_score == pytest.approx(day.push_score)
+    assert "early_reads_per_hour" in {r["feature"] for r in night.score_reasons}

@@ -47,6 +47,7 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
     scored = product["push_score_vs_quality"]
     assert scored["all"]["contents"] >= scored["by_model"]["contents"] and scored["all"]["contents"] > 2
     assert -1 <= scored["all"]["spearman"] <= 1 and -1 <= scored["all"]["early_reads_spearman"] <= 1
+    assert -1 <= scored["all"]["early_read_share_spearman"] <= 1  # every evaluated content has its read share
     assert first["seeds"]["seeds"] == [3] and first["seeds"]["runs"]["3"]["strategies"] == first["strategies"]
     assert not Client.objects.filter(slug__startswith="sim-").exists() and not Campaign.objects.exists()
 

@@ -66,7 +66,7 @@ def _evaluate_one(content: Content, client: Client, scorer, features, templates,
     before = {"status": content.status, "push_score": content.push_score}
     content_transition(content=content, to=to, push_score=score, score_model_version=scorer.model_version,
                        score_reasons=reasons, evaluated_at=now, early_reads=features.early_reads,
-                       rejection_reason=reason)
+                       early_read_share=features.early_read_share, rejection_reason=reason)
     variants = _variants_generate(content, templates, now) if to == ContentStatus.CANDIDATE else []
     decision_record(
         client=client, action="content_evaluate", actor_name=f"evaluator ({scorer.name})", content=content,
@@ -74,6 +74,9 @@ def _evaluate_one(content: Content, client: Client, scorer, features, templates,
         after={"status": to, "push_score": round(score, 4), "model_version": scorer.name, "variants": variants},
         numbers={"threshold": threshold, "early_reads": features.early_reads, "early_clicks": features.early_clicks,
                  "age_minutes": round(features.age_minutes, 1),
+                 "early_read_share": None if features.early_read_share is None else round(features.early_read_share, 5),
+                 "early_read_share_typical": (None if features.early_read_share_typical is None
+                                              else round(features.early_read_share_typical, 5)),
                  "early_readers_inactive_share": round(features.early_readers_inactive_share, 4),
                  "early_readers_mean_ctr": round(features.early_readers_mean_ctr, 5),
                  "reasons": reasons},
