@@ -18,7 +18,7 @@ Public API::
     rankings_check(model, cases, k=..., activity=..., rates=...)
                    -> {ranking: {"lift": (n_cases,), "improvement": (n_cases,)}}
     usual_rates(u, i, ts, n_users=..., until=..., delay=..., horizon=...) -> (n_users,)
-    paired_difference(a, b, rng) -> (mean diff, (lo, hi))
+    paired_difference(a, b, rng, weights=None) -> (mean diff, (lo, hi))
 """
 
 from __future__ import annotations
@@ -233,12 +233,16 @@ def usual_rates(u: np.ndarray, i: np.ndarray, ts: np.ndarray, *, n_users: int, u
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray, rng: np.random.Generator, draws: int = 2000,
-                      level: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """Mean of ``a - b`` over paired cases and its bootstrap interval (resampling cases)."""
+                      level: float = 0.95, weights: np.ndarray | None = None) -> tuple[float, tuple[float, float]]:
+    """Mean of ``a - b`` over paired cases and its bootstrap interval (resampling cases);
+    ``weights`` make it the weighted mean (e.g. two models' errors on the same held-out campaigns,
+    weighted by exposure)."""
     d = np.asarray(a, float) - np.asarray(b, float)
-    if len(d) == 0:
+    w = np.ones_like(d) if weights is None else np.asarray(weights, float)
+    if len(d) == 0 or w.sum() <= 0:
         return float("nan"), (float("nan"), float("nan"))
     idx = rng.integers(0, len(d), size=(draws, len(d)))
-    means = d[idx].mean(axis=1)
+    ws = w[idx]
+    means = np.sum(ws * d[idx], axis=1) / np.maximum(ws.sum(axis=1), 1e-300)
     lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(d.mean()), (float(lo), float(hi))
+    return float(np.sum(w * d) / w.sum()), (float(lo), float(hi))

@@ -3,7 +3,6 @@
 Public API::
 
     auc(y, score); log_loss(y, p); spearman(a, b)
-    weighted_mean_difference(a, b, weights, rng) -> (diff, (lo, hi))   # paired bootstrap over the rows
     sampled_auc(user_factors, item_factors, users, items, rng, seen=None)   # held-out pairs vs random items
     wilson_interval(k, n, z=1.96) -> (lo, hi); proportion_difference_interval(k1, n1, k0, n0, z=1.96) -> (lo, hi)
     reliability_table(y, p, bins=10) -> list[ReliabilityBin]; expected_calibration_error(y, p)
@@ -24,7 +23,6 @@ __all__ = [
     "auc",
     "log_loss",
     "spearman",
-    "weighted_mean_difference",
     "sampled_auc",
     "wilson_interval",
     "proportion_difference_interval",
@@ -71,20 +69,6 @@ def spearman(a: np.ndarray, b: np.ndarray) -> float:
     if ra.std() == 0 or rb.std() == 0:
         return float("nan")
     return float(np.corrcoef(ra, rb)[0, 1])
-
-
-def weighted_mean_difference(a: np.ndarray, b: np.ndarray, weights: np.ndarray, rng: np.random.Generator,
-                             draws: int = 2000, level: float = 0.95) -> tuple[float, tuple[float, float]]:
-    """The weighted mean of ``a - b`` over paired rows (e.g. two models' errors on the same
-    held-out campaigns, weighted by exposure), with a bootstrap interval that resamples the rows."""
-    d, w = np.asarray(a, float) - np.asarray(b, float), np.asarray(weights, float)
-    if len(d) == 0 or w.sum() <= 0:
-        return float("nan"), (float("nan"), float("nan"))
-    idx = rng.integers(0, len(d), size=(draws, len(d)))
-    ws = w[idx]
-    means = np.sum(ws * d[idx], axis=1) / np.maximum(ws.sum(axis=1), 1e-300)
-    lo, hi = np.quantile(means, [(1 - level) / 2, 1 - (1 - level) / 2])
-    return float(np.sum(w * d) / w.sum()), (float(lo), float(hi))
 
 
 def sampled_auc(user_factors: np.ndarray, item_factors: np.ndarray, users: np.ndarray, items: np.ndarray,

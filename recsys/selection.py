@@ -274,6 +274,9 @@ class InterimPushWorthinessScorer:
         reasons = sorted([(name, reads), ("early_readers_inactive_share", inactive)], key=lambda kv: (-abs(kv[1]), kv[0]))
         return total, tuple(Reason(k, float(v)) for k, v in reasons)
 
+    def score_many(self, feats: Sequence[PushWorthinessFeatures]) -> np.ndarray:
+        return np.array([self.score(f)[0] for f in feats])
+
 
 RULE_KIND = "push-worthiness-rule"
 
@@ -303,13 +306,13 @@ class CalibratedRule:
         w = np.ones_like(y) if weights is None else np.asarray(weights, dtype=np.float64)
         if w.shape != y.shape or not np.all(np.isfinite(w)) or np.any(w < 0) or w.sum() <= 0:
             raise ValueError("weights: one finite, non-negative weight per campaign, not all 0")
-        r = np.array([self.rule.score(f)[0] for f in feats])
+        r = self.rule.score_many(feats)
         self.level = float(np.log(max(np.sum(w * y), 1e-9) / np.sum(w * r)))
         self.metrics = {"train_campaigns": len(y), "level": self.level}
         return self
 
     def score_many(self, feats: Sequence[PushWorthinessFeatures]) -> np.ndarray:
-        return np.array([self.rule.score(f)[0] for f in feats]) * np.exp(self.level)
+        return self.rule.score_many(feats) * np.exp(self.level)
 
     def score(self, features: PushWorthinessFeatures) -> tuple[float, tuple[Reason, ...]]:
         value, reasons = self.rule.score(features)

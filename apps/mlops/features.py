@@ -100,7 +100,7 @@ def _read_shares(contents, reads: dict[int, int], now) -> dict[int, tuple[float 
             site = Event.objects.filter(content_id__in=ids, type=Event.Type.READ, occurred_at__gte=c.created_at,
                                         occurred_at__lte=now).count()
             share = min(reads[c.pk] / site, 1.0) if site else None
-            out[c.pk] = (share, median if median else None)
+            out[c.pk] = (share, median)
     return out
 
 

@@ -574,8 +574,8 @@ def push_score_vs_quality(run: StrategyRun) -> dict:
     factor every push click probability of a content carries): Spearman's rank correlation over
     the evaluated contents, all and those scored by a trained model (the others have the
     rule-based score), and the same for the early reads alone and their share of the site's
-    reads, the score's main inputs. The
-    slot's price can only tell a strong content from a weak one for a person as well as this."""
+    reads, the score's main inputs. The slot's price can only tell a strong content from a weak
+    one for a person as well as this."""
     from apps.contents.models import Content
     from recsys.metrics import spearman
 

@@ -32,9 +32,13 @@ def _finished_campaigns(client, content_factory, now, improvement_of, n=80, *, s
     ``reads_of(i)`` reads in its first half hour beside 50 of another fresh content (so its
     share of the site's reads grows with them)."""
     events = []
+    # from a Monday's midnight: the creation hours and weekdays (model inputs) must not depend on
+    # the time of day the test runs
+    start = (now - timedelta(days=start_days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    start -= timedelta(days=start.weekday())
     for i in range(n):
         section = SECTIONS[i % len(SECTIONS)]
-        created = now - timedelta(days=start_days) + timedelta(hours=12 * i)
+        created = start + timedelta(hours=12 * i)
         content = content_factory(client, f"{prefix}{i}", title=f"Story {prefix}{i}", category=section, created_at=created)
         Content.objects.filter(pk=content.pk).update(status="done", evaluated_at=created + timedelta(minutes=30))
         Campaign.objects.create(client=client, content=content, state="done", created_at=created + timedelta(minutes=31),

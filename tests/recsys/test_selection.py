@@ -83,22 +83,22 @@ def test_a_model_saved_before_the_read_share_still_loads_and_scores(tmp_path):
 
 
 def test_the_paired_weighted_difference_needs_a_clear_gap():
-    from recsys.metrics import weighted_mean_difference
+    from recsys.holdout import paired_difference
 
     rng = np.random.default_rng(0)
     w = rng.uniform(1, 20, size=200)
     low, high = rng.exponential(0.5, size=200), rng.exponential(1.0, size=200)
-    diff, (lo, hi) = weighted_mean_difference(low, high, w, np.random.default_rng(1))
+    diff, (lo, hi) = paired_difference(low, high, np.random.default_rng(1), weights=w)
     assert diff == pytest.approx(np.sum(w * (low - high)) / w.sum())
     assert lo < diff < hi < 0
     # the same errors: no difference, whatever the resampling
-    assert weighted_mean_difference(low, low, w, np.random.default_rng(1)) == (0.0, (0.0, 0.0))
+    assert paired_difference(low, low, np.random.default_rng(1), weights=w) == (0.0, (0.0, 0.0))
     # alike but for noise on a dozen rows: the interval straddles 0
     a, b = rng.exponential(1.0, size=12), rng.exponential(1.0, size=12)
-    _, (lo, hi) = weighted_mean_difference(a, b, np.ones(12), np.random.default_rng(1))
+    _, (lo, hi) = paired_difference(a, b, np.random.default_rng(1), weights=np.ones(12))
     assert lo < 0 < hi
     # a row of weight 0 does not count
-    assert weighted_mean_difference([1.0, 100.0], [0.0, 0.0], [1.0, 0.0], np.random.default_rng(1))[0] == 1.0
+    assert paired_difference([1.0, 100.0], [0.0, 0.0], np.random.default_rng(1), weights=[1.0, 0.0])[0] == 1.0
 
 
 def test_the_calibrated_rule_keeps_the_rules_order_at_the_campaigns_level(tmp_path):
