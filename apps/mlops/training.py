@@ -646,9 +646,7 @@ def train_push_worthiness(*, client, run: TrainingRun | None = None, now: dateti
     held, held_y, held_w = feats[split:], np.log(y[split:]), exposure[split:]
 
     def judged(scorer) -> dict:
-        # one content at a time, as evaluation scores them (score(), not score_many(): for a
-        # LightGBM version the two disagree here; see the note)
-        pred = np.log(np.maximum([scorer.score(f)[0] for f in held], 1e-3))
+        pred = np.log(np.maximum(scorer.score_many(held), 1e-3))  # no per-content reasons needed here
         rho = spearman(pred, held_y) if len(held) > 2 else float("nan")
         return {"error": (pred - held_y) ** 2, "spearman": 0.0 if np.isnan(rho) else float(rho)}
 
