@@ -39,8 +39,9 @@ class Defaults:
     exploration_share: float = 0.10  # of wave 1, drawn at random from the eligible outside the ranked top
     holdout_share: float = 0.05  # of the people ranked into each wave, kept from this content at random
     # what a person's weekly slot is spent for: clicks, reactivations, or first_come (no price).
-    # first_come until the product's own prices are shown to pay (docs/simulator.md, "The weekly slot")
-    slot_objective: str = "first_come"
+    # clicks: in the simulated world the product's own prices beat first-come on every seed
+    # (docs/simulator.md, "The read share, the calibrated rule, and promotion on an interval")
+    slot_objective: str = "clicks"
 
 
 DEFAULTS = Defaults()

@@ -33,11 +33,16 @@ EXTRA_STRATEGIES = ("activity", "dae", "content")
 # Yardsticks of the weekly slot (docs/simulator.md, "The weekly slot"): ``hindsight`` (each
 # person's best content of the week, knowing the week ahead and the truth), ``universal`` (the
 # week's best-liked content broadcast to everyone eligible) run straight against the world;
-# ``oracle_first_come`` is the truth-ranked audience spending slots first-come, as the product does.
+# ``oracle_first_come`` is the truth-ranked audience spending slots first-come.
 REFERENCE_STRATEGIES = ("hindsight", "universal", "oracle_first_come")
-# The product with the weekly slot's price (Policy.slot_objective "clicks"; the product's default is first_come)
-PRICED_STRATEGIES = ("priced",)
-ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES + PRICED_STRATEGIES
+# The product spending slots first-come (Policy.slot_objective "first_come"; the product's
+# default is "clicks": the weekly slot's price)
+FIRST_COME_STRATEGIES = ("first_come",)
+ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES + FIRST_COME_STRATEGIES
+# Strategies whose rankers give no calibrated click probabilities, so a price could not be set
+# against them: they run first-come, and the product's models do not price their slots (their
+# audiences are compared by order alone).
+UNPRICED_STRATEGIES = ("random", "oracle", "oracle_first_come", "activity", "dae", "content") + FIRST_COME_STRATEGIES
 DIRECT_STRATEGIES = ("hindsight", "universal")  # no product: pushed by recsys.simulate.reference
 STATE_INACTIVE = 2  # index into recsys.simulate STATES (active, lapsing, inactive)
 STEADY_DAYS = 14  # share_of_hindsight_steady counts pushes from this day on
@@ -265,10 +270,10 @@ def _setup(run: StrategyRun, *, seed: int) -> None:
         candidate_threshold=threshold)
     AutoApprovePolicy.objects.update_or_create(client=run.client, defaults={
         "enabled": True, "min_score": threshold, "categories": [], "updated_at": run.now})
-    if run.strategy in PRICED_STRATEGIES:
+    if run.strategy in UNPRICED_STRATEGIES:
         from apps.core.services import policy_set
 
-        policy_set(client=run.client, slot_objective="clicks", now=run.now)
+        policy_set(client=run.client, slot_objective="first_come", now=run.now)
     subs = run.world.subscribers
     items = subscriber_items(run.world)
     for k in range(0, len(items), 10_000):
