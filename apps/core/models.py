@@ -93,7 +93,8 @@ class Policy(models.Model):
     slot_objective = models.CharField(
         max_length=16, default=DEFAULTS.slot_objective,
         choices=[("clicks", "clicks"), ("reactivations", "clicks by inactive people"), ("first_come", "first come")],
-        help_text="What each person's weekly slot is spent for. With a click model, a content goes to a person only when "
+        help_text="What each person's weekly slot is spent for, and so who campaigns are for: clicks, everyone opted in; "
+                  "reactivations and first_come, the inactive. With a click model, a content goes to a person only when "
                   "its value (the click probability; for reactivations, only of inactive people) is at least their slot's "
                   "price, what their slot is expected to find in the coming days. first_come: to whoever ranks first.")
     updated_at = models.DateTimeField(auto_now=True)

@@ -7,7 +7,8 @@ Who reads what:
 - contents: ``evaluation_delay``, ``content_lifetime``, ``candidate_threshold``;
 - the engine at launch: the ramp (``first_wave_size``, ``growth``, ``max_sends``, ``max_waves``,
   ``observation_window``, ``floor``, ``target``, ``alpha``), the measurement shares
-  (``exploration_share``, ``holdout_share``) and the segment (``inactive_days``), copied into the
+  (``exploration_share``, ``holdout_share``) and the segment (``slot_objective``,
+  ``inactive_days``), copied into the
   campaign so that a later change does not alter a running push;
 - the engine at every wave: ``cap_window`` (the slot) and the quiet hours;
 - features and dashboards: ``inactive_days``; pages and charts: ``floor`` and ``target``.
@@ -77,7 +78,17 @@ def default_segment() -> dict:
     return segment_of(DEFAULTS.inactive_days)
 
 
+def segment_for(policy) -> dict:
+    """Who a client's campaigns are for, by what its weekly slots are spent for: with the
+    ``clicks`` objective everyone opted in (each person's slot is their own, so pushing an active
+    person takes nobody else's; the price decides whether a content is worth their slot), with
+    ``reactivations`` or ``first_come`` the people inactive for ``inactive_days``."""
+    if policy.slot_objective == "clicks":
+        return {"activity": "any", "inactive_days": int(policy.inactive_days)}
+    return segment_of(policy.inactive_days)
+
+
 def campaign_settings(policy) -> dict:
     """What a campaign copies from its client's policy at launch."""
     return {**{field: getattr(policy, name) for field, name in RAMP_FIELDS.items()},
-            "segment": segment_of(policy.inactive_days)}
+            "segment": segment_for(policy)}

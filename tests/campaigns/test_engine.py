@@ -84,9 +84,23 @@ def test_quiet_hours_opt_out_segment_and_readers(approved_content, population, c
 
     events_ingest(client=client_a, now=now, items=[{"event_id": f"r{i}", "type": "read", "subscriber": subs[30 + i].external_id,
                                                     "content": content.external_id} for i in range(3)])
+    from apps.core.services import policy_set
+
+    # the reactivations objective pushes the inactive only (the campaign's segment)
+    policy_set(client=client_a, slot_objective="reactivations")
     campaign = campaign_launch(content=content, now=now)
+    assert campaign.segment == {"activity": "inactive", "inactive_days": 7}
     got = set(Send.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True))
     assert got == {s.pk for s in subs[:10]} | {s.pk for s in subs[33:]}
+    # the clicks objective (the default) is for everyone opted in: the active ones too, the
+    # quiet, the opted-out and the readers still not
+    policy_set(client=client_a, slot_objective="clicks")
+    other = approved_content(external_id="push-2", category="sports")
+    Subscriber.objects.filter(client=client_a).update(last_content_push_at=None)
+    campaign = campaign_launch(content=other, now=now)
+    assert campaign.segment == {"activity": "any", "inactive_days": 7}
+    got = set(Send.objects.filter(campaign=campaign).values_list("subscriber_id", flat=True))
+    assert got == {s.pk for s in subs[:10]} | {s.pk for s in subs[25:30]} | {s.pk for s in subs[30:]}
 
 
 @pytest.mark.django_db

@@ -61,8 +61,12 @@ def test_the_engine_launches_with_the_policy_and_a_later_edit_leaves_running_cam
     campaign = campaign_launch(content=approved_content(), now=now)
     assert (campaign.initial_size, campaign.floor, campaign.target, campaign.max_waves) == (40, 1.2, 2.0, 5)
     assert campaign.observation_window == timedelta(minutes=45)
-    assert campaign.segment == {"activity": "inactive", "inactive_days": 9}
+    assert campaign.segment == {"activity": "any", "inactive_days": 9}  # the clicks objective: everyone
     assert campaign.waves.get().sends == 40
+    policy_set(client=client_a, user=people["admin"], slot_objective="reactivations")
+    inactive_only = campaign_launch(content=approved_content(external_id="push-2"), now=now)
+    assert inactive_only.segment == {"activity": "inactive", "inactive_days": 9}
+    policy_set(client=client_a, user=people["admin"], slot_objective="clicks")
     policy_set(client=client_a, user=people["admin"], floor=1.8, target=3.0)
     assert (Campaign.objects.get(pk=campaign.pk).floor, Campaign.objects.get(pk=campaign.pk).target) == (1.2, 2.0)
 
