@@ -42,7 +42,7 @@ ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES + FIRST_CO
 # Strategies whose rankers give no calibrated click probabilities, so a price could not be set
 # against them: they run first-come, and the product's models do not price their slots (their
 # audiences are compared by order alone).
-UNPRICED_STRATEGIES = ("random", "oracle", "oracle_first_come", "activity", "dae", "content") + FIRST_COME_STRATEGIES
+UNPRICED_STRATEGIES = ("random", "oracle_first_come", "activity", "dae", "content") + FIRST_COME_STRATEGIES
 DIRECT_STRATEGIES = ("hindsight", "universal")  # no product: pushed by recsys.simulate.reference
 STATE_INACTIVE = 2  # index into recsys.simulate STATES (active, lapsing, inactive)
 STEADY_DAYS = 14  # share_of_hindsight_steady counts pushes from this day on
@@ -75,17 +75,29 @@ class SimProvider:
 
 
 class OracleRanker:
-    """Knows every subscriber's true click probability for the content."""
+    """Knows every subscriber's true click probability for the content. ``priced``: ranks by that
+    probability and gives it as a calibrated score, so the engine values pushes and compares them
+    with slot prices as it does with a click model's (the allocator fed the truth); otherwise
+    ranks by true improvement (probability / usual CTR) with no score."""
 
     name = "oracle"
 
-    def __init__(self, run: "StrategyRun"):
+    def __init__(self, run: "StrategyRun", *, priced: bool = False):
         self.run = run
+        self.priced = priced
 
     def rank(self, *, candidates, content, seed_ids, k, now, rng):
         from apps.mlops.ranking import Ranked
 
         idx = np.array([self.run.index_of_id[i] for i in candidates.ids.tolist()], dtype=np.int64)
+        if self.priced:
+            p = self.run.world.true_click_prob(self.run.content_index[content.external_id], idx, at=self.run.world.seconds(now))
+            k = min(int(k), len(idx))
+            if k <= 0:
+                return Ranked(np.zeros(0, np.int64), np.zeros(0), {}, self.name, calibrated=True)
+            part = np.argpartition(-p, k - 1)[:k]
+            best = part[np.lexsort((candidates.ids[part], -p[part]))]
+            return Ranked(np.asarray(candidates.ids[best], dtype=np.int64), p[best], {}, self.name, calibrated=True)
         best = self.run.world.oracle_rank(self.run.content_index[content.external_id], idx, k, at=self.run.world.seconds(now))
         pos = {v: j for j, v in enumerate(idx.tolist())}
         chosen = np.array([candidates.ids[pos[b]] for b in best.tolist()], dtype=np.int64)
@@ -253,7 +265,7 @@ def first_wave_report(pairs: list, draws: int = 2000) -> dict:
             "waves_window_below_pool": int(np.sum(share < 0.999))}
 
 
-def _setup(run: StrategyRun, *, seed: int) -> None:
+def _setup(run: StrategyRun, *, seed: int, policy: dict | None = None) -> None:
     from apps.audience.models import Subscriber
     from apps.audience.services import subscribers_bulk_upsert
     from apps.contents.models import AutoApprovePolicy
@@ -274,6 +286,10 @@ def _setup(run: StrategyRun, *, seed: int) -> None:
         from apps.core.services import policy_set
 
         policy_set(client=run.client, slot_objective="first_come", now=run.now)
+    if policy:  # the caller's rules over the defaults (a shorter cap window, say)
+        from apps.core.services import policy_set
+
+        policy_set(client=run.client, now=run.now, **policy)
     subs = run.world.subscribers
     items = subscriber_items(run.world)
     for k in range(0, len(items), 10_000):
@@ -359,14 +375,16 @@ def _dispatcher(provider: SimProvider):
 
 def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, difficulty, step_minutes: int = 10,
                  retrain: bool = True, progress=None, start: datetime | None = None, history: bool = True,
-                 ope_check: bool = False) -> dict:
+                 ope_check: bool = False, policy: dict | None = None) -> dict:
+    """One strategy on its own world for ``days``; ``policy``: client rules set over the
+    defaults (``apps.core.services.policy_set`` fields)."""
     from apps.orchestration.sweep import sweep
     from apps.orchestration.training import models_retrain
 
     extra = {"start": start} if start is not None else {}
     world = World(WorldConfig(n_subscribers=subscribers, seed=seed, difficulty=difficulty, **extra))
     run = StrategyRun(strategy=strategy, world=world, now=world.config.start)
-    _setup(run, seed=seed)
+    _setup(run, seed=seed, policy=policy)
     rounds = 0
     if history:
         _history(run)
@@ -386,6 +404,8 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
         if retrain and n % int(24 * 60 / step_minutes) == 0:
             models_retrain(client=run.client, now=run.now)
             rounds += 1
+        if strategy == "oracle" and n % int(24 * 60 / step_minutes) == 0:
+            _true_prices(run)
         if progress and n % 36 == 0:
             progress(strategy, n / steps)
     report = {**measure(run), "retraining_rounds": rounds, "models": _models_report(run),
@@ -398,6 +418,37 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
     if ope_check:
         report["ope_check"] = ope_check_report(run)
     return report
+
+
+def _true_prices(run: StrategyRun) -> int:
+    """The ``oracle`` strategy's slot prices: ``apps.mlops.slots``'s rule (``recsys.slots.renewal_prices``
+    over the values of the contents launched in the last cap window, each as at its launch) on the
+    true click probabilities instead of the click model's, with everyone's current state. Written
+    over the product's own prices (the nightly refresh's); returns how many people were priced."""
+    from apps.audience.models import Subscriber
+    from apps.campaigns.models import Campaign
+    from apps.core.selectors import policy_of
+    from apps.mlops.slots import PRICE_BATCH, slot_value
+    from recsys.slots import renewal_prices
+
+    policy = policy_of(run.client.pk)
+    rows = list(Subscriber.objects.filter(client=run.client, push_opt_in=True).values_list("pk", "last_activity_at"))
+    if not rows:
+        return 0
+    ids = np.array([pk for pk, _ in rows], dtype=np.int64)
+    days_inactive = np.array([np.inf if at is None else (run.now - at).total_seconds() / 86400.0 for _, at in rows])
+    idx = np.array([run.index_of_id[int(i)] for i in ids], dtype=np.int64)
+    launched = Campaign.objects.filter(client=run.client, created_at__gte=run.now - policy.cap_window,
+                                       created_at__lte=run.now).select_related("content").order_by("created_at", "pk")
+    columns = [slot_value(run.world.true_click_prob(run.content_index[c.content.external_id], idx,
+                                                    at=run.world.seconds(c.created_at)),
+                          days_inactive, objective=policy.slot_objective, inactive_days=policy.inactive_days)
+               for c in launched if c.content.external_id in run.content_index]
+    prices = renewal_prices(np.column_stack(columns)) if columns else np.zeros(len(ids))
+    Subscriber.objects.bulk_update([Subscriber(pk=int(i), slot_price=float(p), slot_price_at=run.now)
+                                    for i, p in zip(ids.tolist(), prices.tolist())], ["slot_price", "slot_price_at"],
+                                   batch_size=PRICE_BATCH)
+    return len(ids)
 
 
 def _ranker_for(strategy: str, run: StrategyRun):
@@ -414,7 +465,7 @@ def _ranker_for(strategy: str, run: StrategyRun):
             version = active_version(client, ModelKind.MF)
             return ModelRanker(version, None, ranking="activity") if version is not None else InterimRanker()
         return activity
-    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run), "oracle_first_come": OracleRanker(run),
+    ranker = {"random": UniformRanker(), "oracle": OracleRanker(run, priced=True), "oracle_first_come": OracleRanker(run),
               "dae": DAERanker(), "content": ContentRanker()}.get(strategy)
     return (lambda client: ranker) if ranker is not None else None
 

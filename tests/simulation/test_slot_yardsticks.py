@@ -2,6 +2,7 @@
 reactivations by the truth, as a share of the hindsight optimum's on the same world."""
 
 import json
+from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
@@ -40,3 +41,41 @@ def test_every_strategy_is_measured_against_the_hindsight_optimum(capsys, settin
                  "hindsight,universal")
     table = capsys.readouterr().out
     assert "of hindsight: clicks" in table and "universal" in table and "hindsight" in table
+
+
+@pytest.mark.slow
+@SIMULATOR_ONCE
+@pytest.mark.django_db(transaction=True)
+def test_the_oracle_is_the_allocator_fed_the_truth(settings, tmp_path):
+    """``oracle``: the product's engine with true click probabilities as its values and slot
+    prices set by the product's rule on the true values of the last week's contents; everyone
+    opted in may be pushed (the clicks objective). ``oracle_first_come`` stays unpriced."""
+    import numpy as np
+
+    from apps.audience.models import Subscriber
+    from apps.campaigns.models import Wave
+    from apps.delivery.models import Send
+    from apps.simulation.runner import run_strategy
+
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
+    # a slot a day, so that the prices set after the first night meet free slots on the second day
+    report = run_strategy("oracle", subscribers=3000, days=2, seed=2, difficulty="default", retrain=False,
+                          policy={"cap_window": timedelta(days=1)})
+    assert report["pushes"] > 0 and set(report["rankers"]) == {"oracle"}
+    prices = np.array(Subscriber.objects.filter(client__slug="sim-oracle-2", push_opt_in=True)
+                      .values_list("slot_price", flat=True))
+    assert (prices > 0).mean() > 0.5  # priced after the first night, from the first day's contents
+    sends = Send.objects.filter(campaign__client__slug="sim-oracle-2")
+    valued = list(sends.filter(value__isnull=False).values_list("value", "slot_price", "chosen_by"))
+    assert valued and all(p is not None and v >= p for v, p, _ in valued)  # nobody valued below their price
+    assert any(p > 0 for _, p, _ in valued)
+    # the explored are drawn at random, not valued
+    assert not sends.filter(chosen_by=Send.ChosenBy.EXPLORED, value__isnull=False).exists()
+    held = sum((w.plan_numbers or {}).get("held_back_by_price", 0) for w in Wave.objects.filter(
+        campaign__client__slug="sim-oracle-2"))
+    assert held > 0  # the truth's prices passed people over
+    # everyone opted in may be pushed (the active too)
+    from apps.campaigns.models import Campaign
+
+    assert {tuple(sorted(c.items())) for c in Campaign.objects.filter(client__slug="sim-oracle-2")
+            .values_list("segment", flat=True)} == {(("activity", "any"), ("inactive_days", 7))}
