@@ -72,7 +72,8 @@ def test_priced_waves_keep_the_rules(client_a, approved_content, people, hour, s
             last_activity_at=None if x["last_activity_ago"] is None else now - x["last_activity_ago"])
         subs.append(s)
         p[s.pk] = x["p"]
-    segment = Segment(activity="inactive", inactive_days=inactive_days)  # the policy's default segment
+    # the policy's segment: everyone opted in for the clicks objective, the inactive otherwise
+    segment = Segment(activity="any" if objective == "clicks" else "inactive", inactive_days=inactive_days)
     policy = Policy.objects.get(client=client_a)
     eligible = {s.pk for s in subs if is_eligible(s, now=now, sent_this_content=False, segment=segment,
                                                   cap_window=policy.cap_window, quiet_start=quiet[0], quiet_end=quiet[1])}
