@@ -48,11 +48,12 @@ class ClientSettingsForm(forms.Form):
     quiet_hours_end = forms.IntegerField(label=_("Quiet until (local hour)"), min_value=0, max_value=23)
     slot_objective = forms.ChoiceField(
         label=_("Each person's weekly slot goes to"),
-        choices=[("clicks", _("the content worth most clicks (everyone opted in)")),
-                 ("reactivations", _("the content worth most clicks by inactive people (the inactive only)")),
-                 ("first_come", _("the first content that ranks them (the inactive only)"))],
-        help_text=_("With a click model, a content reaches a person only when it is worth at least what their slot is "
-                    "expected to find in the coming days. Campaigns already running keep the people they started with."))
+        choices=[("clicks", _("the content worth most clicks")),
+                 ("reactivations", _("the content worth most clicks by inactive people")),
+                 ("first_come", _("the first content that ranks them"))],
+        help_text=_("Most clicks: everyone opted in may be pushed; the other two: the inactive only. With a click model, "
+                    "a content reaches a person only when it is worth at least what their slot is expected to find in "
+                    "the coming days. Campaigns already running keep the people they started with."))
     auto_enabled = forms.BooleanField(label=_("Auto-approve on"), required=False)
     auto_min_score = forms.FloatField(label=_("Auto-approve from score (×)"), min_value=0, max_value=100)
     auto_categories = forms.CharField(label=_("Auto-approve categories"), required=False, max_length=1000,
