@@ -39,15 +39,23 @@ def slot_value(click_prob: np.ndarray, days_inactive: np.ndarray, *, objective: 
                        objective="reactivations" if objective == "reactivations" else "clicks")
 
 
-def slot_values(*, client, now: datetime) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
+def slot_values(*, client, now: datetime, probabilities=None) -> tuple[np.ndarray, np.ndarray, list[str]] | None:
     """(the pushable subscribers' ids, their values: one column per content launched in the last
-    cap window, the contents' external ids); None without a click model."""
-    from apps.mlops.ranking import ModelRanker, ranker_for
-
+    cap window, the contents' external ids); None without a click model. ``probabilities``:
+    ``(campaign, people: CandidateRows) -> click probabilities or None`` in place of the active
+    click model's (the simulator's truth-fed yardstick)."""
     policy = policy_of(client.pk)
-    ranker = ranker_for(client)
-    if not isinstance(ranker, ModelRanker) or ranker.click_version is None:
-        return None
+    if probabilities is None:
+        from apps.mlops.ranking import ModelRanker, ranker_for
+
+        ranker = ranker_for(client)
+        if not isinstance(ranker, ModelRanker) or ranker.click_version is None:
+            return None
+
+        def probabilities(campaign, people):
+            at = campaign.created_at
+            seed = np.array(sorted(readers_of(content_id=campaign.content_id, until=at)), dtype=np.int64)
+            return ranker.click_probabilities(candidates=people, content=campaign.content, seed_ids=seed, now=at)
     # everyone who may be pushed at all (their slot free or not: the price is for when it is)
     people = eligible_candidates(client=client, content_id=None, now=now, cap_window=timedelta(0),
                                  segment=Segment(activity="any", inactive_days=policy.inactive_days),
@@ -56,9 +64,7 @@ def slot_values(*, client, now: datetime) -> tuple[np.ndarray, np.ndarray, list[
                     .select_related("content").order_by("created_at", "pk"))
     columns, names = [], []
     for campaign in launched:
-        at = campaign.created_at
-        seed = np.array(sorted(readers_of(content_id=campaign.content_id, until=at)), dtype=np.int64)
-        p = ranker.click_probabilities(candidates=people, content=campaign.content, seed_ids=seed, now=at)
+        p = probabilities(campaign, people)
         if p is None:
             continue
         columns.append(slot_value(p, people.days_inactive, objective=policy.slot_objective,
@@ -68,15 +74,16 @@ def slot_values(*, client, now: datetime) -> tuple[np.ndarray, np.ndarray, list[
     return people.ids, values, names
 
 
-def slot_prices_refresh(*, client, now: datetime | None = None) -> dict:
+def slot_prices_refresh(*, client, now: datetime | None = None, probabilities=None) -> dict:
     """Set every pushable subscriber's ``slot_price`` (``recsys.slots.renewal_prices`` of
-    ``slot_values``) at ``now``; 0 for all with the ``first_come`` objective or no click model.
-    Returns what it did (for the training run's log and the tests)."""
+    ``slot_values``, ``probabilities`` as there) at ``now``; 0 for all with the ``first_come``
+    objective or no click model. Returns what it did (for the training run's log and the tests)."""
     from recsys.slots import renewal_prices
 
     now = now or clock.now()
     policy = policy_of(client.pk)
-    got = None if policy.slot_objective == "first_come" else slot_values(client=client, now=now)
+    got = None if policy.slot_objective == "first_come" else slot_values(client=client, now=now,
+                                                                          probabilities=probabilities)
     if got is None:
         reset = Subscriber.objects.filter(client=client).exclude(slot_price=0).update(slot_price=0.0, slot_price_at=now)
         why = "first come" if policy.slot_objective == "first_come" else "no click model"

@@ -90,17 +90,12 @@ class OracleRanker:
         from apps.mlops.ranking import Ranked
 
         idx = np.array([self.run.index_of_id[i] for i in candidates.ids.tolist()], dtype=np.int64)
-        if self.priced:
-            p = self.run.world.true_click_prob(self.run.content_index[content.external_id], idx, at=self.run.world.seconds(now))
-            k = min(int(k), len(idx))
-            if k <= 0:
-                return Ranked(np.zeros(0, np.int64), np.zeros(0), {}, self.name, calibrated=True)
-            part = np.argpartition(-p, k - 1)[:k]
-            best = part[np.lexsort((candidates.ids[part], -p[part]))]
-            return Ranked(np.asarray(candidates.ids[best], dtype=np.int64), p[best], {}, self.name, calibrated=True)
-        best = self.run.world.oracle_rank(self.run.content_index[content.external_id], idx, k, at=self.run.world.seconds(now))
+        c, at = self.run.content_index[content.external_id], self.run.world.seconds(now)
+        best = self.run.world.oracle_rank(c, idx, k, at=at, by="probability" if self.priced else "improvement")
         pos = {v: j for j, v in enumerate(idx.tolist())}
         chosen = np.array([candidates.ids[pos[b]] for b in best.tolist()], dtype=np.int64)
+        if self.priced:
+            return Ranked(chosen, self.run.world.true_click_prob(c, best, at=at), {}, self.name, calibrated=True)
         return Ranked(chosen, np.zeros(len(chosen)), {}, self.name)
 
 
@@ -282,14 +277,12 @@ def _setup(run: StrategyRun, *, seed: int, policy: dict | None = None) -> None:
         candidate_threshold=threshold)
     AutoApprovePolicy.objects.update_or_create(client=run.client, defaults={
         "enabled": True, "min_score": threshold, "categories": [], "updated_at": run.now})
-    if run.strategy in UNPRICED_STRATEGIES:
+    # the caller's rules over the defaults (a shorter cap window, say); unpriced strategies first-come
+    rules = {**({"slot_objective": "first_come"} if run.strategy in UNPRICED_STRATEGIES else {}), **(policy or {})}
+    if rules:
         from apps.core.services import policy_set
 
-        policy_set(client=run.client, slot_objective="first_come", now=run.now)
-    if policy:  # the caller's rules over the defaults (a shorter cap window, say)
-        from apps.core.services import policy_set
-
-        policy_set(client=run.client, now=run.now, **policy)
+        policy_set(client=run.client, now=run.now, **rules)
     subs = run.world.subscribers
     items = subscriber_items(run.world)
     for k in range(0, len(items), 10_000):
@@ -420,35 +413,21 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
     return report
 
 
-def _true_prices(run: StrategyRun) -> int:
-    """The ``oracle`` strategy's slot prices: ``apps.mlops.slots``'s rule (``recsys.slots.renewal_prices``
-    over the values of the contents launched in the last cap window, each as at its launch) on the
-    true click probabilities instead of the click model's, with everyone's current state. Written
-    over the product's own prices (the nightly refresh's); returns how many people were priced."""
-    from apps.audience.models import Subscriber
-    from apps.campaigns.models import Campaign
-    from apps.core.selectors import policy_of
-    from apps.mlops.slots import PRICE_BATCH, slot_value
-    from recsys.slots import renewal_prices
+def _true_prices(run: StrategyRun) -> dict:
+    """The ``oracle`` strategy's slot prices: the product's own refresh
+    (``apps.mlops.slots.slot_prices_refresh``: the contents launched in the last cap window, each
+    valued as at its launch) on the true click probabilities, with everyone's current state,
+    instead of the click model's. Written over the nightly refresh's prices."""
+    from apps.mlops.slots import slot_prices_refresh
 
-    policy = policy_of(run.client.pk)
-    rows = list(Subscriber.objects.filter(client=run.client, push_opt_in=True).values_list("pk", "last_activity_at"))
-    if not rows:
-        return 0
-    ids = np.array([pk for pk, _ in rows], dtype=np.int64)
-    days_inactive = np.array([np.inf if at is None else (run.now - at).total_seconds() / 86400.0 for _, at in rows])
-    idx = np.array([run.index_of_id[int(i)] for i in ids], dtype=np.int64)
-    launched = Campaign.objects.filter(client=run.client, created_at__gte=run.now - policy.cap_window,
-                                       created_at__lte=run.now).select_related("content").order_by("created_at", "pk")
-    columns = [slot_value(run.world.true_click_prob(run.content_index[c.content.external_id], idx,
-                                                    at=run.world.seconds(c.created_at)),
-                          days_inactive, objective=policy.slot_objective, inactive_days=policy.inactive_days)
-               for c in launched if c.content.external_id in run.content_index]
-    prices = renewal_prices(np.column_stack(columns)) if columns else np.zeros(len(ids))
-    Subscriber.objects.bulk_update([Subscriber(pk=int(i), slot_price=float(p), slot_price_at=run.now)
-                                    for i, p in zip(ids.tolist(), prices.tolist())], ["slot_price", "slot_price_at"],
-                                   batch_size=PRICE_BATCH)
-    return len(ids)
+    def truth(campaign, people):
+        c = run.content_index.get(campaign.content.external_id)
+        if c is None:
+            return None
+        idx = np.array([run.index_of_id[int(i)] for i in people.ids], dtype=np.int64)
+        return run.world.true_click_prob(c, idx, at=run.world.seconds(campaign.created_at))
+
+    return slot_prices_refresh(client=run.client, now=run.now, probabilities=truth)
 
 
 def _ranker_for(strategy: str, run: StrategyRun):

@@ -751,12 +751,17 @@ class World:
             return float("nan")
         return float(self.true_click_prob(content, subs, at).sum() / self._ctr_now(subs).sum())
 
-    def oracle_rank(self, content, candidates, k: int, at=None) -> np.ndarray:
-        """The ``k`` candidates with the highest true click probability / usual CTR, best first."""
+    def oracle_rank(self, content, candidates, k: int, at=None, *, by: str = "improvement") -> np.ndarray:
+        """The ``k`` candidates with the highest true click probability / usual CTR (``by`` =
+        "improvement") or true click probability ("probability"), best first."""
+        if by not in ("improvement", "probability"):
+            raise ValueError(f"by must be 'improvement' or 'probability', not {by!r}")
         cand = self._subs(candidates)
         if k <= 0 or not len(cand):
             return np.empty(0, np.int64)
-        ratio = self.true_click_prob(content, cand, at) / self._ctr_now(cand)
+        ratio = self.true_click_prob(content, cand, at)
+        if by == "improvement":
+            ratio = ratio / self._ctr_now(cand)
         k = min(int(k), len(cand))
         part = np.argpartition(-ratio, k - 1)[:k]
         return cand[part[np.lexsort((cand[part], -ratio[part]))]]
