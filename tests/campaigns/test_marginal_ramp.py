@@ -130,3 +130,87 @@ def test_out_of_budget_with_late_clicks_to_come_it_waits_then_decides(approved_c
     assert (wave.decision, wave.decision_numbers["code"], campaign.state) == ("stop", "budget", "done")
     assert wave.waiting_since == now + timedelta(minutes=21)  # kept: how long it waited
     assert Decision.objects.filter(campaign=campaign, action="wave_stop").count() == 1
+
+
+class CalibratedById(ById):
+    """The same order, its scores calibrated click probabilities (a click model's)."""
+
+    name = "test:calibrated"
+
+    def rank(self, *, candidates, content, seed_ids, k, now, rng):
+        from apps.mlops.ranking import Ranked
+
+        order = np.argsort(candidates.ids)[:k]
+        return Ranked(candidates.ids[order], np.linspace(0.2, 0.05, len(order)), {}, self.name, calibrated=True)
+
+
+def calibrated_by_id(client):
+    return CalibratedById()
+
+
+@pytest.mark.django_db
+def test_a_priced_campaign_reaches_everyone_its_content_is_worth_the_slot_to(approved_content, population, client_a,
+                                                                              people, now):
+    """With prices, the window is every person the content is worth their slot to (not the 1,500
+    best-ranked an unpriced first wave would cover); once the first wave's clicks are at least
+    the floor times what its probes usually click (the point estimate: the e-value is far from
+    confident), the next wave sends to all the rest of them, and then the campaign ends: nobody
+    else is worth it."""
+    from apps.audience.models import Subscriber
+
+    policy_set(client=client_a, user=people["admin"], holdout_share=0.0)
+    subs = population(4000)
+    odd = [s.pk for s in subs if s.pk % 2]
+    Subscriber.objects.filter(pk__in=odd).update(slot_price=1.0)  # no content is worth a click probability of 1
+    worth = [s.pk for s in subs if not s.pk % 2]  # their price is 0
+    campaign = campaign_launch(content=approved_content(), now=now, ranker_for=calibrated_by_id)
+    wave = campaign.waves.get()
+    window, _ = wave_window(wave=wave)
+    assert wave.plan_numbers["priced"] is True
+    assert window.tolist() == worth  # all 2,000, in the ranker's order: more than 300 x (1 + 4)
+    probes = list(Send.objects.filter(wave=wave, chosen_by="probed").order_by("pk"))
+    assert len(probes) == 300 and {s.subscriber_id for s in probes} <= set(worth)
+    dispatch_all(now)
+    campaigns_advance_due(now=now + timedelta(minutes=1), ranker_for=calibrated_by_id)
+    click(client_a, probes[:6], now + timedelta(minutes=10), now + timedelta(minutes=3))
+    campaigns_advance_due(now=now + timedelta(minutes=21), ranker_for=calibrated_by_id)
+    wave.refresh_from_db()
+    n = wave.decision_numbers
+    assert wave.decision == "expand", wave.decision_reason
+    assert n["expand_on"] == "estimate" and n["improvement"] >= n["floor"]
+    assert n["e_value_above_floor"] < n["e_value_threshold"]  # the unpriced rule would not have expanded
+    assert "worth their slot" in wave.decision_reason
+    wave2 = Wave.objects.get(campaign=campaign, number=2)
+    chosen = set(Send.objects.filter(campaign=campaign).exclude(chosen_by="explored").values_list("subscriber_id", flat=True))
+    assert chosen == set(worth)  # wave 1's probes and wave 2's audience: the whole priced window
+    assert wave2.plan_numbers["probes"] == 0 and wave2.plan_numbers["expansion_audience"] == 2000 - 300
+    dispatch_all(now + timedelta(minutes=21))
+    campaigns_advance_due(now=now + timedelta(minutes=22), ranker_for=calibrated_by_id)
+    campaigns_advance_due(now=now + timedelta(minutes=43), ranker_for=calibrated_by_id)
+    campaign.refresh_from_db()
+    wave2.refresh_from_db()
+    assert campaign.state == "done" and wave2.decision_numbers["code"] == "nobody_left"
+
+
+@pytest.mark.django_db
+def test_a_priced_wave_explores_its_share_of_what_the_price_let_through(approved_content, population, client_a,
+                                                                        people, now):
+    """Each random push takes someone's weekly slot: when the price lets 50 people through where
+    the wave wanted 270 probes, its exploration slice is 30 x 50 / 270 people, not 30."""
+    from apps.audience.models import Subscriber
+
+    policy_set(client=client_a, user=people["admin"], holdout_share=0.0, exploration_share=0.1)
+    subs = population(4000)
+    worth = [s.pk for s in subs[:50]]
+    Subscriber.objects.exclude(pk__in=worth).update(slot_price=1.0)
+    campaign = campaign_launch(content=approved_content(), now=now, ranker_for=calibrated_by_id)
+    wave = campaign.waves.get()
+    how = dict(Send.objects.filter(wave=wave).values_list("subscriber_id", "chosen_by"))
+    probed = {pk for pk, c in how.items() if c == "probed"}
+    explored = {pk for pk, c in how.items() if c == "explored"}
+    assert probed == set(worth) and len(explored) == round(30 * 50 / 270) == 6
+    assert wave.plan_numbers["explored"] == 6 and not explored & probed
+    # without prices (first come) the same wave explores its full slice
+    policy_set(client=client_a, user=people["admin"], slot_objective="first_come")
+    other = campaign_launch(content=approved_content(external_id="c-other"), now=now, ranker_for=calibrated_by_id)
+    assert Send.objects.filter(wave__campaign=other, chosen_by="explored").count() == 30
