@@ -272,7 +272,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     if ranked.calibrated and candidates.slot_price is not None and len(chosen):
         _, value, price = slot_worth(chosen, scores, candidates, objective=slot[0], inactive_days=slot[1])
         value = np.where(np.isnan(scores), np.nan, value)  # the explored were not valued
-    if len(drawn) and len(candidates):  # an exploring wave keeps its pool: another ranker can be judged on it
+    if explore and len(candidates):  # an exploring wave keeps its pool: another ranker can be judged on it
         campaigns.wave_pool_record(wave=wave, ids=candidates.ids,
                                    ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                                    language=candidates.language if candidates.language is not None else [""] * len(candidates),

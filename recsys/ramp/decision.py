@@ -70,8 +70,9 @@ def _rule(log_up, log_dn, clicks, q_fast, mature, n_waves, last_age, config: Ram
     unknown: never wait); else re-send, or stop on the budget.
 
     ``config.expand_on == "estimate"`` (a priced audience): expand whenever the evidence rule
-    would, and also when the clicks are at least the floor times ``q_curve`` (the clicks expected
-    by now on the delay curve itself) and the futility test has not fired.
+    would, and also when the clicks are at least ``q_curve`` (what the probes usually click by now,
+    on the delay curve itself: a point estimate of the improvement of at least 1) and the futility
+    test has not fired.
     """
     thr = math.log(1.0 / config.alpha)
     down = np.asarray(log_dn) >= thr
@@ -80,7 +81,7 @@ def _rule(log_up, log_dn, clicks, q_fast, mature, n_waves, last_age, config: Ram
         if q_curve is None:
             raise ValueError("expand_on='estimate' needs q_curve, the clicks expected by now on the curve")
         c = np.asarray(clicks)
-        up = up | (~down & (c > 0) & (c >= config.floor * np.asarray(q_curve)))
+        up = up | (~down & (c > 0) & (c >= np.asarray(q_curve)))
     budget = (np.asarray(n_waves) >= config.max_waves) | np.asarray(out_of_time, dtype=bool)
     age = np.asarray(last_age, dtype=float)
     with np.errstate(invalid="ignore"):
@@ -225,8 +226,8 @@ def decide(
                 "stop", 0, f"stop: above the floor {config.floor} but the content's cap is reached; {seen}",
                 "cap", numbers,
             )
-        why = (f"improvement at least the floor {config.floor} on the estimate, in an audience each chosen "
-               f"because the content is worth their slot" if config.expand_on == "estimate" else
+        why = (f"improvement at least 1 on the estimate and not below the target with confidence, in an audience "
+               f"each chosen because the content is worth their slot" if config.expand_on == "estimate" else
                f"confident improvement > floor {config.floor} (e-value {e_up:.1f} >= {1 / config.alpha:.0f})")
         return RampDecision("expand", nxt, f"expand to {nxt}: {why}; {seen}", "above_floor", numbers)
     if code == FUTILITY:

@@ -327,8 +327,8 @@ STORED = [
     "(improvement 1.80, anytime 90% interval 0.60-3.90, normal 0.90-2.70)",
     "stop: the content's cap is reached; 9 clicks vs 5.0 expected by now (improvement 1.80, anytime 90% interval "
     "0.60-3.90, normal 0.90-2.70)",
-    "expand to 1700: improvement at least the floor 1.5 on the estimate, in an audience each chosen because the "
-    "content is worth their slot; 6 clicks vs 2.5 expected by now (improvement 2.35, anytime 90% interval "
+    "expand to 1700: improvement at least 1 on the estimate and not below the target with confidence, in an "
+    "audience each chosen because the content is worth their slot; 6 clicks vs 2.5 expected by now (improvement 2.35, anytime 90% interval "
     "0.60-5.10, normal 0.50-4.20)",
     "stop: above the floor 1.5 and nobody is left for an expansion to reach; 6 clicks vs 2.5 expected by now "
     "(improvement 2.35, anytime 90% interval 0.60-5.10, normal 0.50-4.20)",

@@ -218,7 +218,7 @@ def test_clear_cases_expand_stop_and_resend():
 
 def test_a_priced_audience_expands_on_the_estimate_and_futility_still_comes_first():
     """expand_on="estimate" (every person of the window chosen because the content is worth their
-    slot): the point estimate at the floor is enough to expand where the evidence rule re-sends,
+    slot): a point estimate of at least 1 is enough to expand where the evidence rule re-sends,
     and it expands wherever that rule does; no clicks never expand; confident below the target
     and not confident above the floor still stops, whatever the point estimate."""
     evidence, estimate = RampConfig(), RampConfig(expand_on="estimate")
@@ -230,8 +230,9 @@ def test_a_priced_audience_expands_on_the_estimate_and_futility_still_comes_firs
     gone = decide(warm, estimate, remaining_cap=5000, expand_size=0)  # wave 1 probed the whole window
     assert (gone.action, gone.code) == ("stop", "nobody_left") and "nobody is left" in gone.reason
     assert decide(warm, estimate, remaining_cap=0, expand_size=300).code == "cap"
-    below = [WaveStats(300, 3.0, 3, 0.85)]  # 1.18: under the floor
+    below = [WaveStats(300, 3.0, 2, 0.85)]  # 0.78: fewer clicks than these people usually make
     assert decide(below, estimate).action == "resend"
+    assert decide([WaveStats(300, 3.0, 3, 0.85)], estimate).action == "expand"  # 1.18: below the floor, above 1
     assert decide([WaveStats(300, 0.5, 0, 0.85)], estimate).action != "expand"
     steady = [WaveStats(30_000, 300.0, 540, 1.0)]  # 1.8 on lots of evidence: confidently in 1.5-2.4
     assert decide(steady, evidence).action == decide(steady, estimate).action == "expand"
