@@ -35,12 +35,6 @@ _PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p + r"\Z"), msg) for p
      _("re-send %(n)s: not yet confident either way (e-values %(up)s and %(down)s, need %(need)s)")),
     (rf"stop: budget of (?P<n>{N}) waves used without a confident answer",
      _("stop: budget of %(n)s waves used without a confident answer")),
-    (rf"expand to (?P<n>{N}): improvement at least 1 on the estimate and not below the target with confidence, in "
-     r"an audience each chosen because the content is worth their slot",
-     _("expand to %(n)s: improvement at least 1 on the estimate and not below the target with confidence, in an "
-       "audience each chosen because the content is worth their slot")),
-    (rf"stop: above the floor (?P<floor>{N}) and nobody is left for an expansion to reach",
-     _("stop: above the floor %(floor)s and nobody is left for an expansion to reach")),
     (rf"stop: above the floor (?P<floor>{N}) but the content's cap is reached",
      _("stop: above the floor %(floor)s but the content's cap is reached")),
     (r"stop: the content's cap is reached", _("stop: the content's cap is reached")),

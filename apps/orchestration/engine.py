@@ -4,8 +4,6 @@ launch -> wave 1 planned (eligible people ranked, a stratified sample of the win
 it and its expansion would cover, slots claimed, outbox rows) -> dispatched -> observed for the
 window -> ``recsys.ramp.decide`` on the window's probes -> next wave (expand: the window's rest
 and probes of the next window; re-send: more probes) or a wait for late clicks or the end.
-With slot prices and a calibrated ranker the window is everyone the content is worth their slot
-to, and the decision expands on the point estimate (docs/ramp.md, "Priced audiences").
 
 Every end goes through ``campaign_end``: the content expired, an operator stopped it, the ramp
 stopped for futility, the sending cap or the wave budget was used up, nobody was left to send to.
@@ -19,7 +17,6 @@ client -> ranker; default: the product's, ``apps.mlops.ranking.ranker_for``).
 
 from __future__ import annotations
 
-import dataclasses
 import zlib
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -96,8 +93,7 @@ def campaign_seed_ids(campaign: Campaign, now: datetime) -> np.ndarray:
 
 
 def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode: str, size: int, probe_n: int,
-                 growth: float, explore: int, prev: Wave | None, taken: np.ndarray, slot: tuple[str, int] | None = None,
-                 reach: int = 0):
+                 growth: float, explore: int, prev: Wave | None, taken: np.ndarray, slot: tuple[str, int] | None = None):
     """Who a wave goes to (docs/ramp.md, "Marginal decisions"): the audience an expansion chose
     (``fill``, the unsent rest of the previous window), the probes of the window, and the explored.
 
@@ -108,12 +104,7 @@ def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode
     ``slot``: (the client's slot objective, its inactive days). When the ranker's scores are
     calibrated click probabilities, a new window takes only people for whom this content is worth
     at least their slot's price (``Subscriber.slot_price``); the ranked people it passes over are
-    counted in ``held_back``. Such a priced window is every one of them, up to ``reach`` (what
-    the campaign may still send), not ``(1 + growth) x probes``: the price chose the audience, the
-    probes check the click model on it (docs/ramp.md, "Priced audiences"), and its exploration
-    slice is ``explore`` scaled by the share of ``probe_n`` the price let through.
-
-    Returns (ranked, fill, probes, explored, window, held_back, priced: the window was priced)."""
+    counted in ``held_back``."""
     from recsys.ids import positions
     from recsys.ramp import block_counts, probe_counts, stratified_pick, window_size
 
@@ -132,23 +123,19 @@ def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode
         old_ids, old_scores = empty_i, empty_f
         probe_n = min(probe_n, size - len(where))
     excluded = np.concatenate([fill[0], old_ids])
-    plain = window_size(probe_n, growth) if mode != "resend" else probe_n  # the window without prices
+    want = window_size(probe_n, growth) if mode != "resend" else probe_n
     priced = slot is not None and slot[0] != "first_come" and rank_pool.slot_price is not None \
         and bool(np.any(rank_pool.slot_price > 0))
-    want = max(plain, reach) if priced and mode != "resend" else plain
     deeper = PRICED_DEPTH * want if priced else want  # room for the people their slot's price passes over
     ranked = ranker.rank(candidates=rank_pool, content=content, seed_ids=seed,
                          k=int(np.isin(rank_pool.ids, excluded).sum()) + deeper, now=now, rng=rng)
     r_ids, r_total = np.asarray(ranked.ids, dtype=np.int64), np.asarray(ranked.total, dtype=float)
     keep = ~np.isin(r_ids, excluded)
     held_back = 0
-    priced = priced and bool(ranked.calibrated)
-    if priced:
+    if priced and ranked.calibrated:
         worth = slot_worth(r_ids, r_total, rank_pool, objective=slot[0], inactive_days=slot[1])[0]
-        held_back = int((~worth[keep][:plain]).sum())  # of those first-come would have taken
+        held_back = int((~worth[keep][:want]).sum())  # of those first-come would have taken
         keep &= worth
-    else:
-        want = plain
     new_ids, new_scores = r_ids[keep][:want], r_total[keep][:want]
     if mode == "resend":
         sent_old = np.isin(old_ids, taken)
@@ -164,8 +151,6 @@ def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode
     at = np.concatenate([old_free[pick_old], len(old_ids) + pick_new])  # places in the window
     probes = (window_ids[at], window_scores[at], at + 1, np.concatenate([p_old, p_new]))
     explored = (empty_i, empty_f)
-    if explore and priced:  # its share of the wave the price let through: each random push takes a weekly slot
-        explore = int(round(explore * len(probes[0]) / max(probe_n, 1)))
     if explore:  # wave 1's exploration slice: at random among the eligible not probed
         pool = candidates.ids[~np.isin(candidates.ids, probes[0])]
         drawn = np.sort(rng.choice(pool, size=min(explore, len(pool)), replace=False)) if len(pool) else pool[:0]
@@ -182,7 +167,7 @@ def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode
             if len(starts) else np.zeros(len(drawn))
         explored = (drawn, p_probe + (1 - p_probe) * q)
         probes = probes[:3] + (probes[3] + (1 - probes[3]) * q,)
-    return ranked, fill, probes, explored, (window_ids, window_scores), held_back, priced
+    return ranked, fill, probes, explored, (window_ids, window_scores), held_back
 
 
 STRATA = 5  # rank strata of a window's probes
@@ -247,12 +232,12 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     probe_n = min(wave.probe_size or wave.planned_size, size - explore)
     ranker = (ranker_for or product_ranker_for)(client)
     slot = (policy.slot_objective, int(policy.inactive_days))
-    ranked, fill, probes, (drawn, p_explored), window, held_back, priced = _window_draw(
+    ranked, fill, probes, (drawn, p_explored), window, held_back = _window_draw(
         ranker=ranker, candidates=candidates, rank_pool=rank_pool, content=content, seed=seed, now=now, rng=rng,
         mode=mode, size=size,
         probe_n=probe_n, growth=campaign.growth, explore=explore, prev=prev,
         taken=outbox.campaign_recipient_ids(campaign_id=campaign.pk) if prev is not None else np.zeros(0, np.int64),
-        slot=slot, reach=remaining)
+        slot=slot)
     chosen = np.concatenate([fill[0], probes[0], drawn])
     scores = np.concatenate([fill[1], probes[1], np.full(len(drawn), np.nan)])
     how = np.array([Send.ChosenBy.RANKED] * len(fill[0]) + [Send.ChosenBy.PROBED] * len(probes[0])
@@ -320,8 +305,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                "expected_clicks": round(expected, 4), "prior": [round(float(a), 4), round(float(b), 4)],
                "ranker": ranked.ranker, "allocation": per_variant,
                "stage": stage, "window": int(len(window[0])), "probes": int(np.sum(how == Send.ChosenBy.PROBED)),
-               "expansion_audience": int(len(fill[0])), "held_back_by_price": held_back, "priced": priced,
-               **measurement}
+               "expansion_audience": int(len(fill[0])), "held_back_by_price": held_back, **measurement}
     campaigns.wave_record_plan(wave=wave, sends=len(sent_ids), expected_clicks=expected, allocation=allocation,
                                ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=NOBODY_LEFT,
                                model_versions={"ranker": ranked.ranker, **active_versions(client)},
@@ -380,17 +364,14 @@ def wave_decide(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFo
     if wave.state != Wave.State.OBSERVING or campaign.state != Campaign.State.RUNNING:
         return None
     config, delay = ramp_config(campaign), click_delay_model(campaign.client_id)
-    if (wave.plan_numbers or {}).get("priced"):  # the price chose the audience: the waves check the model on it
-        config = dataclasses.replace(config, expand_on="estimate")
     stats, everything, marginal = _marginal(campaign, wave, now, config, delay)
     remaining = max(campaign.max_sends - campaign.sends, 0)
     if not everything:
         d_action, d_size, d_reason, d_numbers, d_code = "stop", 0, "No push of this campaign was delivered.", {}, "undelivered"
     elif not stats:
         d_action, d_size, d_numbers = "stop", 0, {}
-        reached = not (wave.plan_numbers or {}).get("probes", 1)  # an expansion that found nobody new to probe
-        d_code = "cap" if remaining <= 0 else ("nobody_left" if reached else "undelivered")
-        d_reason = ("The content's cap is reached." if remaining <= 0 else NOBODY_LEFT if reached else
+        d_code = "cap" if remaining <= 0 else "undelivered"
+        d_reason = ("The content's cap is reached." if remaining <= 0 else
                     "No probe of this wave's window was delivered: nothing to judge an expansion on.")
     else:
         if not decision_due(stats, config):

@@ -8,7 +8,6 @@ from typing import Any
 
 
 ACTIONS = ("expand", "resend", "wait", "stop")
-EXPAND_ON = ("evidence", "estimate")
 
 
 # --------------------------------------------------------------------------------------------
@@ -42,12 +41,6 @@ class RampConfig:
     resend_maturity: float = 0.0
     final_maturity: float = 0.9
     max_wait_s: float = 6 * 3600.0
-    # What an expansion needs (docs/ramp.md, "Priced audiences"). "evidence": the anytime-valid
-    # test, confident the improvement is above the floor. "estimate": the point estimate on the
-    # delay curve at least the floor, and no futility: for an audience whose every member was
-    # chosen because the content is worth their weekly slot by the click model (a priced window),
-    # where the waves check the model on this content rather than choose the people.
-    expand_on: str = "evidence"
 
     def __post_init__(self) -> None:
         if not (self.floor > 0 and math.isfinite(self.floor)):
@@ -76,8 +69,6 @@ class RampConfig:
                 raise ValueError(f"{name} must be in [0, 1], got {v!r}")
         if not (self.max_wait_s >= 0 and math.isfinite(self.max_wait_s)):
             raise ValueError(f"max_wait_s must be a finite number >= 0, got {self.max_wait_s!r}")
-        if self.expand_on not in EXPAND_ON:
-            raise ValueError(f"expand_on must be one of {', '.join(EXPAND_ON)}, got {self.expand_on!r}")
 
     # Mixing distributions of the two one-sided tests, on theta = true / null improvement.
     @property

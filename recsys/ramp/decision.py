@@ -59,8 +59,7 @@ def maturity(q_fast, q_slow):
     return float(m) if m.ndim == 0 else m
 
 
-def _rule(log_up, log_dn, clicks, q_fast, mature, n_waves, last_age, config: RampConfig, out_of_time=False,
-          q_curve=None):
+def _rule(log_up, log_dn, clicks, q_fast, mature, n_waves, last_age, config: RampConfig, out_of_time=False):
     """The decision rule on (arrays of) evidence: EXPAND, FUTILITY, BUDGET, WAIT or RESEND.
 
     Expand on the fast side's e-value (and a point estimate above the floor), stop for futility
@@ -68,20 +67,10 @@ def _rule(log_up, log_dn, clicks, q_fast, mature, n_waves, last_age, config: Ram
     or below ``final_maturity`` once no further wave may be sent: the wave budget is used or
     ``out_of_time``) and the last wave is younger than ``max_wait_s`` (``last_age`` NaN =
     unknown: never wait); else re-send, or stop on the budget.
-
-    ``config.expand_on == "estimate"`` (a priced audience): expand whenever the evidence rule
-    would, and also when the clicks are at least ``q_curve`` (what the probes usually click by now,
-    on the delay curve itself: a point estimate of the improvement of at least 1) and the futility
-    test has not fired.
     """
     thr = math.log(1.0 / config.alpha)
-    down = np.asarray(log_dn) >= thr
     up = (np.asarray(log_up) >= thr) & (np.asarray(clicks) > config.floor * np.asarray(q_fast))
-    if config.expand_on == "estimate":
-        if q_curve is None:
-            raise ValueError("expand_on='estimate' needs q_curve, the clicks expected by now on the curve")
-        c = np.asarray(clicks)
-        up = up | (~down & (c > 0) & (c >= np.asarray(q_curve)))
+    down = np.asarray(log_dn) >= thr
     budget = (np.asarray(n_waves) >= config.max_waves) | np.asarray(out_of_time, dtype=bool)
     age = np.asarray(last_age, dtype=float)
     with np.errstate(invalid="ignore"):
@@ -165,7 +154,7 @@ def decide(
     last_age = waves[-1].age_seconds
     out_of_time = remaining_s is not None and remaining_s < config.observation_window_s
     code = _rule(log_up, log_dn, c, qf, mature, len(waves), float("nan") if last_age is None else last_age, config,
-                 out_of_time, q_curve=q1)
+                 out_of_time)
     no_more = len(waves) >= config.max_waves or out_of_time
     e_up = math.exp(min(log_up, 700.0))
     e_dn = math.exp(min(log_dn, 700.0))
@@ -199,7 +188,6 @@ def decide(
         "e_value_below_target": e_dn,
         "e_value_threshold": 1.0 / config.alpha,
         "floor": config.floor,
-        "expand_on": config.expand_on,
         "target": config.target,
         "alpha": config.alpha,
     }
@@ -216,20 +204,19 @@ def decide(
     if code == EXPAND:
         planned = max(int(round(config.growth * last)), last) if expand_size is None else int(expand_size)
         nxt = sized(planned)
-        if nxt <= 0 and planned <= 0:  # the window an expansion would reach has been sent entirely
-            return RampDecision(
-                "stop", 0, f"stop: above the floor {config.floor} and nobody is left for an expansion to reach; {seen}",
-                "nobody_left", numbers,
-            )
         if nxt <= 0:
             return RampDecision(
                 "stop", 0, f"stop: above the floor {config.floor} but the content's cap is reached; {seen}",
                 "cap", numbers,
             )
-        why = (f"improvement at least 1 on the estimate and not below the target with confidence, in an audience "
-               f"each chosen because the content is worth their slot" if config.expand_on == "estimate" else
-               f"confident improvement > floor {config.floor} (e-value {e_up:.1f} >= {1 / config.alpha:.0f})")
-        return RampDecision("expand", nxt, f"expand to {nxt}: {why}; {seen}", "above_floor", numbers)
+        return RampDecision(
+            "expand",
+            nxt,
+            f"expand to {nxt}: confident improvement > floor {config.floor} "
+            f"(e-value {e_up:.1f} >= {1 / config.alpha:.0f}); {seen}",
+            "above_floor",
+            numbers,
+        )
     if code == FUTILITY:
         return RampDecision(
             "stop",

@@ -327,11 +327,6 @@ STORED = [
     "(improvement 1.80, anytime 90% interval 0.60-3.90, normal 0.90-2.70)",
     "stop: the content's cap is reached; 9 clicks vs 5.0 expected by now (improvement 1.80, anytime 90% interval "
     "0.60-3.90, normal 0.90-2.70)",
-    "expand to 1700: improvement at least 1 on the estimate and not below the target with confidence, in an "
-    "audience each chosen because the content is worth their slot; 6 clicks vs 2.5 expected by now (improvement 2.35, anytime 90% interval "
-    "0.60-5.10, normal 0.50-4.20)",
-    "stop: above the floor 1.5 and nobody is left for an expansion to reach; 6 clicks vs 2.5 expected by now "
-    "(improvement 2.35, anytime 90% interval 0.60-5.10, normal 0.50-4.20)",
     "wait: late clicks still to come (evidence 69% mature, need 90% before stopping; e-values 2.1 and 0.3, need 20); "
     "4 clicks vs 1.1 expected by now (improvement 3.61, anytime 90% interval 0.90-9.80, normal 1.20-6.10)",
     "wait: late clicks still to come (evidence 40% mature, need 60% before sending more; e-values 1.0 and 0.5, need "

@@ -216,35 +216,6 @@ def test_clear_cases_expand_stop_and_resend():
     assert decide(warm, cfg).action == "resend" and decide(warm, cfg).next_size == 300
 
 
-def test_a_priced_audience_expands_on_the_estimate_and_futility_still_comes_first():
-    """expand_on="estimate" (every person of the window chosen because the content is worth their
-    slot): a point estimate of at least 1 is enough to expand where the evidence rule re-sends,
-    and it expands wherever that rule does; no clicks never expand; confident below the target
-    and not confident above the floor still stops, whatever the point estimate."""
-    evidence, estimate = RampConfig(), RampConfig(expand_on="estimate")
-    warm = [WaveStats(300, 3.0, 6, 0.85)]  # improvement 6 / 2.55 = 2.35: above the floor, far from confident
-    assert decide(warm, evidence).action == "resend"
-    d = decide(warm, estimate)
-    assert (d.action, d.code) == ("expand", "above_floor") and "worth their slot" in d.reason
-    assert d.numbers["expand_on"] == "estimate" and d.numbers["e_value_above_floor"] < 1 / estimate.alpha
-    gone = decide(warm, estimate, remaining_cap=5000, expand_size=0)  # wave 1 probed the whole window
-    assert (gone.action, gone.code) == ("stop", "nobody_left") and "nobody is left" in gone.reason
-    assert decide(warm, estimate, remaining_cap=0, expand_size=300).code == "cap"
-    below = [WaveStats(300, 3.0, 2, 0.85)]  # 0.78: fewer clicks than these people usually make
-    assert decide(below, estimate).action == "resend"
-    assert decide([WaveStats(300, 3.0, 3, 0.85)], estimate).action == "expand"  # 1.18: below the floor, above 1
-    assert decide([WaveStats(300, 0.5, 0, 0.85)], estimate).action != "expand"
-    steady = [WaveStats(30_000, 300.0, 540, 1.0)]  # 1.8 on lots of evidence: confidently in 1.5-2.4
-    assert decide(steady, evidence).action == decide(steady, estimate).action == "expand"
-    cold = [WaveStats(300, 3.0, 1, 1.0), WaveStats(300, 3.0, 2, 0.95), WaveStats(300, 3.0, 1, 0.85)]
-    assert decide(cold, estimate).code == "futility"
-    lucky = [WaveStats(3000, 30.0, 46, 1.0)]  # 1.53 on the estimate, confidently below 2.4: stop
-    assert decide(lucky, evidence).code == "futility"
-    assert decide(lucky, estimate).code == "futility"
-    with pytest.raises(ValueError, match="expand_on"):
-        RampConfig(expand_on="hope")
-
-
 def test_cap_and_budget():
     cfg = RampConfig(max_waves=2)
     hot = [WaveStats(300, 3.0, 20, 0.9), WaveStats(300, 3.0, 15, 0.85)]
