@@ -37,7 +37,7 @@ class Campaign(models.Model):
                                           help_text="Of wave 1, drawn at random outside the ranked top.")
     holdout_share = models.FloatField(default=DEFAULTS.holdout_share,
                                       help_text="Of the people ranked into each wave, held out at random: never sent this content.")
-    segment = models.JSONField(default=default_segment, help_text="Who may get it (the policy's: the inactive).")
+    segment = models.JSONField(default=default_segment, help_text="Who may get it (copied from the client's policy at launch).")
     sends = models.PositiveIntegerField(default=0)
     clicks = models.PositiveIntegerField(default=0)
     expected_clicks = models.FloatField(default=0.0)

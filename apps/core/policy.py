@@ -75,7 +75,8 @@ def segment_of(inactive_days: int) -> dict:
 
 
 def default_segment() -> dict:
-    return segment_of(DEFAULTS.inactive_days)
+    """A campaign row's segment when none is given: what a client with the default policy gets."""
+    return segment_for(DEFAULTS)
 
 
 def segment_for(policy) -> dict:
