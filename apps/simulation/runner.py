@@ -420,12 +420,15 @@ def _true_prices(run: StrategyRun) -> dict:
     instead of the click model's. Written over the nightly refresh's prices."""
     from apps.mlops.slots import slot_prices_refresh
 
+    mapped: list = [None, None]  # (the people's ids array, their world indices): the same people for every campaign
+
     def truth(campaign, people):
         c = run.content_index.get(campaign.content.external_id)
         if c is None:
             return None
-        idx = np.array([run.index_of_id[int(i)] for i in people.ids], dtype=np.int64)
-        return run.world.true_click_prob(c, idx, at=run.world.seconds(campaign.created_at))
+        if mapped[0] is not people.ids:
+            mapped[:] = people.ids, np.array([run.index_of_id[int(i)] for i in people.ids], dtype=np.int64)
+        return run.world.true_click_prob(c, mapped[1], at=run.world.seconds(campaign.created_at))
 
     return slot_prices_refresh(client=run.client, now=run.now, probabilities=truth)
 

@@ -759,12 +759,12 @@ class World:
         cand = self._subs(candidates)
         if k <= 0 or not len(cand):
             return np.empty(0, np.int64)
-        ratio = self.true_click_prob(content, cand, at)
+        score = self.true_click_prob(content, cand, at)
         if by == "improvement":
-            ratio = ratio / self._ctr_now(cand)
+            score = score / self._ctr_now(cand)
         k = min(int(k), len(cand))
-        part = np.argpartition(-ratio, k - 1)[:k]
-        return cand[part[np.lexsort((cand[part], -ratio[part]))]]
+        part = np.argpartition(-score, k - 1)[:k]
+        return cand[part[np.lexsort((cand[part], -score[part]))]]
 
     def weekly_active(self, week: int) -> np.ndarray:
         """Who had an app open or a push click in week ``week`` (so far, if it is running)."""
