@@ -581,8 +581,15 @@ def measure(run: StrategyRun) -> dict:
            .annotate(n=Count("id")).order_by("-n").values_list("n", flat=True).first()) or 0
     rankers = dict(Wave.objects.filter(campaign__client=run.client).values("ranker").annotate(n=Count("id"))
                    .values_list("ranker", "n"))
+    # how the delivered pushes were chosen (ranked: an expansion's audience, probed, explored at
+    # random), and the ranked people whose slot's price a wave passed over
+    by_choice = dict(Send.objects.filter(campaign__client=run.client, state="sent").values("chosen_by")
+                     .annotate(n=Count("id")).values_list("chosen_by", "n"))
+    held_back = sum(int((n or {}).get("held_back_by_price", 0))
+                    for n in Wave.objects.filter(campaign__client=run.client).values_list("plan_numbers", flat=True))
     return {
         "campaigns": len(campaigns), "expanded_campaigns": len(expanded), "pushes": pushes,
+        "pushes_by_choice": by_choice, "held_back_by_price": held_back,
         "rankers": rankers,  # waves per ranker name
         "wave1_true_improvement_mean": round(float(np.mean(truths)), 3) if truths else None,
         # Against the world's true usual CTRs instead of the product's estimates, and how far
