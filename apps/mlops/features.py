@@ -82,7 +82,8 @@ def _read_shares(contents, reads: dict[int, int], now) -> dict[int, tuple[float 
     """Per content: its early reads' share of the site's reads of fresh contents (its client's,
     published up to ``FRESH`` before it) from its creation to ``now``, and the median share of
     the client's other contents evaluated in the ``TYPICAL_WINDOW`` before ``now`` (None below
-    ``TYPICAL_MIN`` of them). Two queries per content, on the events' (content, type, time) index."""
+    ``TYPICAL_MIN`` of them). Two queries per client, and one count per content on the events'
+    (content, type, time) index."""
     from apps.contents.models import Content
 
     out = {}
