@@ -10,6 +10,7 @@ from apps.core import clock
 from apps.core.batch import Field, ItemError, validate_item
 from apps.core.errors import BatchInvalid
 from apps.core.models import Client
+from apps.core.sql import rows_update
 
 SUBSCRIBER_SPEC: tuple[Field, ...] = (
     Field("external_id", "str", required=True, max_length=128, help="The subscriber's id in the client's app."),
@@ -81,22 +82,10 @@ def _upsert(client: Client, clean: dict[str, dict], now, *, received: int) -> di
                 to_update.append(sub)
         if to_update:
             to_update.sort(key=lambda sub: sub.pk)  # one order for every batch
-            _update_rows(to_update, [*sorted(changed_fields), "updated_at"])
+            names = [*sorted(changed_fields), "updated_at"]
+            rows_update(Subscriber, names, ([getattr(sub, name) for name in names] + [sub.pk] for sub in to_update))
     return {"created": len(created), "updated": len(to_update), "unchanged": len(clean) - len(created) - len(to_update),
             "received": received}
-
-
-def _update_rows(subs: list[Subscriber], names: list[str]) -> None:
-    """Write ``names`` of every ``subs`` row, in the list's order: one prepared UPDATE executed
-    per row (as ``bulk_update`` would write them, without its CASE branch per row and field,
-    which cost more than the database's work)."""
-    fields = [Subscriber._meta.get_field(name) for name in names]
-    ops = connection.ops
-    table = ops.quote_name(Subscriber._meta.db_table)
-    sets = ", ".join(f"{ops.quote_name(f.column)} = %s" for f in fields)
-    rows = [[f.get_db_prep_save(getattr(sub, f.attname), connection) for f in fields] + [sub.pk] for sub in subs]
-    with connection.cursor() as cur:
-        cur.executemany(f"UPDATE {table} SET {sets} WHERE {ops.quote_name(Subscriber._meta.pk.column)} = %s", rows)
 
 
 def _existing(client: Client, external_ids: list[str]) -> dict[str, Subscriber]:

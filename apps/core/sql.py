@@ -15,3 +15,18 @@ def epoch_sql(column: str, vendor: str | None = None) -> str:
     if vendor == "sqlite":
         return f"((julianday({column}) - 2440587.5) * 86400.0)"
     raise NotImplementedError(f"epoch_sql on {vendor}")
+
+
+def rows_update(model, names: list[str], rows) -> None:
+    """``UPDATE`` the columns ``names`` of ``model``'s table, one prepared statement executed per
+    row of ``rows`` (each the values in ``names``' order, then the primary key), in that order: a
+    caller that sorts by key makes concurrent writers take row locks in one order. The values are
+    prepared as the ORM saves them. Cheaper than ``bulk_update``, whose CASE branch per row and
+    field costs more to build than the database takes to run."""
+    fields = [model._meta.get_field(name) for name in names]
+    ops = connection.ops
+    sets = ", ".join(f"{ops.quote_name(f.column)} = %s" for f in fields)
+    sql = f"UPDATE {ops.quote_name(model._meta.db_table)} SET {sets} WHERE {ops.quote_name(model._meta.pk.column)} = %s"
+    with connection.cursor() as cur:
+        cur.executemany(sql, [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row[:-1])] + [row[-1]]
+                              for row in rows])

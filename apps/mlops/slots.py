@@ -16,38 +16,36 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import numpy as np
+from django.db import connection, transaction
 
 from apps.audience.models import Subscriber
 from apps.audience.selectors import Segment
 from apps.campaigns.models import Campaign
 from apps.core import clock
 from apps.core.selectors import policy_of
+from apps.core.sql import rows_update
 from apps.delivery.selectors import eligible_candidates
 from apps.events.selectors import readers_of
 
-PRICE_BATCH = 50_000  # subscribers per UPDATE when the prices are written
+PRICE_BATCH = 50_000  # subscribers per UPDATE when the prices are written (PostgreSQL)
 
 
 def _prices_write(ids: np.ndarray, prices: np.ndarray, now: datetime) -> None:
-    """Every ``ids``' slot price at ``now``, set-based: on PostgreSQL one UPDATE per batch joined
-    to the arrays (``unnest``), on SQLite one prepared UPDATE executed per row (Django's
-    ``bulk_update`` builds a CASE branch per row: most of a refresh's time went there). In one
-    transaction: a refresh is written whole or not at all."""
-    from django.db import connection, transaction
-
-    table = connection.ops.quote_name(Subscriber._meta.db_table)
-    ids, prices = np.asarray(ids, dtype=np.int64), np.asarray(prices, dtype=np.float64)
-    with transaction.atomic(), connection.cursor() as cur:
-        for lo in range(0, len(ids), PRICE_BATCH):
-            part_ids, part_prices = ids[lo:lo + PRICE_BATCH].tolist(), prices[lo:lo + PRICE_BATCH].tolist()
-            if connection.vendor == "postgresql":
+    """Every ``ids``' slot price at ``now``, set-based and in one transaction (a refresh is written
+    whole or not at all): on PostgreSQL one UPDATE per batch joined to the arrays (``unnest``),
+    elsewhere ``apps.core.sql.rows_update``. (Django's ``bulk_update`` builds a CASE branch per
+    row: most of a refresh's time went there.)"""
+    ids, prices = np.asarray(ids, dtype=np.int64).tolist(), np.asarray(prices, dtype=np.float64).tolist()
+    with transaction.atomic():
+        if connection.vendor != "postgresql":
+            rows_update(Subscriber, ["slot_price", "slot_price_at"], ((p, now, i) for i, p in zip(ids, prices)))
+            return
+        table = connection.ops.quote_name(Subscriber._meta.db_table)
+        with connection.cursor() as cur:
+            for lo in range(0, len(ids), PRICE_BATCH):
                 cur.execute(f"UPDATE {table} s SET slot_price = u.p, slot_price_at = %s "
                             f"FROM unnest(%s::bigint[], %s::float8[]) AS u(id, p) WHERE s.id = u.id",
-                            [now, part_ids, part_prices])
-            else:
-                at = connection.ops.adapt_datetimefield_value(now)
-                cur.executemany(f"UPDATE {table} SET slot_price = %s, slot_price_at = %s WHERE id = %s",
-                                [(p, at, i) for i, p in zip(part_ids, part_prices)])
+                            [now, ids[lo:lo + PRICE_BATCH], prices[lo:lo + PRICE_BATCH]])
 
 
 def slot_value(click_prob: np.ndarray, days_inactive: np.ndarray, *, objective: str, inactive_days: int) -> np.ndarray:
