@@ -611,7 +611,36 @@ def measure(run: StrategyRun) -> dict:
         "per_content": {"contents": len(own), "median_improvement": round(float(np.median(own)), 3) if own else None,
                         "top_content_push_share": round(top / pushes, 4) if pushes else None},
         "push_score_vs_quality": push_score_vs_quality(run),
+        "slot_values_vs_truth": slot_values_vs_truth(run),
     }
+
+
+def slot_values_vs_truth(run: StrategyRun) -> dict | None:
+    """What the product's slot values know at the run's end: the matrix its prices are set from
+    (``apps.mlops.slots.slot_values``: every pushable person x the contents launched in the last
+    cap window, valued as at their launch by the active models) against the world's true click
+    probabilities of the same pairs at the same times
+    (``recsys.simulate.reference.values_against_truth``). Only for the product's own ranker with
+    the clicks objective (the values are probabilities there); None otherwise or without a click
+    model."""
+    from apps.campaigns.models import Campaign
+    from apps.core.selectors import policy_of
+    from apps.mlops.slots import slot_values
+    from recsys.simulate.reference import values_against_truth
+
+    if run.ranker_for is not None or policy_of(run.client.pk).slot_objective != "clicks":
+        return None
+    got = slot_values(client=run.client, now=run.now)
+    if got is None or got[1].shape[1] < 2:
+        return None
+    ids, values, names = got
+    world = run.world
+    people = np.array([run.index_of_id[int(i)] for i in ids], dtype=np.int64)
+    launched = dict(Campaign.objects.filter(client=run.client, content__external_id__in=names)
+                    .values_list("content__external_id", "created_at"))
+    truth = np.column_stack([world.true_click_prob(run.content_index[n], people, at=world.seconds(launched[n]))
+                             for n in names])
+    return values_against_truth(values, truth, rng=np.random.default_rng(0))
 
 
 def push_score_vs_quality(run: StrategyRun) -> dict:

@@ -10,7 +10,8 @@ per 7 days, one wave per content sent ``push_delay_s`` after the content is crea
     summarize(log)
 
 ``run_hindsight`` and ``run_universal`` know the week ahead (``World.upcoming``): they are
-yardsticks, not strategies anyone could run.
+yardsticks, not strategies anyone could run. ``values_against_truth`` measures a matrix of slot
+values (people x contents) against the true click probabilities of the same pairs.
 
 Pure library: numpy only.
 """
@@ -25,7 +26,7 @@ from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import DAY, PushLog, World
 
 __all__ = ["OBJECTIVES", "RANKING_CEILINGS", "Strategy", "oracle", "random", "ranking_ceilings", "run_hindsight", "run_priced",
-           "run_reference", "run_universal"]
+           "run_reference", "run_universal", "values_against_truth"]
 
 OBJECTIVES = ("clicks", "reactivations")
 
@@ -257,3 +258,51 @@ def ranking_ceilings(world: World, *, pool_size: int = 1000, top_share: float = 
             out[name].append(world.true_improvement(spec.index, top, at=at))
         out["random"].append(world.true_improvement(spec.index, pool, at=at))
     return {name: np.asarray(v, float) for name, v in out.items()}
+
+
+def values_against_truth(values: np.ndarray, truth: np.ndarray, *, rng: np.random.Generator, people: int = 3000,
+                         floor: float = 1e-3) -> dict:
+    """What a matrix of slot values (people x contents, contents in launch order) knows of the
+    true click probabilities of the same pairs: the median over ``people`` sampled rows of each
+    person's Spearman correlation across contents; the correlation of the double-centred log
+    values (floored at ``floor``) with the truth's, for the content part (each content's mean)
+    and the person-specific rest; and an offline proxy of the allocation, each person taking the
+    first content whose value is at least their renewal price on the same values, as a share of
+    the truth summed over each person's best (beside it the same for the truth itself, the first
+    content, and a random one). The proxy offers every content to everyone and prices in
+    sample: it says how well the values order a person's contents, not what the engine attains."""
+    from recsys.metrics import spearman
+    from recsys.slots import renewal_prices
+
+    v, t = np.asarray(values, dtype=np.float64), np.asarray(truth, dtype=np.float64)
+    if v.shape != t.shape or v.ndim != 2 or v.shape[1] < 2 or not len(v):
+        raise ValueError(f"values and truth: the same people x contents shape, at least 2 contents; got {v.shape}, {t.shape}")
+    rows = rng.choice(len(v), size=min(people, len(v)), replace=False)
+    within = [spearman(v[r], t[r]) for r in rows]
+    within = [x for x in within if np.isfinite(x)]
+
+    def centred(m):
+        lg = np.log(np.maximum(m, floor))
+        lg -= lg.mean(axis=1, keepdims=True)
+        part = lg.mean(axis=0)
+        return part, lg - part
+
+    (vc, vp), (tc, tp) = centred(v), centred(t)
+    best = t.max(axis=1).sum()
+
+    def first_over_price(m):
+        ok = m >= renewal_prices(m)[:, None]
+        first = np.argmax(ok, axis=1)
+        return round(float(np.where(ok.any(axis=1), t[np.arange(len(t)), first], 0.0).sum() / best), 4)
+
+    def corr(a, b):
+        return round(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]), 4) if a.std() > 0 and b.std() > 0 else None
+
+    return {"people": int(len(v)), "contents": int(v.shape[1]),
+            "within_person_spearman": round(float(np.median(within)), 4) if within else None,
+            "content_part_corr": corr(vc, tc), "person_part_corr": corr(vp, tp),
+            "value_over_truth": round(float(v.sum() / t.sum()), 4) if t.sum() > 0 else None,
+            "first_over_price_share": first_over_price(v),
+            "first_over_price_share_truth": first_over_price(t),
+            "first_content_share": round(float(t[:, 0].sum() / best), 4),
+            "random_content_share": round(float(t.mean(axis=1).sum() / best), 4)}

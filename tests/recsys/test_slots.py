@@ -74,3 +74,49 @@ def test_the_priced_allocation_keeps_the_rules_and_spends_slots_where_they_are_w
     # decided on estimates with a large error instead of the truth: the prices lose most of the gain
     noisy, _ = run_priced(World(config), until=days * DAY, value_noise_sd=1.5, seed=2)
     assert steady(noisy) < 0.8 * steady(log)
+
+
+def _truth(rng, people=2000, contents=60):
+    """A person level x a person-and-content taste x a content quality, as the simulated world's."""
+    level = rng.lognormal(-3.0, 0.5, (people, 1))
+    taste = rng.lognormal(0.0, 0.6, (people, contents))
+    quality = rng.lognormal(0.0, 0.5, (1, contents))
+    return np.minimum(level * taste * quality, 0.9), level, taste, quality
+
+
+def test_values_against_truth_tells_which_part_of_the_values_is_right():
+    from recsys.simulate.reference import values_against_truth
+
+    rng = np.random.default_rng(4)
+    truth, level, taste, quality = _truth(rng)
+    exact = values_against_truth(truth, truth, rng=np.random.default_rng(0))
+    assert exact["within_person_spearman"] == pytest.approx(1.0)
+    assert exact["content_part_corr"] == pytest.approx(1.0) and exact["person_part_corr"] == pytest.approx(1.0)
+    assert exact["first_over_price_share"] == exact["first_over_price_share_truth"] > 0.8
+    assert exact["value_over_truth"] == pytest.approx(1.0)
+    # every person's level off by a factor: nothing a person's comparison of contents sees
+    scaled = values_against_truth(truth * rng.lognormal(0.0, 1.0, (len(truth), 1)), truth, rng=np.random.default_rng(0))
+    assert scaled["within_person_spearman"] == pytest.approx(1.0) and scaled["first_over_price_share"] == exact["first_over_price_share"]
+    # the contents' quality right, the tastes drawn anew: the content part alone
+    quality_only = values_against_truth(level * rng.lognormal(0.0, 0.6, taste.shape) * quality, truth,
+                                        rng=np.random.default_rng(0))
+    assert quality_only["content_part_corr"] > 0.95 and abs(quality_only["person_part_corr"]) < 0.1
+    # the tastes right, the quality drawn anew: the person part alone
+    taste_only = values_against_truth(level * taste * rng.lognormal(0.0, 0.5, quality.shape), truth,
+                                      rng=np.random.default_rng(0))
+    assert taste_only["person_part_corr"] > 0.95 and taste_only["content_part_corr"] < 0.6
+    # neither: about what a random content finds
+    noise = values_against_truth(rng.lognormal(0.0, 1.0, truth.shape), truth, rng=np.random.default_rng(0))
+    assert abs(noise["within_person_spearman"]) < 0.1
+    assert noise["first_over_price_share"] < noise["random_content_share"] + 0.1 < exact["first_over_price_share"]
+    for got in (quality_only, taste_only):
+        assert noise["first_over_price_share"] < got["first_over_price_share"] < exact["first_over_price_share"]
+
+
+def test_values_against_truth_refuses_matrices_that_do_not_match():
+    from recsys.simulate.reference import values_against_truth
+
+    with pytest.raises(ValueError, match="shape"):
+        values_against_truth(np.ones((3, 4)), np.ones((3, 5)), rng=np.random.default_rng(0))
+    with pytest.raises(ValueError, match="at least 2 contents"):
+        values_against_truth(np.ones((3, 1)), np.ones((3, 1)), rng=np.random.default_rng(0))

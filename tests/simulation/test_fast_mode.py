@@ -27,7 +27,7 @@ def test_fast_mode_is_deterministic_and_leaves_the_database_alone(capsys, settin
     assert random["campaigns"] > 0 and random["pushes"] > 0  # the random newsroom pushes every content
     assert random["campaigns"] >= product["campaigns"]
     assert 0.7 < random["baseline_estimate_over_truth"] < 1.3  # the product's usual CTRs track the truth
-    for key in ("click_improvement", "clicks_per_1000", "inactive_back_per_1000", "wau"):
+    for key in ("click_improvement", "clicks_per_1000", "inactive_back_per_1000", "wau", "slot_values_vs_truth"):
         assert key in product
     assert {"expanded_share_below_floor", "expanded_share_above_target", "marginal_below_floor_share",
             "expansions"} <= set(first["ramp"])
