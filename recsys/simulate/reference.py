@@ -269,8 +269,11 @@ def values_against_truth(values: np.ndarray, truth: np.ndarray, *, rng: np.rando
     and the person-specific rest; and an offline proxy of the allocation, each person taking the
     first content whose value is at least their renewal price on the same values, as a share of
     the truth summed over each person's best (beside it the same for the truth itself, the first
-    content, and a random one). The proxy offers every content to everyone and prices in
-    sample: it says how well the values order a person's contents, not what the engine attains."""
+    content, and a random one); ``next_half``, the same with the price set on the older half of
+    the contents and the newer half allocated (as a nightly price meets the next contents: an
+    in-sample price knows the week's best and flatters values that separate it). The proxy
+    offers every content to everyone: it says how well the values order a person's contents, not
+    what the engine attains."""
     from recsys.metrics import spearman
     from recsys.slots import renewal_prices
 
@@ -290,10 +293,13 @@ def values_against_truth(values: np.ndarray, truth: np.ndarray, *, rng: np.rando
     (vc, vp), (tc, tp) = centred(v), centred(t)
     best = t.max(axis=1).sum()
 
-    def first_over_price(m):
-        ok = m >= renewal_prices(m)[:, None]
+    def first_over_price(m, price, truth):
+        ok = m >= price[:, None]
         first = np.argmax(ok, axis=1)
-        return round(float(np.where(ok.any(axis=1), t[np.arange(len(t)), first], 0.0).sum() / best), 4)
+        return round(float(np.where(ok.any(axis=1), truth[np.arange(len(truth)), first], 0.0).sum()
+                           / truth.max(axis=1).sum()), 4)
+
+    half = v.shape[1] // 2  # out of sample: priced on the older half, the newer half allocated
 
     def corr(a, b):
         return round(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]), 4) if a.std() > 0 and b.std() > 0 else None
@@ -302,7 +308,12 @@ def values_against_truth(values: np.ndarray, truth: np.ndarray, *, rng: np.rando
             "within_person_spearman": round(float(np.median(within)), 4) if within else None,
             "content_part_corr": corr(vc, tc), "person_part_corr": corr(vp, tp),
             "value_over_truth": round(float(v.sum() / t.sum()), 4) if t.sum() > 0 else None,
-            "first_over_price_share": first_over_price(v),
-            "first_over_price_share_truth": first_over_price(t),
+            "first_over_price_share": first_over_price(v, renewal_prices(v), t),
+            "first_over_price_share_truth": first_over_price(t, renewal_prices(t), t),
             "first_content_share": round(float(t[:, 0].sum() / best), 4),
-            "random_content_share": round(float(t.mean(axis=1).sum() / best), 4)}
+            "random_content_share": round(float(t.mean(axis=1).sum() / best), 4),
+            "next_half": {"first_over_price_share": first_over_price(v[:, half:], renewal_prices(v[:, :half]), t[:, half:]),
+                          "first_over_price_share_truth": first_over_price(t[:, half:], renewal_prices(t[:, :half]),
+                                                                           t[:, half:]),
+                          "random_content_share": round(float(t[:, half:].mean(axis=1).sum()
+                                                              / t[:, half:].max(axis=1).sum()), 4)}}

@@ -94,6 +94,9 @@ def test_values_against_truth_tells_which_part_of_the_values_is_right():
     assert exact["content_part_corr"] == pytest.approx(1.0) and exact["person_part_corr"] == pytest.approx(1.0)
     assert exact["first_over_price_share"] == exact["first_over_price_share_truth"] > 0.8
     assert exact["value_over_truth"] == pytest.approx(1.0)
+    # priced on the older half of the contents, the newer half allocated: the truth still beats chance
+    ahead = exact["next_half"]
+    assert ahead["first_over_price_share"] == ahead["first_over_price_share_truth"] > ahead["random_content_share"] + 0.2
     # every person's level off by a factor: nothing a person's comparison of contents sees
     scaled = values_against_truth(truth * rng.lognormal(0.0, 1.0, (len(truth), 1)), truth, rng=np.random.default_rng(0))
     assert scaled["within_person_spearman"] == pytest.approx(1.0) and scaled["first_over_price_share"] == exact["first_over_price_share"]
@@ -111,6 +114,8 @@ def test_values_against_truth_tells_which_part_of_the_values_is_right():
     assert noise["first_over_price_share"] < noise["random_content_share"] + 0.1 < exact["first_over_price_share"]
     for got in (quality_only, taste_only):
         assert noise["first_over_price_share"] < got["first_over_price_share"] < exact["first_over_price_share"]
+        assert (noise["next_half"]["first_over_price_share"] < got["next_half"]["first_over_price_share"]
+                < ahead["first_over_price_share"])
 
 
 def test_values_against_truth_refuses_matrices_that_do_not_match():
