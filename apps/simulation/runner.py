@@ -420,6 +420,12 @@ def _true_prices(run: StrategyRun) -> dict:
     instead of the click model's. Written over the nightly refresh's prices."""
     from apps.mlops.slots import slot_prices_refresh
 
+    return slot_prices_refresh(client=run.client, now=run.now, probabilities=_true_probabilities(run))
+
+
+def _true_probabilities(run: StrategyRun):
+    """``apps.mlops.slots``' ``probabilities`` from the world: a campaign's true click probability
+    for ``people`` (``CandidateRows``) as at its launch, with everyone's current state."""
     mapped: list = [None, None]  # (the people's ids array, their world indices): the same people for every campaign
 
     def truth(campaign, people):
@@ -430,7 +436,7 @@ def _true_prices(run: StrategyRun) -> dict:
             mapped[:] = people.ids, np.array([run.index_of_id[int(i)] for i in people.ids], dtype=np.int64)
         return run.world.true_click_prob(c, mapped[1], at=run.world.seconds(campaign.created_at))
 
-    return slot_prices_refresh(client=run.client, now=run.now, probabilities=truth)
+    return truth
 
 
 def _ranker_for(strategy: str, run: StrategyRun):
@@ -623,7 +629,6 @@ def slot_values_vs_truth(run: StrategyRun) -> dict | None:
     (``recsys.simulate.reference.values_against_truth``). Only for the product's own ranker with
     the clicks objective (the values are probabilities there); None otherwise or without a click
     model."""
-    from apps.campaigns.models import Campaign
     from apps.core.selectors import policy_of
     from apps.mlops.slots import slot_values
     from recsys.simulate.reference import values_against_truth
@@ -631,16 +636,16 @@ def slot_values_vs_truth(run: StrategyRun) -> dict | None:
     if run.ranker_for is not None or policy_of(run.client.pk).slot_objective != "clicks":
         return None
     got = slot_values(client=run.client, now=run.now)
-    if got is None or got[1].shape[1] < 2:
+    if got is None:
         return None
+    # the same people and contents valued by the truth, through the same function
     ids, values, names = got
-    world = run.world
-    people = np.array([run.index_of_id[int(i)] for i in ids], dtype=np.int64)
-    launched = dict(Campaign.objects.filter(client=run.client, content__external_id__in=names)
-                    .values_list("content__external_id", "created_at"))
-    truth = np.column_stack([world.true_click_prob(run.content_index[n], people, at=world.seconds(launched[n]))
-                             for n in names])
-    return values_against_truth(values, truth, rng=np.random.default_rng(0))
+    _, truth, true_names = slot_values(client=run.client, now=run.now, probabilities=_true_probabilities(run))
+    column = {name: j for j, name in enumerate(true_names)}
+    both = [j for j, name in enumerate(names) if name in column]
+    if len(both) < 2:
+        return None
+    return values_against_truth(values[:, both], truth[:, [column[names[j]] for j in both]], rng=np.random.default_rng(0))
 
 
 def push_score_vs_quality(run: StrategyRun) -> dict:

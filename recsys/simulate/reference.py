@@ -291,29 +291,27 @@ def values_against_truth(values: np.ndarray, truth: np.ndarray, *, rng: np.rando
         return part, lg - part
 
     (vc, vp), (tc, tp) = centred(v), centred(t)
-    best = t.max(axis=1).sum()
+
+    def share(found, truth):  # what each person got, over the sum of each person's best
+        return round(float(found.sum() / truth.max(axis=1).sum()), 4)
 
     def first_over_price(m, price, truth):
         ok = m >= price[:, None]
         first = np.argmax(ok, axis=1)
-        return round(float(np.where(ok.any(axis=1), truth[np.arange(len(truth)), first], 0.0).sum()
-                           / truth.max(axis=1).sum()), 4)
-
-    half = v.shape[1] // 2  # out of sample: priced on the older half, the newer half allocated
+        return share(np.where(ok.any(axis=1), truth[np.arange(len(truth)), first], 0.0), truth)
 
     def corr(a, b):
         return round(float(np.corrcoef(a.ravel(), b.ravel())[0, 1]), 4) if a.std() > 0 and b.std() > 0 else None
 
+    old, new = slice(0, v.shape[1] // 2), slice(v.shape[1] // 2, None)  # out of sample: priced on the older half
     return {"people": int(len(v)), "contents": int(v.shape[1]),
             "within_person_spearman": round(float(np.median(within)), 4) if within else None,
             "content_part_corr": corr(vc, tc), "person_part_corr": corr(vp, tp),
             "value_over_truth": round(float(v.sum() / t.sum()), 4) if t.sum() > 0 else None,
             "first_over_price_share": first_over_price(v, renewal_prices(v), t),
             "first_over_price_share_truth": first_over_price(t, renewal_prices(t), t),
-            "first_content_share": round(float(t[:, 0].sum() / best), 4),
-            "random_content_share": round(float(t.mean(axis=1).sum() / best), 4),
-            "next_half": {"first_over_price_share": first_over_price(v[:, half:], renewal_prices(v[:, :half]), t[:, half:]),
-                          "first_over_price_share_truth": first_over_price(t[:, half:], renewal_prices(t[:, :half]),
-                                                                           t[:, half:]),
-                          "random_content_share": round(float(t[:, half:].mean(axis=1).sum()
-                                                              / t[:, half:].max(axis=1).sum()), 4)}}
+            "first_content_share": share(t[:, 0], t),
+            "random_content_share": share(t.mean(axis=1), t),
+            "next_half": {"first_over_price_share": first_over_price(v[:, new], renewal_prices(v[:, old]), t[:, new]),
+                          "first_over_price_share_truth": first_over_price(t[:, new], renewal_prices(t[:, old]), t[:, new]),
+                          "random_content_share": share(t[:, new].mean(axis=1), t[:, new])}}
