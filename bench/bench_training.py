@@ -2,15 +2,20 @@
 
 Fills a throwaway PostgreSQL (bench/bench_training.sh) with one client's 30 days: subscribers
 with log-normal activity, contents whose reads follow a power law (the top 1% of contents hold
-about 30% of the reads), each content read mostly in the hours after it appeared. Then, each in
-its own process (so that peak memory is its own):
+about 30% of the reads), each content read mostly in the hours after it appeared; the events
+stored in the order they happened, each received seconds later. Then, each in its own process
+(so that peak memory is its own):
 
 - ``first``: the product's ``train_mf`` for a client with no model, a day before the end (it also
   trains a model on a time split, to judge the first version);
 - ``refresh``: ``train_mf`` at the end, with that version active (the nightly run: the active
-  version is judged on the day's new contents, no extra model);
-- ``refresh_one``: the same refresh with the events read over one connection (the product reads
-  a large table over ``ML_THREADS`` connections side by side);
+  version is judged on the day's new contents, no extra model; the rows the first version read
+  through its settled event id come from its kept file, the day's newer ones from the database,
+  ``apps.mlops.kept``);
+- ``refresh_cold``: the same refresh without the kept rows (a worker that has not trained this
+  client before): every event read from the database;
+- ``refresh_one`` (not in the default runs): the cold refresh with the events read over one
+  connection (the product reads a large table over ``ML_THREADS`` connections side by side);
 - ``raw``: implicit's ALS with the same settings on the same interactions, from arrays already in
   memory: only the matrix build (ids to positions, the same confidence weights) and the fit.
 
@@ -101,6 +106,10 @@ def build(n_events: int, data_dir: str) -> dict:
     sub = rng.choice(n_subs, n_events, p=act)
     at = np.minimum(created[con] + rng.exponential(6 * 3600.0, n_events), DAYS * 86400.0 - 1)
     kind = np.where(rng.random(n_events) < 0.05, "click", "read")
+    # stored as they arrive: in the order they happened, each received seconds after it happened
+    order = np.argsort(at, kind="stable")
+    con, sub, at, kind = con[order], sub[order], at[order], kind[order]
+    late = rng.exponential(20.0, n_events)
     top = np.sort(np.bincount(con, minlength=n_contents))[::-1]
     share_top1 = float(top[: max(1, n_contents // 100)].sum() / n_events)
     step = 2_000_000
@@ -108,7 +117,8 @@ def build(n_events: int, data_dir: str) -> dict:
         hi = min(lo + step, n_events)
         copy("events_event", "client_id, event_id, type, subscriber_id, content_id, occurred_at, received_at",
              (f"{client.pk}\te{k}\t{kind[k]}\t{sub0 + sub[k]}\t{con0 + con[k]}\t"
-              f"{(start + timedelta(seconds=float(at[k]))).isoformat()}\t{iso}\n" for k in range(lo, hi)))
+              f"{(start + timedelta(seconds=float(at[k]))).isoformat()}\t"
+              f"{(start + timedelta(seconds=float(at[k] + late[k]))).isoformat()}\n" for k in range(lo, hi)))
     # A table that has lived a while is vacuumed and its rows' hint bits set: without this the
     # first reads write every page and autovacuum runs into the measured runs.
     with connection.cursor() as cur:
@@ -167,20 +177,35 @@ def measure(mode: str, client_id: int, n_events: int, data_dir: str) -> dict:
     # (and as a long-lived ML worker has them); their import time is reported apart.
     imports = time.perf_counter() - started
 
+    import shutil
+
+    from apps.mlops import kept, training
+    from apps.mlops.selectors import artifacts_root
+
     client = Client.objects.get(pk=client_id)
-    if mode == "refresh_one":  # the same refresh reading over one connection (the read before streams)
+    saved = os.path.join(data_dir, f"kept-{n_events}")  # the first version's kept rows, as it left them
+    if mode == "refresh_one":  # the cold refresh reading over one connection (the read before streams)
         from apps.mlops import readers
 
         readers.STREAM_MIN_ROWS = float("inf")
-    if mode in ("refresh", "refresh_one"):  # every refresh run starts from the same state: the first version active
+    if mode in ("refresh_cold", "refresh_one"):  # the same refresh on a worker without the kept rows: everything read
+        training._kept_folder = lambda client: None
+    if mode in ("refresh", "refresh_one", "refresh_cold"):  # every refresh starts from the same state
         ModelVersion.objects.filter(client=client, kind="mf").exclude(version=1).delete()
         ModelVersion.objects.filter(client=client, kind="mf", version=1).update(is_active=True)
+        first = ModelVersion.objects.get(client=client, kind="mf", version=1)
+        folder = artifacts_root() / first.artifact_path / kept.KEPT
+        if not folder.exists():  # the last refresh forgot them (only the newest version keeps its rows)
+            shutil.copytree(saved, folder)
     at = NOW - timedelta(days=1) if mode == "first" else NOW
     t0 = time.perf_counter()
     version = train_mf(client=client, now=at, min_interactions=1)
     total = time.perf_counter() - t0
+    if mode == "first":
+        shutil.rmtree(saved, ignore_errors=True)
+        shutil.copytree(artifacts_root() / version.artifact_path / kept.KEPT, saved)
     return {"mode": mode, "seconds": version.metrics["seconds"], "total": total, "imports": imports, "version": version.version,
-            "active": version.is_active, "promotion": version.metrics.get("promotion"),
+            "active": version.is_active, "promotion": version.metrics.get("promotion"), "read": version.metrics.get("read"),
             "peak_mb": (_rss_kb("VmHWM") - base) / 1024, "threads": threads}
 
 
@@ -200,11 +225,11 @@ def main() -> None:
         world = _child("build", n, data_dir)
         world["fill_seconds"] = round(time.perf_counter() - t0, 1)
         first = _child("measure", "first", world["client"], n, data_dir)
-        product, raw, one = [], [], []
+        product, raw, cold = [], [], []
         for _ in range(runs):
             raw.append(_child("measure", "raw", world["client"], n, data_dir))
             product.append(_child("measure", "refresh", world["client"], n, data_dir))
-            one.append(_child("measure", "refresh_one", world["client"], n, data_dir))
+            cold.append(_child("measure", "refresh_cold", world["client"], n, data_dir))
         med = lambda rows, key: statistics.median(r[key] for r in rows)  # noqa: E731
         steps = {k: round(statistics.median(r["seconds"][k] for r in product), 2) for k in product[0]["seconds"]}
         raw_steps = {k: round(statistics.median(r["seconds"][k] for r in raw), 2) for k in raw[0]["seconds"]}
@@ -214,12 +239,17 @@ def main() -> None:
                     "imports": round(med(raw, "imports"), 2), "totals": [round(r["total"], 2) for r in raw]},
             "product_refresh": {"seconds": steps, "total": round(med(product, "total"), 2),
                                 "peak_mb": round(med(product, "peak_mb")), "promotion": product[-1]["promotion"],
+                                "read": product[-1]["read"],
                                 "imports": round(med(product, "imports"), 2), "totals": [round(r["total"], 2) for r in product],
                                 "peaks_mb": [round(r["peak_mb"]) for r in product]},
-            # the refresh with its events read over one connection, in the same runs
-            "product_refresh_one_connection": {"read": round(statistics.median(r["seconds"]["read"] for r in one), 2),
-                                               "total": round(med(one, "total"), 2),
-                                               "totals": [round(r["total"], 2) for r in one]},
+            # the same refresh without the kept rows (a new worker, or after they were removed), in the same runs
+            "product_refresh_cold": {"seconds": {k: round(statistics.median(r["seconds"][k] for r in cold), 2)
+                                                 for k in cold[0]["seconds"]},
+                                     "total": round(med(cold, "total"), 2), "peak_mb": round(med(cold, "peak_mb")),
+                                     "totals": [round(r["total"], 2) for r in cold],
+                                     "ratio_time": round(med(cold, "total") / med(raw, "total"), 3),
+                                     "ratio_time_pairs": [round(p["total"] / r["total"], 3) for p, r in zip(cold, raw)],
+                                     "promotion": cold[-1]["promotion"]},
             "product_first": {"seconds": {k: round(v, 2) for k, v in first["seconds"].items()}, "total": round(first["total"], 2),
                               "peak_mb": round(first["peak_mb"]), "promotion": first["promotion"]},
             "ratio_time_refresh": round(med(product, "total") / med(raw, "total"), 3),

@@ -363,13 +363,19 @@ class Interactions:
 
 
 def interactions(*, client, since: datetime, until: datetime | None = None, weights: dict[str, float],
-                 chunk: int = CHUNK, streams: int = 1) -> Interactions:
+                 chunk: int = CHUNK, streams: int = 1, after_id: int | None = None,
+                 through_id: int | None = None) -> Interactions:
     """The client's events of the kinds in ``weights`` (kind -> weight) since ``since`` (and at or
-    before ``until``). ``streams``: on PostgreSQL, read a large table over that many connections
-    at once (``_copy_rows``); the rows are the same."""
+    before ``until``; with an event id above ``after_id`` and at most ``through_id``).
+    ``streams``: on PostgreSQL, read a large table over that many connections at once
+    (``_copy_rows``); the rows are the same."""
     qs = Event.objects.filter(client=client, occurred_at__gte=since, type__in=list(weights))
     if until is not None:
         qs = qs.filter(occurred_at__lte=until)
+    if after_id is not None:
+        qs = qs.filter(pk__gt=after_id)
+    if through_id is not None:
+        qs = qs.filter(pk__lte=through_id)
     # double precision constants: the database gives each row a float8 without a cast of its own
     weight = Case(*[When(type=kind, then=Cast(Value(float(w)), FloatField())) for kind, w in weights.items()],
                   output_field=FloatField())

@@ -5,7 +5,9 @@ beats the active one (``apps.mlops.services``)."""
 
 from __future__ import annotations
 
+import shutil
 import time
+import uuid
 from collections import Counter
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -21,6 +23,7 @@ from apps.mlops.features import evaluation_inputs
 from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
 from apps.mlops.selectors import active_version
 from apps.mlops.services import (
+    artifacts_dir,
     keep_active,
     model_version_activate,
     model_version_register,
@@ -73,6 +76,28 @@ def _interactions(client, since: datetime, until: datetime | None = None):
     connections as the training has threads)."""
     got = readers.interactions(client=client, since=since, until=until, weights=EVENT_WEIGHTS, streams=ml_threads())
     return got.subscribers, got.contents, got.weights, got.times
+
+
+def _kept_folder(client) -> Path | None:
+    """The kept interactions of the client's newest MF version that has them (``apps.mlops.kept``)."""
+    from apps.mlops import kept
+    from apps.mlops.selectors import artifacts_root
+
+    for path in (ModelVersion.objects.filter(client=client, kind=ModelKind.MF).order_by("-version")
+                 .values_list("artifact_path", flat=True)[:3]):
+        folder = artifacts_root() / path / kept.KEPT
+        if (folder / "meta.json").exists():
+            return folder
+    return None
+
+
+def _kept_forget_older(client, newest: ModelVersion) -> None:
+    """Only the newest MF version keeps its interactions: the others' are never read again."""
+    from apps.mlops import kept
+    from apps.mlops.selectors import artifacts_root
+
+    kept.forget(artifacts_root() / path for path in ModelVersion.objects.filter(client=client, kind=ModelKind.MF)
+                .exclude(pk=newest.pk).values_list("artifact_path", flat=True))
 
 
 MAX_CATEGORIES = 256  # the most read categories a client's profiles keep (the others count as none)
@@ -310,8 +335,6 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     on what it never saw, and the refresh adds the newest events (no extra model is trained). The
     first version needs to beat random on a split, or, before any content after a split has had
     its horizon, goes live on nothing better than the rule-based ranker it replaces (said so)."""
-    from apps.core.selectors import policy_of
-
     now = now or clock.now()
     config = config or MFConfig()
     active = active_version(client, ModelKind.MF)
@@ -320,7 +343,25 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     clock_s = time.perf_counter
     seconds, started = {}, clock_s()
     run and training_progress(run, 0.05, "reading interactions")
-    subs, cons, w, t = _interactions(client, now - timedelta(days=days), now)
+    # the rows the newest version read are kept with it: the database gives only the newer ones
+    # (apps.mlops.kept); this training's are kept for the next, moved into its version's folder
+    staging = artifacts_dir() / "staging" / uuid.uuid4().hex
+    try:
+        return _train_mf(client=client, run=run, now=now, config=config, min_interactions=min_interactions,
+                         active=active, champion=champion, days=days, seconds=seconds, started=started, staging=staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _train_mf(*, client, run, now, config, min_interactions, active, champion, days, seconds, started, staging):
+    from apps.core.selectors import policy_of
+    from apps.mlops import kept
+
+    clock_s = time.perf_counter
+    got, read = kept.interactions(client=client, since=now - timedelta(days=days), until=now, weights=EVENT_WEIGHTS,
+                                  streams=ml_threads(), previous=_kept_folder(client), keep=staging)
+    subs, cons, w, t = got.subscribers, got.contents, got.weights, got.times
+    del got
     seconds["read"] = clock_s() - started
     if len(subs) < min_interactions:
         run and training_progress(run, 1.0, f"only {len(subs)} interactions; need {min_interactions}")
@@ -373,16 +414,20 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
         model.save(directory / "model")
         np.savez(directory / "ids.npz", subscribers=sub_ids, contents=con_ids)
         np.savez(directory / "categories.npz", profiles=profiles, names=np.array(category_names, dtype=str))
+        if staging.exists():
+            staging.rename(directory / kept.KEPT)
 
     version = model_version_register(
         client=client, kind=ModelKind.MF, build=build, run=run, now=now,
         metrics={"lift_at_k": split.get("challenger_lift"), "pairs": pairs, "subscribers": int(shape[0]),
+                 "read": read,
                  "contents": int(shape[1]), "subscriber_coverage": round(coverage, 4),
                  **({"rankings": rankings} if rankings else {})},
         params={"factors": factors, "factors_asked": config.factors, "days": config.days,
                 "half_life_days": config.half_life_days, "regularization": config.regularization,
                 "trained_until": now.timestamp()})
     seconds["save"] = clock_s() - started
+    _kept_forget_older(client, version)
     ModelVersion.objects.filter(pk=version.pk).update(
         metrics={**version.metrics, "seconds": {k: round(v, 3) for k, v in seconds.items()}})
     version.refresh_from_db()
