@@ -16,7 +16,8 @@ What it assumes, and when it reads everything again:
   keys' cascade), whose rows are dropped here. Whoever deletes events some other way removes
   the kept rows of the client's versions (``forget``).
 - Kept rows made with other kind weights or for a window that began later are not used:
-  everything is read.
+  everything is read. So are rows whose last full read is ``REREAD`` old: once a week the window
+  is read whole, so that whatever broke an assumption lasts a week at most.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from apps.mlops import readers
 
 KEPT = "interactions"  # the folder in a version's artifact
 SETTLED = timedelta(hours=1)
+REREAD = timedelta(days=7)  # the kept rows serve until their first read is this old
 FORMAT = 1
 _COLUMNS = (("subscribers", np.int64), ("contents", np.int64), ("weights", np.float64), ("times", np.float64))
 _CHUNK = 1 << 20
@@ -48,7 +50,7 @@ def settled_through(client, until: datetime) -> int:
     return int(got or 0)
 
 
-def _meta(folder: Path | None, *, client_id: int, since: float, weights: dict) -> dict | None:
+def _meta(folder: Path | None, *, client_id: int, since: float, until: float, weights: dict) -> dict | None:
     """The kept rows' description when they can serve this read, else None."""
     if folder is None:
         return None
@@ -59,6 +61,8 @@ def _meta(folder: Path | None, *, client_id: int, since: float, weights: dict) -
     if meta.get("format") != FORMAT or meta.get("client") != client_id or meta.get("weights") != weights:
         return None
     if float(meta.get("since", np.inf)) > since or int(meta.get("through_id", -1)) < 0:
+        return None
+    if until - float(meta.get("read_whole_at", -np.inf)) >= REREAD.total_seconds():
         return None
     return meta
 
@@ -143,7 +147,7 @@ def interactions(*, client, since: datetime, until: datetime, weights: dict[str,
     ``kept`` rows loaded, ``dropped`` of them, ``read`` from the database, ``through_id``)."""
     weights = {k: float(v) for k, v in weights.items()}
     since_s, until_s = since.timestamp(), until.timestamp()
-    meta = _meta(previous, client_id=client.pk, since=since_s, weights=weights)
+    meta = _meta(previous, client_id=client.pk, since=since_s, until=until_s, weights=weights)
     after = int(meta["through_id"]) if meta else None
     # (a training back in time keeps what the kept rows hold: every row through their id is in)
     through = max(settled_through(client, until), after or 0)
@@ -185,7 +189,8 @@ def interactions(*, client, since: datetime, until: datetime, weights: dict[str,
         for (name, dtype), c in zip(_COLUMNS, cols):
             np.save(keep / f"{name}.npy", c[:n_kept].astype(dtype, copy=False))
         (keep / "meta.json").write_text(json.dumps({"format": FORMAT, "client": client.pk, "weights": weights,
-                                                    "since": since_s, "through_id": through, "rows": n_kept}))
+                                                    "since": since_s, "through_id": through, "rows": n_kept,
+                                                    "read_whole_at": float(meta["read_whole_at"]) if meta else until_s}))
     # the window's end: an event dated after ``until`` is kept for later but not read now
     cols = [c[:n] for c in cols]
     n = _compact(cols, cols[3] <= until_s)

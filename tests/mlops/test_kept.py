@@ -86,6 +86,7 @@ def test_kept_rows_that_cannot_serve_are_not_used(client_a, content_factory, now
     cases = {
         "other weights": dict(since=since, until=now, weights={**WEIGHTS, "click": 2.0}),
         "a window that begins earlier": dict(since=since - timedelta(days=1), until=now, weights=WEIGHTS),
+        "a week after the window was last read whole": dict(since=since, until=t1 + kept.REREAD, weights=WEIGHTS),
     }
     for why, kw in cases.items():
         got, info = kept.interactions(client=client_a, previous=tmp_path / "v1", **kw)
