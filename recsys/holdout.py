@@ -152,10 +152,10 @@ def rankings_check(model, cases: list[SplitCase], *, k: int, names=None, activit
     for n, case in enumerate(cases):
         cand = case.candidates  # ascending, none of them in the seed
         if len(cand) > max_candidates:
-            # the same draw as ever (an unshuffled choice is the same set in another order), in
-            # ascending order by a mask rather than a sort
+            # the same draw as ever, in ascending order by a mask rather than a sort (not an
+            # unshuffled choice: above about 400,000 candidates numpy draws another set then)
             chosen = np.zeros(len(cand), bool)
-            chosen[np.random.default_rng(case.item).choice(len(cand), max_candidates, replace=False, shuffle=False)] = True
+            chosen[np.random.default_rng(case.item).choice(len(cand), max_candidates, replace=False)] = True
             cand = cand[chosen]
         read_later[case.later] = True
         hits = read_later[cand]  # as case.hits, for the sampled ones only

@@ -156,7 +156,11 @@ def interactions(*, client, since: datetime, until: datetime, weights: dict[str,
     recent = readers.interactions(client=client, since=since, weights=weights, streams=streams, after_id=through)
     n_new, n_recent = len(newer), len(recent)
     info = {"kept": 0, "dropped": 0, "read": n_new + n_recent, "through_id": through}
-    if meta is None:  # the big read's arrays grow to hold the recent rows
+    recent_cols = [recent.subscribers, recent.contents, recent.weights, recent.times]
+    del recent
+    if meta is None and not n_new:  # nothing settled yet: the recent rows are all there is
+        cols, recent_cols, n_kept = recent_cols, None, 0
+    elif meta is None:  # the big read's arrays grow to hold the recent rows
         cols = [newer.subscribers, newer.contents, newer.weights, newer.times]
         del newer
         cols = [_grown(c, n_new + n_recent) for c in cols]
@@ -180,9 +184,10 @@ def interactions(*, client, since: datetime, until: datetime, weights: dict[str,
             c[n_kept:n_kept + n_new] = part
         del newer
         n_kept += n_new
-    for c, part in zip(cols, (recent.subscribers, recent.contents, recent.weights, recent.times)):
-        c[n_kept:n_kept + n_recent] = part
-    del recent
+    if recent_cols is not None:
+        for c, part in zip(cols, recent_cols):
+            c[n_kept:n_kept + n_recent] = part
+        del recent_cols
     n = n_kept + n_recent
     if keep is not None:
         keep.mkdir(parents=True, exist_ok=True)
