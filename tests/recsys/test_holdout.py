@@ -118,3 +118,28 @@ def test_rankings_check_finds_what_decides_the_hits():
     by_category = rankings_check(model, cases, k=30, rates=rates, category_profiles=profiles,
                                  item_category=np.arange(n_items) % 2, names=("category",))["category"]["lift"]
     assert by_category.mean() > 1.6 and by_category.min() > 1.0, by_category
+
+
+def test_a_large_case_is_judged_on_the_documented_sample_of_its_candidates():
+    """Above ``max_candidates`` a case is judged on ``rng(item).choice(n, max_candidates,
+    replace=False)`` of its candidates, whatever their number (numpy draws another set without
+    the shuffle above about 400,000: the 20M-event check once changed its lift so)."""
+    from recsys.holdout import SplitCase
+
+    n, item = 450_000, 3
+    rng = np.random.default_rng(0)
+    rows = rng.integers(0, n, 40_000)
+    m = sp.csr_matrix((np.ones(len(rows)), (rows, rng.integers(0, 8, len(rows)))), shape=(n, 8))
+    model = ALSModel(MFParams(factors=2, regularization=0.1, iterations=1)).fit(m)
+    seed = np.array([0, 1, 2])
+    later = np.sort(rng.choice(np.arange(3, n), 20_000, replace=False))
+    whole = SplitCase(item=item, t=0.0, seed=seed, later=later, first_activity=np.zeros(n))
+    cand = whole.candidates
+    drawn = cand[np.sort(np.random.default_rng(item).choice(len(cand), 20_000, replace=False))]
+    only = np.full(n, np.inf)
+    only[drawn] = 0.0
+    sampled = SplitCase(item=item, t=0.0, seed=seed, later=later, first_activity=only)
+    np.testing.assert_array_equal(sampled.candidates, drawn)
+    got = lift_at_k(model, [whole], k=100, max_candidates=20_000)
+    want = lift_at_k(model, [sampled], k=100, max_candidates=10**9)
+    assert got[0] == want[0] and got[0] != 1.0
