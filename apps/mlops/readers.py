@@ -337,17 +337,21 @@ def _copy_rows_streams(queryset, dtypes: tuple, streams: int, capacity: int, flu
     del parts
     if any(g is None for g in got):
         return None
-    # joined in place: the first part's arrays grow to hold the others, each freed once copied
+    # joined in place, a column at a time: the first part's column grows to hold the others'
+    # (``resize`` zeroes what it adds, so those pages count at once), which are freed as soon as
+    # they are copied; beyond the rows themselves the join holds one column's growth, not every
+    # column's growth and the other parts together
     total = sum(len(g[0]) for g in got)
-    out, at = got[0], len(got[0][0])
-    for arr in out:
-        arr.resize(total, refcheck=False)
-    for part in got[1:]:
-        n = len(part[0])
-        for arr, piece in zip(out, part):
-            arr[at:at + n] = piece
-        at += n
-        part.clear()
+    out = got[0]
+    for k in range(len(out)):
+        at = len(out[k])
+        out[k].resize(total, refcheck=False)
+        for part in got[1:]:
+            piece = part[k]
+            out[k][at:at + len(piece)] = piece
+            at += len(piece)
+            part[k] = None
+            del piece
     return out
 
 
