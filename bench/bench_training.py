@@ -179,7 +179,7 @@ def measure(mode: str, client_id: int, n_events: int, data_dir: str) -> dict:
 
     import shutil
 
-    from apps.mlops import kept, training
+    from apps.mlops import kept
     from apps.mlops.selectors import artifacts_root
 
     client = Client.objects.get(pk=client_id)
@@ -189,7 +189,7 @@ def measure(mode: str, client_id: int, n_events: int, data_dir: str) -> dict:
 
         readers.STREAM_MIN_ROWS = float("inf")
     if mode in ("refresh_cold", "refresh_one"):  # the same refresh on a worker without the kept rows: everything read
-        training._kept_folder = lambda client: None
+        kept.newest = lambda client: None
     if mode in ("refresh", "refresh_one", "refresh_cold"):  # every refresh starts from the same state
         ModelVersion.objects.filter(client=client, kind="mf").exclude(version=1).delete()
         ModelVersion.objects.filter(client=client, kind="mf", version=1).update(is_active=True)

@@ -34,6 +34,8 @@ from apps.audience.models import Subscriber
 from apps.contents.models import Content
 from apps.events.models import Event
 from apps.mlops import readers
+from apps.mlops.models import ModelKind, ModelVersion
+from apps.mlops.selectors import artifacts_root
 
 KEPT = "interactions"  # the folder in a version's artifact
 SETTLED = timedelta(hours=1)
@@ -203,7 +205,23 @@ def interactions(*, client, since: datetime, until: datetime, weights: dict[str,
     return readers.Interactions(subs, cons, w, t), info
 
 
+def newest(client) -> Path | None:
+    """The kept rows of the client's newest MF version that has them (None: everything is read)."""
+    for path in (ModelVersion.objects.filter(client=client, kind=ModelKind.MF).order_by("-version")
+                 .values_list("artifact_path", flat=True)[:3]):
+        folder = artifacts_root() / path / KEPT
+        if (folder / "meta.json").exists():
+            return folder
+    return None
+
+
 def forget(paths) -> None:
     """Remove the kept rows of these artifact folders (the next training reads everything)."""
     for path in paths:
         shutil.rmtree(Path(path) / KEPT, ignore_errors=True)
+
+
+def forget_all_but(version) -> None:
+    """Only the newest MF version keeps its rows: the others' are never read again."""
+    forget(artifacts_root() / path for path in ModelVersion.objects.filter(client=version.client_id, kind=ModelKind.MF)
+           .exclude(pk=version.pk).values_list("artifact_path", flat=True))

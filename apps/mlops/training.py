@@ -70,36 +70,6 @@ def _ids_and_positions(ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return distinct, out
 
 
-def _interactions(client, since: datetime, until: datetime | None = None):
-    """The client's reads, opens and clicks of contents since ``since``: subscriber ids, content
-    ids, weights and epoch seconds, as arrays (``apps.mlops.readers``; on PostgreSQL over as many
-    connections as the training has threads)."""
-    got = readers.interactions(client=client, since=since, until=until, weights=EVENT_WEIGHTS, streams=ml_threads())
-    return got.subscribers, got.contents, got.weights, got.times
-
-
-def _kept_folder(client) -> Path | None:
-    """The kept interactions of the client's newest MF version that has them (``apps.mlops.kept``)."""
-    from apps.mlops import kept
-    from apps.mlops.selectors import artifacts_root
-
-    for path in (ModelVersion.objects.filter(client=client, kind=ModelKind.MF).order_by("-version")
-                 .values_list("artifact_path", flat=True)[:3]):
-        folder = artifacts_root() / path / kept.KEPT
-        if (folder / "meta.json").exists():
-            return folder
-    return None
-
-
-def _kept_forget_older(client, newest: ModelVersion) -> None:
-    """Only the newest MF version keeps its interactions: the others' are never read again."""
-    from apps.mlops import kept
-    from apps.mlops.selectors import artifacts_root
-
-    kept.forget(artifacts_root() / path for path in ModelVersion.objects.filter(client=client, kind=ModelKind.MF)
-                .exclude(pk=newest.pk).values_list("artifact_path", flat=True))
-
-
 MAX_CATEGORIES = 256  # the most read categories a client's profiles keep (the others count as none)
 
 
@@ -335,31 +305,28 @@ def train_mf(*, client, run: TrainingRun | None = None, now: datetime | None = N
     on what it never saw, and the refresh adds the newest events (no extra model is trained). The
     first version needs to beat random on a split, or, before any content after a split has had
     its horizon, goes live on nothing better than the rule-based ranker it replaces (said so)."""
-    now = now or clock.now()
-    config = config or MFConfig()
+    # the rows the newest version read are kept with it: the database gives only the newer ones
+    # (apps.mlops.kept); this training's are kept for the next, moved into its version's folder
+    staging = artifacts_dir() / "staging" / uuid.uuid4().hex
+    try:
+        return _train_mf(client=client, run=run, now=now or clock.now(), config=config or MFConfig(),
+                         min_interactions=min_interactions, staging=staging)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _train_mf(*, client, run, now, config, min_interactions, staging):
+    from apps.core.selectors import policy_of
+    from apps.mlops import kept
+
     active = active_version(client, ModelKind.MF)
     champion = MFConfig.of(active.params) if active is not None else None
     days = max(config.days, champion.days if champion else 0)
     clock_s = time.perf_counter
     seconds, started = {}, clock_s()
     run and training_progress(run, 0.05, "reading interactions")
-    # the rows the newest version read are kept with it: the database gives only the newer ones
-    # (apps.mlops.kept); this training's are kept for the next, moved into its version's folder
-    staging = artifacts_dir() / "staging" / uuid.uuid4().hex
-    try:
-        return _train_mf(client=client, run=run, now=now, config=config, min_interactions=min_interactions,
-                         active=active, champion=champion, days=days, seconds=seconds, started=started, staging=staging)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-
-
-def _train_mf(*, client, run, now, config, min_interactions, active, champion, days, seconds, started, staging):
-    from apps.core.selectors import policy_of
-    from apps.mlops import kept
-
-    clock_s = time.perf_counter
     got, read = kept.interactions(client=client, since=now - timedelta(days=days), until=now, weights=EVENT_WEIGHTS,
-                                  streams=ml_threads(), previous=_kept_folder(client), keep=staging)
+                                  streams=ml_threads(), previous=kept.newest(client), keep=staging)
     subs, cons, w, t = got.subscribers, got.contents, got.weights, got.times
     del got
     seconds["read"] = clock_s() - started
@@ -427,7 +394,7 @@ def _train_mf(*, client, run, now, config, min_interactions, active, champion, d
                 "half_life_days": config.half_life_days, "regularization": config.regularization,
                 "trained_until": now.timestamp()})
     seconds["save"] = clock_s() - started
-    _kept_forget_older(client, version)
+    kept.forget_all_but(version)
     ModelVersion.objects.filter(pk=version.pk).update(
         metrics={**version.metrics, "seconds": {k: round(v, 3) for k, v in seconds.items()}})
     version.refresh_from_db()
