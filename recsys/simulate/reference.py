@@ -18,7 +18,10 @@ Pure library: numpy only.
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+from functools import lru_cache
 from typing import Callable
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -26,7 +29,7 @@ from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import DAY, PushLog, World
 
 __all__ = ["OBJECTIVES", "RANKING_CEILINGS", "Strategy", "oracle", "random", "ranking_ceilings", "run_hindsight", "run_priced",
-           "run_reference", "run_universal", "values_against_truth"]
+           "run_reference", "run_universal", "send_times", "values_against_truth"]
 
 OBJECTIVES = ("clicks", "reactivations")
 
@@ -99,6 +102,44 @@ def _weeks(world: World, until: float, week_s: float):
         start = end
 
 
+def _quiet(hour: int, start: int, end: int) -> bool:
+    """The product's rule (``apps.audience.selectors.in_quiet_hours``): a local hour is quiet when
+    ``start <= hour < end``, wrapping midnight; ``start == end``: never."""
+    if start == end:
+        return False
+    return start <= hour < end if start < end else (hour >= start or hour < end)
+
+
+@lru_cache(maxsize=4096)
+def _first_allowed(epoch: float, at: float, zone: str, start: int, end: int) -> float:
+    local = datetime.fromtimestamp(epoch + at, timezone.utc).astimezone(ZoneInfo(zone))
+    if not _quiet(local.hour, start, end):
+        return at
+    nxt = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if nxt <= local:
+        nxt += timedelta(days=1)
+    return nxt.timestamp() - epoch
+
+
+def send_times(world: World, at: float, people: np.ndarray, quiet_hours: tuple[int, int] | None) -> np.ndarray:
+    """When a push meant for ``at`` (world seconds) can reach each of ``people``: ``at``, or the
+    end of their local quiet hours ``(start, end)`` when ``at`` falls inside them (the product's
+    rule, per time zone). ``quiet_hours`` None: ``at`` for everyone."""
+    out = np.full(len(people), float(at))
+    if quiet_hours is None or quiet_hours[0] == quiet_hours[1] or not len(people):
+        return out
+    epoch = world.config.start.timestamp()
+    zones = world.subscribers.timezone[people]
+    for zone in np.unique(zones):
+        out[zones == zone] = _first_allowed(epoch, float(at), str(zone), int(quiet_hours[0]), int(quiet_hours[1]))
+    return out
+
+
+def _by_time(at: np.ndarray, content: int, people: np.ndarray) -> list[tuple[float, int, np.ndarray]]:
+    """``_send_plan`` entries for one content sent to ``people`` at their own times ``at``."""
+    return [(float(t), content, people[at == t]) for t in np.unique(at)]
+
+
 def _send_plan(world: World, plan: list[tuple[float, int, np.ndarray]], last_push: np.ndarray) -> None:
     """Push each (time, content, people) in time order, advancing the world to each time."""
     for at, c, people in sorted(plan, key=lambda x: (x[0], x[1])):
@@ -109,12 +150,15 @@ def _send_plan(world: World, plan: list[tuple[float, int, np.ndarray]], last_pus
 
 
 def run_hindsight(world: World, *, until: float, objective: str = "clicks", push_delay_s: float = 1800.0,
-                  cap_s: float = 7 * DAY, week_s: float = 7 * DAY) -> PushLog:
+                  cap_s: float = 7 * DAY, week_s: float = 7 * DAY,
+                  quiet_hours: tuple[int, int] | None = None) -> PushLog:
     """The hindsight optimum of the weekly slot: at the start of each week, knowing every content
     the week will bring and the truth, each pushable person gets the one content of the week
     whose push is worth most to the objective ("clicks": the true click probability;
     "reactivations": the same for people inactive at the week's start, nothing for the others),
-    sent ``push_delay_s`` after it is created, if that is at least ``cap_s`` after their last push.
+    sent ``push_delay_s`` after it is created (or, with ``quiet_hours`` (start, end), when the
+    person's local quiet hours end, if it falls inside them: the product's rule, so that the
+    optimum is one the product could reach), if that is at least ``cap_s`` after their last push.
 
     With one push per person per ``cap_s`` and no limit per content, the week's assignment that
     maximizes the objective is each person's best content: exact for the week. Two
@@ -129,27 +173,31 @@ def run_hindsight(world: World, *, until: float, objective: str = "clicks", push
     first_log = len(world.push_log())
     for _, end, specs in _weeks(world, until, week_s):
         if specs and len(people):
-            send = np.array([c.created_at + push_delay_s for c in specs])
+            send = np.column_stack([send_times(world, c.created_at + push_delay_s, people, quiet_hours) for c in specs])
             value = np.empty((len(people), len(specs)), np.float32)
-            for j, (spec, at) in enumerate(zip(specs, send)):
-                value[:, j] = world.click_prob_ahead(spec.index, people, at)
+            for j, spec in enumerate(specs):
+                value[:, j] = world.click_prob_ahead(spec.index, people, send[:, j])
             if objective == "reactivations":
                 value[world.activity_state()[people] != INACTIVE] = 0.0
-            value[send[None, :] < last_push[people][:, None] + cap_s] = -1.0   # the rolling cap
+            value[send < last_push[people][:, None] + cap_s] = -1.0   # the rolling cap
             best = value.argmax(axis=1)
             worth = value[np.arange(len(people)), best] > 0
-            _send_plan(world, [(float(send[j]), specs[j].index, people[worth & (best == j)]) for j in range(len(specs))],
-                       last_push)
+            plan = []
+            for j in range(len(specs)):
+                mine = worth & (best == j)
+                plan += _by_time(send[mine, j], specs[j].index, people[mine])
+            _send_plan(world, plan, last_push)
         world.advance(max(end, world.now))
     log = world.push_log()
     return log.select(np.arange(len(log)) >= first_log)
 
 
 def run_universal(world: World, *, until: float, push_delay_s: float = 1800.0, cap_s: float = 7 * DAY,
-                  week_s: float = 7 * DAY) -> tuple[PushLog, list[dict]]:
+                  week_s: float = 7 * DAY, quiet_hours: tuple[int, int] | None = None) -> tuple[PushLog, list[dict]]:
     """The broadcast yardstick: once a week, the week's content that everybody likes most (the
     highest mean true click probability over every pushable person, knowing the week ahead) is
-    sent to every eligible person ``push_delay_s`` after it is created; nothing else is pushed.
+    sent to every eligible person ``push_delay_s`` after it is created (with ``quiet_hours``: when
+    their local quiet hours end, as ``run_hindsight``); nothing else is pushed.
     Returns the pushes and, per week, the content chosen with its quality's percentile among
     the week's contents."""
     people = _pushable(world)
@@ -158,14 +206,14 @@ def run_universal(world: World, *, until: float, push_delay_s: float = 1800.0, c
     chosen = []
     for _, end, specs in _weeks(world, until, week_s):
         if specs and len(people):
-            send = np.array([c.created_at + push_delay_s for c in specs])
+            send = [send_times(world, c.created_at + push_delay_s, people, quiet_hours) for c in specs]
             liked = np.array([world.click_prob_ahead(c.index, people, at).mean() for c, at in zip(specs, send)])
             j = int(np.argmax(liked))
             quality = np.array([c.quality for c in specs])
             chosen.append({"content": specs[j].external_id, "mean_click_prob": float(liked[j]),
                            "quality_percentile": float((quality < quality[j]).mean() * 100)})
-            eligible = people[last_push[people] <= send[j] - cap_s]
-            _send_plan(world, [(float(send[j]), specs[j].index, eligible)], last_push)
+            free = last_push[people] <= send[j] - cap_s
+            _send_plan(world, _by_time(send[j][free], specs[j].index, people[free]), last_push)
         world.advance(max(end, world.now))
     log = world.push_log()
     return log.select(np.arange(len(log)) >= first_log), chosen

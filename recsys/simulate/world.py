@@ -718,7 +718,10 @@ class World:
         return self._click_prob(self._content_index(content), self._subs(subscribers), at)
 
     def _click_prob(self, c: int, subs: np.ndarray, at=None) -> np.ndarray:
-        at = self._c_created[c] if at is None else self.seconds(at)
+        if at is None:
+            at = self._c_created[c]
+        else:  # one time, or one per subscriber (seconds)
+            at = np.asarray(at, float) if isinstance(at, np.ndarray) else self.seconds(at)
         cal = self.params.cal
         return np.minimum(cal.p_max, self._ctr_now(subs) * self._affinity(c, subs)
                           * self._c_quality[c] * self._freshness(c, at))
@@ -738,7 +741,7 @@ class World:
 
     def click_prob_ahead(self, content: int, subscribers, at) -> np.ndarray:
         """``true_click_prob`` of a content returned by ``upcoming`` (published or not), with
-        everyone's current state."""
+        everyone's current state; ``at``: one time, or an array of one per subscriber."""
         c = int(content)
         if not 0 <= c < len(self._contents):
             raise KeyError(f"content {content!r} is not known yet: ask upcoming() first")

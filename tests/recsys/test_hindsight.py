@@ -104,3 +104,52 @@ def test_the_broadcast_sends_the_weeks_best_liked_content_to_everyone_eligible()
     second_at = float(log.sent_at[~first][0]) if (~first).any() else None
     if second_at is not None:
         assert all(second_at - sent_first[int(i)] >= 7 * DAY for i in again)
+
+
+QUIET = (22, 8)
+
+
+def _local_hours(world, log):
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    epoch = world.config.start.timestamp()
+    zones = world.subscribers.timezone[log.subscriber]
+    return np.array([datetime.fromtimestamp(epoch + t, timezone.utc).astimezone(ZoneInfo(str(z))).hour
+                     for t, z in zip(log.sent_at.tolist(), zones)])
+
+
+def test_with_quiet_hours_the_yardsticks_push_nobody_at_night_and_as_soon_as_they_may():
+    """The optimum the product is measured against keeps its quiet hours: a push due at night
+    reaches each person when their local quiet hours end, and each person still gets their best
+    content of the week judged at the time it could reach them."""
+    from recsys.simulate.reference import send_times
+
+    world = World(SMALL)
+    log = run_hindsight(world, until=14 * DAY, push_delay_s=DELAY, quiet_hours=QUIET)
+    hours = _local_hours(world, log)
+    assert len(log) > 1000 and not np.any((hours >= 22) | (hours < 8))
+    created = {c.index: c.created_at for c in world.contents}
+    due = np.array([created[c] + DELAY for c in log.content.tolist()])
+    moved = log.sent_at > due + 1e-6
+    assert moved.any() and (~moved).any()  # some due at night in Seoul, most not
+    # moved pushes go at the first allowed hour: 8:00 local, not later
+    assert np.all(hours[moved] == 8) and np.all(log.sent_at[moved] - due[moved] <= 10 * 3600 + 1)
+    # the first week is still each person's best, judged when it could reach them (plain loop)
+    fresh = World(SMALL)
+    specs = fresh.upcoming(7 * DAY)
+    people = np.flatnonzero(_pushable(fresh))[::11]
+    week = log.sent_at < 7 * DAY
+    got = dict(zip(log.subscriber[week].tolist(), log.content[week].tolist()))
+    for i in people.tolist():
+        values = []
+        for c in specs:
+            at = float(send_times(fresh, c.created_at + DELAY, np.array([i]), QUIET)[0])
+            values.append(float(fresh.click_prob_ahead(c.index, [i], at)[0]))
+        assert got.get(i) == specs[int(np.argmax(values))].index
+    # keeping quiet hours can only cost the optimum: the same world's any-hour optimum gets more
+    any_hour = run_hindsight(World(SMALL), until=14 * DAY, push_delay_s=DELAY)
+    assert any_hour.p.sum() > log.p.sum()
+    universal, _ = run_universal(World(SMALL), until=14 * DAY, push_delay_s=DELAY, quiet_hours=QUIET)
+    hours = _local_hours(world, universal)
+    assert len(universal) > 1000 and not np.any((hours >= 22) | (hours < 8))
