@@ -3,7 +3,6 @@ simulated world (recsys.simulate.reference.run_priced)."""
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 import pytest
@@ -18,7 +17,7 @@ def _price_by_hand(row):
     vals = sorted((v for v in row if np.isfinite(v) and v > 0), reverse=True)
     best = 0.0
     for j in range(1, len(vals) + 1):
-        best = max(best, (1 - math.exp(-j)) * sum(vals[:j]) / j)
+        best = max(best, j / (j + 1) * sum(vals[:j]) / j)
     return best
 
 
@@ -31,9 +30,10 @@ def test_renewal_prices_match_the_rule_written_out():
     got = renewal_prices(values, chunk=64)  # several chunks
     np.testing.assert_allclose(got, [_price_by_hand(r) for r in values], rtol=1e-12)
     assert got[7] == 0.0
-    # one great content a week sets a price below it (it may not come again); many good ones, near them
-    assert renewal_prices(np.array([[1.0, 0, 0, 0]]))[0] == pytest.approx(1 - math.exp(-1))
-    assert renewal_prices(np.full((1, 50), 0.1))[0] == pytest.approx(0.1, rel=1e-6)
+    # one great content a week sets a price of half of it (waiting a week for it costs a week of
+    # the slot); many good ones, near them
+    assert renewal_prices(np.array([[1.0, 0, 0, 0]]))[0] == pytest.approx(0.5)
+    assert renewal_prices(np.full((1, 50), 0.1))[0] == pytest.approx(0.1 * 50 / 51, rel=1e-9)
     assert renewal_prices(np.zeros((3, 0))).tolist() == [0, 0, 0]
     with pytest.raises(ValueError, match="values"):
         renewal_prices(np.zeros(5))
@@ -74,6 +74,30 @@ def test_the_priced_allocation_keeps_the_rules_and_spends_slots_where_they_are_w
     # decided on estimates with a large error instead of the truth: the prices lose most of the gain
     noisy, _ = run_priced(World(config), until=days * DAY, value_noise_sd=1.5, seed=2)
     assert steady(noisy) < 0.8 * steady(log)
+
+
+def test_the_rolling_cap_price_beats_one_that_prices_a_calendar_slot(monkeypatch):
+    """Waiting for a better content also delays the next slot (the cap is rolling): the price that
+    counts it (``j / (j + 1)``) spends more slots and gets more of the truth than the rule that
+    treats the slot as one per calendar week (``1 - exp(-j)``), on the same world."""
+    import recsys.slots as slots
+
+    config, days = WorldConfig(n_subscribers=4_000, seed=3), 28
+
+    def steady(log):
+        return log.p[log.delivered & (log.sent_at >= 14 * DAY)].sum()
+
+    rolling, _ = run_priced(World(config), until=days * DAY)
+
+    def calendar(values, *, chunk=0):
+        top = -np.sort(-np.where(np.isfinite(values) & (values > 0), values, 0.0), axis=1)
+        j = np.arange(1, top.shape[1] + 1)
+        return ((1 - np.exp(-j)) * np.cumsum(top, axis=1) / j).max(axis=1) if top.shape[1] else np.zeros(len(top))
+
+    monkeypatch.setattr(slots, "renewal_prices", calendar)
+    periodic, _ = run_priced(World(config), until=days * DAY)
+    assert len(rolling) > len(periodic)
+    assert steady(rolling) > 1.03 * steady(periodic)
 
 
 def _truth(rng, people=2000, contents=60):
