@@ -93,13 +93,17 @@ def campaign_seed_ids(campaign: Campaign, now: datetime) -> np.ndarray:
 
 
 def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode: str, size: int, probe_n: int,
-                 growth: float, explore: int, prev: Wave | None, taken: np.ndarray, slot: tuple[str, int] | None = None):
+                 growth: float, explore: int, prev: Wave | None, taken: np.ndarray, slot: tuple[str, int] | None = None,
+                 explore_share: float = 1.0):
     """Who a wave goes to (docs/ramp.md, "Marginal decisions"): the audience an expansion chose
     (``fill``, the unsent rest of the previous window), the probes of the window, and the explored.
 
     mode "start" (wave 1) and "expand": a new window, the ``(1 + growth) x probes`` best-ranked;
     "resend": the previous window grown by the next ``probe_n`` ranks. Probes are a rank-stratified
     sample of the window, drawn so that every member has had the same chance (``recsys.ramp``).
+
+    ``explore``: wave 1's exploration slice as planned (``explore_share`` of the planned wave); it
+    is cut to ``explore_share`` of what is drawn (the slice over probes + slice).
 
     ``slot``: (the client's slot objective, its inactive days). When the ranker's scores are
     calibrated click probabilities, a new window takes only people for whom this content is worth
@@ -151,6 +155,13 @@ def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode
     at = np.concatenate([old_free[pick_old], len(old_ids) + pick_new])  # places in the window
     probes = (window_ids[at], window_scores[at], at + 1, np.concatenate([p_old, p_new]))
     explored = (empty_i, empty_f)
+    if explore and explore_share < 1:
+        # The slice is its share of the wave that goes out, not of the wave planned: when the
+        # price lets few probes through, a slice of the planned size would spend more slots at
+        # random than on the people the content is worth them to (docs/simulator.md, "A price for
+        # a rolling slot"). Rounded at random, so that its mean is the share.
+        x = explore_share / (1 - explore_share) * len(probes[0])
+        explore = min(explore, int(np.floor(x)) + int(rng.random() < x - np.floor(x)))
     if explore:  # wave 1's exploration slice: at random among the eligible not probed
         pool = candidates.ids[~np.isin(candidates.ids, probes[0])]
         drawn = np.sort(rng.choice(pool, size=min(explore, len(pool)), replace=False)) if len(pool) else pool[:0]
@@ -235,7 +246,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     ranked, fill, probes, (drawn, p_explored), window, held_back = _window_draw(
         ranker=ranker, candidates=candidates, rank_pool=rank_pool, content=content, seed=seed, now=now, rng=rng,
         mode=mode, size=size,
-        probe_n=probe_n, growth=campaign.growth, explore=explore, prev=prev,
+        probe_n=probe_n, growth=campaign.growth, explore=explore, prev=prev, explore_share=campaign.exploration_share,
         taken=outbox.campaign_recipient_ids(campaign_id=campaign.pk) if prev is not None else np.zeros(0, np.int64),
         slot=slot)
     chosen = np.concatenate([fill[0], probes[0], drawn])

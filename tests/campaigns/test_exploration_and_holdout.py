@@ -186,3 +186,47 @@ def test_another_ranker_is_judged_on_the_waves_that_explored(approved_content, p
     assert ope_estimate(ranker="model", client_id=client_a.pk)["skipped"] == 3
     call_command("ope", "--ranker", "interim", "--client", client_a.slug, "--boot", "200")
     assert "estimated click improvement" in capsys.readouterr().out
+
+
+class PricedTable:
+    """Calibrated click probabilities, 0.3 for the first ``worth`` people by id and 0.01 for the
+    others (a click model's scores, so that slot prices apply)."""
+
+    name = "test:priced"
+
+    def __init__(self, worth_ids):
+        self.worth = set(worth_ids)
+
+    def rank(self, *, candidates, content, seed_ids, k, now, rng):
+        from apps.mlops.ranking import Ranked
+
+        p = np.array([0.3 if int(i) in self.worth else 0.01 for i in candidates.ids])
+        order = np.lexsort((candidates.ids, -p))[:k]
+        return Ranked(candidates.ids[order], p[order], {}, self.name, calibrated=True)
+
+
+@pytest.mark.django_db
+def test_when_the_price_lets_few_through_wave_one_explores_its_share_of_what_goes_out(
+        approved_content, population, client_a, people, now):
+    """The exploration slice is a share of the wave that goes out: a priced wave whose content is
+    worth the slot to 18 people probes those 18 and explores 2 at random (10% of 20), not 10% of
+    the 300 planned (30 at random beside 18 probes would spend most of the wave's slots by chance)."""
+    subs = population(2000)
+    Subscriber.objects.filter(client=client_a).update(slot_price=0.1)
+    policy_set(client=client_a, user=people["admin"], first_wave_size=300, exploration_share=0.1, holdout_share=0.0)
+    worth = [s.pk for s in subs[:18]]
+    campaign = campaign_launch(content=approved_content(), now=now, ranker_for=lambda client: PricedTable(worth))
+    rows = Send.objects.filter(campaign=campaign)
+    probed = set(rows.filter(chosen_by="probed").values_list("subscriber_id", flat=True))
+    explored = rows.filter(chosen_by="explored")
+    assert probed <= set(worth) and len(probed) >= 5  # a window's probes among the 18 worth it
+    x = 0.1 / 0.9 * len(probed)
+    assert int(x) <= explored.count() <= int(x) + 1
+    numbers = Decision.objects.get(campaign=campaign, action="wave_plan").numbers
+    assert numbers["explored"] == explored.count() and numbers["held_back_by_price"] > 0
+    # unpriced (the same wave with every price 0): the planned slice, 30 of 300
+    Subscriber.objects.filter(client=client_a).update(slot_price=0.0)
+    other = campaign_launch(content=approved_content(external_id="c-unpriced"), now=now,
+                            ranker_for=lambda client: PricedTable(worth))
+    assert Send.objects.filter(campaign=other, chosen_by="explored").count() == 30
+    assert Send.objects.filter(campaign=other).count() == 300
