@@ -53,6 +53,7 @@ LABELS: dict[str, dict[str, object]] = {
         "undecided": pgettext_lazy("decision code", "undecided"),
         "undelivered": pgettext_lazy("decision code", "undelivered"),
         "nobody_left": pgettext_lazy("decision code", "nobody left"),
+        "priced_out": pgettext_lazy("decision code", "not worth anyone's slot"),
         "stopped": pgettext_lazy("decision code", "stopped"),
         "expired": pgettext_lazy("decision code", "expired"),
         "immature": pgettext_lazy("decision code", "waiting for late clicks"),

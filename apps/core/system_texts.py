@@ -47,6 +47,8 @@ _PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p + r"\Z"), msg) for p
     # apps.orchestration: other ends of a campaign
     (r"No push of this campaign was delivered\.", _("No push of this campaign was delivered.")),
     (r"No eligible subscriber left for this content\.", _("No eligible subscriber left for this content.")),
+    (r"Nobody eligible valued this content above the price of their weekly slot\.",
+     _("Nobody eligible valued this content above the price of their weekly slot.")),
     (r"content expired", _("content expired")),
     (r"stopped by an operator", _("stopped by an operator")),
     (r"stopped by (?P<user>[^:]+): (?P<reason>.*)", _("stopped by %(user)s: %(reason)s")),

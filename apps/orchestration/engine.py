@@ -47,6 +47,7 @@ from apps.mlops.selectors import active_versions, click_delay_model
 RankerFor = Callable[[object], object]
 
 NOBODY_LEFT = "No eligible subscriber left for this content."
+PRICED_OUT = "Nobody eligible valued this content above the price of their weekly slot."
 
 
 class NotRunning(ApiError):
@@ -250,6 +251,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         taken=outbox.campaign_recipient_ids(campaign_id=campaign.pk) if prev is not None else np.zeros(0, np.int64),
         slot=slot)
     chosen = np.concatenate([fill[0], probes[0], drawn])
+    picked = len(chosen)  # before the holdout
     scores = np.concatenate([fill[1], probes[1], np.full(len(drawn), np.nan)])
     how = np.array([Send.ChosenBy.RANKED] * len(fill[0]) + [Send.ChosenBy.PROBED] * len(probes[0])
                    + [Send.ChosenBy.EXPLORED] * len(drawn), dtype=object)
@@ -317,14 +319,17 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                "ranker": ranked.ranker, "allocation": per_variant,
                "stage": stage, "window": int(len(window[0])), "probes": int(np.sum(how == Send.ChosenBy.PROBED)),
                "expansion_audience": int(len(fill[0])), "held_back_by_price": held_back, **measurement}
+    # with nobody sent: were there people, whose slot's price the content did not beat?
+    priced_out = held_back > 0 and not picked
+    empty_reason, empty_code = (PRICED_OUT, "priced_out") if priced_out else (NOBODY_LEFT, "nobody_left")
     campaigns.wave_record_plan(wave=wave, sends=len(sent_ids), expected_clicks=expected, allocation=allocation,
-                               ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=NOBODY_LEFT,
+                               ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=empty_reason,
                                model_versions={"ranker": ranked.ranker, **active_versions(client)},
                                stage=stage, window_ids=window[0], window_scores=window[1])
     decision_record(client=client, action="wave_plan", actor_name="planner", content=content, campaign=campaign,
                     subject=f"wave:{wave.number}", after={"state": wave.state, "sends": wave.sends}, numbers=numbers, now=now)
     if not len(sent_ids):
-        campaign_end(campaign=campaign, state=Campaign.State.DONE, reason=NOBODY_LEFT, code="nobody_left", now=now,
+        campaign_end(campaign=campaign, state=Campaign.State.DONE, reason=empty_reason, code=empty_code, now=now,
                      actor_name="planner")
     return len(sent_ids)
 

@@ -230,3 +230,30 @@ def test_when_the_price_lets_few_through_wave_one_explores_its_share_of_what_goe
                             ranker_for=lambda client: PricedTable(worth))
     assert Send.objects.filter(campaign=other, chosen_by="explored").count() == 30
     assert Send.objects.filter(campaign=other).count() == 300
+
+
+@pytest.mark.django_db
+def test_a_content_worth_nobodys_slot_ends_saying_so(approved_content, population, client_a, people, now):
+    """Eligible people there were, but the content beat none of their slot prices: nothing is sent
+    (the slice of what goes out is 0 of 0) and the campaign ends with that reason, not "nobody
+    left"; with nobody eligible at all it still says nobody was left."""
+    from apps.campaigns.models import Campaign
+    from apps.orchestration.engine import NOBODY_LEFT, PRICED_OUT
+
+    subs = population(500)
+    Subscriber.objects.filter(client=client_a).update(slot_price=0.5)  # above every probability here
+    policy_set(client=client_a, user=people["admin"], first_wave_size=100, exploration_share=0.1, holdout_share=0.05)
+    campaign = campaign_launch(content=approved_content(), now=now, ranker_for=lambda client: PricedTable([s.pk for s in subs[:50]]))
+    campaign.refresh_from_db()
+    assert campaign.state == Campaign.State.DONE and campaign.sends == 0
+    assert not Send.objects.filter(campaign=campaign).exists()
+    end = Decision.objects.get(campaign=campaign, action="campaign_end")
+    assert end.numbers["code"] == "priced_out" and end.note == PRICED_OUT
+    wave = campaign.waves.get()
+    assert wave.decision_reason == PRICED_OUT and wave.plan_numbers["held_back_by_price"] > 0
+    # nobody eligible (everyone opted out): nobody left, as before
+    Subscriber.objects.filter(client=client_a).update(push_opt_in=False)
+    other = campaign_launch(content=approved_content(external_id="c-none"), now=now,
+                            ranker_for=lambda client: PricedTable([]))
+    end = Decision.objects.get(campaign=other, action="campaign_end")
+    assert end.numbers["code"] == "nobody_left" and end.note == NOBODY_LEFT

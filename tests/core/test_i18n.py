@@ -331,7 +331,8 @@ STORED = [
     "4 clicks vs 1.1 expected by now (improvement 3.61, anytime 90% interval 0.90-9.80, normal 1.20-6.10)",
     "wait: late clicks still to come (evidence 40% mature, need 60% before sending more; e-values 1.0 and 0.5, need "
     "20); 1 clicks vs 0.5 expected by now (improvement 2.00, anytime 90% interval 0.00-inf, normal 0.00-5.00)",
-    "No push of this campaign was delivered.", "No eligible subscriber left for this content.", "content expired",
+    "No push of this campaign was delivered.", "No eligible subscriber left for this content.",
+    "Nobody eligible valued this content above the price of their weekly slot.", "content expired",
     "stopped by op: a duplicate story", "stopped by op",
     "Predicted click improvement 0.42 is below the client's threshold 1.00.",
     "text changed before any push", "score 4.10 >= 3.00",
