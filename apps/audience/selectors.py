@@ -14,6 +14,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from apps.audience.models import Subscriber
+from recsys.quiet import in_quiet_hours
 
 
 @dataclass(frozen=True)
@@ -32,12 +33,6 @@ class Segment:
         if seg.activity not in ("inactive", "active", "any") or seg.inactive_days < 1:
             raise ValueError(f"bad segment {data!r}: activity must be inactive|active|any, inactive_days >= 1")
         return seg
-
-
-def in_quiet_hours(local_hour: int, start: int, end: int) -> bool:
-    if start == end:
-        return False
-    return start <= local_hour < end if start < end else (local_hour >= start or local_hour < end)
 
 
 @lru_cache(maxsize=2048)

@@ -95,7 +95,7 @@ def campaign_seed_ids(campaign: Campaign, now: datetime) -> np.ndarray:
 
 def _window_draw(*, ranker, candidates, rank_pool, content, seed, now, rng, mode: str, size: int, probe_n: int,
                  growth: float, explore: int, prev: Wave | None, taken: np.ndarray, slot: tuple[str, int] | None = None,
-                 explore_share: float = 1.0):
+                 explore_share: float):
     """Who a wave goes to (docs/ramp.md, "Marginal decisions"): the audience an expansion chose
     (``fill``, the unsent rest of the previous window), the probes of the window, and the explored.
 

@@ -13,6 +13,7 @@ from django.db.models import Count, Max
 
 from apps.mlops.slots import slot_prices_refresh
 from apps.mlops.training import train_click, train_click_delay, train_mf, train_push_worthiness
+from recsys.quiet import in_quiet_hours
 
 
 def models_retrain(*, client, now: datetime) -> dict[str, object]:
@@ -41,10 +42,6 @@ def _client_zone(client) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
         return ZoneInfo("UTC")
-
-
-def _in_quiet_hours(hour: int, start: int, end: int) -> bool:
-    return start <= hour < end if start <= end else hour >= start or hour < end
 
 
 def training_reasons(*, client, now: datetime) -> dict[str, str]:
@@ -85,7 +82,7 @@ def training_reasons(*, client, now: datetime) -> dict[str, str]:
             if quiet is None:
                 policy = policy_of(client.pk)
                 hour = now.astimezone(_client_zone(client)).hour
-                quiet = _in_quiet_hours(hour, policy.quiet_hours_start, policy.quiet_hours_end)
+                quiet = in_quiet_hours(hour, policy.quiet_hours_start, policy.quiet_hours_end)
             if quiet:
                 due[kind] = "nightly"
                 continue

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
+from recsys.quiet import in_quiet_hours
 from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import DAY, PushLog, World
 
@@ -102,18 +103,10 @@ def _weeks(world: World, until: float, week_s: float):
         start = end
 
 
-def _quiet(hour: int, start: int, end: int) -> bool:
-    """The product's rule (``apps.audience.selectors.in_quiet_hours``): a local hour is quiet when
-    ``start <= hour < end``, wrapping midnight; ``start == end``: never."""
-    if start == end:
-        return False
-    return start <= hour < end if start < end else (hour >= start or hour < end)
-
-
 @lru_cache(maxsize=4096)
 def _first_allowed(epoch: float, at: float, zone: str, start: int, end: int) -> float:
     local = datetime.fromtimestamp(epoch + at, timezone.utc).astimezone(ZoneInfo(zone))
-    if not _quiet(local.hour, start, end):
+    if not in_quiet_hours(local.hour, start, end):
         return at
     nxt = local.replace(hour=end, minute=0, second=0, microsecond=0)
     if nxt <= local:
