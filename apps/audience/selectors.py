@@ -36,8 +36,7 @@ class Segment:
 
 
 @lru_cache(maxsize=2048)
-def zone_of(name: str) -> ZoneInfo:
-    """The time zone of a subscriber's ``timezone`` (an unknown name: UTC)."""
+def _zone(name: str) -> ZoneInfo:
     try:
         return ZoneInfo(name)
     except Exception:  # noqa: BLE001 - an unknown zone is treated as UTC
@@ -45,7 +44,7 @@ def zone_of(name: str) -> ZoneInfo:
 
 
 def local_hour(now: datetime, tz: str) -> int:
-    return now.astimezone(zone_of(tz)).hour
+    return now.astimezone(_zone(tz)).hour
 
 
 def is_eligible(sub: Subscriber, *, now: datetime, sent_this_content: bool, segment: Segment, cap_window: timedelta,

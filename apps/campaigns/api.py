@@ -17,14 +17,13 @@ class WaveSerializer(serializers.ModelSerializer):
     decision_numbers = serializers.DictField(read_only=True, help_text="The statistics behind the decision.")
     plan_numbers = serializers.DictField(
         read_only=True, help_text="What planning counted: planned, target (after the campaign's maximum), eligible, "
-                                  "held_back_by_price, held_out, slot_lost, chosen, created; morning_wait (awake, "
-                                  "asleep, plan_at, expires_at) when the wave waited for its audience's morning.")
+                                  "held_back_by_price, held_out, slot_lost, chosen, created.")
 
     class Meta:
         model = Wave
         fields = ["number", "state", "planned_size", "sends", "delivered", "failed", "clicks", "expected_clicks",
-                  "improvement", "created_at", "plan_at", "sent_at", "observe_until", "decision", "decided_at",
-                  "decision_numbers", "plan_numbers"]
+                  "improvement", "created_at", "sent_at", "observe_until", "decision", "decided_at", "decision_numbers",
+                  "plan_numbers"]
 
 
 class CampaignSerializer(serializers.ModelSerializer):

@@ -78,9 +78,6 @@ class Wave(models.Model):
     state = models.CharField(max_length=10, choices=State.choices, default=State.PLANNED)
     created_at = models.DateTimeField()
     sent_at = models.DateTimeField(null=True, blank=True)
-    plan_at = models.DateTimeField(
-        null=True, blank=True,
-        help_text="A wave that waits for its audience's morning (most of them in quiet hours) is planned then.")
     observe_until = models.DateTimeField(null=True, blank=True)
     sends = models.PositiveIntegerField(default=0)
     delivered = models.PositiveIntegerField(default=0)
@@ -113,8 +110,7 @@ class Wave(models.Model):
     class Meta:
         ordering = ["campaign_id", "number"]
         constraints = [models.UniqueConstraint(fields=["campaign", "number"], name="wave_campaign_number")]
-        indexes = [models.Index(fields=["state", "observe_until"], name="wave_due_decision"),
-                   models.Index(fields=["state", "plan_at"], name="wave_due_plan")]
+        indexes = [models.Index(fields=["state", "observe_until"], name="wave_due_decision")]
 
     @property
     def improvement(self) -> float | None:

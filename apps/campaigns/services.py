@@ -48,9 +48,7 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
     """What planning did: the wave is sending, or, with no send, decided at once (stop). ``stage``
     and the window (ids and scores in the ranker's order) say whom its probes sample."""
     wave.allocation, wave.ranker, wave.model_versions = allocation, ranker, model_versions or {}
-    # (a wave that waited for its audience's morning keeps what it counted then)
-    waited = (wave.plan_numbers or {}).get("morning_wait")
-    wave.plan_numbers = {**numbers, **({"morning_wait": waited} if waited else {})}
+    wave.plan_numbers = numbers
     wave.stage = stage
     if window_ids is not None:
         buf = io.BytesIO()
@@ -103,15 +101,6 @@ def wave_record_sent(*, wave: Wave, sent_at: datetime) -> None:
     wave.observe_until = sent_at + wave.campaign.observation_window
     wave.state = Wave.State.OBSERVING
     wave.save(update_fields=["sent_at", "observe_until", "state"])
-
-
-def wave_record_morning_wait(*, wave: Wave, plan_at: datetime, numbers: dict) -> Wave:
-    """The wave waits for its audience's morning: it stays planned until ``plan_at``, with what
-    planning counted (``plan_numbers["morning_wait"]``: awake, asleep, the planned time)."""
-    wave.plan_at = plan_at
-    wave.plan_numbers = {**(wave.plan_numbers or {}), "morning_wait": numbers}
-    wave.save(update_fields=["plan_at", "plan_numbers"])
-    return wave
 
 
 def wave_record_wait(*, wave: Wave, reason: str, numbers: dict, now: datetime, next_look: datetime) -> bool:

@@ -47,9 +47,6 @@ class Content(models.Model):
     language = models.CharField(max_length=8, blank=True, help_text="ISO 639-1, e.g. ko or en; empty = detect.")
     created_at = models.DateTimeField(help_text="When the content was created in the client's system.")
     expires_at = models.DateTimeField()
-    expires_given = models.BooleanField(
-        default=False, help_text="The client set expires_at (else it is created_at + the client's content lifetime, "
-                                 "moved later by the hours a push waits for its audience's morning).")
     registered_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     text_hash = models.CharField(max_length=64, help_text="SHA-256 of title and body, to notice changed text.")

@@ -194,7 +194,6 @@ LABELS: dict[str, dict[str, object]] = {
         "wave_stop": _("stopped after a wave"),
         "policy_set": _("changed the client's policy"),
         "wave_wait": _("waited for late clicks"),
-        "wave_wait_morning": _("waited for the audience's morning"),
         "sending_pause": _("paused sending"),
         "sending_resume": _("resumed sending"),
         "model_activate": _("activated a model version"),

@@ -49,8 +49,6 @@ _PATTERNS: list[tuple[re.Pattern, object]] = [(re.compile(p + r"\Z"), msg) for p
     (r"No eligible subscriber left for this content\.", _("No eligible subscriber left for this content.")),
     (r"Nobody eligible valued this content above the price of their weekly slot\.",
      _("Nobody eligible valued this content above the price of their weekly slot.")),
-    (r"Most of its audience is in their quiet hours: the wave waits for their morning\.",
-     _("Most of its audience is in their quiet hours: the wave waits for their morning.")),
     (r"content expired", _("content expired")),
     (r"stopped by an operator", _("stopped by an operator")),
     (r"stopped by (?P<user>[^:]+): (?P<reason>.*)", _("stopped by %(user)s: %(reason)s")),

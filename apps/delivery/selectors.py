@@ -17,11 +17,10 @@ import numpy as np
 from django.db import connection
 
 from apps.audience.models import Subscriber
-from apps.audience.selectors import Segment, zone_of
+from apps.audience.selectors import Segment, in_quiet_hours, local_hour
 from apps.core.sql import epoch_sql
 from apps.campaigns.models import Campaign
 from apps.delivery.models import Send
-from recsys.quiet import quiet_ends_at
 
 
 @dataclass(frozen=True)
@@ -48,27 +47,9 @@ class CandidateRows:
                              pick(self.slot_price))
 
 
-@dataclass(frozen=True)
-class Audience:
-    """Who may get a content now (``awake``), and who could but for their quiet hours
-    (``asleep``, with ``wakes_at``: when each one's quiet hours end, epoch seconds)."""
-
-    awake: CandidateRows
-    asleep: CandidateRows
-    wakes_at: np.ndarray  # float64, one per asleep row
-
-
 def eligible_candidates(*, client, content_id: int | None, now: datetime, segment: Segment, cap_window: timedelta,
                         quiet_start: int, quiet_end: int) -> CandidateRows:
     """Everyone of ``client`` who may get this content now, as arrays."""
-    return eligible_audience(client=client, content_id=content_id, now=now, segment=segment, cap_window=cap_window,
-                             quiet_start=quiet_start, quiet_end=quiet_end).awake
-
-
-def eligible_audience(*, client, content_id: int | None, now: datetime, segment: Segment, cap_window: timedelta,
-                      quiet_start: int, quiet_end: int) -> Audience:
-    """``eligible_candidates`` and beside it everyone who would be eligible but is in their
-    quiet hours now, with when those end (one query: quiet hours are applied in numpy)."""
     subs, sends, campaigns = Subscriber._meta.db_table, Send._meta.db_table, Campaign._meta.db_table
     where = ["s.client_id = %s", "s.push_opt_in", "(s.last_content_push_at IS NULL OR s.last_content_push_at <= %s)"]
     adapt = connection.ops.adapt_datetimefield_value
@@ -92,8 +73,7 @@ def eligible_audience(*, client, content_id: int | None, now: datetime, segment:
         rows = cur.fetchall()
     if not rows:
         empty = np.zeros(0, dtype=np.int64)
-        none = CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0), np.zeros(0))
-        return Audience(none, none, np.zeros(0))
+        return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0), np.zeros(0))
     ids, sends_, clicks, last_act, zones, locales, reads, days, prices = zip(*rows)
     last = np.array([np.nan if v is None else float(v) for v in last_act])
     rows_ = CandidateRows(
@@ -107,11 +87,8 @@ def eligible_audience(*, client, content_id: int | None, now: datetime, segment:
         slot_price=np.fromiter(prices, dtype=np.float64, count=len(ids)),
     )
     zone_names, inverse = np.unique(np.asarray(zones, dtype=object).astype(str), return_inverse=True)
-    ends = [quiet_ends_at(now, zone_of(z), quiet_start, quiet_end) for z in zone_names]
-    quiet = np.array([end is not None for end in ends], dtype=bool)
-    wakes = np.array([np.nan if end is None else end.timestamp() for end in ends], dtype=np.float64)
-    asleep = quiet[inverse]
-    return Audience(rows_.take(~asleep), rows_.take(asleep), wakes[inverse][asleep])
+    quiet = np.array([in_quiet_hours(local_hour(now, z), quiet_start, quiet_end) for z in zone_names], dtype=bool)
+    return rows_.take(~quiet[inverse])
 
 
 def clickers_of(*, campaign_id: int, limit: int = 5000) -> set[int]:

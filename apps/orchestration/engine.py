@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import zlib
 from collections.abc import Callable
-from datetime import datetime, timedelta, timezone as dt_timezone
+from datetime import datetime, timedelta
 
 import numpy as np
 from django.db import transaction
@@ -48,7 +48,6 @@ RankerFor = Callable[[object], object]
 
 NOBODY_LEFT = "No eligible subscriber left for this content."
 PRICED_OUT = "Nobody eligible valued this content above the price of their weekly slot."
-MORNING_WAIT = "Most of its audience is in their quiet hours: the wave waits for their morning."
 
 
 class NotRunning(ApiError):
@@ -204,47 +203,6 @@ def slot_worth(ids: np.ndarray, scores: np.ndarray, pool, *, objective: str, ina
 WAIT_RECHECK_S = 300  # a waiting wave is looked at again this often
 
 
-def audience_morning(audience, *, content: Content, now: datetime) -> tuple[datetime, int, int] | None:
-    """When a wave due now should be planned instead, because most of its audience is in their
-    quiet hours: (the time by which half of those asleep are awake (their quiet hours' end), how
-    many are awake, how many asleep), or None to plan now. The audience is the eligible people who speak the content's language
-    (everyone eligible when none does or it has none), awake or asleep. A Korean story published
-    at 23:00 then reaches Korean readers at 8:00 instead of ending its campaign on the few awake
-    abroad; a content whose client set an expiry before that morning does not wait
-    (``Content.expires_given``)."""
-    awake, asleep, wakes = audience.awake, audience.asleep, audience.wakes_at
-    lang = (content.language or "").split("-")[0].lower()
-    if lang and awake.language is not None and asleep.language is not None:
-        a, s = awake.language == lang, asleep.language == lang
-        if a.any() or s.any():
-            awake, wakes = awake.take(a), wakes[s]
-    if len(wakes) <= len(awake):
-        return None
-    morning = datetime.fromtimestamp(float(np.median(wakes)), tz=dt_timezone.utc)
-    if morning <= now or (content.expires_given and content.expires_at <= morning):
-        return None
-    return morning, len(awake), len(wakes)
-
-
-def _wave_wait_for_morning(*, wave: Wave, content: Content, morning: tuple[datetime, int, int], now: datetime) -> None:
-    """The wave stays planned until the morning (``audience_morning``); a content on its default
-    lifetime keeps the rest of it for after the wait (the night does not count: ``expires_at``
-    moves by the wait)."""
-    morning, awake, asleep = morning
-    before = content.expires_at
-    if not content.expires_given and content.expires_at > now:
-        content = Content.objects.select_for_update().get(pk=content.pk)
-        content.expires_at = content.expires_at + (morning - now)
-        content.save(update_fields=["expires_at", "updated_at"])
-    numbers = {"awake": int(awake), "asleep": int(asleep),
-               "plan_at": morning.isoformat(), "expires_at": content.expires_at.isoformat()}
-    campaigns.wave_record_morning_wait(wave=wave, plan_at=morning, numbers=numbers)
-    decision_record(client=content.client_id, action="wave_wait_morning", actor_name="planner", content=content,
-                    campaign=wave.campaign, subject=f"wave:{wave.number}", before={"expires_at": before.isoformat()},
-                    after={"plan_at": morning.isoformat(), "expires_at": content.expires_at.isoformat()},
-                    numbers=numbers, note=MORNING_WAIT, now=now)
-
-
 @transaction.atomic
 def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor | None = None) -> int:
     """Choose the wave's recipients, claim their slots and write the outbox rows.
@@ -266,18 +224,10 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
         return 0
     client, content = campaign.client, campaign.content
     policy = policy_of(client.pk)
-    if wave.plan_at is not None and now < wave.plan_at:
-        return 0  # waiting for its audience's morning
     remaining = max(campaign.max_sends - campaign.sends, 0)
-    audience = outbox.eligible_audience(client=client, content_id=content.pk, now=now,
-                                        segment=Segment.from_json(campaign.segment), cap_window=policy.cap_window,
-                                        quiet_start=policy.quiet_hours_start, quiet_end=policy.quiet_hours_end)
-    if wave.plan_at is None:  # a wave waits for the morning once at most
-        morning = audience_morning(audience, content=content, now=now)
-        if morning is not None:
-            _wave_wait_for_morning(wave=wave, content=content, morning=morning, now=now)
-            return 0
-    candidates = audience.awake
+    candidates = outbox.eligible_candidates(client=client, content_id=content.pk, now=now,
+                                            segment=Segment.from_json(campaign.segment), cap_window=policy.cap_window,
+                                            quiet_start=policy.quiet_hours_start, quiet_end=policy.quiet_hours_end)
     seed = campaign_seed_ids(campaign, now)
     if len(seed):  # the seed already has the content: look-alikes only
         candidates = candidates.take(~np.isin(candidates.ids, seed))
@@ -530,13 +480,9 @@ def campaigns_advance_due(*, now: datetime, ranker_for: RankerFor | None = None)
                 continue
             campaigns.wave_record_sent(wave=w, sent_at=outbox.wave_last_result_at(wave_id=w.pk) or now)
             closed += 1
-    planned = 0  # waves that waited for their audience's morning
-    for wave in (Wave.objects.filter(state=Wave.State.PLANNED, plan_at__lte=now, campaign__state=Campaign.State.RUNNING)
-                 .select_related("campaign__content").order_by("plan_at", "-campaign__content__push_score", "pk")):
-        planned += wave_plan(wave=wave, now=now, ranker_for=ranker_for) > 0
     waiting = 0
     for wave in Wave.objects.filter(state=Wave.State.OBSERVING, observe_until__lte=now, campaign__state=Campaign.State.RUNNING):
         outcome = wave_decide(wave=wave, now=now, ranker_for=ranker_for)
         decided += outcome not in (None, "wait")
         waiting += outcome == "wait"
-    return {"waves_closed": closed, "waves_decided": decided, "waves_waiting": waiting, "waves_planned_morning": planned}
+    return {"waves_closed": closed, "waves_decided": decided, "waves_waiting": waiting}

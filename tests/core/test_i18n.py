@@ -333,7 +333,6 @@ STORED = [
     "20); 1 clicks vs 0.5 expected by now (improvement 2.00, anytime 90% interval 0.00-inf, normal 0.00-5.00)",
     "No push of this campaign was delivered.", "No eligible subscriber left for this content.",
     "Nobody eligible valued this content above the price of their weekly slot.", "content expired",
-    "Most of its audience is in their quiet hours: the wave waits for their morning.",
     "stopped by op: a duplicate story", "stopped by op",
     "Predicted click improvement 0.42 is below the client's threshold 1.00.",
     "text changed before any push", "score 4.10 >= 3.00",

@@ -99,7 +99,6 @@ def _create(client: Client, external_id: str, data: dict) -> UpsertResult:
         language=data.get("language", ""),
         created_at=data["created_at"],
         expires_at=expires_at,
-        expires_given=data.get("expires_at") is not None,
         evaluate_at=evaluate_at,
         text_hash=text_hash(data["title"], data.get("body", "")),
     )
@@ -110,12 +109,8 @@ def _update(client: Client, content: Content, data: dict, now: datetime) -> Upse
     new = {name: data.get(name, getattr(content, name)) for name in _UPDATABLE}
     if "expires_at" not in data or data["expires_at"] is None:
         new["expires_at"] = content.expires_at if new["created_at"] == content.created_at else None
-        # kept, or the lifetime from a new created_at
-        new["expires_given"] = content.expires_given and new["expires_at"] is not None
-    else:
-        new["expires_given"] = True
     evaluate_at, new["expires_at"] = _schedule(client, new["created_at"], new["expires_at"])
-    changed = [name for name in (*_UPDATABLE, "expires_given") if getattr(content, name) != new[name]]
+    changed = [name for name in _UPDATABLE if getattr(content, name) != new[name]]
     if not changed:
         return UpsertResult(content, created=False, changed=False, reevaluate=False)
     new_hash = text_hash(new["title"], new["body"])

@@ -53,15 +53,6 @@ def marginal_test(waves: list[Wave]) -> dict | None:
     return None
 
 
-def _morning_wait(wave: Wave) -> dict | None:
-    """A planned wave waiting for its audience's morning: when it will be planned, and how many of
-    its audience were asleep and awake when it was due."""
-    if wave.state != Wave.State.PLANNED or wave.plan_at is None:
-        return None
-    n = (wave.plan_numbers or {}).get("morning_wait") or {}
-    return {"plan_at": wave.plan_at, "asleep": n.get("asleep"), "awake": n.get("awake")}
-
-
 def wave_shortfall(wave: Wave) -> dict | None:
     """Why a wave went to fewer people than it planned, from what planning counted
     (``Wave.plan_numbers``): each reason with its count, in the order planning met them. None
@@ -138,8 +129,7 @@ def campaign_page(*, user, pk: int, now: datetime) -> dict:
                      "code": n.get("code", ""), "reason": w.decision_reason, "created_at": w.created_at,
                      "sent_at": w.sent_at, "decided_at": w.decided_at, "ranker": w.ranker, "short": wave_shortfall(w),
                      "waiting": {"since": w.waiting_since, "next_look": w.observe_until, "reason": w.decision_reason,
-                                 "maturity": n.get("maturity")} if waiting else None,
-                     "morning": _morning_wait(w)})
+                                 "maturity": n.get("maturity")} if waiting else None})
 
     variants = list(TitleVariant.objects.filter(content_id=campaign.content_id).order_by("id"))
     by_wave_variant = {(r["wave_id"], r["title_variant_id"]): r for r in Send.objects.filter(campaign_id=campaign.pk)
