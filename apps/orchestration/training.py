@@ -5,12 +5,12 @@ push-worthiness last, on finished campaigns). Each trainer reads that client's r
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.conf import settings
 from django.core.cache import cache
 from django.db.models import Count, Max
 
+from apps.audience.selectors import local_hour
 from apps.mlops.slots import slot_prices_refresh
 from apps.mlops.training import train_click, train_click_delay, train_mf, train_push_worthiness
 from recsys.quiet import in_quiet_hours
@@ -27,7 +27,7 @@ def models_retrain(*, client, now: datetime) -> dict[str, object]:
 
 # --- The schedule ------------------------------------------------------------------------------
 
-def _client_zone(client) -> ZoneInfo:
+def _client_zone(client) -> str:
     """The time zone most of the client's subscribers live in (UTC before any). Counting them is a
     scan of the client's subscribers: kept a day in the cache, not redone at every check."""
     from apps.audience.models import Subscriber
@@ -37,11 +37,7 @@ def _client_zone(client) -> ZoneInfo:
                .order_by("-n", "timezone").first())
         return top["timezone"] if top else "UTC"
 
-    name = cache.get_or_set(f"client-zone:{client.pk}", most_common, timeout=24 * 3600)
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+    return cache.get_or_set(f"client-zone:{client.pk}", most_common, timeout=24 * 3600)
 
 
 def training_reasons(*, client, now: datetime) -> dict[str, str]:
@@ -81,7 +77,7 @@ def training_reasons(*, client, now: datetime) -> dict[str, str]:
         if at is None or at <= now - timedelta(hours=20):
             if quiet is None:
                 policy = policy_of(client.pk)
-                hour = now.astimezone(_client_zone(client)).hour
+                hour = local_hour(now, _client_zone(client))  # (an unknown zone reads as UTC)
                 quiet = in_quiet_hours(hour, policy.quiet_hours_start, policy.quiet_hours_end)
             if quiet:
                 due[kind] = "nightly"
