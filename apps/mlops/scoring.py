@@ -55,7 +55,10 @@ class Scorer:
     def needs_text(self) -> bool:
         return bool(getattr(self.impl, "text_dim", 0)) and self.text_embedding is not None
 
-    def score(self, features: PushWorthinessFeatures) -> tuple[float, list[dict]]:
+    def score(self, features: PushWorthinessFeatures, content=None) -> tuple[float, list[dict]]:
+        """(score, reasons) of a content from its decision-time ``features``; ``content``, the
+        content itself, is there for scorers that look it up (the simulator's truth): the
+        product's read only the features."""
         value, reasons = self.impl.score(features)
         out = [{"feature": r.feature, "label": REASON_LABELS.get(r.feature, r.feature.replace("_", " ")),
                 "contribution": round(float(r.contribution), 4)} for r in reasons]

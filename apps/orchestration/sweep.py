@@ -18,21 +18,22 @@ from apps.delivery.selectors import sends_due_exist
 from apps.delivery.tasks import dispatch_soon
 from apps.events.services import subscribers_activity_rollup
 from apps.orchestration.engine import RankerFor, campaigns_advance_due
-from apps.orchestration.evaluation import contents_evaluate_due
+from apps.orchestration.evaluation import ScorerFor, contents_evaluate_due
 from apps.orchestration.expiry import contents_expire_due
 
 Dispatcher = Callable[[datetime], object]
 
 
 def sweep(*, now: datetime, ranker_for: RankerFor | None = None, dispatch: Dispatcher = dispatch_soon,
-          settle: bool = False) -> dict[str, int]:
+          settle: bool = False, scorer_for: ScorerFor | None = None) -> dict[str, int]:
     """One sweep at ``now``. ``ranker_for``: client -> ranker (default: the product's);
+    ``scorer_for``: client id -> push-worthiness scorer (default: each client's active one);
     ``dispatch(now)``: hands the waiting sends over (default: a Celery task after commit);
     ``settle``: roll up every stored event, not only those older than one sweep (in-process runs,
     where nothing writes concurrently)."""
     done = {"activity": subscribers_activity_rollup(settle=settle)}
     done["expired"] = contents_expire_due(now=now)
-    done["evaluated"] = contents_evaluate_due(now=now, ranker_for=ranker_for)
+    done["evaluated"] = contents_evaluate_due(now=now, ranker_for=ranker_for, scorer_for=scorer_for)
     done.update(campaigns_advance_due(now=now, ranker_for=ranker_for))
     done["dispatched"] = int(sends_due_exist(now=now))
     if done["dispatched"]:

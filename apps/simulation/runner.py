@@ -39,7 +39,11 @@ REFERENCE_STRATEGIES = ("hindsight", "universal", "oracle_first_come")
 # The product spending slots first-come (Policy.slot_objective "first_come"; the product's
 # default is "clicks": the weekly slot's price)
 FIRST_COME_STRATEGIES = ("first_come",)
-ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES + FIRST_COME_STRATEGIES
+# The product with one estimate replaced by the truth, to say what that estimate costs:
+# ``oracle_quality`` judges contents by their true quality in place of the push-worthiness score
+# (the click model, prices and waves as the product's, learning from those scores).
+DIAGNOSTIC_STRATEGIES = ("oracle_quality",)
+ALL_STRATEGIES = STRATEGIES + EXTRA_STRATEGIES + REFERENCE_STRATEGIES + FIRST_COME_STRATEGIES + DIAGNOSTIC_STRATEGIES
 # Strategies whose rankers give no calibrated click probabilities, so a price could not be set
 # against them: they run first-come, and the product's models do not price their slots (their
 # audiences are compared by order alone).
@@ -100,6 +104,27 @@ class OracleRanker:
         if self.priced:
             return Ranked(chosen, self.run.world.true_click_prob(c, best, at=at), {}, self.name, calibrated=True)
         return Ranked(chosen, np.zeros(len(chosen)), {}, self.name)
+
+
+class TruthScorer:
+    """The ``oracle_quality`` strategy's push-worthiness scorer: a content's score is its true
+    quality (the factor every push click probability of it carries; 1.0 = the contents' mean, as
+    the interim rule's 1.0 is a typical content), judged against the client's threshold like any
+    score. Stands in for ``apps.mlops.scoring.Scorer``."""
+
+    name = "truth"
+    model_version = None
+    interim = False
+    needs_text = False
+
+    def __init__(self, run: "StrategyRun"):
+        self.run = run
+
+    def score(self, features, content=None) -> tuple[float, list[dict]]:
+        if content is None or content.external_id not in self.run.content_index:
+            raise ValueError("the truth scorer judges only the simulated world's contents")
+        quality = self.run.world.content_quality(self.run.content_index[content.external_id])
+        return float(quality), [{"feature": "truth", "label": "the simulated world's true quality", "contribution": 0.0}]
 
 
 @dataclass
@@ -389,11 +414,12 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
             rounds += 1
     ranker_for = run.ranker_for = _ranker_for(strategy, run)
     dispatch = _dispatcher(SimProvider(run))
+    scorer_for = (lambda client_id, scorer=TruthScorer(run): scorer) if strategy == "oracle_quality" else None
     steps = int(days * 24 * 60 / step_minutes)
     for n in range(1, steps + 1):
         run.now = world.config.start + timedelta(minutes=step_minutes * n)
         _feed(run, run.now)
-        sweep(now=run.now, ranker_for=ranker_for, dispatch=dispatch, settle=True)
+        sweep(now=run.now, ranker_for=ranker_for, dispatch=dispatch, settle=True, scorer_for=scorer_for)
         _first_wave_reference(run)
         if ope_check:
             _ope_truths(run)

@@ -3,6 +3,7 @@ their numbers (the same seed gives the same world for every strategy).
 
     python -m recsys.simulate --subscribers 20000 --days 7 --difficulty default --audience 300
     python -m recsys.simulate --difficulty hard --json
+    python -m recsys.simulate --read-signal --days 14   # what early reads say of quality, by window
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 from recsys.simulate.measure import summarize, weekly_active_lift  # noqa: E402
-from recsys.simulate.reference import run_reference  # noqa: E402
+from recsys.simulate.reference import read_signal, run_reference  # noqa: E402
 from recsys.simulate.vocab import build_vocabulary  # noqa: E402
 from recsys.simulate.world import DAY, WEEK, World, WorldConfig  # noqa: E402
 
@@ -99,11 +100,18 @@ def main(argv=None) -> int:
     p.add_argument("--holdout", type=float, default=0.05)
     p.add_argument("--no-cap", action="store_true", help="ignore the 7-day cap (every content gets its audience)")
     p.add_argument("--json", action="store_true")
+    p.add_argument("--read-signal", action="store_true",
+                   help="only measure how well a content's read share, watched 30 minutes to a day, ranks its quality")
     args = p.parse_args(argv)
     try:
         args.difficulty = float(args.difficulty)
     except ValueError:
         pass
+    if args.read_signal:
+        cfg = WorldConfig(n_subscribers=args.subscribers, seed=args.seed, difficulty=args.difficulty,
+                          contents_per_day=args.contents_per_day, holdout_share=args.holdout)
+        print(json.dumps({"settings": vars(args), **read_signal(World(cfg), until=args.days * DAY)}, indent=1))
+        return 0
     out = run(args)
     print(json.dumps(out, indent=1, default=float) if args.json else _markdown(out))
     return 0

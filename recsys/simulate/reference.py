@@ -29,7 +29,7 @@ from recsys.quiet import in_quiet_hours
 from recsys.simulate.calibration import INACTIVE
 from recsys.simulate.world import DAY, PushLog, World
 
-__all__ = ["OBJECTIVES", "RANKING_CEILINGS", "Strategy", "oracle", "random", "ranking_ceilings", "run_hindsight", "run_priced",
+__all__ = ["OBJECTIVES", "RANKING_CEILINGS", "Strategy", "oracle", "random", "ranking_ceilings", "read_signal", "run_hindsight", "run_priced",
            "run_reference", "run_universal", "send_times", "values_against_truth"]
 
 OBJECTIVES = ("clicks", "reactivations")
@@ -299,6 +299,53 @@ def ranking_ceilings(world: World, *, pool_size: int = 1000, top_share: float = 
             out[name].append(world.true_improvement(spec.index, top, at=at))
         out["random"].append(world.true_improvement(spec.index, pool, at=at))
     return {name: np.asarray(v, float) for name, v in out.items()}
+
+
+def read_signal(world: World, *, until: float, windows_s=(1800.0, 3600.0, 7200.0, 4 * 3600.0, 86400.0),
+                fresh_s: float = 72 * 3600.0, typical_s: float = 7 * DAY, warmup_s: float = 7 * DAY) -> dict:
+    """How much a content's organic reads say of its true quality, by how long they are watched:
+    for each window after creation, Spearman's correlation of the content's share of the reads of
+    fresh contents (created up to ``fresh_s`` before it) over that window, divided by the median
+    share of the contents of the ``typical_s`` before it (as ``apps.mlops.features`` computes the
+    push-worthiness score's read share), with the true quality; beside them the same for the
+    content's organic pull (the quantity reads sample, quality x noise: the ceiling of any
+    count of reads). No pushes are sent (``world`` must be fresh; it is advanced to ``until``);
+    contents of the first ``warmup_s`` and those whose longest window passes ``until`` are left
+    out, so every window is measured on the same contents."""
+    from recsys.metrics import spearman
+
+    act = world.advance(until)
+    contents = act.contents
+    created = np.array([c.created_at for c in contents])
+    quality = np.array([c.quality for c in contents])
+    order = np.argsort(act.reads.time, kind="stable")
+    read_c, read_t = act.reads.content[order], act.reads.time[order]
+    longest = max(windows_s)
+    keep = np.flatnonzero((created >= warmup_s - typical_s) & (created + longest <= until))
+    measured = keep[created[keep] >= warmup_s]
+    out = {"contents": 0, "pull": None, "windows": {}}
+    if len(measured) < 10:
+        return out
+    for window in windows_s:
+        share = np.full(len(contents), np.nan)
+        for i in keep:
+            lo, hi = np.searchsorted(read_t, [created[i], created[i] + window])
+            seen = read_c[lo:hi]
+            site = int(np.count_nonzero((created[seen] >= created[i] - fresh_s) & (created[seen] <= created[i] + window)))
+            share[i] = np.count_nonzero(seen == i) / site if site else np.nan
+        relative = []
+        for i in measured:
+            before = share[keep[(created[keep] < created[i]) & (created[keep] >= created[i] - typical_s)]]
+            before = before[np.isfinite(before)]
+            typical = np.median(before) if len(before) else np.nan
+            relative.append(share[i] / typical if typical > 0 else np.nan)
+        relative = np.asarray(relative)
+        ok = np.isfinite(relative)
+        rho = spearman(relative[ok], quality[measured][ok]) if ok.sum() >= 10 else np.nan
+        out["windows"][f"{int(window // 60)}min"] = round(float(rho), 3) if np.isfinite(rho) else None
+    out["contents"] = int(len(measured))
+    out["pull"] = round(float(spearman(np.array([contents[i].pull for i in measured]), quality[measured])), 3)
+    return out
 
 
 def values_against_truth(values: np.ndarray, truth: np.ndarray, *, rng: np.random.Generator, people: int = 3000,

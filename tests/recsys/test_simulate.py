@@ -451,3 +451,20 @@ def test_ranking_ceilings_order_the_yardsticks():
     assert all(np.array_equal(got[name], again[name]) for name in got)
     with pytest.raises(ValueError, match="top_share"):
         ranking_ceilings(world, top_share=0.0, rng=np.random.default_rng(0))
+
+
+def test_read_signal_says_more_of_quality_the_longer_reads_are_watched_and_never_more_than_the_pull():
+    """``reference.read_signal``: the push-worthiness score's read share, watched from 30 minutes
+    to a day, against the true quality; the organic pull it samples is its ceiling, and a world
+    whose reads say less about quality (the hard difficulty's popularity noise) has a lower one."""
+    from recsys.simulate.reference import read_signal
+
+    got = read_signal(World(WorldConfig(n_subscribers=3000, seed=1)), until=10 * DAY)
+    assert got["contents"] >= 50 and set(got["windows"]) == {"30min", "60min", "120min", "240min", "1440min"}
+    assert all(0 < r < 1 for r in got["windows"].values()), got
+    assert got["windows"]["1440min"] >= got["windows"]["30min"] + 0.1, got
+    assert all(r < got["pull"] for r in got["windows"].values()), got
+    hard = read_signal(World(WorldConfig(n_subscribers=3000, seed=1, difficulty="hard")), until=10 * DAY)
+    assert hard["pull"] < got["pull"] - 0.1, (hard, got)
+    # nothing to measure before the warm-up week is over
+    assert read_signal(World(WorldConfig(n_subscribers=500, seed=1)), until=7 * DAY)["contents"] == 0

@@ -50,3 +50,36 @@ def test_activity_and_dae_rank_waves_and_first_waves_are_held_to_the_truth(capsy
     assert set(activity["pool_top_tenth_by_ranking"]) == {"activity alone"}
     for s in (oracle, activity, dae, content):
         assert sum(r["waves"] for r in s["pool_top_tenth_by_ranking"].values()) == s["pool_top_tenth_vs_truth"]["waves"]
+
+
+@pytest.mark.slow
+@SIMULATOR_ONCE
+@pytest.mark.django_db(transaction=True)
+def test_oracle_quality_judges_every_content_by_its_true_quality_and_nothing_else(settings, tmp_path):
+    """The diagnostic yardstick: the product's own engine, models and prices, with the true
+    quality as each content's push-worthiness score (scorer_for, the sweep's seam for it)."""
+    from apps.contents.models import Content, ContentStatus
+    from apps.core.models import Decision
+    from apps.simulation.runner import run_strategy
+    from recsys.simulate.world import World, WorldConfig
+
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
+    report = run_strategy("oracle_quality", subscribers=3000, days=1, seed=5, difficulty="default")
+    world = World(WorldConfig(n_subscribers=3000, seed=5))
+    world.advance(86400)
+    quality = {c.external_id: c.quality for c in world.contents}
+    judged = list(Content.objects.filter(push_score__isnull=False).values_list("external_id", "push_score", "status",
+                                                                               "score_model_version"))
+    assert len(judged) >= 10 and report["push_score_vs_quality"]["all"] == {
+        "contents": len(judged), "spearman": 1.0, **{k: report["push_score_vs_quality"]["all"][k]
+                                                     for k in ("early_reads_spearman", "early_read_share_spearman")}}
+    for external_id, score, status, version in judged:
+        assert score == pytest.approx(quality[external_id], rel=1e-6) and version is None
+    # judged against the client's threshold (1.0) like any score: the weaker ones are rejected
+    evaluations = list(Decision.objects.filter(action="content_evaluate").values_list("actor_name", "after"))
+    assert len(evaluations) == len(judged) and {actor for actor, _ in evaluations} == {"evaluator (truth)"}
+    verdicts = {after["status"] for _, after in evaluations}
+    assert verdicts == {ContentStatus.CANDIDATE, ContentStatus.REJECTED}
+    for _, after in evaluations:
+        assert (after["status"] == ContentStatus.REJECTED) == (after["push_score"] < 1.0), after
+    assert report["campaigns"] > 0 and report["pushes"] > 0

@@ -58,7 +58,7 @@ def _templates_by_language() -> dict[str, list]:
 
 
 def _evaluate_one(content: Content, client: Client, scorer, features, templates, now: datetime) -> str:
-    score, reasons = scorer.score(features)
+    score, reasons = scorer.score(features, content=content)
     threshold = client.policy.candidate_threshold
     to = ContentStatus.CANDIDATE if score >= threshold else ContentStatus.REJECTED
     reason = "" if to == ContentStatus.CANDIDATE else (
