@@ -114,7 +114,6 @@ class TruthScorer:
 
     name = "truth"
     model_version = None
-    interim = False
     needs_text = False
 
     def __init__(self, run: "StrategyRun"):
