@@ -141,7 +141,11 @@ class ClickModel:
         rng = np.random.default_rng(self.params.seed)
         groups = np.arange(len(x)) if groups is None else np.asarray(groups)
         uniq = np.unique(groups)
-        held = rng.choice(uniq, size=max(1, int(round(len(uniq) * self.params.holdout_share))), replace=False)
+        if len(uniq) < 2:
+            raise ValueError("groups: rows of at least two contents are needed (whole contents are held out "
+                             "to stop, calibrate and measure on)")
+        held = rng.choice(uniq, size=min(len(uniq) - 1, max(1, int(round(len(uniq) * self.params.holdout_share)))),
+                          replace=False)
         hold = np.isin(groups, held)
         if weights is not None:
             weights = np.asarray(weights, dtype=np.float64)

@@ -132,12 +132,16 @@ def reliability_table(y: np.ndarray, p: np.ndarray, bins: int = 10, strategy: st
     """
     y = np.asarray(y, dtype=np.float64)
     p = np.asarray(p, dtype=np.float64)
+    if not len(p):
+        return []
     if strategy == "quantile":
         edges = np.unique(np.quantile(p, np.linspace(0, 1, bins + 1)))
     elif strategy == "uniform":
         edges = np.linspace(0, 1, bins + 1)
     else:
         raise ValueError("strategy must be 'quantile' or 'uniform'")
+    if len(edges) < 2:  # one predicted value for every row: one bin
+        return [ReliabilityBin(float(p[0]), float(p[0]), len(p), float(p.mean()), float(y.mean()))]
     which = np.clip(np.searchsorted(edges, p, side="right") - 1, 0, len(edges) - 2)
     out = []
     for b in range(len(edges) - 1):
@@ -151,6 +155,8 @@ def expected_calibration_error(y: np.ndarray, p: np.ndarray, bins: int = 10) -> 
     """Count-weighted mean |predicted - observed| over quantile bins."""
     table = reliability_table(y, p, bins)
     n = sum(b.count for b in table)
+    if not n:
+        return float("nan")
     return float(sum(b.count * abs(b.mean_predicted - b.observed_rate) for b in table) / n)
 
 

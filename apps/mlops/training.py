@@ -549,6 +549,9 @@ def train_click(*, client, run: TrainingRun | None = None, now: datetime | None 
         run and training_progress(run, 1.0, f"{int(y[~test].sum())} clicks to train on and {int(y[test].sum())} after "
                                             f"them that neither model trained on; need {min_clicks} and {min_test_clicks}")
         return None
+    if len(np.unique(g[~test])) < 2:  # the fit holds whole contents out to calibrate on
+        run and training_progress(run, 1.0, "the sends to train on are all of one content; need two")
+        return None
     run and training_progress(run, 0.3, f"fitting on {int((~test).sum())} sends ({int(y[~test].sum())} clicks)")
     model = ClickModel(ClickParams(num_threads=ml_threads())).fit(x[~test], y[~test], g[~test], weights=w[~test])
     new_auc = roc_auc(y[test], model.predict_proba(x[test]), w[test])

@@ -295,3 +295,27 @@ def test_a_contents_predicted_improvement_tells_the_click_model_one_content_from
     # the same people, the same tribe's content: the better-scored one is worth more to them
     assert got["good"].mean() > 2 * got["weak"].mean(), (got["good"].mean(), got["weak"].mean())
     assert (got["good"] >= got["weak"]).all()  # monotone in the score, person by person
+
+
+@pytest.mark.django_db
+def test_a_click_model_is_not_trained_on_the_sends_of_a_single_content(world, approved_content, now):
+    """The fit holds whole contents out to stop, calibrate and measure on: with every send before
+    the test waves of one content there is nothing to hold out, and the trainer waits (it used
+    to hand LightGBM an empty training set and fail the whole retraining round)."""
+    from recsys.click import ClickModel, ClickParams
+
+    client, subs = world
+    for j in range(2):  # the first content's wave to train on, the second's to test on
+        launch_and_click(client, subs, approved_content, now, j, clicks=lambda sub, tribe: tribe_of(sub) == tribe)
+    at = now + STEP + timedelta(hours=25)
+    assert train_click(client=client, now=at, min_follow_up_hours=24.0, min_clicks=5, min_test_clicks=5) is None
+    assert active_version(client, ModelKind.CLICK) is None
+    # and the model itself says why, naming the field
+    x = np.random.default_rng(0).random((400, len(CLICK_FEATURES)))
+    y = (x[:, 0] > 0.5).astype(float)
+    with pytest.raises(ValueError, match="groups: rows of at least two contents"):
+        ClickModel(ClickParams(num_threads=1)).fit(x, y, np.zeros(400, dtype=np.int64))
+    # two contents are enough: one trains, the other is held out (too few rows here for a split:
+    # one probability for all, whose calibration error is still measured)
+    fitted = ClickModel(ClickParams(num_threads=1)).fit(x, y, np.repeat([1, 2], 200))
+    assert fitted.metrics["holdout_rows"] == 200 and np.isfinite(fitted.metrics["holdout_ece"])

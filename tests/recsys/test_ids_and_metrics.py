@@ -71,3 +71,15 @@ def test_weighted_auc_counts_each_pair_by_its_weights():
     assert auc(y, score, np.ones(300)) == pytest.approx(auc(y, score))
     reps = rng.integers(1, 4, size=300)  # an integer weight is that many copies of the row
     assert auc(y, score, reps.astype(float)) == pytest.approx(auc(np.repeat(y, reps), np.repeat(score, reps)))
+
+
+def test_calibration_of_a_model_that_predicts_one_probability_for_everyone():
+    """A click model too small to split gives every row the same probability: one reliability
+    bin holding every row, and its calibration error is that bin's gap (it used to divide by 0)."""
+    from recsys.metrics import expected_calibration_error, reliability_table
+
+    y, p = np.array([0.0, 1.0, 1.0, 0.0]), np.full(4, 0.25)
+    (only,) = reliability_table(y, p)
+    assert (only.count, only.mean_predicted, only.observed_rate) == (4, 0.25, 0.5)
+    assert expected_calibration_error(y, p) == pytest.approx(0.25)
+    assert reliability_table(np.array([]), np.array([])) == [] and np.isnan(expected_calibration_error(np.array([]), np.array([])))
