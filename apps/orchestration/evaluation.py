@@ -21,8 +21,7 @@ ScorerFor = Callable[[int], object]
 def contents_evaluate_due(*, now: datetime, ranker_for: RankerFor | None = None,
                           scorer_for: ScorerFor | None = None) -> int:
     """Evaluate every registered content whose evaluation time has come, with each client's active scorer
-    (or ``scorer_for``'s);
-    launch the candidates that match their client's auto-approve policy. Returns how many were
+    (``scorer_for``'s when given); launch the candidates that match their client's auto-approve policy. Returns how many were
     evaluated (at most ``EVALUATION_MAX_BATCHES`` batches a call; the rest wait for the next)."""
     if not due_for_evaluation(now).exists():  # the usual minute: nothing due, no model loading
         return 0

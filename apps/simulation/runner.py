@@ -413,7 +413,8 @@ def run_strategy(strategy: str, *, subscribers: int, days: float, seed: int, dif
             rounds += 1
     ranker_for = run.ranker_for = _ranker_for(strategy, run)
     dispatch = _dispatcher(SimProvider(run))
-    scorer_for = (lambda client_id, scorer=TruthScorer(run): scorer) if strategy == "oracle_quality" else None
+    truth = TruthScorer(run) if strategy == "oracle_quality" else None
+    scorer_for = (lambda client_id: truth) if truth is not None else None
     steps = int(days * 24 * 60 / step_minutes)
     for n in range(1, steps + 1):
         run.now = world.config.start + timedelta(minutes=step_minutes * n)

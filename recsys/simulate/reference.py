@@ -326,6 +326,8 @@ def read_signal(world: World, *, until: float, windows_s=(1800.0, 3600.0, 7200.0
     out = {"contents": 0, "pull": None, "windows": {}}
     if len(measured) < 10:
         return out
+    # each measured content's typical: the contents of the week before it (the same for every window)
+    before = [keep[(created[keep] < created[i]) & (created[keep] >= created[i] - typical_s)] for i in measured]
     for window in windows_s:
         share = np.full(len(contents), np.nan)
         for i in keep:
@@ -333,13 +335,9 @@ def read_signal(world: World, *, until: float, windows_s=(1800.0, 3600.0, 7200.0
             seen = read_c[lo:hi]
             site = int(np.count_nonzero((created[seen] >= created[i] - fresh_s) & (created[seen] <= created[i] + window)))
             share[i] = np.count_nonzero(seen == i) / site if site else np.nan
-        relative = []
-        for i in measured:
-            before = share[keep[(created[keep] < created[i]) & (created[keep] >= created[i] - typical_s)]]
-            before = before[np.isfinite(before)]
-            typical = np.median(before) if len(before) else np.nan
-            relative.append(share[i] / typical if typical > 0 else np.nan)
-        relative = np.asarray(relative)
+        typical = np.array([np.nanmedian(share[b]) if np.isfinite(share[b]).any() else np.nan for b in before])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            relative = np.where(typical > 0, share[measured] / typical, np.nan)
         ok = np.isfinite(relative)
         rho = spearman(relative[ok], quality[measured][ok]) if ok.sum() >= 10 else np.nan
         out["windows"][f"{int(window // 60)}min"] = round(float(rho), 3) if np.isfinite(rho) else None
