@@ -180,7 +180,7 @@ def measure(mode: str, client_id: int, n_events: int, data_dir: str) -> dict:
     import shutil
 
     from apps.mlops import kept
-    from apps.mlops.selectors import artifacts_root
+    from apps.mlops.artifacts import artifacts_root
 
     client = Client.objects.get(pk=client_id)
     saved = os.path.join(data_dir, f"kept-{n_events}")  # the first version's kept rows, as it left them

@@ -2,6 +2,7 @@
 settings and the test database."""
 
 import os
+import socket
 
 from django.db import connection
 
@@ -21,3 +22,10 @@ def database_url_for_subprocess() -> str:
     if connection.vendor == "sqlite":
         return f"sqlite:///{s['NAME']}"
     return f"postgres://{s['USER']}@{s['HOST']}:{s['PORT']}/{s['NAME']}"
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now, on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]

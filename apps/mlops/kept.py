@@ -33,11 +33,11 @@ from django.db import connection
 from apps.audience.models import Subscriber
 from apps.contents.models import Content
 from apps.events.models import Event
-from apps.mlops import readers
+from apps.mlops import artifacts, readers
+from apps.mlops.artifacts import artifacts_root
 from apps.mlops.models import ModelKind, ModelVersion
-from apps.mlops.selectors import artifacts_root
 
-KEPT = "interactions"  # the folder in a version's artifact
+KEPT = artifacts.TRAINER_ONLY  # the folder in a version's artifact, on the training machine only
 SETTLED = timedelta(hours=1)
 REREAD = timedelta(days=7)  # the kept rows serve until their first read is this old
 FORMAT = 1

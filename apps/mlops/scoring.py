@@ -1,7 +1,7 @@
 """Which push-worthiness scorer judges contents now, behind one interface.
 
-The active ``ModelVersion`` of kind ``push_worthiness`` (its artifact under
-``PUSHADMIN["ARTIFACTS_DIR"]``) when there is one; otherwise the rule-based
+The active ``ModelVersion`` of kind ``push_worthiness`` (its artifact from
+``apps.mlops.artifacts``) when there is one; otherwise the rule-based
 ``InterimPushWorthinessScorer`` of ``recsys.selection``, recorded as such: no model version, and
 a first reason saying "interim scorer". Loaded models are cached per artifact path.
 """
@@ -13,8 +13,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-from django.conf import settings
-
+from apps.mlops.artifacts import local
 from apps.mlops.models import ModelKind, ModelVersion
 from apps.mlops.selectors import client_id_of
 from recsys.selection import InterimPushWorthinessScorer, PushWorthinessFeatures, load_push_worthiness
@@ -94,9 +93,8 @@ def active_scorer(client) -> Scorer:
     mv = active.get(ModelKind.PUSH_WORTHINESS)
     if mv is None:
         return Scorer(INTERIM_NAME, None, InterimPushWorthinessScorer())
-    root = Path(settings.PUSHADMIN["ARTIFACTS_DIR"])
     try:
-        model = _load(load_push_worthiness, root / mv.artifact_path)
+        model = _load(load_push_worthiness, local(mv.artifact_path))
     except Exception:  # a broken artifact must not stop evaluation: fall back, loudly
         log.exception("push-worthiness artifact %s cannot be loaded; using the interim scorer", mv.artifact_path)
         return Scorer(INTERIM_NAME, None, InterimPushWorthinessScorer())
@@ -106,7 +104,7 @@ def active_scorer(client) -> Scorer:
         from recsys.embedding import TextEmbedding
 
         try:
-            embedding = _load(TextEmbedding.load, root / emb.artifact_path)
+            embedding = _load(TextEmbedding.load, local(emb.artifact_path))
             if embedding.dim != model.text_dim:
                 embedding = None
         except Exception:

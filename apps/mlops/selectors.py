@@ -5,20 +5,15 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from pathlib import Path
 
 import numpy as np
-from django.conf import settings
 
+from apps.mlops.artifacts import artifacts_root, local
 from apps.mlops.models import ModelKind, ModelVersion
 
 _mf_cache: OrderedDict[tuple, tuple] = OrderedDict()
 _mf_lock = threading.Lock()
 CACHED_VERSIONS = 8  # loaded artifacts kept per kind and process (least recently used dropped)
-
-
-def artifacts_root() -> Path:
-    return Path(settings.PUSHADMIN["ARTIFACTS_DIR"])
 
 
 def client_id_of(client) -> int:
@@ -52,7 +47,7 @@ def load_mf(version: ModelVersion):
     with _mf_lock:
         hit = _mf_cache.get(key)
         if hit is None:
-            base = artifacts_root() / version.artifact_path
+            base = local(version.artifact_path)
             ids = np.load(base / "ids.npz")
             hit = (ALSModel.load(base / "model"), ids["subscribers"], ids["contents"])
         _remember(_mf_cache, key, hit)
@@ -70,7 +65,7 @@ def load_categories(version: ModelVersion) -> tuple[np.ndarray | None, list[str]
     with _mf_lock:
         hit = _categories_cache.get(key)
         if hit is None:
-            path = artifacts_root() / version.artifact_path / "categories.npz"
+            path = local(version.artifact_path) / "categories.npz"
             if path.exists():
                 got = np.load(path)
                 hit = (got["profiles"], [str(n) for n in got["names"].tolist()])
@@ -98,7 +93,7 @@ def load_click(version: ModelVersion):
     with _mf_lock:
         hit = _click_cache.get(key)
         if hit is None:
-            hit = ClickModel.load(artifacts_root() / version.artifact_path / "model")
+            hit = ClickModel.load(local(version.artifact_path) / "model")
         _remember(_click_cache, key, hit)
         return hit
 

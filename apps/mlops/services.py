@@ -1,7 +1,8 @@
 """Model versions and training runs.
 
-Every model belongs to one client and is a versioned artifact under
-``PUSHADMIN["ARTIFACTS_DIR"]/client-<id>/<kind>/v<n>/`` with a ``ModelVersion`` row. Training
+Every model belongs to one client and is a versioned artifact ``client-<id>/<kind>/v<n>-<tag>/``
+in the artifact store (``apps.mlops.artifacts``: the local ``PUSHADMIN["ARTIFACTS_DIR"]``, or a
+bucket every machine reads) with a ``ModelVersion`` row. Training
 (``apps.mlops.training``) reads that client's rows only and writes its progress to a
 ``TrainingRun`` that pages poll. A new version becomes active only if it beats the active
 version on data neither trained on (or nothing is active yet) and the active one is not pinned;
@@ -22,8 +23,10 @@ from django.db.models import Max
 from apps.core import clock
 from apps.core.errors import ApiError
 from apps.core.services import decision_record
+from apps.mlops import artifacts
+from apps.mlops.artifacts import artifacts_root
 from apps.mlops.models import ModelKind, ModelVersion, TrainingRun
-from apps.mlops.selectors import active_version, artifacts_root
+from apps.mlops.selectors import active_version
 
 log = logging.getLogger(__name__)
 TRAINABLE = (ModelKind.MF, ModelKind.CLICK, ModelKind.CLICK_DELAY, ModelKind.PUSH_WORTHINESS)
@@ -39,7 +42,7 @@ def artifacts_dir() -> Path:
 def model_version_register(*, client, kind: str, build, metrics: dict, params: dict | None = None, run=None,
                            now: datetime | None = None) -> ModelVersion:
     """Save a new version of the client's ``kind``: ``build(directory)`` writes the artifact,
-    then the row is created."""
+    which is published to the artifact store (``apps.mlops.artifacts``), then the row is created."""
     now = now or clock.now()
     number = (ModelVersion.objects.select_for_update().filter(client=client, kind=kind)
               .aggregate(m=Max("version"))["m"] or 0) + 1
@@ -52,6 +55,7 @@ def model_version_register(*, client, kind: str, build, metrics: dict, params: d
     target.mkdir(parents=True)
     if build is not None:
         build(target)
+    artifacts.publish(rel.as_posix(), target)
     return ModelVersion.objects.create(client=client, kind=kind, version=number, artifact_path=str(rel), metrics=metrics,
                                        params=params or {}, created_at=now, training_run=run)
 

@@ -193,7 +193,21 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+    # Model artifacts (apps.mlops.artifacts): the local folder PUSHADMIN["ARTIFACTS_DIR"], or, with
+    # PUSHADMIN_ARTIFACTS_S3_BUCKET, an S3-compatible bucket every machine reads (the local folder
+    # is then each machine's cache). Credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (or the
+    # machine's role).
+    "artifacts": {"BACKEND": "apps.mlops.artifacts.LocalArtifactStorage"},
 }
+if env_str("PUSHADMIN_ARTIFACTS_S3_BUCKET", ""):
+    STORAGES["artifacts"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": {
+        "bucket_name": env_str("PUSHADMIN_ARTIFACTS_S3_BUCKET"),
+        "location": env_str("PUSHADMIN_ARTIFACTS_S3_PREFIX", "artifacts").strip("/"),
+        "endpoint_url": env_url("PUSHADMIN_ARTIFACTS_S3_ENDPOINT", None, schemes=("http", "https")),
+        "region_name": env_str("PUSHADMIN_ARTIFACTS_S3_REGION", "") or None,
+        "file_overwrite": True,  # a version's names are its own: the store must keep them as given
+        "querystring_auth": False,
+    }}
 
 # A batch of 10,000 events or subscribers is a few MB of JSON.
 DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("DATA_UPLOAD_MAX_MEMORY_SIZE", 16 * 1024 * 1024, minimum=1024)

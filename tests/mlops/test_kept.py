@@ -108,7 +108,8 @@ def test_kept_rows_that_cannot_serve_are_not_used(client_a, content_factory, now
 @pytest.mark.django_db
 def test_a_refresh_reads_only_newer_events_and_trains_the_model_a_full_read_trains(client_a, content_factory, now,
                                                                                    settings, tmp_path):
-    from apps.mlops.selectors import artifacts_root, load_mf
+    from apps.mlops.artifacts import artifacts_root
+    from apps.mlops.selectors import load_mf
     from apps.mlops.training import train_mf
 
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}

@@ -129,7 +129,8 @@ def test_a_rolled_back_version_never_lends_its_files_to_the_next(client_a, conte
     that loaded the first run's model must load the second's, not serve the first from its cache."""
     from django.db import transaction
 
-    from apps.mlops.selectors import artifacts_root, load_categories
+    from apps.mlops.artifacts import artifacts_root
+    from apps.mlops.selectors import load_categories
     from apps.mlops.training import train_mf
     from recsys.mf import ALSModel
 
