@@ -8,6 +8,7 @@ do the outbox's dispatcher and attribution when they count deliveries, clicks an
 from __future__ import annotations
 
 import io
+import zipfile
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -42,6 +43,17 @@ def wave_create(*, campaign: Campaign, number: int, planned_size: int, now: date
                                probe_size=planned_size if probe_size is None else probe_size)
 
 
+def npz_bytes(**arrays: np.ndarray) -> bytes:
+    """``np.savez_compressed``'s file (``np.load`` reads it) at zlib's fastest level: a wave's
+    pool of a million people is kept in under half the time for a few percent more bytes."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1) as zf:
+        for name, arr in arrays.items():
+            with zf.open(f"{name}.npy", "w", force_zip64=True) as f:
+                np.lib.format.write_array(f, np.asanyarray(arr), allow_pickle=False)
+    return buf.getvalue()
+
+
 def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocation: dict, ranker: str,
                      numbers: dict, now: datetime, empty_reason: str = "", model_versions: dict | None = None,
                      stage: int = 1, window_ids=None, window_scores=None) -> Wave:
@@ -51,10 +63,8 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
     wave.plan_numbers = numbers
     wave.stage = stage
     if window_ids is not None:
-        buf = io.BytesIO()
-        np.savez_compressed(buf, ids=np.asarray(window_ids, dtype=np.int64),
-                            scores=np.asarray(window_scores, dtype=np.float32))
-        wave.window = buf.getvalue()
+        wave.window = npz_bytes(ids=np.asarray(window_ids, dtype=np.int64),
+                                scores=np.asarray(window_scores, dtype=np.float32))
     wave.sends, wave.expected_clicks = sends, expected_clicks
     wave.state = Wave.State.SENDING if sends else Wave.State.DECIDED
     if not sends:
@@ -71,16 +81,15 @@ def wave_pool_record(*, wave: Wave, ids, ctr, language, push_sends=None, push_cl
     """Keep who was eligible for an exploring wave (see ``WavePool``): with their push history
     and days inactive, a ranker that uses them (the click model's) re-ranks the pool as it was."""
     n = len(ids)
-    buf = io.BytesIO()
-    np.savez_compressed(buf, ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
-                        language=np.asarray(language, dtype=str),
-                        push_sends=np.zeros(n, np.int64) if push_sends is None else np.asarray(push_sends, dtype=np.int64),
-                        push_clicks=np.zeros(n, np.int64) if push_clicks is None else np.asarray(push_clicks, dtype=np.int64),
-                        days_inactive=np.full(n, np.nan, np.float32) if days_inactive is None
-                        else np.asarray(days_inactive, dtype=np.float32),
-                        **{name: np.asarray(v, dtype=np.float64) for name, v in
-                           (("reads_decayed", reads_decayed), ("active_days_decayed", active_days_decayed)) if v is not None})
-    return WavePool.objects.create(wave=wave, size=len(ids), arrays=buf.getvalue())
+    arrays = npz_bytes(ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
+                       language=np.asarray(language, dtype=str),
+                       push_sends=np.zeros(n, np.int64) if push_sends is None else np.asarray(push_sends, dtype=np.int64),
+                       push_clicks=np.zeros(n, np.int64) if push_clicks is None else np.asarray(push_clicks, dtype=np.int64),
+                       days_inactive=np.full(n, np.nan, np.float32) if days_inactive is None
+                       else np.asarray(days_inactive, dtype=np.float32),
+                       **{name: np.asarray(v, dtype=np.float64) for name, v in
+                          (("reads_decayed", reads_decayed), ("active_days_decayed", active_days_decayed)) if v is not None})
+    return WavePool.objects.create(wave=wave, size=len(ids), arrays=arrays)
 
 
 def wave_features_record(*, wave: Wave, ids, x, names) -> WaveFeatures | None:
@@ -90,9 +99,7 @@ def wave_features_record(*, wave: Wave, ids, x, names) -> WaveFeatures | None:
         return None
     if x.shape != (len(ids), len(names)):
         raise ValueError(f"features: expected {len(ids)} rows of {len(names)} columns, got {x.shape}")
-    buf = io.BytesIO()
-    np.savez_compressed(buf, ids=ids, x=x)
-    return WaveFeatures.objects.create(wave=wave, size=len(ids), names=list(names), arrays=buf.getvalue())
+    return WaveFeatures.objects.create(wave=wave, size=len(ids), names=list(names), arrays=npz_bytes(ids=ids, x=x))
 
 
 def wave_record_sent(*, wave: Wave, sent_at: datetime) -> None:

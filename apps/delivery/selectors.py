@@ -76,19 +76,21 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
         return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0), np.zeros(0))
     ids, sends_, clicks, last_act, zones, locales, reads, days, prices = zip(*rows)
     last = np.array([np.nan if v is None else float(v) for v in last_act])
+    # a few distinct locales and zones among millions of people: each worked out once
+    language_of = {loc: (loc or "").split("-")[0].split("_")[0].lower() for loc in set(locales)}
     rows_ = CandidateRows(
         ids=np.fromiter(ids, dtype=np.int64, count=len(ids)),
         push_sends=np.fromiter(sends_, dtype=np.int64, count=len(ids)),
         push_clicks=np.fromiter(clicks, dtype=np.int64, count=len(ids)),
         days_inactive=(now.timestamp() - last) / 86400.0,
-        language=np.array([(loc or "").split("-")[0].split("_")[0].lower() for loc in locales]),
+        language=np.array([language_of[loc] for loc in locales]),
         reads_decayed=np.fromiter(reads, dtype=np.float64, count=len(ids)),
         active_days_decayed=np.fromiter(days, dtype=np.float64, count=len(ids)),
         slot_price=np.fromiter(prices, dtype=np.float64, count=len(ids)),
     )
-    zone_names, inverse = np.unique(np.asarray(zones, dtype=object).astype(str), return_inverse=True)
-    quiet = np.array([in_quiet_hours(local_hour(now, z), quiet_start, quiet_end) for z in zone_names], dtype=bool)
-    return rows_.take(~quiet[inverse])
+    quiet_in = {z: in_quiet_hours(local_hour(now, str(z)), quiet_start, quiet_end) for z in set(zones)}
+    quiet = np.fromiter((quiet_in[z] for z in zones), dtype=bool, count=len(zones))
+    return rows_.take(~quiet)
 
 
 def clickers_of(*, campaign_id: int, limit: int = 5000) -> set[int]:

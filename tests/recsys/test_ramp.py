@@ -477,3 +477,21 @@ def test_ramp_and_bandit_import_no_framework():
     )
     r = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+@given(st.lists(st.tuples(st.integers(0, 60), st.integers(1, 60)), min_size=1, max_size=200),
+       st.booleans())
+@settings(max_examples=60, deadline=None)
+def test_the_prior_pools_recipients_exactly_as_a_row_wise_unique_does(pairs, fractional):
+    """The integer-key pooling gives the same distinct pairs, order and counts as ``np.unique``
+    over rows (and fractional counts still go that way), so the fit is the same to the bit."""
+    from recsys.ramp.prior import _pooled
+
+    s = np.array([b for _, b in pairs], dtype=float)
+    c = np.array([min(a, b) for a, b in pairs], dtype=float)
+    if fractional:
+        c = c * 0.5
+    got = _pooled(c, s)
+    rows, counts = np.unique(np.stack([c, s], axis=1), axis=0, return_counts=True)
+    assert np.array_equal(got[0], rows[:, 0]) and np.array_equal(got[1], rows[:, 1])
+    assert np.array_equal(got[2], counts)
