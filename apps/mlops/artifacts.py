@@ -127,3 +127,16 @@ def local(rel: str) -> Path:
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return folder
+
+
+def publish_kept(rel: str) -> str:
+    """Upload a version this machine holds to a shared store, unless the store has it whole
+    already (an installation moving to several machines: its versions were trained here, into
+    the local folder). Returns "in store", "published" or "missing" (neither here nor there)."""
+    if artifact_storage().exists(f"{rel}/{MANIFEST}"):
+        return "in store"
+    folder = artifacts_root() / rel
+    if not folder.is_dir():
+        return "missing"
+    publish(rel, folder)
+    return "published"

@@ -1,6 +1,7 @@
 """Model artifacts in a store every machine reads: an S3-compatible server (moto's, in a process
 of its own), a version trained by one worker loaded by another with a var folder of its own."""
 
+import io
 import os
 import signal
 import subprocess
@@ -224,3 +225,45 @@ def test_one_worker_trains_and_another_with_its_own_var_folder_plans_and_sends_w
     finally:
         for w in workers:
             _stop(w)
+
+
+@pytest.mark.django_db
+def test_versions_trained_before_the_store_are_uploaded_by_the_command_and_then_load_elsewhere(
+        client_a, content_factory, now, settings, tmp_path, s3_server):
+    from django.core.management import CommandError, call_command
+
+    from apps.mlops import artifacts
+    from apps.mlops.selectors import load_mf
+    from apps.mlops.training import train_mf
+    from tests.mlops.test_per_client import _tribes
+
+    # trained while the artifacts lived in the local folder only
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "old"}
+    _tribes(client_a, content_factory, now, flip=False, prefix="a", seed=1)
+    version = train_mf(client=client_a, now=now)
+    _, subs_here, _ = load_mf(version)
+    with pytest.raises(CommandError, match="PUSHADMIN_ARTIFACTS_S3_BUCKET is not set"):
+        call_command("artifacts_publish")
+    # the installation moves to the bucket: another machine cannot load the version yet
+    _use_store(settings, s3_server, "four", tmp_path / "elsewhere")
+    _forget_loaded()
+    with pytest.raises(FileNotFoundError, match="not in the store"):
+        load_mf(version)
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "old"}
+    out = io.StringIO()
+    call_command("artifacts_publish", stdout=out)
+    assert "1 versions uploaded, 0 already in the store, 0 missing" in out.getvalue()
+    call_command("artifacts_publish", stdout=out)  # again: nothing to do
+    assert "0 versions uploaded, 1 already in the store" in out.getvalue()
+    assert not any(artifacts.TRAINER_ONLY in k for k in _keys(s3_server, "four/"))
+    settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "elsewhere"}
+    _forget_loaded()
+    _, subs, _ = load_mf(version)
+    assert np.array_equal(subs, subs_here)
+    assert (tmp_path / "elsewhere" / version.artifact_path / artifacts.MANIFEST).exists()
+    # a version in neither place is named, and the command fails
+    ModelVersion.objects.filter(pk=version.pk).update(artifact_path="client-1/mf/v9-gone")
+    err = io.StringIO()
+    with pytest.raises(CommandError, match="1 versions are in neither place"):
+        call_command("artifacts_publish", stdout=io.StringIO(), stderr=err)
+    assert "mf v1: not in" in err.getvalue()
