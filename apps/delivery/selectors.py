@@ -66,18 +66,22 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
         where.append(f"NOT EXISTS (SELECT 1 FROM {sends} d JOIN {campaigns} c ON c.id = d.campaign_id "
                      f"WHERE c.content_id = %s AND d.subscriber_id = s.id)")
         params.append(content_id)
+    sql_where = " AND ".join(where)
+    if connection.vendor == "postgresql":
+        got = _eligible_by_copy(client.pk, sql_where, params, now, quiet_start, quiet_end)
+        if got is not None:
+            return got
     sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {epoch_sql('s.last_activity_at')}, s.timezone, s.locale, "
-           f"s.reads_decayed, s.active_days_decayed, s.slot_price FROM {subs} s WHERE {' AND '.join(where)} ORDER BY s.id")
+           f"s.reads_decayed, s.active_days_decayed, s.slot_price FROM {subs} s WHERE {sql_where} ORDER BY s.id")
     with connection.cursor() as cur:
         cur.execute(sql, params)
         rows = cur.fetchall()
     if not rows:
-        empty = np.zeros(0, dtype=np.int64)
-        return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0), np.zeros(0))
+        return _no_rows()
     ids, sends_, clicks, last_act, zones, locales, reads, days, prices = zip(*rows)
     last = np.array([np.nan if v is None else float(v) for v in last_act])
     # a few distinct locales and zones among millions of people: each worked out once
-    language_of = {loc: (loc or "").split("-")[0].split("_")[0].lower() for loc in set(locales)}
+    language_of = {loc: _language(loc) for loc in set(locales)}
     rows_ = CandidateRows(
         ids=np.fromiter(ids, dtype=np.int64, count=len(ids)),
         push_sends=np.fromiter(sends_, dtype=np.int64, count=len(ids)),
@@ -91,6 +95,66 @@ def eligible_candidates(*, client, content_id: int | None, now: datetime, segmen
     quiet_in = {z: in_quiet_hours(local_hour(now, str(z)), quiet_start, quiet_end) for z in set(zones)}
     quiet = np.fromiter((quiet_in[z] for z in zones), dtype=bool, count=len(zones))
     return rows_.take(~quiet)
+
+
+def _no_rows() -> CandidateRows:
+    empty = np.zeros(0, dtype=np.int64)
+    return CandidateRows(empty, empty, empty, np.zeros(0), np.zeros(0, dtype=str), np.zeros(0), np.zeros(0), np.zeros(0))
+
+
+def _language(locale: str | None) -> str:
+    """The language part of a locale ("ko-KR", "en_US" -> "ko", "en"; "" when unknown)."""
+    return (locale or "").split("-")[0].split("_")[0].lower()
+
+
+# PostgreSQL's 64-bit hash of a time zone's or a locale's text -> the text, learnt once per process
+_TEXT_OF_HASH: dict[int, str] = {}
+
+
+def _texts(client_id: int, zone_hashes: np.ndarray, locale_hashes: np.ndarray) -> None:
+    """Learn the texts behind hashes not seen yet in this process: one pass over the client's
+    subscribers, only when a time zone or locale new to this process turns up."""
+    missing = [int(h) for h in np.concatenate([zone_hashes, locale_hashes]) if int(h) not in _TEXT_OF_HASH]
+    if not missing:
+        return
+    subs = Subscriber._meta.db_table
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT DISTINCT hashtextextended(s.timezone, 0), s.timezone, hashtextextended(s.locale, 0), s.locale "
+                    f"FROM {subs} s WHERE s.client_id = %s AND (hashtextextended(s.timezone, 0) = ANY(%s::bigint[]) "
+                    f"OR hashtextextended(s.locale, 0) = ANY(%s::bigint[]))", [client_id, missing, missing])
+        for zh, zone, lh, locale in cur.fetchall():
+            _TEXT_OF_HASH[int(zh)] = zone
+            _TEXT_OF_HASH[int(lh)] = locale
+
+
+def _eligible_by_copy(client_id: int, where: str, params: list, now: datetime, quiet_start: int,
+                      quiet_end: int) -> CandidateRows | None:
+    """``eligible_candidates`` on PostgreSQL: the rows by binary COPY into arrays (no Python
+    object per person; at 10,000,000 people the row tuples alone took 23 s), the time zone and
+    locale as 64-bit hashes of their text, each distinct one worked out once. None when a row
+    was not what was asked for (a NULL): the caller reads the rows otherwise."""
+    from apps.core.pgcopy import copy_arrays
+
+    subs = Subscriber._meta.db_table
+    cols = ["s.id", "s.push_sends::bigint", "s.push_clicks::bigint",
+            f"COALESCE({epoch_sql('s.last_activity_at')}, 'NaN'::float8)", "hashtextextended(s.timezone, 0)",
+            "hashtextextended(s.locale, 0)", "s.reads_decayed", "s.active_days_decayed", "s.slot_price"]
+    got = copy_arrays(f"SELECT {', '.join(cols)} FROM {subs} s WHERE {where} ORDER BY s.id", params,
+                      (">i8", ">i8", ">i8", ">f8", ">i8", ">i8", ">f8", ">f8", ">f8"))
+    if got is None:
+        return None
+    ids, sends_, clicks, last, zone_h, locale_h, reads, days, prices = got
+    if not len(ids):
+        return _no_rows()
+    zones, locales = np.sort(np.unique(zone_h, sorted=False)), np.sort(np.unique(locale_h, sorted=False))
+    _texts(client_id, zones, locales)
+    language_of = np.array([_language(_TEXT_OF_HASH[int(h)]) for h in locales])
+    quiet_zone = np.array([in_quiet_hours(local_hour(now, _TEXT_OF_HASH[int(h)]), quiet_start, quiet_end) for h in zones])
+    rows_ = CandidateRows(ids=ids, push_sends=sends_, push_clicks=clicks, days_inactive=(now.timestamp() - last) / 86400.0,
+                          language=language_of[np.searchsorted(locales, locale_h)], reads_decayed=reads,
+                          active_days_decayed=days, slot_price=prices)
+    quiet = quiet_zone[np.searchsorted(zones, zone_h)]
+    return rows_ if not quiet.any() else rows_.take(~quiet)
 
 
 def clickers_of(*, campaign_id: int, limit: int = 5000) -> set[int]:

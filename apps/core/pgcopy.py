@@ -1,0 +1,208 @@
+"""PostgreSQL's binary ``COPY ... TO STDOUT`` read straight into numpy arrays.
+
+Fixed-width rows (8-byte columns: bigint, double precision, timestamptz) are parsed by numpy a
+chunk at a time into arrays that grow in place: no Python object per row. Several COPYs can run
+side by side on their own connections (``copy_out``). The training readers
+(``apps.mlops.readers``) and the eligible audience of a wave (``apps.delivery.selectors``) read
+their millions of rows this way.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from django.db import connection
+
+_HEADER = b"PGCOPY\n\xff\r\n\x00"
+_TRAILER = b"\xff\xff"
+# PostgreSQL's binary timestamptz: microseconds since 2000-01-01 UTC; 946,684,800 s after 1970
+PG_EPOCH_US = 946_684_800_000_000
+
+
+class CopyStream:
+    """One ``COPY ... TO STDOUT`` on a libpq connection (psycopg's ``pgconn``), advanced by
+    ``step`` whenever its socket has data: several can run side by side from one thread.
+
+    COPY output comes one message per row, and psycopg's ``Copy`` spends about twice the
+    database's own time per row on each; here a row is one call and an append. ``consume``
+    gets a bytearray holding at least ``flush`` bytes (or the rest at the end) and removes what
+    it used from the front."""
+
+    def __init__(self, raw, query: str, consume, flush: int):
+        import select
+
+        self.pgconn, self.consume, self.flush = raw.pgconn, consume, flush
+        self.state, self.buf, self.failed = "starting", bytearray(), None
+        self.pgconn.send_query(query.encode(raw.info.encoding))
+        if self.pgconn.flush():  # a non-blocking connection: the rest of the query when writable
+            writable = select.poll()
+            writable.register(self.pgconn.socket, select.POLLOUT)
+            while self.pgconn.flush():
+                writable.poll()
+
+    @property
+    def socket(self) -> int:
+        return self.pgconn.socket
+
+    @property
+    def done(self) -> bool:
+        return self.state == "done"
+
+    def step(self) -> None:
+        """Take what has arrived; returns with the socket to be waited on again, or done."""
+        from psycopg import pq
+
+        pg = self.pgconn
+        pg.consume_input()
+        if self.state == "starting":
+            if pg.is_busy():
+                return
+            res = pg.get_result()
+            if res.status == pq.ExecStatus.COPY_OUT:
+                self.state = "copying"
+            else:
+                self.failed, self.state = res, "ending"
+        if self.state == "copying":
+            buf, get = self.buf, pg.get_copy_data
+            while True:
+                nbytes, data = get(1)
+                if nbytes > 0:
+                    buf += data
+                    if len(buf) >= self.flush:
+                        self.consume(buf)
+                elif nbytes == 0:  # nothing whole buffered: wait for the socket
+                    return
+                else:
+                    break
+            self.consume(buf)
+            self.state = "ending"
+        while self.state == "ending":
+            if pg.is_busy():
+                pg.consume_input()
+                if pg.is_busy():
+                    return
+            res = pg.get_result()
+            if res is None:
+                self.state = "done"
+            elif res.status != pq.ExecStatus.COMMAND_OK and self.failed is None:
+                self.failed = res
+
+    def error(self) -> Exception | None:
+        import psycopg
+        from psycopg import pq
+
+        res = self.failed
+        if res is None:
+            return None
+        state = res.error_field(pq.DiagnosticField.SQLSTATE)
+        message = res.error_field(pq.DiagnosticField.MESSAGE_PRIMARY) or res.error_message or b"COPY failed"
+        cls = psycopg.errors.lookup(state.decode()) if state else psycopg.OperationalError
+        return cls(message.decode(errors="replace").strip())
+
+
+def run_streams(streams: list[CopyStream]) -> Exception | None:
+    """Advance the streams as their sockets have data until every one is done (so every
+    connection is idle again); the first stream's error, if any, is returned."""
+    import select
+
+    poller = select.poll()
+    waiting = {}
+    for stream in streams:
+        poller.register(stream.socket, select.POLLIN)
+        waiting[stream.socket] = stream
+    for stream in streams:  # what may already be buffered
+        stream.step()
+        if stream.done:
+            poller.unregister(stream.socket)
+            del waiting[stream.socket]
+    while waiting:
+        for fd, _ in poller.poll():
+            stream = waiting.get(fd)
+            if stream is None:
+                continue
+            stream.step()
+            if stream.done:
+                poller.unregister(fd)
+                del waiting[fd]
+    return next((err for stream in streams if (err := stream.error()) is not None), None)
+
+
+def copy_out(jobs: list[tuple], flush: int) -> None:
+    """Run each ``(connection, query, consume)`` of ``jobs`` side by side: ``COPY (...) TO
+    STDOUT`` on that psycopg connection (None: Django's), its output handed to ``consume``
+    (``CopyStream``). Django's connection is left idle, or closed if a COPY was interrupted
+    half-way; the first database error is raised once every COPY has ended."""
+    connection.ensure_connection()
+    error, done = None, False
+    with connection.wrap_database_errors:
+        try:
+            error = run_streams([CopyStream(raw or connection.connection, query, consume, flush)
+                                  for raw, query, consume in jobs])
+            done = True
+        finally:
+            if not done:  # interrupted mid-protocol: the connection cannot be reused
+                connection.close()
+        if error is not None:
+            raise error
+
+
+def row_parser(dtypes: tuple, capacity: int):
+    """(parse, result): ``parse(buf)`` moves the whole binary-COPY rows at the front of ``buf``
+    into one native array per column; ``result()`` gives the arrays shrunk to the rows read, or
+    None when a row was not what was asked for (a NULL, another width) or the output was cut."""
+    fields = [("n", ">i2")]
+    for k, dtype in enumerate(dtypes):
+        if np.dtype(dtype).itemsize != 8:
+            raise ValueError("only 8-byte columns")
+        fields += [(f"l{k}", ">i4"), (f"c{k}", dtype)]
+    row = np.dtype(fields)
+    width = len(dtypes)
+    out = [np.empty(max(capacity, 1), np.dtype(d).newbyteorder("=")) for d in dtypes]
+    state = {"filled": 0, "started": False, "ok": True, "rest": b""}
+
+    def parse(buf: bytearray) -> None:
+        if not state["ok"]:
+            buf.clear()  # read to the end all the same: the connection is usable again only then
+            return
+        if not state["started"]:
+            if len(buf) < 19:
+                return
+            if buf[:11] != _HEADER:
+                state["ok"] = False
+                return
+            del buf[:19 + int.from_bytes(buf[15:19], "big")]
+            state["started"] = True
+        rows, filled = len(buf) // row.itemsize, state["filled"]
+        if rows:
+            got = np.frombuffer(buf, dtype=row, count=rows)
+            if np.any(got["n"] != width) or any(np.any(got[f"l{k}"] != 8) for k in range(width)):
+                state["ok"] = False  # a NULL or another type
+            else:
+                if filled + rows > len(out[0]):
+                    for arr in out:
+                        arr.resize(max(len(arr) * 3 // 2, filled + rows), refcheck=False)
+                for k, arr in enumerate(out):
+                    arr[filled:filled + rows] = got[f"c{k}"]
+                state["filled"] = filled + rows
+            del got  # the buffer can be resized again
+            del buf[:rows * row.itemsize]
+        state["rest"] = bytes(buf)  # less than a row: the next piece's start, or the trailer
+
+    def result() -> list[np.ndarray] | None:
+        if not state["ok"] or state["rest"] != _TRAILER:  # every row, then the trailer
+            return None
+        for arr in out:
+            arr.resize(state["filled"], refcheck=False)
+        return out
+
+    return parse, result
+
+
+def copy_arrays(sql: str, params, dtypes: tuple, *, capacity: int = 1 << 16, flush: int = 1 << 20) -> list[np.ndarray] | None:
+    """The rows of one query (8-byte columns only, as the big-endian numpy ``dtypes`` ">i8" or
+    ">f8") by binary COPY on Django's connection, one native array per column; None when a row
+    is not what was asked for (a NULL, another width): the caller reads otherwise. ``capacity``:
+    the rows first allocated for (the arrays grow by half as needed)."""
+    query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
+    parse, result = row_parser(dtypes, capacity)
+    copy_out([(None, f"COPY ({query}) TO STDOUT (FORMAT BINARY)", parse)], flush)
+    return result()
