@@ -662,9 +662,10 @@ def product_rank(
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
                      baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
                      active_days_decayed=None, category_affinity=None, categories=None,
-                     push_score=None) -> np.ndarray | None:
-    """``CLICK_FEATURES`` rows of every candidate exactly as ``product_rank`` computes them
-    for its click model (None when it could not rank): what the click model trains on."""
+                     push_score=None, rows: np.ndarray | None = None) -> np.ndarray | None:
+    """``CLICK_FEATURES`` rows of every candidate (``rows``: of the candidates at those
+    positions only) exactly as ``product_rank`` computes them for its click model (None when it
+    could not rank): what the click model trains on."""
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              user_factors=user_factors, baseline_ctr=baseline_ctr, days_inactive=days_inactive,
                              age_hours=age_hours, hour=hour, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed,
@@ -673,4 +674,4 @@ def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item
         return None
     cands, content = inputs
     raw, z = component_scores(cands, content)
-    return click_features(cands, content, raw, z)
+    return click_features(cands, content, raw, z, rows=rows)

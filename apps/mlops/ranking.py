@@ -258,8 +258,9 @@ class ModelRanker:
             ids = np.asarray(ids, dtype=np.int64)
             where = positions(candidates.ids, ids)
             known = where >= 0
-            x = product_features(model, candidates.ids, factors, **inputs)
-            return ids[known], x[where[known]], CLICK_FEATURES
+            # the rows of the people asked for only (a wave's, not the millions ranked)
+            x = product_features(model, candidates.ids, factors, rows=where[known], **inputs)
+            return ids[known], x, CLICK_FEATURES
 
         return Ranked(np.asarray(aud.ids, dtype=np.int64), np.asarray(aud.total, dtype=float),
                       {name: np.asarray(v) for name, v in aud.components.items()}, self.name, features_of,

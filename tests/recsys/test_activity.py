@@ -97,6 +97,11 @@ def test_the_activity_inputs_reach_the_click_model_and_default_to_missing(world)
                          reads_decayed=habit * 2, active_days_decayed=habit)
     np.testing.assert_allclose(x[:, col["active_days_decayed"]], habit, rtol=1e-6)
     np.testing.assert_allclose(x[:, col["reads_decayed"]], habit * 2, rtol=1e-6)
+    # the rows of some people only (what a wave keeps of whom it chose) are those same rows
+    some = np.array([5, 1, len(ids) - 1, 5])
+    np.testing.assert_array_equal(
+        product_features(model, ids, model.user_factors, seed_rows=np.array([0, 2]), days_inactive=days,
+                         reads_decayed=habit * 2, active_days_decayed=habit, rows=some), x[some])
     bare = product_features(model, ids, model.user_factors, seed_rows=np.array([0, 2]), days_inactive=days)
     assert np.isnan(bare[:, col["active_days_decayed"]]).all() and np.isnan(bare[:, col["reads_decayed"]]).all()
     # the rest of the row does not depend on them
