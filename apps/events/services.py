@@ -188,15 +188,16 @@ def _insert(client: Client, rows: dict[int, dict], now: datetime) -> set[str]:
             import psycopg
 
             raw = psycopg.Cursor(connection.connection)
-            raw.execute(
-                f"INSERT INTO {Event._meta.db_table} ({cols}) "
-                "SELECT %b, u.e, u.t, u.s, u.c, u.d, u.o, %b FROM unnest("
-                "%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::bigint[], %b::timestamptz[]"
-                f") AS u(e, t, s, c, d, o) {conflict}",
-                [client.pk, now, [r["event_id"] for r in values], [r["type"] for r in values],
-                 [r["subscriber_id"] for r in values], [r["content_id"] for r in values],
-                 [r["send_id"] for r in values], [r["occurred_at"] for r in values]],
-            )
+            with connection.wrap_database_errors:  # psycopg's errors as Django's, as the retries expect
+                raw.execute(
+                    f"INSERT INTO {Event._meta.db_table} ({cols}) "
+                    "SELECT %b, u.e, u.t, u.s, u.c, u.d, u.o, %b FROM unnest("
+                    "%b::varchar[], %b::varchar[], %b::bigint[], %b::bigint[], %b::bigint[], %b::timestamptz[]"
+                    f") AS u(e, t, s, c, d, o) {conflict}",
+                    [client.pk, now, [r["event_id"] for r in values], [r["type"] for r in values],
+                     [r["subscriber_id"] for r in values], [r["content_id"] for r in values],
+                     [r["send_id"] for r in values], [r["occurred_at"] for r in values]],
+                )
             cur = raw
             return {r[0] for r in cur.fetchall()}
         adapt = connection.ops.adapt_datetimefield_value
