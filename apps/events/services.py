@@ -5,7 +5,9 @@ One transaction per batch: validate every event (``apps.core.batch``, by the API
 store, is that item's verdict ``rejected`` with the field and reason, and the other items go on),
 resolve subscribers, contents and sends with one query each, insert with ``ON CONFLICT (client_id, event_id) DO NOTHING RETURNING`` so the
 database says which events are new, then apply what the new ones mean for pushes (attribution,
-through the outbox). A repeated ``event_id`` is answered ``duplicate`` and changes nothing.
+through the outbox). A repeated ``event_id`` is answered ``duplicate`` and changes nothing. An
+event that occurred before the retention window (``PUSHADMIN["EVENT_RETENTION_DAYS"]`` before
+now) is rejected on ``occurred_at``.
 Subscribers' activity is rolled up from the stored events by the sweep
 (``subscribers_activity_rollup``), off the request path.
 """
@@ -16,6 +18,7 @@ from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import OperationalError, connection, transaction
 from django.db.models import Max
 
@@ -44,6 +47,11 @@ _CHUNK = 1000
 _RETRIES = 3
 
 
+def retention() -> timedelta:
+    """How long events are kept (``PUSHADMIN["EVENT_RETENTION_DAYS"]``)."""
+    return timedelta(days=settings.PUSHADMIN["EVENT_RETENTION_DAYS"])
+
+
 def events_ingest(*, client: Client, items: list, now: datetime | None = None) -> dict:
     now = now or clock.now()
     results: list[dict] = [None] * len(items)  # type: ignore[list-item]
@@ -67,10 +75,11 @@ def events_ingest(*, client: Client, items: list, now: datetime | None = None) -
             continue
         valid.append((i, ev))
 
+    cutoff = now - retention()
     for attempt in range(_RETRIES):
         try:
             with transaction.atomic():
-                rows = _resolve(client, valid, results, now)
+                rows = _resolve(client, valid, results, now, cutoff)
                 inserted = _insert(client, rows, now)
                 new_rows = [row for row in rows.values() if row["event_id"] in inserted]
                 _apply(new_rows)
@@ -95,8 +104,10 @@ def _reject(ev: dict, field: str, reason: str) -> dict:
     return {"event_id": ev["event_id"], "status": "rejected", "field": field, "reason": reason}
 
 
-def _resolve(client: Client, valid: list[tuple[int, dict]], results: list, now: datetime) -> dict[int, dict]:
-    """Map external ids and send ids to rows of this client; unknown ones reject their event."""
+def _resolve(client: Client, valid: list[tuple[int, dict]], results: list, now: datetime,
+             cutoff: datetime) -> dict[int, dict]:
+    """Map external ids and send ids to rows of this client; unknown ones reject their event, as
+    does a time in the future or before ``cutoff`` (the retention's)."""
     sub_ext = {ev["subscriber"] for _, ev in valid if "subscriber" in ev}
     con_ext = {ev["content"] for _, ev in valid if "content" in ev}
     send_ids = {ev["send_id"] for _, ev in valid if "send_id" in ev}
@@ -132,6 +143,11 @@ def _resolve(client: Client, valid: list[tuple[int, dict]], results: list, now: 
         occurred = ev.get("occurred_at") or now
         if occurred > now + _SKEW:
             results[i] = _reject(ev, f"events[{i}].occurred_at", "Lies in the future.")
+            continue
+        if occurred < cutoff:
+            results[i] = _reject(ev, f"events[{i}].occurred_at",
+                                 f"Older than the retention: events that occurred before {cutoff:%Y-%m-%dT%H:%M:%SZ} "
+                                 f"({retention().days} days ago) are not kept.")
             continue
         rows[i] = {"event_id": ev["event_id"], "type": ev["type"], "subscriber_id": sub_id, "content_id": con_id,
                    "send_id": send_id, "occurred_at": occurred}
