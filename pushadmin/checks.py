@@ -38,7 +38,7 @@ def event_retention_check(app_configs=None, **kwargs) -> list[Error]:
     need = -(-window // timedelta(days=1))
     return [Error(
         f"PUSHADMIN_EVENT_RETENTION_DAYS is {days}, but events must be kept at least {need} days: {reader} reads that "
-        f"far back, and older events are refused at ingestion.",
+        f"far back, and older events are refused at ingestion and dropped by the sweep.",
         hint=f"Set PUSHADMIN_EVENT_RETENTION_DAYS to {need} or more (default 365).",
         id="pushadmin.E001",
     )]

@@ -10,7 +10,21 @@ from apps.core.models import Client
 class Event(models.Model):
     """Something a subscriber did, as reported by the client: open, click, read or dismiss.
 
-    ``UNIQUE(client, event_id)``: a repeated ``event_id`` is acknowledged and never counted twice.
+    Kept for the retention (``PUSHADMIN["EVENT_RETENTION_DAYS"]``, 365 days by default): an event
+    that occurred earlier is refused at ingestion, and older ones are dropped once rolled up
+    (``apps.events.services.events_partitions_maintain``). On PostgreSQL the table is partitioned
+    by month of ``occurred_at`` (``apps.events.partitions``; migration 0002): its primary key is
+    really ``(id, occurred_at)``, ``id`` still from one sequence, unique over the table.
+
+    A repeated ``event_id`` is answered ``duplicate`` and never counted twice, within the
+    retention, in two ways. ``UNIQUE(client, event_id, occurred_at)`` (a unique index must hold
+    the partition key): a repeat with the same ``occurred_at`` is refused by the database, even
+    when two batches carry it at the same moment. Before inserting, the ingestion looks up the
+    batch's ``event_id``s over every month: a repeat with another ``occurred_at`` (an event sent
+    again without ``occurred_at``, which then defaults to its time of arrival) is refused if the
+    first one was committed by then, and is stored twice only if both batches were in flight at
+    once, neither yet committed. The same holds on SQLite, where batches do not overlap (one
+    writer at a time), so there no repeat is ever stored twice.
     """
 
     class Type(models.TextChoices):
@@ -30,7 +44,7 @@ class Event(models.Model):
 
     class Meta:
         constraints = [
-            models.UniqueConstraint(fields=["client", "event_id"], name="event_client_event_id"),
+            models.UniqueConstraint(fields=["client", "event_id", "occurred_at"], name="event_client_event_id_at"),
             models.CheckConstraint(condition=models.Q(type__in=["open", "click", "read", "dismiss"]), name="event_type_valid"),
         ]
         indexes = [models.Index(fields=["content", "type", "occurred_at"], name="event_content_type_at")]
