@@ -14,17 +14,22 @@ class Event(models.Model):
     that occurred earlier is refused at ingestion, and older ones are dropped once rolled up
     (``apps.events.services.events_partitions_maintain``). On PostgreSQL the table is partitioned
     by month of ``occurred_at`` (``apps.events.partitions``; migration 0002): its primary key is
-    really ``(id, occurred_at)``, ``id`` still from one sequence, unique over the table.
+    really ``(id, occurred_at)``; ``id`` still comes from one sequence, so no two events share
+    one, though the database enforces only the pair.
 
-    A repeated ``event_id`` is answered ``duplicate`` and never counted twice, within the
-    retention, in two ways. ``UNIQUE(client, event_id, occurred_at)`` (a unique index must hold
-    the partition key): a repeat with the same ``occurred_at`` is refused by the database, even
-    when two batches carry it at the same moment. Before inserting, the ingestion looks up the
-    batch's ``event_id``s over every month: a repeat with another ``occurred_at`` (an event sent
-    again without ``occurred_at``, which then defaults to its time of arrival) is refused if the
-    first one was committed by then, and is stored twice only if both batches were in flight at
-    once, neither yet committed. The same holds on SQLite, where batches do not overlap (one
-    writer at a time), so there no repeat is ever stored twice.
+    A repeated ``event_id`` is answered ``duplicate`` and not counted again:
+
+    - with the same ``occurred_at``: always, even when two batches carry it at the same moment.
+      ``UNIQUE(client, event_id, occurred_at)`` decides (a unique index of a partitioned table
+      must hold the partition key, so ``UNIQUE(client, event_id)`` cannot be kept);
+    - with another ``occurred_at`` (an event sent again without ``occurred_at``, which then
+      defaults to its time of arrival): when the stored one's is within
+      ``apps.events.services.REPEAT_WINDOW`` (30 days) of the repeat's batch, and was committed
+      before that batch looked (the look-up of the batch's ``event_id``s before inserting). Two
+      batches in flight at once both store it; so does a repeat further apart in time (looking
+      over every month nearly doubled the database's time per batch, docs/benchmarks.md).
+
+    On SQLite batches never overlap (one writer at a time): there only the time apart counts.
     """
 
     class Type(models.TextChoices):

@@ -4,7 +4,7 @@ On PostgreSQL the events table is partitioned by month (``apps.events.partitions
 months get their partitions before it is stored, the sweep makes the next month ahead and drops a
 month past the retention only once the roll-ups have processed every event in it, and nothing
 inside the retention window is lost. On SQLite (one table) the same retention deletes rows. On
-both, an event_id is counted once per client within the retention, whatever its ``occurred_at``.
+both, a repeated event_id is counted once, whatever its ``occurred_at`` within 30 days.
 """
 
 from __future__ import annotations
@@ -120,24 +120,35 @@ def test_the_dropped_month_is_the_one_whose_events_were_rolled_up(client_a, read
 
 
 @pytest.mark.django_db
-def test_a_repeated_event_id_counts_once_whatever_its_occurred_at(client_a, reader, now):
-    """Same id and time again (the unique index), and the same id with another time, in the same
-    month or months apart (the look-up over every month), in the same batch or a later one."""
-    first = events_ingest(client=client_a, now=now, items=[
-        read("a", now - timedelta(days=2)), read("b", now - timedelta(days=70)), read("c", now - timedelta(hours=1))])
-    assert first["accepted"] == 3
-    again = events_ingest(client=client_a, now=now, items=[
-        read("a", now - timedelta(days=2)),  # the same occurred_at
-        read("b", now - timedelta(days=2)),  # another month
-        read("c", now - timedelta(hours=2)),  # the same month, another time
-        {"event_id": "a", "type": "read", "subscriber": "u1", "content": "c1"},  # no occurred_at: now
-        read("d", now - timedelta(days=100)), read("d", now - timedelta(days=1)),  # twice in one batch
+def test_a_repeated_event_id_counts_once_within_30_days_whatever_its_occurred_at(client_a, reader, now):
+    """Same id and time again (the unique index); the same id with another time in the same
+    month or in the month before (the look-up); twice in one batch; and, documented, a repeat
+    whose times are more than ``REPEAT_WINDOW`` apart, which is stored again."""
+    from apps.events.services import REPEAT_WINDOW
+
+    assert REPEAT_WINDOW == timedelta(days=30)
+    t = partitions.month_of(now) + timedelta(days=1)  # "now" of these batches: the 2nd of this month
+    first = events_ingest(client=client_a, now=t, items=[
+        read("a", t - timedelta(hours=5)), read("b", t - timedelta(days=3)), read("c", t - timedelta(minutes=30)),
+        read("far", t - timedelta(days=70))])
+    assert first["accepted"] == 4
+    again = events_ingest(client=client_a, now=t, items=[
+        read("a", t - timedelta(hours=5)),  # the same occurred_at
+        read("b", t - timedelta(hours=1)),  # another time, in this month: the first one is in last month's partition
+        read("c", t - timedelta(minutes=10)),  # another time in the same month
+        {"event_id": "a", "type": "read", "subscriber": "u1", "content": "c1"},  # no occurred_at: its arrival, t
+        read("far", t - timedelta(hours=2)),  # 70 days after the stored one: beyond the window, stored again
     ])
-    assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate", "duplicate", "duplicate", "accepted", "duplicate"]
-    assert (again["accepted"], again["duplicates"]) == (1, 5)
-    stored = _stored(client_a)
-    assert Event.objects.filter(client=client_a).count() == 4 and set(stored) == {"a", "b", "c", "d"}
-    assert stored["b"] == now - timedelta(days=70) and stored["d"] == now - timedelta(days=100)  # the first one kept
+    assert [r["status"] for r in again["results"]] == ["duplicate", "duplicate", "duplicate", "duplicate", "accepted"]
+    stored = Event.objects.filter(client=client_a)
+    assert stored.count() == 5 and stored.filter(event_id="far").count() == 2
+    assert stored.get(event_id="b").occurred_at == t - timedelta(days=3)  # the first one kept
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cur:
+            cur.execute("SELECT tableoid::regclass::text FROM events_event WHERE event_id = 'b'")
+            assert cur.fetchone()[0] == partitions.name_of(partitions.month_of(t - timedelta(days=3)))
+    once = events_ingest(client=client_a, now=t, items=[read("d", t - timedelta(days=100)), read("d", t - timedelta(days=1))])
+    assert [r["status"] for r in once["results"]] == ["accepted", "duplicate"]  # twice in one batch: once
 
 
 @pytest.mark.django_db(transaction=True)
