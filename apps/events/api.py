@@ -36,8 +36,9 @@ class EventsApi(APIView):
             "duplicates": serializers.IntegerField(), "rejected": serializers.IntegerField(),
             "results": EventResult(many=True)})},
         description="Report opens, clicks, reads and dismissals. Each result says accepted, duplicate "
-                    "(this event_id was stored before; it is never counted twice) or rejected with the field and reason. "
-                    "Results are in the order of the request.",
+                    "(this event_id was stored before, so this one is not counted) or rejected with the field and reason "
+                    "(among them an occurred_at older than the retention: events are kept PUSHADMIN_EVENT_RETENTION_DAYS "
+                    "days, 365 by default). Results are in the order of the request.",
     )
     def post(self, request):
         items = batch_items(request.data, key="events", limit=settings.PUSHADMIN["MAX_BATCH"])

@@ -120,7 +120,10 @@ def _copy_rows_streams(queryset, dtypes: tuple, streams: int, capacity: int, flu
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            cursor.execute("SELECT pg_export_snapshot(), pg_relation_size(%s::regclass) / current_setting('block_size')::bigint",
+            # a partitioned table (events) has its pages in its partitions: a range of pages is
+            # read in each, the ranges cut by the largest one's size
+            cursor.execute("SELECT pg_export_snapshot(), (SELECT COALESCE(MAX(pg_relation_size(relid)), 0) "
+                           "FROM pg_partition_tree(%s::regclass) WHERE isleaf) / current_setting('block_size')::bigint",
                            [quoted])
             snapshot, pages = cursor.fetchone()
         if not _SNAPSHOT.match(snapshot):

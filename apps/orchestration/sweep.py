@@ -3,10 +3,12 @@ production); the simulator runs the same function on simulated time with its own
 dispatcher. Each step is idempotent and takes ``now``, so a lost tick only delays work.
 
 1. subscribers' activity from the events stored since the last sweep;
-2. expiry (campaigns of expired contents end through the engine);
-3. evaluation of due contents, and the launch of candidates their client's policy approves;
-4. campaigns: close waves whose sends are done, decide waves whose window passed, plan the next;
-5. the dispatcher, when pushes wait or a stopped worker's claims are due to be taken back.
+2. the events' retention: next month's partition made ahead, the months past the retention
+   dropped once step 1 has rolled them up (``events_partitions_maintain``);
+3. expiry (campaigns of expired contents end through the engine);
+4. evaluation of due contents, and the launch of candidates their client's policy approves;
+5. campaigns: close waves whose sends are done, decide waves whose window passed, plan the next;
+6. the dispatcher, when pushes wait or a stopped worker's claims are due to be taken back.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from datetime import datetime
 
 from apps.delivery.selectors import sends_due_exist
 from apps.delivery.tasks import dispatch_soon
-from apps.events.services import subscribers_activity_rollup
+from apps.events.services import events_partitions_maintain, subscribers_activity_rollup
 from apps.orchestration.engine import RankerFor, campaigns_advance_due
 from apps.orchestration.evaluation import ScorerFor, contents_evaluate_due
 from apps.orchestration.expiry import contents_expire_due
@@ -32,6 +34,7 @@ def sweep(*, now: datetime, ranker_for: RankerFor | None = None, dispatch: Dispa
     ``settle``: roll up every stored event, not only those older than one sweep (in-process runs,
     where nothing writes concurrently)."""
     done = {"activity": subscribers_activity_rollup(settle=settle)}
+    done.update({f"events_{k}": n for k, n in events_partitions_maintain(now=now).items()})
     done["expired"] = contents_expire_due(now=now)
     done["evaluated"] = contents_evaluate_due(now=now, ranker_for=ranker_for, scorer_for=scorer_for)
     done.update(campaigns_advance_due(now=now, ranker_for=ranker_for))

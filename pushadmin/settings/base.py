@@ -271,6 +271,9 @@ PUSHADMIN = {
     "TRUSTED_PROXIES": env_int("PUSHADMIN_TRUSTED_PROXIES", 0, minimum=0),
     # The beat sweep's period; the live demo, whose clock runs fast, sweeps every few seconds.
     "SWEEP_SECONDS": env_int("PUSHADMIN_SWEEP_SECONDS", 60, minimum=1),
+    # Days events are kept (older ones refused, then dropped by the sweep); at least the longest
+    # window a reader of events uses (the system check pushadmin.E001 says which).
+    "EVENT_RETENTION_DAYS": env_int("PUSHADMIN_EVENT_RETENTION_DAYS", 365, minimum=1),
     # Each client's models are retrained by the beat's training check (apps.orchestration.training):
     # the first versions as soon as the data allow (retried every FIRST_RETRY_MINUTES of product
     # time), then nightly in the client's quiet hours and whenever CAMPAIGNS campaigns have ended.

@@ -64,6 +64,9 @@ def setting(module, expression, *, env_extra=None, drop=()):
         ("PUSHADMIN_TRUSTED_PROXIES", "-1", "at least 0"),
         ("PUSHADMIN_PUSH_SEND_BACKOFF", "soon", "integer"),
         ("PUSHADMIN_PUSH_COOLDOWN", "0", "at least 1"),
+        ("PUSHADMIN_EVENT_RETENTION_DAYS", "a year", "integer"),
+        # shorter than the matrix factorization's 180 days of events (the system check pushadmin.E001)
+        ("PUSHADMIN_EVENT_RETENTION_DAYS", "179", "at least 180 days"),
     ],
 )
 def test_malformed_variable_stops_startup_naming_it(name, value, words):
