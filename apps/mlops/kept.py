@@ -13,8 +13,11 @@ What it assumes, and when it reads everything again:
 - An event with an id below a settled one is committed by the time the next training reads: the
   ingestion's transactions last far less than ``SETTLED``.
 - Events are never updated, and deleted only with their subscriber or content (the foreign
-  keys' cascade), whose rows are dropped here. Whoever deletes events some other way removes
-  the kept rows of the client's versions (``forget``).
+  keys' cascade), whose rows are dropped here, or by the events' retention (``apps.events``:
+  whole months older than ``EVENT_RETENTION_DAYS``, which the system check holds to at least
+  the longest training window, so those rows have left every window here by their time anyway).
+  Whoever deletes events some other way removes the kept rows of the client's versions
+  (``forget``).
 - Kept rows made with other kind weights or for a window that began later are not used:
   everything is read. So are rows whose last full read is ``REREAD`` old: once a week the window
   is read whole, so that whatever broke an assumption lasts a week at most.
