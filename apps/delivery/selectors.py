@@ -114,7 +114,7 @@ _TEXT_OF_HASH: dict[int, str] = {}
 def _texts(client_id: int, zone_hashes: np.ndarray, locale_hashes: np.ndarray) -> None:
     """Learn the texts behind hashes not seen yet in this process: one pass over the client's
     subscribers, only when a time zone or locale new to this process turns up."""
-    missing = [int(h) for h in np.concatenate([zone_hashes, locale_hashes]) if int(h) not in _TEXT_OF_HASH]
+    missing = [h for h in np.concatenate([zone_hashes, locale_hashes]).tolist() if h not in _TEXT_OF_HASH]
     if not missing:
         return
     subs = Subscriber._meta.db_table
@@ -146,7 +146,7 @@ def _eligible_by_copy(client_id: int, where: str, params: list, now: datetime, q
     ids, sends_, clicks, last, zone_h, locale_h, reads, days, prices = got
     if not len(ids):
         return _no_rows()
-    zones, locales = np.sort(np.unique(zone_h, sorted=False)), np.sort(np.unique(locale_h, sorted=False))
+    zones, locales = np.unique(zone_h), np.unique(locale_h)  # a few distinct values each, sorted
     _texts(client_id, zones, locales)
     language_of = np.array([_language(_TEXT_OF_HASH[int(h)]) for h in locales])
     quiet_zone = np.array([in_quiet_hours(local_hour(now, _TEXT_OF_HASH[int(h)]), quiet_start, quiet_end) for h in zones])
