@@ -52,7 +52,12 @@ Public API::
     category_inputs(profiles, rows, column) -> dict   # product_rank's category component of one content
     product_features(model, candidate_ids, candidate_factors, *, seed_rows, ...) -> X | None
                                                    # the click model's rows, as product_rank sees them
-    component_scores(candidates, content) -> (raw, z): dicts of full (n,) arrays
+    component_scores(candidates, content, moments=None, rows=None) -> (raw, z): dicts of (n,) arrays
+    # one set of candidates split in parts (subscriber ranges), ranked as one:
+    audience_moments(part, content) -> Moments; Moments.merge(parts' moments)
+    audience_shortlist(part, content, k, moments=merged, depth=...) -> Shortlist
+    merge_shortlists(parts' shortlists, k, depth) -> Audience
+    product_moments(...), product_shortlist(...)   # the same for product_rank
     click_features(candidates, content, raw, z, rows=None, names=CLICK_FEATURES) -> (r, len(names)) array
 """
 
@@ -83,6 +88,14 @@ __all__ = [
     "product_rank",
     "product_features",
     "category_inputs",
+    "Moments",
+    "Shortlist",
+    "audience_moments",
+    "audience_shortlist",
+    "merge_shortlists",
+    "product_moments",
+    "product_shortlist",
+    "product_item",
 ]
 
 # content-specific components (a matrix product each) and candidate-only ones
@@ -253,18 +266,24 @@ def _chunk_raw(cands: Candidates, side: _Side, rows) -> dict[str, np.ndarray]:
     return out
 
 
-def _candidate_components(cands: Candidates) -> dict[str, np.ndarray]:
+def _recency(cands: Candidates, worst: float | None = None) -> np.ndarray:
+    """-log1p(days inactive); the never active count as the longest inactive (``worst``: the
+    largest known days of the whole candidate set, default this one's)."""
+    n = len(cands)
+    if cands.days_inactive is None:
+        return np.zeros(n, np.float32)
+    d = cands.days_inactive
+    if worst is None:
+        worst = float(np.nanmax(d)) if np.isfinite(d).any() else 0.0
+    return -np.log1p(np.maximum(np.where(np.isfinite(d), d, worst), 0.0)).astype(np.float32)
+
+
+def _candidate_components(cands: Candidates, worst: float | None = None) -> dict[str, np.ndarray]:
     n = len(cands)
     ctr = np.zeros(n, np.float32) if cands.baseline_ctr is None else cands.baseline_ctr
-    if cands.days_inactive is None:
-        rec = np.zeros(n, np.float32)
-    else:
-        d = cands.days_inactive
-        worst = np.nanmax(d) if np.isfinite(d).any() else 0.0
-        rec = -np.log1p(np.maximum(np.where(np.isfinite(d), d, worst), 0.0)).astype(np.float32)
     a = cands.active_days_decayed
     act = np.zeros(n, np.float32) if a is None else np.log1p(np.maximum(np.nan_to_num(a), 0.0)).astype(np.float32)
-    return {"ctr": ctr, "recency": rec, "activity": act}
+    return {"ctr": ctr, "recency": _recency(cands, worst), "activity": act}
 
 
 def _zscore(x: np.ndarray, mean, std) -> np.ndarray:
@@ -275,11 +294,79 @@ def _chunk_size(n: int, m: int) -> int:
     return int(max(4096, min(n, (1 << 21) // max(m, 1))))
 
 
+@dataclass(frozen=True)
+class Moments:
+    """Sums of a candidate set's components (first and second powers, float64), from which the
+    z-scores' means and standard deviations come. Additive over disjoint parts of the set:
+    ``Moments.merge`` of the parts' moments (in a fixed order) stands for the whole set's, so
+    candidates split by subscriber ranges (``apps.mlops.shards``) rank as one set.
+
+    ``s1``/``s2``: per content component, one value per content; per candidate component, one
+    value. Recency's sums cover the candidates with known days only: the ``days_missing`` others
+    count as the set's longest inactive (``worst_days``), known only once the parts are merged."""
+
+    n: int
+    s1: dict[str, np.ndarray]
+    s2: dict[str, np.ndarray]
+    worst_days: float = -np.inf
+    days_missing: int = 0
+
+    @staticmethod
+    def merge(parts: Sequence["Moments"]) -> "Moments":
+        if not parts:
+            raise ValueError("merge needs at least one part")
+        names = parts[0].s1.keys()
+        if any(p.s1.keys() != names for p in parts):
+            raise ValueError("the parts' moments cover different components")
+        s1 = {k: np.sum([p.s1[k] for p in parts], axis=0) for k in names}
+        s2 = {k: np.sum([p.s2[k] for p in parts], axis=0) for k in names}
+        return Moments(sum(p.n for p in parts), s1, s2, max(p.worst_days for p in parts),
+                       sum(p.days_missing for p in parts))
+
+    def worst(self) -> float:
+        """The longest known inactivity (0 with none known): the never active's days."""
+        return float(self.worst_days) if np.isfinite(self.worst_days) else 0.0
+
+    def mean_std(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        s1, s2, n = self.s1[name], self.s2[name], max(self.n, 1)
+        if name == "recency" and self.days_missing:
+            r = -np.log1p(max(self.worst(), 0.0))
+            s1, s2 = s1 + self.days_missing * r, s2 + self.days_missing * r * r
+        mean = s1 / n
+        return mean.astype(np.float32), np.sqrt(np.maximum(s2 / n - mean ** 2, 0.0)).astype(np.float32)
+
+    def to_arrays(self) -> dict[str, np.ndarray]:
+        """As named arrays (``np.savez``), for ``from_arrays`` in another process."""
+        out = {"n": np.array(self.n), "worst_days": np.array(self.worst_days), "days_missing": np.array(self.days_missing)}
+        out.update({f"s1.{k}": v for k, v in self.s1.items()})
+        out.update({f"s2.{k}": v for k, v in self.s2.items()})
+        return out
+
+    @staticmethod
+    def from_arrays(a) -> "Moments":
+        names = [k[3:] for k in a if k.startswith("s1.")]
+        return Moments(int(a["n"]), {k: np.asarray(a[f"s1.{k}"]) for k in names},
+                       {k: np.asarray(a[f"s2.{k}"]) for k in names}, float(a["worst_days"]), int(a["days_missing"]))
+
+
+def _candidate_sums(cands: Candidates) -> tuple[dict, dict, float, int]:
+    comps = _candidate_components(cands, worst=0.0)
+    d = cands.days_inactive
+    known = np.ones(len(cands), bool) if d is None else np.isfinite(d)
+    s1, s2 = {}, {}
+    for k, v in comps.items():
+        v = (v[known] if k == "recency" else v).astype(np.float64)
+        s1[k], s2[k] = np.array([v.sum()]), np.array([np.dot(v, v)])
+    worst = float(np.max(d[known])) if d is not None and known.any() else -np.inf
+    return s1, s2, worst, int((~known).sum())
+
+
 def _moments(cands: Candidates, side: _Side, chunk: int):
-    """Per-content mean and std of each content component over all candidates."""
+    """The candidates' ``Moments`` (every content component of ``side``, every candidate one),
+    and the raw content components when one chunk held them all (else None)."""
     n = len(cands)
-    s1 = {k: 0.0 for k in side.mats}
-    s2 = {k: 0.0 for k in side.mats}
+    s1 = {k: np.zeros(side.mats[k].shape[1]) for k in side.mats}
+    s2 = {k: np.zeros(side.mats[k].shape[1]) for k in side.mats}
     first = None
     for lo in range(0, n, chunk):
         raw = _chunk_raw(cands, side, slice(lo, lo + chunk))
@@ -288,33 +375,41 @@ def _moments(cands: Candidates, side: _Side, chunk: int):
         for k, v in raw.items():
             s1[k] = s1[k] + v.sum(axis=0, dtype=np.float64)
             s2[k] = s2[k] + np.einsum("ij,ij->j", v, v, dtype=np.float64)
-    mean = {k: (s1[k] / n).astype(np.float32) for k in s1}
-    std = {k: np.sqrt(np.maximum(s2[k] / n - (s1[k] / n) ** 2, 0.0)).astype(np.float32) for k in s1}
-    return mean, std, first
+    c1, c2, worst, missing = _candidate_sums(cands)
+    return Moments(n, {**s1, **c1}, {**s2, **c2}, worst, missing), first
 
 
 def _exclusion_sorted(contents: Sequence[Content]) -> list[np.ndarray]:
     return [np.unique(np.asarray(c.exclude_ids)) for c in contents]
 
 
-def component_scores(cands: Candidates, content: Content) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
-    """Raw and standardised components of one content for every candidate, (n,) arrays each.
+def component_scores(cands: Candidates, content: Content, *, moments: Moments | None = None,
+                     rows: np.ndarray | None = None) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
+    """Raw and standardised components of one content for every candidate (``rows``: for the
+    candidates at those positions only), (n,) arrays each. ``moments``: the set's
+    (``audience_moments``; default computed from ``cands``), e.g. merged over shards.
 
     Components the content lacks (no seed, no text...) are zeros in both dicts.
     """
     side = _content_side(cands, [content])
-    mean, std, first = _moments(cands, side, len(cands) or 1)
-    raw = {k: v[:, 0] for k, v in (first or _chunk_raw(cands, side, slice(None))).items()}
+    first = None
+    if moments is None:
+        moments, first = _moments(cands, side, len(cands) or 1)
+    sel = slice(None) if rows is None else np.asarray(rows, dtype=np.int64)
+    n = len(cands) if rows is None else len(sel)
+    raw = {k: v[:, 0] for k, v in (first if first is not None and rows is None else _chunk_raw(cands, side, sel)).items()}
     z = {}
     for k in _PER_CONTENT:
         if k in raw and side.present[k][0]:
-            z[k] = _zscore(raw[k], mean[k][0], std[k][0])
+            mean, std = moments.mean_std(k)
+            z[k] = _zscore(raw[k], mean[0], std[0])
         else:
-            raw[k] = np.zeros(len(cands), np.float32)
+            raw[k] = np.zeros(n, np.float32)
             z[k] = raw[k]
-    for k, v in _candidate_components(cands).items():
-        raw[k] = v
-        z[k] = _zscore(v, v.mean(), v.std())
+    for k, v in _candidate_components(cands, moments.worst()).items():
+        mean, std = moments.mean_std(k)
+        raw[k] = v[sel]
+        z[k] = _zscore(raw[k], mean[0], std[0])
     return raw, z
 
 
@@ -403,39 +498,56 @@ def _merge_top(best_idx, best_val, idx, val, depth):
     return idx, val
 
 
-def select_audience_batch(
-    candidates: Candidates,
-    contents: Sequence[Content],
-    k: int,
-    weights: BlendWeights = BlendWeights(),
-    reranker=None,
-    rerank_depth: int = 5000,
-    rerank_by: str = "click",
-) -> list[Audience]:
-    """``select_audience`` for many contents at once over the same candidates.
+@dataclass(frozen=True)
+class Shortlist:
+    """A part of the candidates' best by the linear total (``depth`` of them at most), each
+    with its order key (the click model's score, or the linear total), its reported total and
+    components: what a shard of the candidates contributes (``merge_shortlists``)."""
 
-    Candidates are scored in chunks against all contents with one matrix product per
-    component; per content only a running top list is kept.
-    """
-    cands = candidates
+    ids: np.ndarray
+    linear: np.ndarray
+    key: np.ndarray
+    total: np.ndarray
+    components: dict[str, np.ndarray]
+
+
+def audience_moments(candidates: Candidates, content: Content) -> Moments:
+    """The candidates' ``Moments`` for one content: a shard's part of the whole set's."""
+    side = _content_side(candidates, [content])
+    return _moments(candidates, side, _chunk_size(len(candidates), 1))[0]
+
+
+def _shortlists(cands: Candidates, contents: Sequence[Content], k: int, weights: BlendWeights, reranker,
+                rerank_depth: int, rerank_by: str, moments: Moments | None, depth: int | None) -> list:
+    """Each content's (``Shortlist``, the candidates' positions of its rows)."""
     n, m = len(cands), len(contents)
     if k <= 0:
         raise ValueError("k must be positive")
     if rerank_by not in RERANK_BY:
         raise ValueError(f"rerank_by: {rerank_by!r} is not one of {', '.join(RERANK_BY)}")
-    if m == 0:
-        return []
     if n == 0:
         empty = np.empty(0, np.float32)
-        return [Audience(cands.ids[:0], empty, {c: empty for c in COMPONENTS}) for _ in contents]
+        names = COMPONENTS + (("linear",) if reranker is not None else ())
+        return [(Shortlist(cands.ids[:0], empty, empty.astype(np.float64), empty, {c: empty for c in names}),
+                 np.zeros(0, np.int64)) for _ in contents]
     side = _content_side(cands, contents)
     chunk = _chunk_size(n, m)
-    mean, std, first = _moments(cands, side, chunk)
-    per_cand = _candidate_components(cands)
-    z_cand = sum(weights.get(c) * _zscore(v, v.mean(), v.std()) for c, v in per_cand.items())
+    first = None
+    if moments is None:
+        moments, first = _moments(cands, side, chunk)
+    per_cand = _candidate_components(cands, moments.worst())
+    z_cand = np.zeros(n, np.float32)
+    for c, v in per_cand.items():
+        if weights.get(c):
+            mean, std = moments.mean_std(c)
+            z_cand = z_cand + weights.get(c) * _zscore(v, mean[0], std[0])
+    mean = {c: moments.mean_std(c)[0] for c in side.mats}
+    std = {c: moments.mean_std(c)[1] for c in side.mats}
     w = {c: np.where(side.present[c], weights.get(c), 0.0).astype(np.float32) for c in side.mats}
     excl = _exclusion_sorted(contents)
-    depth = min(n, max(k, rerank_depth if reranker is not None else k))
+    if depth is None:
+        depth = max(k, rerank_depth if reranker is not None else k)
+    depth = min(n, depth)
     best: list = [(None, None)] * m
     for lo in range(0, n, chunk):
         rows = slice(lo, min(n, lo + chunk))
@@ -455,16 +567,68 @@ def select_audience_batch(
     for j, content in enumerate(contents):
         idx, val = best[j]
         ok = np.isfinite(val)
-        idx, val = idx[ok], val[ok]
-        out.append(_finish(cands, content, side, j, idx, val, mean, std, per_cand, k, reranker, rerank_by))
+        out.append(_shortlist(cands, content, side, j, idx[ok], val[ok], mean, std, per_cand, reranker, rerank_by))
     return out
+
+
+def _final(sl: Shortlist, k: int, tie) -> Audience:
+    """The shortlist's best ``k`` by its key, ties broken by ``tie`` (deterministic)."""
+    order = np.lexsort((tie, -sl.key))[:k]
+    return Audience(sl.ids[order], sl.total[order], {c: v[order] for c, v in sl.components.items()})
+
+
+def select_audience_batch(
+    candidates: Candidates,
+    contents: Sequence[Content],
+    k: int,
+    weights: BlendWeights = BlendWeights(),
+    reranker=None,
+    rerank_depth: int = 5000,
+    rerank_by: str = "click",
+) -> list[Audience]:
+    """``select_audience`` for many contents at once over the same candidates.
+
+    Candidates are scored in chunks against all contents with one matrix product per
+    component; per content only a running top list is kept.
+    """
+    if not len(contents):
+        if k <= 0:
+            raise ValueError("k must be positive")
+        return []
+    lists = _shortlists(candidates, contents, k, weights, reranker, rerank_depth, rerank_by, None, None)
+    # remaining ties broken by candidate position: deterministic
+    return [_final(sl, k, position) for sl, position in lists]
+
+
+def audience_shortlist(candidates: Candidates, content: Content, k: int, *, moments: Moments, depth: int,
+                       weights: BlendWeights = BlendWeights(), reranker=None, rerank_by: str = "click") -> Shortlist:
+    """A part of the candidates' contribution to the whole set's ``select_audience``: its best
+    ``depth`` by the linear total standardised with the whole set's ``moments``, re-scored by
+    ``reranker``. ``merge_shortlists`` of every part's gives the whole set's audience."""
+    return _shortlists(candidates, [content], k, weights, reranker, depth, rerank_by, moments, depth)[0][0]
+
+
+def merge_shortlists(parts: Sequence[Shortlist], k: int, depth: int) -> Audience:
+    """The audience of the parts' union: its best ``depth`` by the linear total, then the best
+    ``k`` of those by key; ties broken by subscriber id (the parts' order does not matter)."""
+    if not parts:
+        raise ValueError("merge needs at least one part")
+    parts = [p for p in parts if len(p.ids)] or list(parts[:1])
+    cat = lambda get: np.concatenate([get(p) for p in parts])  # noqa: E731
+    ids, linear = cat(lambda p: p.ids), cat(lambda p: p.linear)
+    top = np.lexsort((ids, -linear))[:depth]
+    names = parts[0].components.keys()
+    merged = Shortlist(ids[top], linear[top], cat(lambda p: p.key)[top], cat(lambda p: p.total)[top],
+                       {c: cat(lambda p, c=c: p.components[c])[top] for c in names})
+    return _final(merged, k, merged.ids)
 
 
 RERANK_BY = ("improvement", "click")
 
 
-def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, reranker, rerank_by="click") -> Audience:
-    """Components of the shortlist, optional re-ranking, final top-k ordering."""
+def _shortlist(cands, content, side, j, idx, linear, mean, std, per_cand, reranker, rerank_by="click"):
+    """(The shortlist at candidate positions ``idx``: its components, the optional re-ranking's
+    key and total; ``idx``)."""
     sub = {c: v[:, j] for c, v in _chunk_raw(cands, side, idx).items()}
     raw, z = {}, {}
     for c in _PER_CONTENT:
@@ -477,10 +641,11 @@ def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, rerank
         raw[c] = v[idx]
     total = linear.astype(np.float32)
     comps = dict(raw)
-    key = total
+    key = total.astype(np.float64)
+    if reranker is not None:
+        comps["linear"] = total
     if reranker is not None and len(idx):
         x = click_features(_subset(cands, idx), content, raw, z, names=getattr(reranker, "feature_names", CLICK_FEATURES))
-        comps["linear"] = total
         # ordered by the model's own score: the calibration map is monotone but flat in steps,
         # so it would tie many candidates; the total reported is the calibrated probability
         key = reranker.predict_raw(x).astype(np.float64)
@@ -490,8 +655,7 @@ def _finish(cands, content, side, j, idx, linear, mean, std, per_cand, k, rerank
             usual = np.asarray(cands.baseline_ctr[idx], dtype=np.float64)
             key = np.log(np.maximum(key, 1e-12)) - np.log(np.maximum(np.nan_to_num(usual, nan=1.0), 1e-12))
         total = reranker.predict_proba(x).astype(np.float32)
-    order = np.lexsort((idx, -key))[:k]  # remaining ties broken by candidate position: deterministic
-    return Audience(cands.ids[idx[order]], total[order], {c: v[order] for c, v in comps.items()})
+    return Shortlist(cands.ids[idx], linear.astype(np.float32), key, total, comps), idx
 
 
 def _subset(cands: Candidates, idx: np.ndarray) -> Candidates:
@@ -567,6 +731,21 @@ def category_inputs(profiles: np.ndarray | None, rows: np.ndarray, column: int) 
     return {"category_affinity": affinity, "categories": np.array([0])}
 
 
+def product_item(model, seed_rows, *, item_factors=None, user_factors=None) -> np.ndarray | None:
+    """The content's item factors ``product_rank`` ranks with: its own (``item_factors``) when
+    the model knows it, else folded in from the seed's rows (None: neither)."""
+    if item_factors is not None:
+        return item_factors
+    seed_rows = np.asarray(seed_rows, dtype=np.int64)
+    if not len(seed_rows):
+        return None
+    users = model.user_factors if user_factors is None else user_factors
+    # the CSR row as it is (a repeated seed row counts as often as it appears)
+    cols, counts = np.unique(seed_rows, return_counts=True)
+    row = sp.csr_matrix((counts.astype(np.float32), cols, np.array([0, len(cols)])), shape=(1, users.shape[0]))
+    return model.fold_in_items(row, user_factors=users)[0]
+
+
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
                     user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
                     reads_decayed=None, active_days_decayed=None, category_affinity=None, categories=None,
@@ -574,13 +753,8 @@ def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_
     """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
     users = model.user_factors if user_factors is None else user_factors
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
-    item = item_factors
-    if item is None and len(seed_rows):
-        # the CSR row as it is (a repeated seed row counts as often as it appears)
-        cols, counts = np.unique(seed_rows, return_counts=True)
-        row = sp.csr_matrix((counts.astype(np.float32), cols, np.array([0, len(cols)])), shape=(1, users.shape[0]))
-        item = model.fold_in_items(row, user_factors=users)[0]
-    if item is None and not len(seed_rows):
+    item = product_item(model, seed_rows, item_factors=item_factors, user_factors=users)
+    if item is None:
         return None
     cands = Candidates(ids=candidate_ids, factors=candidate_factors, baseline_ctr=baseline_ctr,
                        days_inactive=days_inactive, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed,
@@ -659,13 +833,37 @@ def product_rank(
                            rerank_depth=rerank_depth, rerank_by=rerank_by)
 
 
+def product_moments(model, candidate_ids, candidate_factors, *, seed_rows, **inputs) -> Moments | None:
+    """A part of the candidates' ``Moments`` for ``product_rank`` (None when it could not rank;
+    ``inputs`` as ``product_rank``'s): merged over the parts (``Moments.merge``), they are
+    ``product_shortlist``'s ``moments``."""
+    got = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, **inputs)
+    return None if got is None else audience_moments(*got)
+
+
+def product_shortlist(model, candidate_ids, candidate_factors, *, seed_rows, k: int, moments: Moments, depth: int,
+                      click_model=None, weights: BlendWeights = PRODUCT_WEIGHTS, rerank_by: str = "click",
+                      **inputs) -> Shortlist | None:
+    """A part of the candidates' contribution to ``product_rank`` of the whole set (its
+    ``moments``, ``depth``: ``max(k, rerank_depth)``, at most the whole set's size);
+    ``merge_shortlists`` of every part's is the whole set's ranking. ``inputs``: as
+    ``product_rank``'s."""
+    got = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, **inputs)
+    if got is None:
+        return None
+    cands, content = got
+    return audience_shortlist(cands, content, k, moments=moments, depth=depth, weights=weights, reranker=click_model,
+                              rerank_by=rerank_by)
+
+
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
                      baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
                      active_days_decayed=None, category_affinity=None, categories=None,
-                     push_score=None, rows: np.ndarray | None = None) -> np.ndarray | None:
+                     push_score=None, rows: np.ndarray | None = None, moments: Moments | None = None) -> np.ndarray | None:
     """``CLICK_FEATURES`` rows of every candidate (``rows``: of the candidates at those
     positions only) exactly as ``product_rank`` computes them for its click model (None when it
-    could not rank): what the click model trains on."""
+    could not rank): what the click model trains on. ``moments``: the whole set's, when the
+    candidates are a part of it (or known already)."""
     inputs = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, item_factors=item_factors,
                              user_factors=user_factors, baseline_ctr=baseline_ctr, days_inactive=days_inactive,
                              age_hours=age_hours, hour=hour, reads_decayed=reads_decayed, active_days_decayed=active_days_decayed,
@@ -673,5 +871,5 @@ def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item
     if inputs is None:
         return None
     cands, content = inputs
-    raw, z = component_scores(cands, content)
-    return click_features(cands, content, raw, z, rows=rows)
+    raw, z = component_scores(cands, content, moments=moments, rows=rows)
+    return click_features(cands if rows is None else _subset(cands, np.asarray(rows, dtype=np.int64)), content, raw, z)

@@ -29,7 +29,7 @@ Everything importable from ``recsys.ramp`` before the split still is.
 from __future__ import annotations
 
 from recsys.ramp.config import ACTIONS, DEFAULT_CONFIG, RampConfig, RampDecision, WaveStats
-from recsys.ramp.prior import fit_population_prior, smoothed_ctr
+from recsys.ramp.prior import fit_population_prior, merge_pooled, pooled_pairs, smoothed_ctr
 from recsys.ramp.delay import _HORIZON_S, _KNOT_LO_S, _N_KNOTS, ClickDelayModel, PlatformDelays, _default_cdf, wave_stats
 from recsys.ramp.evidence import (
     _e_values,
@@ -57,6 +57,8 @@ __all__ = [
     "decide",
     "decision_due",
     "fit_population_prior",
+    "merge_pooled",
+    "pooled_pairs",
     "improvement_interval",
     "maturity",
     "normal_interval",

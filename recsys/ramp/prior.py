@@ -44,12 +44,43 @@ def _pooled(c: np.ndarray, s: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.nd
     return pairs[:, 0], pairs[:, 1], weight
 
 
+def pooled_pairs(clicks, sends) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The recipients with sends as their distinct (clicks, sends) pairs and how many have each:
+    what ``fit_population_prior`` fits. Parts of a population pool separately and merge
+    (``merge_pooled``) into the whole's."""
+    c = np.asarray(clicks, dtype=float).ravel()
+    s = np.asarray(sends, dtype=float).ravel()
+    if c.shape != s.shape:
+        raise ValueError("clicks and sends must have the same length")
+    if np.any(~np.isfinite(c)) or np.any(~np.isfinite(s)):
+        raise ValueError("clicks and sends must be finite")
+    if np.any(c < 0) or np.any(c > s):
+        raise ValueError("need 0 <= clicks <= sends for every recipient")
+    keep = s > 0
+    c, s = c[keep], s[keep]
+    if c.size == 0:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+    return _pooled(c, s)
+
+
+def merge_pooled(parts) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``pooled_pairs`` of the union of populations from each one's."""
+    parts = [p for p in parts if len(p[0])]
+    if not parts:
+        return np.zeros(0), np.zeros(0), np.zeros(0, dtype=np.int64)
+    pairs = np.stack([np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts])], axis=1)
+    weight = np.concatenate([np.asarray(p[2], dtype=np.int64) for p in parts])
+    unique, inverse = np.unique(pairs, axis=0, return_inverse=True)
+    return unique[:, 0], unique[:, 1], np.bincount(inverse.ravel(), weights=weight, minlength=len(unique)).astype(np.int64)
+
+
 def fit_population_prior(
     clicks,
     sends,
     *,
     default: tuple[float, float] = (0.5, 49.5),
     prior_strength: float = 20.0,
+    pooled: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, float]:
     """Fit a Beta(a, b) population prior for per-recipient push CTRs.
 
@@ -59,25 +90,16 @@ def fit_population_prior(
     ``prior_strength`` observations at ``default``'s mean, and ``log(a + b)`` a normal
     hyperprior (sd 2) at ``default``'s. Recipients with no sends are ignored; with no data at
     all ``default`` comes back unchanged. Identical (clicks, sends) pairs are pooled, so millions
-    of recipients cost little.
+    of recipients cost little. ``pooled``: the pairs already pooled (``pooled_pairs``,
+    ``merge_pooled``), in place of ``clicks`` and ``sends`` (pass None for both).
     """
-    c = np.asarray(clicks, dtype=float).ravel()
-    s = np.asarray(sends, dtype=float).ravel()
-    if c.shape != s.shape:
-        raise ValueError("clicks and sends must have the same length")
-    if np.any(~np.isfinite(c)) or np.any(~np.isfinite(s)):
-        raise ValueError("clicks and sends must be finite")
-    if np.any(c < 0) or np.any(c > s):
-        raise ValueError("need 0 <= clicks <= sends for every recipient")
     a0, b0 = default
     if not (a0 > 0 and b0 > 0):
         raise ValueError("default prior parameters must be positive")
-    keep = s > 0
-    c, s = c[keep], s[keep]
-    if c.size == 0:
+    pc, ps, weight = pooled if pooled is not None else pooled_pairs(clicks, sends)
+    if len(pc) == 0:
         return float(a0), float(b0)
-    pc, ps, weight = _pooled(c, s)
-    w = weight.astype(float)
+    w = np.asarray(weight).astype(float)
     mu0 = a0 / (a0 + b0)
     logk0 = math.log(a0 + b0)
     logit_mu0 = math.log(mu0 / (1 - mu0))
@@ -92,8 +114,8 @@ def fit_population_prior(
         lp += -0.5 * ((x[1] - logk0) / 2.0) ** 2
         return -(ll + lp)
 
-    pooled = (c.sum() + a0) / (s.sum() + a0 + b0)
-    x0 = np.array([math.log(pooled / (1 - pooled)), logk0])
+    pooled_ctr = (np.dot(w, pc) + a0) / (np.dot(w, ps) + a0 + b0)
+    x0 = np.array([math.log(pooled_ctr / (1 - pooled_ctr)), logk0])
     res = optimize.minimize(
         negloglik,
         x0,

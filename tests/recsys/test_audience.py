@@ -121,6 +121,54 @@ def test_batch_and_chunking_agree_with_single(data, mf, embedding, monkeypatch):
         np.testing.assert_allclose(a.total, b.total, rtol=1e-4, atol=1e-4)
 
 
+class _SigmoidClick:
+    """A click model: the probability grows with the MF affinity's z-score and the usual CTR."""
+
+    feature_names = CLICK_FEATURES
+
+    def predict_raw(self, x):
+        return 1.0 / (1.0 + np.exp(-x[:, CLICK_FEATURES.index("mf_z")])) * x[:, CLICK_FEATURES.index("baseline_ctr")]
+
+    def predict_proba(self, x):
+        return self.predict_raw(x)
+
+
+@pytest.mark.parametrize("reranker", [None, _SigmoidClick()])
+@pytest.mark.parametrize("parts", [1, 3, 7])
+def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, parts):
+    """What a sharded ranking does (apps.mlops.shards): each part's moments, merged, standardise
+    every part's shortlist; the parts' shortlists merged give the whole set's audience."""
+    from recsys.audience import Moments, audience_moments, audience_shortlist, merge_shortlists
+
+    base = _candidates(data, mf, embedding)
+    rng = np.random.default_rng(parts)
+    days = base.days_inactive.astype(float).copy()
+    days[rng.random(len(days)) < 0.2] = np.nan  # never active: counted as the whole set's longest inactive
+    cands = dataclasses.replace(base, profiles=None, history=None, days_inactive=days,
+                                active_days_decayed=rng.exponential(3, len(days)).astype(np.float32))
+    content = dataclasses.replace(_content(data, mf, embedding, 2, np.flatnonzero(data.user_topic == 2)[:5]),
+                                  text_vector=None, seed_history=None)
+    weights = BlendWeights(content=0.0, neighbors=0.0, ctr=0.0, recency=0.5, activity=0.3)
+    k, depth = 40, 120
+    whole = select_audience(cands, content, k, weights=weights, reranker=reranker, rerank_depth=depth)
+    edges = np.linspace(0, len(cands), parts + 1).astype(int)
+    pieces = [audience_mod._subset(cands, np.arange(a, b)) for a, b in zip(edges[:-1], edges[1:])]
+    moments = Moments.merge([audience_moments(p, content) for p in pieces])
+    assert moments.n == len(cands)
+    for name in ("mf", "lookalike", "recency", "activity"):
+        np.testing.assert_allclose(moments.mean_std(name), audience_mod._moments(
+            cands, audience_mod._content_side(cands, [content]), len(cands))[0].mean_std(name), rtol=1e-6)
+    lists = [audience_shortlist(p, content, k, moments=moments, depth=max(k, depth) if reranker else k,
+                                weights=weights, reranker=reranker) for p in pieces]
+    merged = merge_shortlists(lists, k, max(k, depth) if reranker else k)
+    np.testing.assert_array_equal(merged.ids, whole.ids)
+    np.testing.assert_allclose(merged.total, whole.total, rtol=1e-5)
+    assert merged.components.keys() == whole.components.keys()
+    # the parts' order does not matter
+    again = merge_shortlists(lists[::-1], k, max(k, depth) if reranker else k)
+    np.testing.assert_array_equal(again.ids, merged.ids)
+
+
 def test_reranker_orders_by_the_models_score_and_reports_calibrated_probability(data, mf, embedding):
     class Fake:
         def predict_raw(self, x):

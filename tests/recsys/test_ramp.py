@@ -393,6 +393,25 @@ def test_population_prior_recovers_a_known_beta():
     assert fa + fb == pytest.approx(a + b, rel=0.3)
 
 
+@pytest.mark.parametrize("parts", [1, 2, 5])
+def test_population_prior_of_parts_pooled_apart_is_the_whole_populations(parts):
+    """A population split in parts (shards of subscribers, apps.mlops.shards): each part's pooled
+    pairs, merged, fit the very prior the whole population fits."""
+    from recsys.ramp import merge_pooled, pooled_pairs
+
+    rng = np.random.default_rng(parts)
+    sends = rng.integers(0, 60, 30000)
+    clicks = rng.binomial(sends, rng.beta(1.2, 60, len(sends)))
+    edges = np.linspace(0, len(sends), parts + 1).astype(int)
+    pooled = merge_pooled([pooled_pairs(clicks[a:b], sends[a:b]) for a, b in zip(edges[:-1], edges[1:])])
+    whole = pooled_pairs(clicks, sends)
+    for got, want in zip(pooled, whole):
+        np.testing.assert_array_equal(got, want)
+    assert fit_population_prior(None, None, pooled=pooled) == fit_population_prior(clicks, sends)
+    # parts with nobody sent to add nothing
+    assert [len(x) for x in merge_pooled([pooled_pairs([0], [0]), whole])] == [len(x) for x in whole]
+
+
 def test_population_prior_is_sane_with_tiny_or_no_data():
     default = (0.5, 49.5)
     assert fit_population_prior([], [], default=default) == default
