@@ -488,14 +488,25 @@ def click_features_without_model(
     return np.column_stack([cols[name] for name in names]).astype(np.float32) if names else np.zeros((n, 0), np.float32)
 
 
+def _best(val: np.ndarray, idx: np.ndarray, depth: int) -> np.ndarray:
+    """Where the ``depth`` largest ``val`` are, ties at the cut going to the lowest ``idx``
+    (candidate positions, in id order): the same people however the candidates are chunked or
+    split in parts (``merge_shortlists`` cuts the same way), in linear time."""
+    if len(val) <= depth:
+        return np.arange(len(val))
+    cut = val[np.argpartition(-val, depth - 1)[depth - 1]]
+    above = np.flatnonzero(val > cut)
+    tied = np.flatnonzero(val == cut)
+    tied = tied[np.argsort(idx[tied], kind="stable")][:depth - len(above)]
+    return np.concatenate([above, tied])
+
+
 def _merge_top(best_idx, best_val, idx, val, depth):
     if best_idx is not None:
         idx = np.concatenate([best_idx, idx])
         val = np.concatenate([best_val, val])
-    if len(val) > depth:
-        keep = np.argpartition(-val, depth - 1)[:depth]
-        idx, val = idx[keep], val[keep]
-    return idx, val
+    keep = _best(val, idx, depth)
+    return idx[keep], val[keep]
 
 
 @dataclass(frozen=True)
@@ -560,8 +571,7 @@ def _shortlists(cands: Candidates, contents: Sequence[Content], k: int, weights:
             col = total[:, j]
             if len(excl[j]):
                 col[np.isin(ids, excl[j], assume_unique=False)] = -np.inf
-            top = min(depth, len(col))
-            part = np.argpartition(-col, top - 1)[:top]
+            part = _best(col, np.arange(len(col)), depth)
             best[j] = _merge_top(best[j][0], best[j][1], part + lo, col[part], depth)
     out = []
     for j, content in enumerate(contents):
@@ -616,7 +626,7 @@ def merge_shortlists(parts: Sequence[Shortlist], k: int, depth: int) -> Audience
     parts = [p for p in parts if len(p.ids)] or list(parts[:1])
     cat = lambda get: np.concatenate([get(p) for p in parts])  # noqa: E731
     ids, linear = cat(lambda p: p.ids), cat(lambda p: p.linear)
-    top = np.lexsort((ids, -linear))[:depth]
+    top = _best(linear, ids, depth)
     names = parts[0].components.keys()
     merged = Shortlist(ids[top], linear[top], cat(lambda p: p.key)[top], cat(lambda p: p.total)[top],
                        {c: cat(lambda p, c=c: p.components[c])[top] for c in names})

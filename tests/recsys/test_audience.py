@@ -135,21 +135,28 @@ class _SigmoidClick:
 
 @pytest.mark.parametrize("reranker", [None, _SigmoidClick()])
 @pytest.mark.parametrize("parts", [1, 3, 7])
-def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, parts):
+@pytest.mark.parametrize("ties", [False, True])
+def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, parts, ties):
     """What a sharded ranking does (apps.mlops.shards): each part's moments, merged, standardise
-    every part's shortlist; the parts' shortlists merged give the whole set's audience."""
+    every part's shortlist; the parts' shortlists merged give the whole set's audience. With
+    ``ties``, most people have no factors and the affinity alone ranks: they tie, and the cut
+    goes to the lowest ids however the set is split."""
     from recsys.audience import Moments, audience_moments, audience_shortlist, merge_shortlists
 
     base = _candidates(data, mf, embedding)
     rng = np.random.default_rng(parts)
     days = base.days_inactive.astype(float).copy()
     days[rng.random(len(days)) < 0.2] = np.nan  # never active: counted as the whole set's longest inactive
-    cands = dataclasses.replace(base, profiles=None, history=None, days_inactive=days,
+    factors = base.factors.copy()
+    if ties:
+        factors[rng.random(len(factors)) < 0.7] = 0.0
+    cands = dataclasses.replace(base, factors=factors, profiles=None, history=None, days_inactive=days,
                                 active_days_decayed=rng.exponential(3, len(days)).astype(np.float32))
     content = dataclasses.replace(_content(data, mf, embedding, 2, np.flatnonzero(data.user_topic == 2)[:5]),
                                   text_vector=None, seed_history=None)
-    weights = BlendWeights(content=0.0, neighbors=0.0, ctr=0.0, recency=0.5, activity=0.3)
-    k, depth = 40, 120
+    weights = BlendWeights(content=0.0, neighbors=0.0, ctr=0.0, recency=0.0 if ties else 0.5,
+                           activity=0.0 if ties else 0.3)
+    k, depth = (300, 400) if ties else (40, 120)
     whole = select_audience(cands, content, k, weights=weights, reranker=reranker, rerank_depth=depth)
     edges = np.linspace(0, len(cands), parts + 1).astype(int)
     pieces = [audience_mod._subset(cands, np.arange(a, b)) for a, b in zip(edges[:-1], edges[1:])]
