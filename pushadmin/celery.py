@@ -1,4 +1,4 @@
-"""The Celery app: Redis broker, three queues, one beat tick a minute.
+"""The Celery app: Redis broker, four queues, one beat tick a minute.
 
 Tasks are thin (ids in, one service call, safe to run twice), acknowledged late and requeued
 when a worker dies. Nothing that must not be lost lives only in Redis: the beat sweep finds due
@@ -61,6 +61,7 @@ def _configure(settings) -> None:
         },
         task_routes={
             "apps.delivery.tasks.*": {"queue": Queue.SENDS.value},
+            "apps.mlops.tasks.shards_work": {"queue": Queue.SHARDS.value},
             "apps.mlops.tasks.*": {"queue": Queue.ML.value},
         },
     )

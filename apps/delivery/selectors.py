@@ -10,7 +10,7 @@ and the tests hold the two to each other.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 import numpy as np
@@ -35,6 +35,10 @@ class CandidateRows:
     reads_decayed: np.ndarray | None = None  # running sums of recsys.activity (read them with decayed_at)
     active_days_decayed: np.ndarray | None = None
     slot_price: np.ndarray | None = None  # float64: the weekly slot's price (Subscriber.slot_price; 0 = not priced)
+    # How the rows can be read again, a subscriber range at a time (``rows_of``): the arguments of
+    # ``eligible_candidates`` and the filters applied since ("without", "language"); None once
+    # filtered otherwise (``take``)
+    source: dict | None = None
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -46,14 +50,65 @@ class CandidateRows:
                              pick(self.language), pick(self.reads_decayed), pick(self.active_days_decayed),
                              pick(self.slot_price))
 
+    def without(self, ids: np.ndarray) -> "CandidateRows":
+        """The rows but those of ``ids`` (sorted int64), remembered in ``source``."""
+        rows = self.take(~np.isin(self.ids, ids))
+        if self.source is None:
+            return rows
+        gone = np.union1d(np.asarray(self.source.get("without", []), dtype=np.int64), ids)
+        return replace(rows, source={**self.source, "without": gone.tolist()})
+
+    def in_language(self, language: str) -> "CandidateRows":
+        """The rows whose language is ``language`` or unknown, remembered in ``source``."""
+        if self.language is None:
+            return self
+        rows = self.take((self.language == language) | (self.language == ""))
+        return rows if self.source is None else replace(rows, source={**self.source, "language": language})
+
+
+def rows_of(source: dict, lo: int, hi: int) -> CandidateRows:
+    """The rows ``source`` (``CandidateRows.source``) describes of the subscribers with ids in
+    ``[lo, hi)``: a part of the same set, read again (by a shard, ``apps.mlops.shards``)."""
+    from apps.core.models import Client
+
+    q = source["query"]
+    rows = eligible_candidates(client=Client(pk=q["client"]), content_id=q["content"],
+                               now=datetime.fromisoformat(q["now"]), segment=Segment.from_json(q["segment"]),
+                               cap_window=timedelta(seconds=q["cap_window"]), quiet_start=q["quiet_start"],
+                               quiet_end=q["quiet_end"], id_range=(lo, hi))
+    if source.get("without"):
+        rows = rows.without(np.asarray(source["without"], dtype=np.int64))
+    if source.get("language") is not None:
+        rows = rows.in_language(source["language"])
+    return rows
+
 
 def eligible_candidates(*, client, content_id: int | None, now: datetime, segment: Segment, cap_window: timedelta,
-                        quiet_start: int, quiet_end: int) -> CandidateRows:
-    """Everyone of ``client`` who may get this content now, as arrays."""
+                        quiet_start: int, quiet_end: int, id_range: tuple[int, int] | None = None) -> CandidateRows:
+    """Everyone of ``client`` who may get this content now, as arrays sorted by id (``id_range``:
+    of the subscribers with ids in ``[lo, hi)`` only)."""
+    source = eligible_source(client_id=client.pk, content_id=content_id, now=now, segment=segment, cap_window=cap_window,
+                             quiet_start=quiet_start, quiet_end=quiet_end)
+    return replace(_eligible(client, content_id, now, segment, cap_window, quiet_start, quiet_end, id_range), source=source)
+
+
+def eligible_source(*, client_id: int, content_id: int | None, now: datetime, segment: Segment, cap_window: timedelta,
+                    quiet_start: int, quiet_end: int) -> dict:
+    """``CandidateRows.source`` of ``eligible_candidates`` with these arguments (``rows_of`` reads
+    a range of it)."""
+    return {"query": {"client": client_id, "content": content_id, "now": now.isoformat(),
+                      "segment": {"activity": segment.activity, "inactive_days": segment.inactive_days},
+                      "cap_window": cap_window.total_seconds(), "quiet_start": quiet_start, "quiet_end": quiet_end}}
+
+
+def _eligible(client, content_id, now, segment, cap_window, quiet_start, quiet_end, id_range) -> CandidateRows:
     subs, sends, campaigns = Subscriber._meta.db_table, Send._meta.db_table, Campaign._meta.db_table
     where = ["s.client_id = %s", "s.push_opt_in", "(s.last_content_push_at IS NULL OR s.last_content_push_at <= %s)"]
     adapt = connection.ops.adapt_datetimefield_value
     params: list = [client.pk, adapt(now - cap_window)]
+    if id_range is not None:
+        where.append("s.id >= %s AND s.id < %s")
+        params.extend([int(id_range[0]), int(id_range[1])])
     inactive_since = adapt(now - timedelta(days=segment.inactive_days))
     if segment.activity == "inactive":
         where.append("(s.last_activity_at IS NULL OR s.last_activity_at < %s)")

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 import numpy as np
+from django.conf import settings
 from django.db import connection
 
 from apps.contents.models import Content
@@ -49,7 +50,7 @@ def prefer_language(candidates: CandidateRows, content, wanted: int) -> Candidat
         return candidates
     lang = content_language(content)
     fits = (candidates.language == lang) | (candidates.language == "")
-    return candidates.take(fits) if fits.sum() >= min(wanted, len(candidates)) and not fits.all() else candidates
+    return candidates.in_language(lang) if fits.sum() >= min(wanted, len(candidates)) and not fits.all() else candidates
 
 
 class InterimRanker:
@@ -194,25 +195,36 @@ class ModelRanker:
         if ranking != "affinity":
             self.name += f" ({ranking} alone)"
 
-    def _inputs(self, candidates: CandidateRows, content, seed_ids: np.ndarray, now):
-        """(the MF model, the candidates' factors, the other inputs of ``product_rank``)."""
-        from recsys.activity import decayed_at
-        from recsys.ramp import fit_population_prior, smoothed_ctr
-
-        model, sub_ids, con_ids = load_mf(self.version)
+    def factor_rows(self, candidates: CandidateRows) -> tuple[np.ndarray, np.ndarray]:
+        """(each candidate's row in the MF version, -1 for none; their factors, zeros for none)."""
+        model, sub_ids, _ = load_mf(self.version)
         user_f = model.user_factors
         pos = positions(sub_ids, candidates.ids)
         factors = np.zeros((len(candidates), user_f.shape[1]), dtype=np.float32)
         factors[pos >= 0] = user_f[pos[pos >= 0]]
+        return pos, factors
+
+    def _inputs(self, candidates: CandidateRows, content, seed_ids: np.ndarray, now, prior=None, item=None, rows=None):
+        """(the MF model, the candidates' factors, the other inputs of ``product_rank``).
+        ``prior``, ``item``: the usual-CTR prior and the content's item factors when the
+        candidates are a part of the set ranked (a shard): the whole set's. ``rows``:
+        ``factor_rows(candidates)`` when known already (one set valued for many contents)."""
+        from recsys.activity import decayed_at
+        from recsys.ramp import fit_population_prior, smoothed_ctr
+
+        model, sub_ids, con_ids = load_mf(self.version)
+        pos, factors = rows if rows is not None else self.factor_rows(candidates)
         seed_rows = positions(sub_ids, np.asarray(seed_ids, dtype=np.int64))
         seed_rows = seed_rows[seed_rows >= 0]
         cpos = positions(con_ids, np.array([content.pk], dtype=np.int64))[0]
-        a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends)
+        a, b = prior if prior is not None else fit_population_prior(candidates.push_clicks, candidates.push_sends)
         created = getattr(content, "created_at", None) or now
         # long-horizon activity: the subscribers' running sums read at now (recsys.activity)
         activity = {name: None if getattr(candidates, name) is None else decayed_at(getattr(candidates, name), now.timestamp())
                     for name in ("reads_decayed", "active_days_decayed")}
-        inputs = dict(seed_rows=seed_rows, item_factors=model.item_factors[cpos] if cpos >= 0 else None,
+        if item is None and cpos >= 0:
+            item = model.item_factors[cpos]
+        inputs = dict(seed_rows=seed_rows, item_factors=item,
                       baseline_ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                       days_inactive=candidates.days_inactive, age_hours=max((now - created).total_seconds(), 0.0) / 3600,
                       hour=now.hour, push_score=getattr(content, "push_score", None),
@@ -245,6 +257,8 @@ class ModelRanker:
         candidates = prefer_language(candidates, content, k)
         if len(candidates) == 0 or k <= 0:
             return Ranked(np.zeros(0, dtype=np.int64), np.zeros(0), {}, self.name)
+        if candidates.source is not None and len(candidates) >= settings.PUSHADMIN["SHARDS"]["MIN_CANDIDATES"]:
+            return self._rank_sharded(candidates, content, seed_ids, k, now, rng)
         model, factors, inputs = self._inputs(candidates, content, seed_ids, now)
         click = load_click(self.click_version) if self.click_version is not None else None
         # the weights, the fold-in and the click model's rows live in recsys, where the replay's
@@ -265,6 +279,105 @@ class ModelRanker:
         return Ranked(np.asarray(aud.ids, dtype=np.int64), np.asarray(aud.total, dtype=float),
                       {name: np.asarray(v) for name, v in aud.components.items()}, self.name, features_of,
                       calibrated=click is not None)
+
+
+    def _rank_sharded(self, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng) -> Ranked:
+        """``rank`` of a large set over its subscriber ranges (``RankShards`` on ``apps.mlops.shards``):
+        each shard reads its part of the candidates again, the parts' moments are merged, each
+        shard's best by the linear total are re-scored by the click model, and the parts' lists
+        merge into the whole set's ranking (``recsys.audience.merge_shortlists``)."""
+        from recsys.audience import Moments, Shortlist, merge_shortlists, product_item, product_features
+        from recsys.click import CLICK_FEATURES
+        from recsys.ramp import fit_population_prior
+
+        from apps.mlops import shards
+
+        model, sub_ids, con_ids = load_mf(self.version)
+        seed_ids = np.asarray(seed_ids, dtype=np.int64)
+        seed_rows = positions(sub_ids, seed_ids)
+        cpos = positions(con_ids, np.array([content.pk], dtype=np.int64))[0]
+        item = product_item(model, seed_rows[seed_rows >= 0], item_factors=model.item_factors[cpos] if cpos >= 0 else None)
+        if item is None:
+            return InterimRanker().rank(candidates=candidates, content=content, seed_ids=seed_ids, k=k, now=now, rng=rng)
+        prior = fit_population_prior(candidates.push_clicks, candidates.push_sends)
+        depth = min(len(candidates), max(k, RERANK_DEPTH if self.click_version is not None else k))
+        spec = {"source": candidates.source, "mf": self.version.pk,
+                "click": self.click_version.pk if self.click_version is not None else None, "ranking": self.ranking,
+                "content": content.pk, "now": now.isoformat(), "prior": [float(prior[0]), float(prior[1])],
+                "k": int(k), "depth": int(depth)}
+        bounds = shards.shard_bounds(int(candidates.ids[0]), int(candidates.ids[-1]), len(candidates))
+        merged, results = shards.run("rank", spec=spec, arrays={"seed": seed_ids, "item": np.asarray(item, np.float32)},
+                                     bounds=bounds, client_id=content.client_id,
+                                     label=f"{content.external_id}: best {k:,} of {len(candidates):,}", local=candidates)
+        parts = [Shortlist(r["ids"], r["linear"], r["key"], r["total"],
+                           {name[2:]: v for name, v in r.items() if name.startswith("c.")}) for r in results]
+        aud = merge_shortlists(parts, k, depth)
+        # a shard's read may hold someone the planner's did not (their slot taken between the two)
+        mine = np.isin(aud.ids, candidates.ids)
+        moments = Moments.from_arrays(merged)
+
+        def features_of(ids: np.ndarray):
+            ids = np.asarray(ids, dtype=np.int64)
+            where = positions(candidates.ids, ids)
+            known = where >= 0
+            rows = candidates.take(where[known])
+            m, factors, inputs = self._inputs(rows, content, seed_ids, now, prior=prior, item=item)
+            return ids[known], product_features(m, rows.ids, factors, moments=moments, **inputs), CLICK_FEATURES
+
+        return Ranked(np.asarray(aud.ids[mine], dtype=np.int64), np.asarray(aud.total[mine], dtype=float),
+                      {name: np.asarray(v)[mine] for name, v in aud.components.items()},
+                      self.name, features_of, calibrated=self.click_version is not None)
+
+
+RERANK_DEPTH = 5000  # product_rank's: the linear shortlist a click model re-ranks, at least
+
+
+class RankShards:
+    """``apps.mlops.shards`` kind "rank": one shard of ``ModelRanker._rank_sharded``."""
+
+    @staticmethod
+    def _setup(job):
+        from datetime import datetime
+
+        from apps.mlops.models import ModelVersion
+
+        spec = job.spec
+        versions = {v.pk: v for v in ModelVersion.objects.filter(pk__in=[spec["mf"], spec["click"]])}
+        ranker = ModelRanker(versions[spec["mf"]], versions.get(spec["click"]), ranking=spec["ranking"])
+        return ranker, Content.objects.get(pk=spec["content"]), datetime.fromisoformat(spec["now"])
+
+    def stats(self, job, lo: int, hi: int):
+        from recsys.audience import product_moments
+
+        from apps.delivery.selectors import rows_of
+
+        ranker, content, now = self._setup(job)
+        if job.local is not None:  # the planner's own rows: this range of them, not read again
+            ids = job.local.ids
+            rows = job.local.take(slice(int(np.searchsorted(ids, lo)), int(np.searchsorted(ids, hi))))
+        else:
+            rows = rows_of(job.spec["source"], lo, hi)
+        seed = job.spec_arrays["seed"]
+        model, factors, inputs = ranker._inputs(rows, content, seed, now, prior=tuple(job.spec["prior"]),
+                                                item=job.spec_arrays["item"])
+        moments = product_moments(model, rows.ids, factors, exclude_ids=seed, **inputs)
+        return (ranker, rows, model, factors, inputs), moments.to_arrays()
+
+    def merge(self, job, parts):
+        from recsys.audience import Moments
+
+        return Moments.merge([Moments.from_arrays(p) for p in parts]).to_arrays()
+
+    def finish(self, job, state, merged, lo: int, hi: int):
+        from recsys.audience import Moments, product_shortlist
+
+        ranker, rows, model, factors, inputs = state
+        click = load_click(ranker.click_version) if ranker.click_version is not None else None
+        sl = product_shortlist(model, rows.ids, factors, k=job.spec["k"], moments=Moments.from_arrays(merged),
+                               depth=job.spec["depth"], click_model=click, weights=ranker.weights,
+                               exclude_ids=job.spec_arrays["seed"], **inputs)
+        return {"ids": sl.ids, "linear": sl.linear, "key": sl.key, "total": sl.total,
+                **{f"c.{name}": v for name, v in sl.components.items()}}
 
 
 class UniformRanker:

@@ -230,7 +230,7 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                                             quiet_start=policy.quiet_hours_start, quiet_end=policy.quiet_hours_end)
     seed = campaign_seed_ids(campaign, now)
     if len(seed):  # the seed already has the content: look-alikes only
-        candidates = candidates.take(~np.isin(candidates.ids, seed))
+        candidates = candidates.without(seed)
     # Seeded by what the campaign is, not by row ids, so a rerun of the same world draws the same.
     rng = np.random.default_rng([zlib.crc32(f"{client.slug}/{content.external_id}".encode()), wave.number])
     size = min(wave.planned_size, remaining)

@@ -281,6 +281,20 @@ PUSHADMIN = {
     # on, as the ml queue runs one task at a time. Lower it when other work shares the machine.
     "ML_THREADS": env_int("PUSHADMIN_ML_THREADS", len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
                           else (os.cpu_count() or 1), minimum=1),
+    # Work split by subscriber ranges (apps.mlops.shards, docs/several-machines.md): a wave whose
+    # eligible people number MIN_CANDIDATES or more is ranked in shards of about SUBSCRIBERS ids,
+    # as is the nightly slot pricing; WORKERS shards_work tasks go to the ``shards`` queue for each
+    # job (0: the process that runs the job does every shard; the result is the same), which leaves
+    # them the free shards for LEAVE_SECONDS before taking them itself. A shard whose worker stops
+    # renewing its claim for LEASE_SECONDS is taken over.
+    "SHARDS": {
+        "MIN_CANDIDATES": env_int("PUSHADMIN_SHARD_MIN_CANDIDATES", 2_000_000, minimum=1),
+        "SUBSCRIBERS": env_int("PUSHADMIN_SHARD_SUBSCRIBERS", 1_000_000, minimum=1),
+        "WORKERS": env_int("PUSHADMIN_SHARD_WORKERS", 0, minimum=0),
+        "LEAVE_SECONDS": env_int("PUSHADMIN_SHARD_LEAVE_SECONDS", 0, minimum=0),
+        "LEASE_SECONDS": env_int("PUSHADMIN_SHARD_LEASE_SECONDS", 120, minimum=1),
+        "TIMEOUT_SECONDS": env_int("PUSHADMIN_SHARD_TIMEOUT_SECONDS", 1800, minimum=1),
+    },
     "TRAINING": {
         "CHECK_SECONDS": env_int("PUSHADMIN_TRAINING_CHECK_SECONDS", 300, minimum=1),
         "FIRST_RETRY_MINUTES": env_int("PUSHADMIN_TRAINING_FIRST_RETRY_MINUTES", 60, minimum=1),

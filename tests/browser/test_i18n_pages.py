@@ -102,7 +102,7 @@ def world_data(people) -> Data:
     strings += [p.get_username() for p in people.values()] + ["nobody"]
     strings += list(Send.objects.exclude(error="").values_list("error", flat=True).distinct())
     strings += list(Send.objects.exclude(provider="").values_list("provider", flat=True).distinct())
-    strings += ["celery@web-1", "default", "sends", "ml"]  # the worker's name and its queues
+    strings += ["celery@web-1", "default", "sends", "ml", "shards"]  # the worker's name and the queues
     strings += sorted(available_timezones())  # My settings lists the time zones by name
     strings += [TYPED_REASON]  # what the editor typed
     return Data(strings)

@@ -21,13 +21,16 @@ def test_configuration_is_safe_for_lost_workers():
     conf = app.conf
     assert conf.task_acks_late is True and conf.task_reject_on_worker_lost is True
     assert conf.worker_prefetch_multiplier == 1
-    assert {q.name for q in conf.task_queues} == {q.value for q in Queue} == {"default", "sends", "ml"}
+    assert {q.name for q in conf.task_queues} == {q.value for q in Queue} == {"default", "sends", "ml", "shards"}
     visibility = conf.broker_transport_options["visibility_timeout"]
     assert visibility == conf.result_backend_transport_options["visibility_timeout"]
     assert conf.task_time_limit < visibility  # a task never outlives its visibility timeout
     assert conf.beat_schedule["sweep-every-minute"]["schedule"] == 60.0
     assert conf.task_always_eager is False
     assert conf.broker_transport == "pushadmin.broker:Transport"  # survives a broker restart (tests/faults)
+    # training on ml, a sharded job's parts on shards (apps.mlops.shards), though both are mlops tasks
+    route = lambda name: app.amqp.router.route({}, name, (), {})["queue"].name  # noqa: E731
+    assert route("apps.mlops.tasks.train") == "ml" and route("apps.mlops.tasks.shards_work") == "shards"
 
 
 

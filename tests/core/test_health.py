@@ -13,7 +13,7 @@ def test_healthz_reports_db_redis_workers_beat(client):
     assert body["database"]["ok"] and body["redis"]["ok"]
     assert body["workers"] == {"ok": False, "workers": []}
     assert body["beat"]["ok"] is False
-    assert set(body["queues"]) == {"default", "sends", "ml"}
+    assert set(body["queues"]) == {"default", "sends", "ml", "shards"}
 
     health.worker_heartbeat(hostname="w1@host", queues=["default", "sends"], interval=10)
     health.beat_tick_record()

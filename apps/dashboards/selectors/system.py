@@ -17,7 +17,7 @@ from apps.dashboards.selectors.common import client_q, ratio
 def system_page(*, user, now: datetime, wall_now: float | None = None) -> dict:
     """Queues, workers, beat, provider error rates and why pushes were retried (the user's
     clients, last 24 h), the backlog and the pause switches: every client's and each of the
-    user's clients'. 7 queries plus 3 Redis calls."""
+    user's clients'. 7 queries plus 3 Redis calls, and 3 more per sharded job listed (``apps.mlops.shards``)."""
     from apps.core import health
     from apps.delivery.models import Send
 
@@ -62,6 +62,7 @@ def system_page(*, user, now: datetime, wall_now: float | None = None) -> dict:
     from apps.core.permissions import visible_clients
 
     clients = list(visible_clients(user).order_by("name"))
+    sharded = _sharded_jobs({c.pk: c.name for c in clients}, wall) if redis_ok else []
     every = pause_switches([c.pk for c in clients])  # one query: every client's and theirs
     switch = every.pop(None, None)
     switches = [{"client": c, "switch": every.get(c.pk), "paused": bool(every.get(c.pk) and every[c.pk].on)} for c in clients]
@@ -75,7 +76,25 @@ def system_page(*, user, now: datetime, wall_now: float | None = None) -> dict:
         "hours": hours,
         "backlog": backlog, "paused": bool(switch and switch.on), "switch": switch, "client_switches": switches,
         "clients_paused": [row["client"].name for row in switches if row["paused"]],
+        "sharded": sharded,
     }
+
+
+def _sharded_jobs(names: dict[int, str], wall: float) -> list[dict]:
+    """The last jobs split over the ``shards`` workers (``apps.mlops.shards``) of the user's
+    clients (``names``: id -> name): what, when, how far (each shard's step and who did it), how
+    long."""
+    from apps.mlops.shards import recent_jobs
+
+    out = []
+    for job in recent_jobs(20):
+        if job["client"] not in names:
+            continue
+        ended = job["ended"]
+        out.append({**job, "client_name": names[job["client"]],
+                    "started_at": datetime.fromtimestamp(job["started"], tz=timezone.utc),
+                    "seconds": (ended or wall) - job["started"], "running": ended is None})
+    return out[:10]
 
 
 _NUMBER = re.compile(r"\d+(?:\.\d+)?")

@@ -81,5 +81,18 @@ def seconds(x) -> str:
 
 
 @register.filter
+def took(x) -> str:
+    """How long something took: "4.2 s", "3 min", "1.5 h"."""
+    if not _ok(x):
+        return "–"
+    x = float(x)
+    if x < 90:
+        return _("%(n)s s") % {"n": f"{x:.1f}"}
+    if x < 5400:
+        return _("%(n)s min") % {"n": f"{x / 60:.0f}"}
+    return _("%(n)s h") % {"n": f"{x / 3600:.1f}"}
+
+
+@register.filter
 def get(d, key):
     return (d or {}).get(key) if hasattr(d, "get") else None
