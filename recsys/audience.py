@@ -55,9 +55,10 @@ Public API::
     component_scores(candidates, content, moments=None, rows=None) -> (raw, z): dicts of (n,) arrays
     # one set of candidates split in parts (subscriber ranges), ranked as one:
     audience_moments(part, content) -> Moments; Moments.merge(parts' moments)
-    audience_shortlist(part, content, k, moments=merged, depth=...) -> Shortlist
-    merge_shortlists(parts' shortlists, k, depth) -> Audience
-    product_moments(...), product_shortlist(...)   # the same for product_rank
+    audience_best(part, content, moments=merged, depth=...) -> (ids, linear)
+    merge_best(parts' bests, depth) -> (ids, linear)     # the whole set's shortlist
+    audience_rescore(its rows, content, linear, k, moments=merged, reranker=...) -> Audience
+    product_moments(...), product_best(...), product_rescore(...)   # the same for product_rank
     click_features(candidates, content, raw, z, rows=None, names=CLICK_FEATURES) -> (r, len(names)) array
 """
 
@@ -89,12 +90,13 @@ __all__ = [
     "product_features",
     "category_inputs",
     "Moments",
-    "Shortlist",
     "audience_moments",
-    "audience_shortlist",
-    "merge_shortlists",
+    "audience_best",
+    "merge_best",
+    "audience_rescore",
     "product_moments",
-    "product_shortlist",
+    "product_best",
+    "product_rescore",
     "product_item",
 ]
 
@@ -491,7 +493,7 @@ def click_features_without_model(
 def _best(val: np.ndarray, idx: np.ndarray, depth: int) -> np.ndarray:
     """Where the ``depth`` largest ``val`` are, ties at the cut going to the lowest ``idx``
     (candidate positions, in id order): the same people however the candidates are chunked or
-    split in parts (``merge_shortlists`` cuts the same way), in linear time."""
+    split in parts (``merge_best`` cuts the same way), in linear time."""
     if len(val) <= depth:
         return np.arange(len(val))
     cut = val[np.argpartition(-val, depth - 1)[depth - 1]]
@@ -510,10 +512,9 @@ def _merge_top(best_idx, best_val, idx, val, depth):
 
 
 @dataclass(frozen=True)
-class Shortlist:
-    """A part of the candidates' best by the linear total (``depth`` of them at most), each
-    with its order key (the click model's score, or the linear total), its reported total and
-    components: what a shard of the candidates contributes (``merge_shortlists``)."""
+class _Shortlist:
+    """The candidates' best by the linear total, each with its order key (the click model's
+    score, or the linear total), its reported total and components."""
 
     ids: np.ndarray
     linear: np.ndarray
@@ -528,24 +529,11 @@ def audience_moments(candidates: Candidates, content: Content) -> Moments:
     return _moments(candidates, side, _chunk_size(len(candidates), 1))[0]
 
 
-def _shortlists(cands: Candidates, contents: Sequence[Content], k: int, weights: BlendWeights, reranker,
-                rerank_depth: int, rerank_by: str, moments: Moments | None, depth: int | None) -> list:
-    """Each content's (``Shortlist``, the candidates' positions of its rows)."""
+def _linear_best(cands: Candidates, contents: Sequence[Content], side: _Side, weights: BlendWeights,
+                 moments: Moments, first, chunk: int, depth: int):
+    """Each content's best ``depth`` candidates by the linear total (positions, totals: finite
+    ones only), and the standardisation used (means, stds, per candidate components)."""
     n, m = len(cands), len(contents)
-    if k <= 0:
-        raise ValueError("k must be positive")
-    if rerank_by not in RERANK_BY:
-        raise ValueError(f"rerank_by: {rerank_by!r} is not one of {', '.join(RERANK_BY)}")
-    if n == 0:
-        empty = np.empty(0, np.float32)
-        names = COMPONENTS + (("linear",) if reranker is not None else ())
-        return [(Shortlist(cands.ids[:0], empty, empty.astype(np.float64), empty, {c: empty for c in names}),
-                 np.zeros(0, np.int64)) for _ in contents]
-    side = _content_side(cands, contents)
-    chunk = _chunk_size(n, m)
-    first = None
-    if moments is None:
-        moments, first = _moments(cands, side, chunk)
     per_cand = _candidate_components(cands, moments.worst())
     z_cand = np.zeros(n, np.float32)
     for c, v in per_cand.items():
@@ -556,9 +544,6 @@ def _shortlists(cands: Candidates, contents: Sequence[Content], k: int, weights:
     std = {c: moments.mean_std(c)[1] for c in side.mats}
     w = {c: np.where(side.present[c], weights.get(c), 0.0).astype(np.float32) for c in side.mats}
     excl = _exclusion_sorted(contents)
-    if depth is None:
-        depth = max(k, rerank_depth if reranker is not None else k)
-    depth = min(n, depth)
     best: list = [(None, None)] * m
     for lo in range(0, n, chunk):
         rows = slice(lo, min(n, lo + chunk))
@@ -574,14 +559,35 @@ def _shortlists(cands: Candidates, contents: Sequence[Content], k: int, weights:
             part = _best(col, np.arange(len(col)), depth)
             best[j] = _merge_top(best[j][0], best[j][1], part + lo, col[part], depth)
     out = []
-    for j, content in enumerate(contents):
-        idx, val = best[j]
+    for idx, val in best:
         ok = np.isfinite(val)
-        out.append(_shortlist(cands, content, side, j, idx[ok], val[ok], mean, std, per_cand, reranker, rerank_by))
-    return out
+        out.append((idx[ok], val[ok]))
+    return out, mean, std, per_cand
 
 
-def _final(sl: Shortlist, k: int, tie) -> Audience:
+def _shortlists(cands: Candidates, contents: Sequence[Content], k: int, weights: BlendWeights, reranker,
+                rerank_depth: int, rerank_by: str) -> list:
+    """Each content's (``_Shortlist``, the candidates' positions of its rows)."""
+    n, m = len(cands), len(contents)
+    if k <= 0:
+        raise ValueError("k must be positive")
+    if rerank_by not in RERANK_BY:
+        raise ValueError(f"rerank_by: {rerank_by!r} is not one of {', '.join(RERANK_BY)}")
+    if n == 0:
+        empty = np.empty(0, np.float32)
+        names = COMPONENTS + (("linear",) if reranker is not None else ())
+        return [(_Shortlist(cands.ids[:0], empty, empty.astype(np.float64), empty, {c: empty for c in names}),
+                 np.zeros(0, np.int64)) for _ in contents]
+    side = _content_side(cands, contents)
+    chunk = _chunk_size(n, m)
+    moments, first = _moments(cands, side, chunk)
+    depth = min(n, max(k, rerank_depth if reranker is not None else k))
+    best, mean, std, per_cand = _linear_best(cands, contents, side, weights, moments, first, chunk, depth)
+    return [_shortlist(cands, content, side, j, idx, val, mean, std, per_cand, reranker, rerank_by)
+            for j, (content, (idx, val)) in enumerate(zip(contents, best))]
+
+
+def _final(sl: _Shortlist, k: int, tie) -> Audience:
     """The shortlist's best ``k`` by its key, ties broken by ``tie`` (deterministic)."""
     order = np.lexsort((tie, -sl.key))[:k]
     return Audience(sl.ids[order], sl.total[order], {c: v[order] for c, v in sl.components.items()})
@@ -605,32 +611,55 @@ def select_audience_batch(
         if k <= 0:
             raise ValueError("k must be positive")
         return []
-    lists = _shortlists(candidates, contents, k, weights, reranker, rerank_depth, rerank_by, None, None)
+    lists = _shortlists(candidates, contents, k, weights, reranker, rerank_depth, rerank_by)
     # remaining ties broken by candidate position: deterministic
     return [_final(sl, k, position) for sl, position in lists]
 
 
-def audience_shortlist(candidates: Candidates, content: Content, k: int, *, moments: Moments, depth: int,
-                       weights: BlendWeights = BlendWeights(), reranker=None, rerank_by: str = "click") -> Shortlist:
+def audience_best(candidates: Candidates, content: Content, *, moments: Moments, depth: int,
+                  weights: BlendWeights = BlendWeights()) -> tuple[np.ndarray, np.ndarray]:
     """A part of the candidates' contribution to the whole set's ``select_audience``: its best
-    ``depth`` by the linear total standardised with the whole set's ``moments``, re-scored by
-    ``reranker``. ``merge_shortlists`` of every part's gives the whole set's audience."""
-    return _shortlists(candidates, [content], k, weights, reranker, depth, rerank_by, moments, depth)[0][0]
+    ``depth`` by the linear total standardised with the whole set's ``moments`` (ids, totals;
+    in id order). ``merge_best`` of every part's is the whole set's best."""
+    n = len(candidates)
+    if n == 0:
+        return candidates.ids[:0], np.zeros(0, np.float32)
+    side = _content_side(candidates, [content])
+    best = _linear_best(candidates, [content], side, weights, moments, None, _chunk_size(n, 1), min(n, depth))[0]
+    idx, val = best[0]
+    order = np.argsort(idx, kind="stable")
+    return candidates.ids[idx[order]], val[order]
 
 
-def merge_shortlists(parts: Sequence[Shortlist], k: int, depth: int) -> Audience:
-    """The audience of the parts' union: its best ``depth`` by the linear total, then the best
-    ``k`` of those by key; ties broken by subscriber id (the parts' order does not matter)."""
+def merge_best(parts: Sequence[tuple[np.ndarray, np.ndarray]], depth: int) -> tuple[np.ndarray, np.ndarray]:
+    """The parts' union's best ``depth`` by the linear total (ids in order, totals), ties at the
+    cut going to the lowest ids, as ``select_audience`` cuts: the parts' order does not matter."""
     if not parts:
         raise ValueError("merge needs at least one part")
-    parts = [p for p in parts if len(p.ids)] or list(parts[:1])
-    cat = lambda get: np.concatenate([get(p) for p in parts])  # noqa: E731
-    ids, linear = cat(lambda p: p.ids), cat(lambda p: p.linear)
+    ids = np.concatenate([np.asarray(p[0]) for p in parts])
+    linear = np.concatenate([np.asarray(p[1], np.float32) for p in parts])
     top = _best(linear, ids, depth)
-    names = parts[0].components.keys()
-    merged = Shortlist(ids[top], linear[top], cat(lambda p: p.key)[top], cat(lambda p: p.total)[top],
-                       {c: cat(lambda p, c=c: p.components[c])[top] for c in names})
-    return _final(merged, k, merged.ids)
+    order = np.argsort(ids[top], kind="stable")
+    return ids[top][order], linear[top][order]
+
+
+def audience_rescore(candidates: Candidates, content: Content, linear: np.ndarray, k: int, *, moments: Moments,
+                     reranker=None, rerank_by: str = "click") -> Audience:
+    """The whole set's audience from its best by the linear total (``merge_best``):
+    ``candidates`` are those people, in id order, ``linear`` their totals; with the whole set's
+    ``moments`` their components are standardised, the ``reranker`` orders them, the best ``k``
+    come back, as ``select_audience`` of the whole set gives them."""
+    if k <= 0:
+        raise ValueError("k must be positive")
+    if rerank_by not in RERANK_BY:
+        raise ValueError(f"rerank_by: {rerank_by!r} is not one of {', '.join(RERANK_BY)}")
+    side = _content_side(candidates, [content])
+    mean = {c: moments.mean_std(c)[0] for c in side.mats}
+    std = {c: moments.mean_std(c)[1] for c in side.mats}
+    per_cand = _candidate_components(candidates, moments.worst())
+    sl, idx = _shortlist(candidates, content, side, 0, np.arange(len(candidates)), np.asarray(linear, np.float32),
+                         mean, std, per_cand, reranker, rerank_by)
+    return _final(sl, k, idx)
 
 
 RERANK_BY = ("improvement", "click")
@@ -665,7 +694,7 @@ def _shortlist(cands, content, side, j, idx, linear, mean, std, per_cand, rerank
             usual = np.asarray(cands.baseline_ctr[idx], dtype=np.float64)
             key = np.log(np.maximum(key, 1e-12)) - np.log(np.maximum(np.nan_to_num(usual, nan=1.0), 1e-12))
         total = reranker.predict_proba(x).astype(np.float32)
-    return Shortlist(cands.ids[idx], linear.astype(np.float32), key, total, comps), idx
+    return _Shortlist(cands.ids[idx], linear.astype(np.float32), key, total, comps), idx
 
 
 def _subset(cands: Candidates, idx: np.ndarray) -> Candidates:
@@ -846,24 +875,33 @@ def product_rank(
 def product_moments(model, candidate_ids, candidate_factors, *, seed_rows, **inputs) -> Moments | None:
     """A part of the candidates' ``Moments`` for ``product_rank`` (None when it could not rank;
     ``inputs`` as ``product_rank``'s): merged over the parts (``Moments.merge``), they are
-    ``product_shortlist``'s ``moments``."""
+    ``product_best``'s and ``product_rescore``'s ``moments``."""
     got = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, **inputs)
     return None if got is None else audience_moments(*got)
 
 
-def product_shortlist(model, candidate_ids, candidate_factors, *, seed_rows, k: int, moments: Moments, depth: int,
-                      click_model=None, weights: BlendWeights = PRODUCT_WEIGHTS, rerank_by: str = "click",
-                      **inputs) -> Shortlist | None:
-    """A part of the candidates' contribution to ``product_rank`` of the whole set (its
-    ``moments``, ``depth``: ``max(k, rerank_depth)``, at most the whole set's size);
-    ``merge_shortlists`` of every part's is the whole set's ranking. ``inputs``: as
-    ``product_rank``'s."""
+def product_best(model, candidate_ids, candidate_factors, *, seed_rows, moments: Moments, depth: int,
+                 weights: BlendWeights = PRODUCT_WEIGHTS, **inputs) -> tuple[np.ndarray, np.ndarray] | None:
+    """A part of the candidates' best for ``product_rank`` of the whole set (its ``moments``;
+    ``depth``: ``max(k, rerank_depth)`` with a click model, else ``k``): (ids, linear totals),
+    None when it could not rank. ``merge_best`` of every part's, then ``product_rescore``, is the
+    whole set's ranking. ``inputs``: as ``product_rank``'s."""
     got = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, **inputs)
     if got is None:
         return None
     cands, content = got
-    return audience_shortlist(cands, content, k, moments=moments, depth=depth, weights=weights, reranker=click_model,
-                              rerank_by=rerank_by)
+    return audience_best(cands, content, moments=moments, depth=depth, weights=weights)
+
+
+def product_rescore(model, candidate_ids, candidate_factors, linear, *, seed_rows, k: int, moments: Moments,
+                    click_model=None, rerank_by: str = "click", **inputs) -> Audience | None:
+    """``product_rank`` of a whole set from its best by the linear total (``merge_best``):
+    ``candidate_ids`` those people in id order, ``linear`` their totals, the other inputs theirs."""
+    got = _product_inputs(model, candidate_ids, candidate_factors, seed_rows=seed_rows, **inputs)
+    if got is None:
+        return None
+    cands, content = got
+    return audience_rescore(cands, content, linear, k, moments=moments, reranker=click_model, rerank_by=rerank_by)
 
 
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,

@@ -283,10 +283,11 @@ class ModelRanker:
 
     def _rank_sharded(self, candidates: CandidateRows, content, seed_ids: np.ndarray, k: int, now, rng) -> Ranked:
         """``rank`` of a large set over its subscriber ranges (``RankShards`` on ``apps.mlops.shards``):
-        each shard reads its part of the candidates again, the parts' moments are merged, each
-        shard's best by the linear total are re-scored by the click model, and the parts' lists
-        merge into the whole set's ranking (``recsys.audience.merge_shortlists``)."""
-        from recsys.audience import Moments, Shortlist, merge_shortlists, product_item, product_features
+        each shard reads its part of the candidates again (the planner's own shards take them
+        from its rows), the parts' moments are merged, each shard gives its best by the linear
+        total with the whole set's moments; the union's best (``recsys.audience.merge_best``) is
+        re-scored here by the click model (``product_rescore``), as the whole set's ranking."""
+        from recsys.audience import Moments, merge_best, product_features, product_item, product_rescore
         from recsys.click import CLICK_FEATURES
         from recsys.ramp import fit_population_prior
 
@@ -304,17 +305,20 @@ class ModelRanker:
         spec = {"source": candidates.source, "mf": self.version.pk,
                 "click": self.click_version.pk if self.click_version is not None else None, "ranking": self.ranking,
                 "content": content.pk, "now": now.isoformat(), "prior": [float(prior[0]), float(prior[1])],
-                "k": int(k), "depth": int(depth)}
+                "depth": int(depth)}
         bounds = shards.shard_bounds(int(candidates.ids[0]), int(candidates.ids[-1]), len(candidates))
         merged, results = shards.run("rank", spec=spec, arrays={"seed": seed_ids, "item": np.asarray(item, np.float32)},
                                      bounds=bounds, client_id=content.client_id,
                                      label=f"{content.external_id}: best {k:,} of {len(candidates):,}", local=candidates)
-        parts = [Shortlist(r["ids"], r["linear"], r["key"], r["total"],
-                           {name[2:]: v for name, v in r.items() if name.startswith("c.")}) for r in results]
-        aud = merge_shortlists(parts, k, depth)
+        ids, linear = merge_best([(r["ids"], r["linear"]) for r in results], depth)
         # a shard's read may hold someone the planner's did not (their slot taken between the two)
-        mine = np.isin(aud.ids, candidates.ids)
+        where = positions(candidates.ids, ids)
+        mine = where >= 0
+        rows = candidates.take(where[mine])
         moments = Moments.from_arrays(merged)
+        m, factors, inputs = self._inputs(rows, content, seed_ids, now, prior=prior, item=item)
+        click = load_click(self.click_version) if self.click_version is not None else None
+        aud = product_rescore(m, rows.ids, factors, linear[mine], k=k, moments=moments, click_model=click, **inputs)
 
         def features_of(ids: np.ndarray):
             ids = np.asarray(ids, dtype=np.int64)
@@ -324,8 +328,8 @@ class ModelRanker:
             m, factors, inputs = self._inputs(rows, content, seed_ids, now, prior=prior, item=item)
             return ids[known], product_features(m, rows.ids, factors, moments=moments, **inputs), CLICK_FEATURES
 
-        return Ranked(np.asarray(aud.ids[mine], dtype=np.int64), np.asarray(aud.total[mine], dtype=float),
-                      {name: np.asarray(v)[mine] for name, v in aud.components.items()},
+        return Ranked(np.asarray(aud.ids, dtype=np.int64), np.asarray(aud.total, dtype=float),
+                      {name: np.asarray(v) for name, v in aud.components.items()},
                       self.name, features_of, calibrated=self.click_version is not None)
 
 
@@ -369,15 +373,12 @@ class RankShards:
         return Moments.merge([Moments.from_arrays(p) for p in parts]).to_arrays()
 
     def finish(self, job, state, merged, lo: int, hi: int):
-        from recsys.audience import Moments, product_shortlist
+        from recsys.audience import Moments, product_best
 
         ranker, rows, model, factors, inputs = state
-        click = load_click(ranker.click_version) if ranker.click_version is not None else None
-        sl = product_shortlist(model, rows.ids, factors, k=job.spec["k"], moments=Moments.from_arrays(merged),
-                               depth=job.spec["depth"], click_model=click, weights=ranker.weights,
-                               exclude_ids=job.spec_arrays["seed"], **inputs)
-        return {"ids": sl.ids, "linear": sl.linear, "key": sl.key, "total": sl.total,
-                **{f"c.{name}": v for name, v in sl.components.items()}}
+        ids, linear = product_best(model, rows.ids, factors, moments=Moments.from_arrays(merged), depth=job.spec["depth"],
+                                   weights=ranker.weights, exclude_ids=job.spec_arrays["seed"], **inputs)
+        return {"ids": ids, "linear": linear}
 
 
 class UniformRanker:

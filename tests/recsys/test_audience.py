@@ -141,7 +141,7 @@ def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, p
     every part's shortlist; the parts' shortlists merged give the whole set's audience. With
     ``ties``, most people have no factors and the affinity alone ranks: they tie, and the cut
     goes to the lowest ids however the set is split."""
-    from recsys.audience import Moments, audience_moments, audience_shortlist, merge_shortlists
+    from recsys.audience import Moments, audience_best, audience_moments, audience_rescore, merge_best
 
     base = _candidates(data, mf, embedding)
     rng = np.random.default_rng(parts)
@@ -165,15 +165,20 @@ def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, p
     for name in ("mf", "lookalike", "recency", "activity"):
         np.testing.assert_allclose(moments.mean_std(name), audience_mod._moments(
             cands, audience_mod._content_side(cands, [content]), len(cands))[0].mean_std(name), rtol=1e-6)
-    lists = [audience_shortlist(p, content, k, moments=moments, depth=max(k, depth) if reranker else k,
-                                weights=weights, reranker=reranker) for p in pieces]
-    merged = merge_shortlists(lists, k, max(k, depth) if reranker else k)
+    cut = max(k, depth) if reranker else k
+    bests = [audience_best(p, content, moments=moments, depth=cut, weights=weights) for p in pieces]
+    ids, linear = merge_best(bests, cut)
+    assert cut - len(content.exclude_ids) <= len(ids) <= cut and np.all(np.diff(ids) > 0)  # in id order
+    rows = audience_mod._subset(cands, np.searchsorted(cands.ids, ids))
+    merged = audience_rescore(rows, content, linear, k, moments=moments, reranker=reranker)
     np.testing.assert_array_equal(merged.ids, whole.ids)
     np.testing.assert_allclose(merged.total, whole.total, rtol=1e-5)
     assert merged.components.keys() == whole.components.keys()
+    for name in whole.components:
+        np.testing.assert_allclose(merged.components[name], whole.components[name], rtol=1e-4, atol=1e-6)
     # the parts' order does not matter
-    again = merge_shortlists(lists[::-1], k, max(k, depth) if reranker else k)
-    np.testing.assert_array_equal(again.ids, merged.ids)
+    again = merge_best(bests[::-1], cut)
+    np.testing.assert_array_equal(again[0], ids)
 
 
 def test_reranker_orders_by_the_models_score_and_reports_calibrated_probability(data, mf, embedding):
