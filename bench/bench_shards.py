@@ -22,17 +22,16 @@ import time
 from datetime import timedelta
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import campaign_world as cw  # noqa: E402  (sets Django up)
+import campaign_world as cw
+import numpy as np
+from django.conf import settings
+from django.db import connection, transaction
 
-import numpy as np  # noqa: E402
-from django.conf import settings  # noqa: E402
-from django.db import connection, transaction  # noqa: E402
-
-from apps.audience.selectors import Segment  # noqa: E402
-from apps.delivery.models import Send  # noqa: E402
-from apps.delivery.selectors import eligible_candidates  # noqa: E402
-from apps.events.services import events_ingest  # noqa: E402
-from apps.orchestration.engine import campaign_launch  # noqa: E402
+from apps.audience.selectors import Segment
+from apps.delivery.models import Send
+from apps.delivery.selectors import eligible_candidates
+from apps.events.services import events_ingest
+from apps.orchestration.engine import campaign_launch
 
 RUNS = int(os.environ.get("BENCH_RUNS", 2))
 PRICE_CONTENTS = int(os.environ.get("BENCH_PRICE_CONTENTS", 5))
@@ -67,13 +66,13 @@ def stand_in_click(client, at):
     model, factors, inputs = ranker._inputs(sample, content, seed, at)
     x = product_features(model, sample.ids, factors, **inputs)
     col = {n: i for i, n in enumerate(CLICK_FEATURES)}
-    z = lambda n: np.nan_to_num(x[:, col[n]])  # noqa: E731
+    z = lambda n: np.nan_to_num(x[:, col[n]])
     logit = -4.2 + 0.9 * z("mf_z") + 0.6 * z("lookalike_z") + 0.4 * z("category_z") \
         + np.log(np.maximum(z("baseline_ctr"), 1e-4) / 0.02)
     y = (rng.random(len(x)) < 1 / (1 + np.exp(-logit))).astype(float)
     click = ClickModel(ClickParams(num_threads=1)).fit(x, y, groups=np.arange(len(x)) // 2000)
     version = model_version_register(client=client, kind=ModelKind.CLICK, build=lambda d: click.save(d / "model"),
-                                     metrics={"stand_in": True, "rows": int(len(x)), "clicks": int(y.sum())}, now=at)
+                                     metrics={"stand_in": True, "rows": len(x), "clicks": int(y.sum())}, now=at)
     model_version_activate(version=version, now=at)
     return version, int(click._require().num_trees())
 

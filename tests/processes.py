@@ -2,7 +2,9 @@
 settings and the test database."""
 
 import os
+import signal
 import socket
+import subprocess
 
 from django.db import connection
 
@@ -29,3 +31,16 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def stop_process(proc: subprocess.Popen) -> str:
+    """Stop a process a test started in a session of its own (SIGTERM to its group, SIGKILL after
+    30 s) and return what it printed."""
+    if proc.poll() is None:
+        os.killpg(proc.pid, signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    return proc.stdout.read() if proc.stdout else ""

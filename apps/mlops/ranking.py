@@ -287,11 +287,16 @@ class ModelRanker:
         from its rows), the parts' moments are merged, each shard gives its best by the linear
         total with the whole set's moments; the union's best (``recsys.audience.merge_best``) is
         re-scored here by the click model (``product_rescore``), as the whole set's ranking."""
-        from recsys.audience import Moments, merge_best, product_features, product_item, product_rescore
+        from apps.mlops import shards
+        from recsys.audience import (
+            Moments,
+            merge_best,
+            product_features,
+            product_item,
+            product_rescore,
+        )
         from recsys.click import CLICK_FEATURES
         from recsys.ramp import fit_population_prior
-
-        from apps.mlops import shards
 
         model, sub_ids, con_ids = load_mf(self.version)
         seed_ids = np.asarray(seed_ids, dtype=np.int64)
@@ -351,9 +356,8 @@ class RankShards:
         return ranker, Content.objects.get(pk=spec["content"]), datetime.fromisoformat(spec["now"])
 
     def stats(self, job, lo: int, hi: int):
-        from recsys.audience import product_moments
-
         from apps.delivery.selectors import rows_of
+        from recsys.audience import product_moments
 
         ranker, content, now = self._setup(job)
         if job.local is not None:  # the planner's own rows: this range of them, not read again

@@ -149,12 +149,11 @@ PRICE_CHUNK = 100_000  # people valued at once within a shard (their values: one
 def _prices_sharded(*, client, now: datetime, policy) -> dict | None:
     """``slot_prices_refresh`` over shards (``PriceShards``); None when there is nothing to
     price by (no click model): the caller resets the prices."""
-    from recsys.audience import product_item
-    from recsys.ids import positions
-
     from apps.mlops import shards
     from apps.mlops.ranking import ModelRanker, ranker_for
     from apps.mlops.selectors import load_mf
+    from recsys.audience import product_item
+    from recsys.ids import positions
 
     ranker = ranker_for(client)
     if not isinstance(ranker, ModelRanker) or ranker.click_version is None:
@@ -217,10 +216,9 @@ class PriceShards:
                               item=job.spec_arrays[f"item.{j}"], rows=rows)
 
     def stats(self, job, lo: int, hi: int):
+        from apps.delivery.selectors import rows_of
         from recsys.audience import product_moments
         from recsys.ramp import pooled_pairs
-
-        from apps.delivery.selectors import rows_of
 
         ranker, contents = self._setup(job)
         people = rows_of(job.spec["source"], lo, hi)
@@ -248,11 +246,10 @@ class PriceShards:
         return out
 
     def finish(self, job, state, merged, lo: int, hi: int):
+        from apps.mlops.selectors import load_click
         from recsys.audience import Moments, product_features
         from recsys.click import CLICK_FEATURES, feature_columns
         from recsys.slots import renewal_prices
-
-        from apps.mlops.selectors import load_click
 
         ranker, contents, people, rows = state
         click = load_click(ranker.click_version)

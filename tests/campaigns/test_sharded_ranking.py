@@ -2,8 +2,6 @@
 process ranking the whole set, whether this process does every shard, Celery workers in other
 processes do them, or a worker dies holding one."""
 
-import os
-import signal
 import subprocess
 import sys
 import time
@@ -20,9 +18,9 @@ from apps.delivery.selectors import eligible_candidates
 from apps.mlops import shards
 from apps.mlops.ranking import ranker_for
 from apps.mlops.training import train_click
-from apps.orchestration.engine import campaign_launch, campaign_seed_ids
+from apps.orchestration.engine import campaign_launch
 from tests.campaigns.test_click_model_loop import STEP, launch_and_click, world  # noqa: F401 (a fixture)
-from tests.processes import database_url_for_subprocess, subprocess_env
+from tests.processes import database_url_for_subprocess, stop_process, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -88,9 +86,8 @@ def _prices(client):
 
 @pytest.mark.django_db
 def test_slot_prices_refreshed_in_shards_are_the_prices_one_process_sets(trained, settings):
-    from apps.mlops.slots import slot_prices_refresh
-
     from apps.core.services import policy_set
+    from apps.mlops.slots import slot_prices_refresh
 
     client, ranker, content, cands, seed, at = trained
     policy_set(client=client, cap_window=timedelta(days=7), slot_objective="clicks")  # a week of contents priced on
@@ -141,7 +138,7 @@ def test_a_wave_planned_with_sharded_ranking_sends_what_one_process_sends(traine
     sharded = _planned(content, at)
     assert shards.recent_jobs(1)[0]["done"] >= 6
     assert len(whole) > 20 and [r[:4] for r in sharded] == [r[:4] for r in whole]
-    numbers = lambda rows: np.array([[np.nan if v is None else v for v in r[4:]] for r in rows], dtype=float)  # noqa: E731
+    numbers = lambda rows: np.array([[np.nan if v is None else v for v in r[4:]] for r in rows], dtype=float)
     np.testing.assert_allclose(numbers(sharded), numbers(whole), rtol=1e-5)
 
 
@@ -153,15 +150,6 @@ def _worker(env: dict) -> subprocess.Popen:
         start_new_session=True)
 
 
-def _stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.stdout.read() if proc.stdout else ""
 
 
 @pytest.fixture
@@ -188,16 +176,15 @@ def test_four_worker_processes_rank_a_wave_as_one_process_does_and_a_dead_one_is
         _shards(settings, WORKERS=4, LEAVE_SECONDS=60)
         many = _rank(ranker, content, cands, seed, at)
         job = shards.recent_jobs(1)[0]
-        assert worker.poll() is None, _stop(worker)
+        assert worker.poll() is None, stop_process(worker)
         assert job["done"] == job["shards"] and shards._owner() not in job["workers"], job
         np.testing.assert_array_equal(many.ids, alone.ids)
         np.testing.assert_array_equal(many.total, alone.total)  # bit for bit
         for name in alone.components:
             np.testing.assert_array_equal(many.components[name], alone.components[name])
         # the nightly prices too: the same as this process alone sets, bit for bit
-        from apps.mlops.slots import slot_prices_refresh
-
         from apps.core.services import policy_set
+        from apps.mlops.slots import slot_prices_refresh
 
         policy_set(client=client, cap_window=timedelta(days=7), slot_objective="clicks")
         _shards(settings, WORKERS=0, LEAVE_SECONDS=0)
@@ -209,7 +196,7 @@ def test_four_worker_processes_rank_a_wave_as_one_process_does_and_a_dead_one_is
         assert job["kind"] == "price" and job["done"] == job["shards"] and shards._owner() not in job["workers"], job
         assert _prices(client) == alone_prices
     finally:
-        log = _stop(worker)
+        log = stop_process(worker)
     assert "Traceback" not in log, log
 
     # a worker that claimed a shard and died: its claim lapses and the coordinator does the shard

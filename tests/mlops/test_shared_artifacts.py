@@ -3,7 +3,6 @@ of its own), a version trained by one worker loaded by another with a var folder
 
 import io
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,22 +13,13 @@ import numpy as np
 import pytest
 
 from apps.mlops.models import ModelKind, ModelVersion
-from tests.processes import database_url_for_subprocess, free_port, subprocess_env
+from tests.processes import database_url_for_subprocess, free_port, stop_process, subprocess_env
 
 ROOT = Path(__file__).resolve().parents[2]
 BUCKET = "pushadmin-artifacts"
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
 
 
-def _stop(proc: subprocess.Popen) -> str:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait()
-    return proc.stdout.read() if proc.stdout else ""
 
 
 @pytest.fixture(scope="module")
@@ -50,12 +40,12 @@ def s3_server():
             break
         except Exception:
             if time.time() > deadline or proc.poll() is not None:
-                raise AssertionError(f"the S3 server did not start:\n{_stop(proc)}") from None
+                raise AssertionError(f"the S3 server did not start:\n{stop_process(proc)}") from None
             time.sleep(0.2)
     try:
         yield endpoint
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 def _keys(endpoint: str, prefix: str) -> set[str]:
@@ -162,11 +152,11 @@ def _wait(what: str, check, workers, seconds: float = 120):
             return got
         for w in workers:
             if w.poll() is not None:
-                raise AssertionError(f"a worker stopped while waiting for {what}:\n{_stop(w)}")
+                raise AssertionError(f"a worker stopped while waiting for {what}:\n{stop_process(w)}")
         time.sleep(0.5)
     from apps.core.models import Decision
 
-    logs = "\n".join(_stop(w) for w in workers)
+    logs = "\n".join(stop_process(w) for w in workers)
     decisions = "\n".join(f"{d.action} {d.subject} {d.note}" for d in Decision.objects.order_by("-pk")[:10])
     raise AssertionError(f"timed out waiting for {what}; the workers said:\n{logs}\nlast decisions:\n{decisions}")
 
@@ -224,7 +214,7 @@ def test_one_worker_trains_and_another_with_its_own_var_folder_plans_and_sends_w
         assert not (fetched / artifacts.TRAINER_ONLY).exists()
     finally:
         for w in workers:
-            _stop(w)
+            stop_process(w)
 
 
 @pytest.mark.django_db

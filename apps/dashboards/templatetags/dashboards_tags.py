@@ -68,16 +68,22 @@ def level(x, rules) -> str:
     return "good" if x >= rules.target else "mid" if x >= rules.floor else "low"
 
 
+def _span(x: float, units: tuple[str, str, str], second_digits: int) -> str:
+    """``x`` seconds in the unit that reads best: seconds, minutes or hours (``units``: the
+    translated formats of each, with ``%(n)s``)."""
+    if x < 90:
+        return units[0] % {"n": f"{x:.{second_digits}f}"}
+    if x < 5400:
+        return units[1] % {"n": f"{x / 60:.0f}"}
+    return units[2] % {"n": f"{x / 3600:.1f}"}
+
+
 @register.filter
 def seconds(x) -> str:
+    """How long ago: "12 s ago", "3 min ago", "1.5 h ago"."""
     if not _ok(x):
         return _("never")
-    x = float(x)
-    if x < 90:
-        return _("%(n)s s ago") % {"n": f"{x:.0f}"}
-    if x < 5400:
-        return _("%(n)s min ago") % {"n": f"{x / 60:.0f}"}
-    return _("%(n)s h ago") % {"n": f"{x / 3600:.1f}"}
+    return _span(float(x), (_("%(n)s s ago"), _("%(n)s min ago"), _("%(n)s h ago")), 0)
 
 
 @register.filter
@@ -85,12 +91,7 @@ def took(x) -> str:
     """How long something took: "4.2 s", "3 min", "1.5 h"."""
     if not _ok(x):
         return "–"
-    x = float(x)
-    if x < 90:
-        return _("%(n)s s") % {"n": f"{x:.1f}"}
-    if x < 5400:
-        return _("%(n)s min") % {"n": f"{x / 60:.0f}"}
-    return _("%(n)s h") % {"n": f"{x / 3600:.1f}"}
+    return _span(float(x), (_("%(n)s s"), _("%(n)s min"), _("%(n)s h")), 1)
 
 
 @register.filter
