@@ -71,6 +71,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .click import CLICK_FEATURES
+from .ids import tie_order
 from .lookalike import row_norms, seed_centroid
 
 __all__ = [
@@ -173,6 +174,7 @@ class Content:
     age_hours: float = 0.0
     hour: int = 12
     push_score: float | None = None  # predicted click improvement at its evaluation (the click model's input)
+    tie_salt: int = 0  # which people win ties between equal scores (recsys.ids.tie_order), e.g. its id
 
 
 @dataclass(frozen=True)
@@ -490,24 +492,24 @@ def click_features_without_model(
     return np.column_stack([cols[name] for name in names]).astype(np.float32) if names else np.zeros((n, 0), np.float32)
 
 
-def _best(val: np.ndarray, idx: np.ndarray, depth: int) -> np.ndarray:
-    """Where the ``depth`` largest ``val`` are, ties at the cut going to the lowest ``idx``
-    (candidate positions, in id order): the same people however the candidates are chunked or
-    split in parts (``merge_best`` cuts the same way), in linear time."""
+def _best(val: np.ndarray, tie: np.ndarray, depth: int) -> np.ndarray:
+    """Where the ``depth`` largest ``val`` are, ties at the cut going to the smallest ``tie``
+    (``recsys.ids.tie_order`` of the candidates' ids): the same people however the candidates
+    are chunked or split in parts (``merge_best`` cuts the same way), in linear time."""
     if len(val) <= depth:
         return np.arange(len(val))
     cut = val[np.argpartition(-val, depth - 1)[depth - 1]]
     above = np.flatnonzero(val > cut)
     tied = np.flatnonzero(val == cut)
-    tied = tied[np.argsort(idx[tied], kind="stable")][:depth - len(above)]
+    tied = tied[np.argsort(tie[tied], kind="stable")][:depth - len(above)]
     return np.concatenate([above, tied])
 
 
-def _merge_top(best_idx, best_val, idx, val, depth):
+def _merge_top(best_idx, best_val, idx, val, depth, tie_of):
     if best_idx is not None:
         idx = np.concatenate([best_idx, idx])
         val = np.concatenate([best_val, val])
-    keep = _best(val, idx, depth)
+    keep = _best(val, tie_of(idx), depth)
     return idx[keep], val[keep]
 
 
@@ -556,8 +558,9 @@ def _linear_best(cands: Candidates, contents: Sequence[Content], side: _Side, we
             col = total[:, j]
             if len(excl[j]):
                 col[np.isin(ids, excl[j], assume_unique=False)] = -np.inf
-            part = _best(col, np.arange(len(col)), depth)
-            best[j] = _merge_top(best[j][0], best[j][1], part + lo, col[part], depth)
+            tie_of = lambda at, j=j: tie_order(cands.ids[at], contents[j].tie_salt)  # noqa: E731
+            part = _best(col, tie_of(np.arange(lo, lo + len(col))), depth)
+            best[j] = _merge_top(best[j][0], best[j][1], part + lo, col[part], depth, tie_of)
     out = []
     for idx, val in best:
         ok = np.isfinite(val)
@@ -587,9 +590,9 @@ def _shortlists(cands: Candidates, contents: Sequence[Content], k: int, weights:
             for j, (content, (idx, val)) in enumerate(zip(contents, best))]
 
 
-def _final(sl: _Shortlist, k: int, tie) -> Audience:
-    """The shortlist's best ``k`` by its key, ties broken by ``tie`` (deterministic)."""
-    order = np.lexsort((tie, -sl.key))[:k]
+def _final(sl: _Shortlist, k: int, salt: int) -> Audience:
+    """The shortlist's best ``k`` by its key, ties broken by ``tie_order`` (deterministic)."""
+    order = np.lexsort((tie_order(sl.ids, salt), -sl.key))[:k]
     return Audience(sl.ids[order], sl.total[order], {c: v[order] for c, v in sl.components.items()})
 
 
@@ -612,8 +615,8 @@ def select_audience_batch(
             raise ValueError("k must be positive")
         return []
     lists = _shortlists(candidates, contents, k, weights, reranker, rerank_depth, rerank_by)
-    # remaining ties broken by candidate position: deterministic
-    return [_final(sl, k, position) for sl, position in lists]
+    # remaining ties broken by a fixed pseudo-random order of the ids: deterministic
+    return [_final(sl, k, content.tie_salt) for (sl, _), content in zip(lists, contents)]
 
 
 def audience_best(candidates: Candidates, content: Content, *, moments: Moments, depth: int,
@@ -631,14 +634,15 @@ def audience_best(candidates: Candidates, content: Content, *, moments: Moments,
     return candidates.ids[idx[order]], val[order]
 
 
-def merge_best(parts: Sequence[tuple[np.ndarray, np.ndarray]], depth: int) -> tuple[np.ndarray, np.ndarray]:
+def merge_best(parts: Sequence[tuple[np.ndarray, np.ndarray]], depth: int, tie_salt: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """The parts' union's best ``depth`` by the linear total (ids in order, totals), ties at the
-    cut going to the lowest ids, as ``select_audience`` cuts: the parts' order does not matter."""
+    cut broken as ``select_audience`` breaks them (``Content.tie_salt``): the parts' order does
+    not matter."""
     if not parts:
         raise ValueError("merge needs at least one part")
     ids = np.concatenate([np.asarray(p[0]) for p in parts])
     linear = np.concatenate([np.asarray(p[1], np.float32) for p in parts])
-    top = _best(linear, ids, depth)
+    top = _best(linear, tie_order(ids, tie_salt), depth)
     order = np.argsort(ids[top], kind="stable")
     return ids[top][order], linear[top][order]
 
@@ -657,9 +661,9 @@ def audience_rescore(candidates: Candidates, content: Content, linear: np.ndarra
     mean = {c: moments.mean_std(c)[0] for c in side.mats}
     std = {c: moments.mean_std(c)[1] for c in side.mats}
     per_cand = _candidate_components(candidates, moments.worst())
-    sl, idx = _shortlist(candidates, content, side, 0, np.arange(len(candidates)), np.asarray(linear, np.float32),
-                         mean, std, per_cand, reranker, rerank_by)
-    return _final(sl, k, idx)
+    sl, _ = _shortlist(candidates, content, side, 0, np.arange(len(candidates)), np.asarray(linear, np.float32),
+                       mean, std, per_cand, reranker, rerank_by)
+    return _final(sl, k, content.tie_salt)
 
 
 RERANK_BY = ("improvement", "click")
@@ -788,7 +792,7 @@ def product_item(model, seed_rows, *, item_factors=None, user_factors=None) -> n
 def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, exclude_ids=None,
                     user_factors=None, baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12,
                     reads_decayed=None, active_days_decayed=None, category_affinity=None, categories=None,
-                    factor_norms=None, push_score=None):
+                    factor_norms=None, push_score=None, tie_salt=0):
     """The ``Candidates`` and ``Content`` the product ranks with (None: no factors and no seed)."""
     users = model.user_factors if user_factors is None else user_factors
     seed_rows = np.asarray(seed_rows, dtype=np.int64)
@@ -806,6 +810,7 @@ def _product_inputs(model, candidate_ids, candidate_factors, *, seed_rows, item_
         age_hours=float(age_hours),
         hour=int(hour),
         push_score=None if push_score is None else float(push_score),
+        tie_salt=int(tie_salt),
     )
     return cands, content
 
@@ -834,6 +839,7 @@ def product_rank(
     rerank_by: str = "click",
     factor_norms: np.ndarray | None = None,
     push_score: float | None = None,
+    tie_salt: int = 0,
 ) -> Audience | None:
     """The product's ranking of one content's candidates.
 
@@ -856,6 +862,7 @@ def product_rank(
     (``recsys.lookalike.row_norms`` of ``candidate_factors``), else computed here.
     ``push_score``: the content's predicted click improvement at its evaluation, the click
     model's one input that differs between contents for the same person (None: missing).
+    ``tie_salt``: which people win ties between equal scores (``Content.tie_salt``).
     ``weights``: the linear ranking (the affinity blend, or one of ``SINGLE_RANKINGS`` while a
     client has no click model). Returns ``None`` when there is
     neither item factors nor a seed: the caller then ranks by other means.
@@ -864,7 +871,8 @@ def product_rank(
                              exclude_ids=exclude_ids, user_factors=user_factors, baseline_ctr=baseline_ctr,
                              days_inactive=days_inactive, age_hours=age_hours, hour=hour, reads_decayed=reads_decayed,
                              active_days_decayed=active_days_decayed, category_affinity=category_affinity,
-                             categories=categories, factor_norms=factor_norms, push_score=push_score)
+                             categories=categories, factor_norms=factor_norms, push_score=push_score,
+                             tie_salt=tie_salt)
     if inputs is None:
         return None
     cands, content = inputs
@@ -907,7 +915,8 @@ def product_rescore(model, candidate_ids, candidate_factors, linear, *, seed_row
 def product_features(model, candidate_ids, candidate_factors, *, seed_rows, item_factors=None, user_factors=None,
                      baseline_ctr=None, days_inactive=None, age_hours=0.0, hour=12, reads_decayed=None,
                      active_days_decayed=None, category_affinity=None, categories=None,
-                     push_score=None, rows: np.ndarray | None = None, moments: Moments | None = None) -> np.ndarray | None:
+                     push_score=None, rows: np.ndarray | None = None, moments: Moments | None = None,
+                     tie_salt: int = 0) -> np.ndarray | None:
     """``CLICK_FEATURES`` rows of every candidate (``rows``: of the candidates at those
     positions only) exactly as ``product_rank`` computes them for its click model (None when it
     could not rank): what the click model trains on. ``moments``: the whole set's, when the

@@ -227,7 +227,7 @@ class ModelRanker:
         inputs = dict(seed_rows=seed_rows, item_factors=item,
                       baseline_ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
                       days_inactive=candidates.days_inactive, age_hours=max((now - created).total_seconds(), 0.0) / 3600,
-                      hour=now.hour, push_score=getattr(content, "push_score", None),
+                      hour=now.hour, push_score=getattr(content, "push_score", None), tie_salt=content.pk,
                       **activity, **_category_inputs(self.version, sub_ids, pos, content))
         return model, factors, inputs
 
@@ -315,7 +315,7 @@ class ModelRanker:
         merged, results = shards.run("rank", spec=spec, arrays={"seed": seed_ids, "item": np.asarray(item, np.float32)},
                                      bounds=bounds, client_id=content.client_id,
                                      label=f"{content.external_id}: best {k:,} of {len(candidates):,}", local=candidates)
-        ids, linear = merge_best([(r["ids"], r["linear"]) for r in results], depth)
+        ids, linear = merge_best([(r["ids"], r["linear"]) for r in results], depth, tie_salt=content.pk)
         # a shard's read may hold someone the planner's did not (their slot taken between the two)
         where = positions(candidates.ids, ids)
         mine = where >= 0

@@ -140,7 +140,7 @@ def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, p
     """What a sharded ranking does (apps.mlops.shards): each part's moments, merged, standardise
     every part's shortlist; the parts' shortlists merged give the whole set's audience. With
     ``ties``, most people have no factors and the affinity alone ranks: they tie, and the cut
-    goes to the lowest ids however the set is split."""
+    goes to the same people (``recsys.ids.tie_order``) however the set is split."""
     from recsys.audience import Moments, audience_best, audience_moments, audience_rescore, merge_best
 
     base = _candidates(data, mf, embedding)
@@ -153,7 +153,7 @@ def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, p
     cands = dataclasses.replace(base, factors=factors, profiles=None, history=None, days_inactive=days,
                                 active_days_decayed=rng.exponential(3, len(days)).astype(np.float32))
     content = dataclasses.replace(_content(data, mf, embedding, 2, np.flatnonzero(data.user_topic == 2)[:5]),
-                                  text_vector=None, seed_history=None)
+                                  text_vector=None, seed_history=None, tie_salt=parts)
     weights = BlendWeights(content=0.0, neighbors=0.0, ctr=0.0, recency=0.0 if ties else 0.5,
                            activity=0.0 if ties else 0.3)
     k, depth = (300, 400) if ties else (40, 120)
@@ -167,7 +167,7 @@ def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, p
             cands, audience_mod._content_side(cands, [content]), len(cands))[0].mean_std(name), rtol=1e-6)
     cut = max(k, depth) if reranker else k
     bests = [audience_best(p, content, moments=moments, depth=cut, weights=weights) for p in pieces]
-    ids, linear = merge_best(bests, cut)
+    ids, linear = merge_best(bests, cut, tie_salt=parts)
     assert cut - len(content.exclude_ids) <= len(ids) <= cut and np.all(np.diff(ids) > 0)  # in id order
     rows = audience_mod._subset(cands, np.searchsorted(cands.ids, ids))
     merged = audience_rescore(rows, content, linear, k, moments=moments, reranker=reranker)
@@ -176,8 +176,12 @@ def test_a_set_ranked_in_parts_is_ranked_as_one(data, mf, embedding, reranker, p
     assert merged.components.keys() == whole.components.keys()
     for name in whole.components:
         np.testing.assert_allclose(merged.components[name], whole.components[name], rtol=1e-4, atol=1e-6)
+    if ties:  # not simply the lowest ids: another content's ties go to other people
+        other = select_audience(dataclasses.replace(cands), dataclasses.replace(content, tie_salt=parts + 100), k,
+                                weights=weights, reranker=reranker, rerank_depth=depth)
+        assert set(other.ids) != set(whole.ids)
     # the parts' order does not matter
-    again = merge_best(bests[::-1], cut)
+    again = merge_best(bests[::-1], cut, tie_salt=parts)
     np.testing.assert_array_equal(again[0], ids)
 
 
