@@ -492,24 +492,25 @@ def click_features_without_model(
     return np.column_stack([cols[name] for name in names]).astype(np.float32) if names else np.zeros((n, 0), np.float32)
 
 
-def _best(val: np.ndarray, tie: np.ndarray, depth: int) -> np.ndarray:
-    """Where the ``depth`` largest ``val`` are, ties at the cut going to the smallest ``tie``
-    (``recsys.ids.tie_order`` of the candidates' ids): the same people however the candidates
-    are chunked or split in parts (``merge_best`` cuts the same way), in linear time."""
+def _best(val: np.ndarray, ids: np.ndarray, depth: int, salt: int) -> np.ndarray:
+    """Where the ``depth`` largest ``val`` are, ties at the cut going to the smallest
+    ``recsys.ids.tie_order(ids, salt)`` (``ids``: the subscribers at those places): the same people
+    however the candidates are chunked or split in parts (``merge_best`` cuts the same way), in
+    linear time; the tie order is worked out for the tied only."""
     if len(val) <= depth:
         return np.arange(len(val))
     cut = val[np.argpartition(-val, depth - 1)[depth - 1]]
     above = np.flatnonzero(val > cut)
     tied = np.flatnonzero(val == cut)
-    tied = tied[np.argsort(tie[tied], kind="stable")][:depth - len(above)]
+    tied = tied[np.argsort(tie_order(ids[tied], salt), kind="stable")][:depth - len(above)]
     return np.concatenate([above, tied])
 
 
-def _merge_top(best_idx, best_val, idx, val, depth, tie_of):
+def _merge_top(best_idx, best_val, idx, val, depth, ids, salt):
     if best_idx is not None:
         idx = np.concatenate([best_idx, idx])
         val = np.concatenate([best_val, val])
-    keep = _best(val, tie_of(idx), depth)
+    keep = _best(val, ids[idx], depth, salt)
     return idx[keep], val[keep]
 
 
@@ -558,9 +559,8 @@ def _linear_best(cands: Candidates, contents: Sequence[Content], side: _Side, we
             col = total[:, j]
             if len(excl[j]):
                 col[np.isin(ids, excl[j], assume_unique=False)] = -np.inf
-            tie_of = lambda at, j=j: tie_order(cands.ids[at], contents[j].tie_salt)  # noqa: E731
-            part = _best(col, tie_of(np.arange(lo, lo + len(col))), depth)
-            best[j] = _merge_top(best[j][0], best[j][1], part + lo, col[part], depth, tie_of)
+            part = _best(col, ids, depth, contents[j].tie_salt)
+            best[j] = _merge_top(best[j][0], best[j][1], part + lo, col[part], depth, cands.ids, contents[j].tie_salt)
     out = []
     for idx, val in best:
         ok = np.isfinite(val)
@@ -642,7 +642,7 @@ def merge_best(parts: Sequence[tuple[np.ndarray, np.ndarray]], depth: int, tie_s
         raise ValueError("merge needs at least one part")
     ids = np.concatenate([np.asarray(p[0]) for p in parts])
     linear = np.concatenate([np.asarray(p[1], np.float32) for p in parts])
-    top = _best(linear, tie_order(ids, tie_salt), depth)
+    top = _best(linear, ids, depth, tie_salt)
     order = np.argsort(ids[top], kind="stable")
     return ids[top][order], linear[top][order]
 
