@@ -195,6 +195,25 @@ class ModelRanker:
         if ranking != "affinity":
             self.name += f" ({ranking} alone)"
 
+    @classmethod
+    def from_spec(cls, spec: dict) -> "ModelRanker":
+        """The ranker a sharded job names (``spec``: its ``mf`` and ``click`` version ids and
+        ``ranking``), as the process that started it had it."""
+        from apps.mlops.models import ModelVersion
+
+        versions = ModelVersion.objects.in_bulk([pk for pk in (spec["mf"], spec.get("click")) if pk is not None])
+        return cls(versions[spec["mf"]], versions.get(spec.get("click")), ranking=spec.get("ranking"))
+
+    def content_item(self, content_id: int, seed_ids: np.ndarray) -> np.ndarray | None:
+        """The content's item factors as ``product_rank`` ranks with them: its own when the MF
+        version knows it, else folded in from the seed's rows (None: neither)."""
+        from recsys.audience import product_item
+
+        model, sub_ids, con_ids = load_mf(self.version)
+        seed_rows = positions(sub_ids, np.asarray(seed_ids, dtype=np.int64))
+        cpos = positions(con_ids, np.array([content_id], dtype=np.int64))[0]
+        return product_item(model, seed_rows[seed_rows >= 0], item_factors=model.item_factors[cpos] if cpos >= 0 else None)
+
     def factor_rows(self, candidates: CandidateRows) -> tuple[np.ndarray, np.ndarray]:
         """(each candidate's row in the MF version, -1 for none; their factors, zeros for none)."""
         model, sub_ids, _ = load_mf(self.version)
@@ -292,17 +311,13 @@ class ModelRanker:
             Moments,
             merge_best,
             product_features,
-            product_item,
             product_rescore,
         )
         from recsys.click import CLICK_FEATURES
         from recsys.ramp import fit_population_prior
 
-        model, sub_ids, con_ids = load_mf(self.version)
         seed_ids = np.asarray(seed_ids, dtype=np.int64)
-        seed_rows = positions(sub_ids, seed_ids)
-        cpos = positions(con_ids, np.array([content.pk], dtype=np.int64))[0]
-        item = product_item(model, seed_rows[seed_rows >= 0], item_factors=model.item_factors[cpos] if cpos >= 0 else None)
+        item = self.content_item(content.pk, seed_ids)
         if item is None:
             return InterimRanker().rank(candidates=candidates, content=content, seed_ids=seed_ids, k=k, now=now, rng=rng)
         prior = fit_population_prior(candidates.push_clicks, candidates.push_sends)
@@ -348,12 +363,8 @@ class RankShards:
     def _setup(job):
         from datetime import datetime
 
-        from apps.mlops.models import ModelVersion
-
         spec = job.spec
-        versions = {v.pk: v for v in ModelVersion.objects.filter(pk__in=[spec["mf"], spec["click"]])}
-        ranker = ModelRanker(versions[spec["mf"]], versions.get(spec["click"]), ranking=spec["ranking"])
-        return ranker, Content.objects.get(pk=spec["content"]), datetime.fromisoformat(spec["now"])
+        return ModelRanker.from_spec(spec), Content.objects.get(pk=spec["content"]), datetime.fromisoformat(spec["now"])
 
     def stats(self, job, lo: int, hi: int):
         from apps.delivery.selectors import rows_of

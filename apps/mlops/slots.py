@@ -122,11 +122,12 @@ def slot_prices_refresh(*, client, now: datetime | None = None, probabilities=No
 
     now = now or clock.now()
     policy = policy_of(client.pk)
-    if probabilities is None and policy.slot_objective != "first_come" and \
-            Subscriber.objects.filter(client=client).count() >= settings.PUSHADMIN["SHARDS"]["MIN_CANDIDATES"]:
-        got = _prices_sharded(client=client, now=now, policy=policy)
-        if got is not None:
-            return got
+    if probabilities is None and policy.slot_objective != "first_come":
+        span = Subscriber.objects.filter(client=client).aggregate(lo=Min("pk"), hi=Max("pk"), n=Count("pk"))
+        if span["n"] >= settings.PUSHADMIN["SHARDS"]["MIN_CANDIDATES"]:
+            got = _prices_sharded(client=client, now=now, policy=policy, span=span)
+            if got is not None:
+                return got
     got = None if policy.slot_objective == "first_come" else slot_values(client=client, now=now,
                                                                           probabilities=probabilities)
     if got is None:
@@ -146,25 +147,20 @@ def slot_prices_refresh(*, client, now: datetime | None = None, probabilities=No
 PRICE_CHUNK = 100_000  # people valued at once within a shard (their values: one column per content)
 
 
-def _prices_sharded(*, client, now: datetime, policy) -> dict | None:
-    """``slot_prices_refresh`` over shards (``PriceShards``); None when there is nothing to
-    price by (no click model): the caller resets the prices."""
+def _prices_sharded(*, client, now: datetime, policy, span: dict) -> dict | None:
+    """``slot_prices_refresh`` over shards (``PriceShards``) of the client's subscriber ids
+    (``span``: their lowest, highest, count); None when there is nothing to price by (no click
+    model): the caller resets the prices."""
     from apps.mlops import shards
     from apps.mlops.ranking import ModelRanker, ranker_for
-    from apps.mlops.selectors import load_mf
-    from recsys.audience import product_item
-    from recsys.ids import positions
 
     ranker = ranker_for(client)
     if not isinstance(ranker, ModelRanker) or ranker.click_version is None:
         return None
-    model, sub_ids, con_ids = load_mf(ranker.version)
     contents, arrays = [], {}
     for campaign in _launched(client, now, policy):
         seed = _seed(campaign)
-        rows = positions(sub_ids, seed)
-        cpos = positions(con_ids, np.array([campaign.content_id], dtype=np.int64))[0]
-        item = product_item(model, rows[rows >= 0], item_factors=model.item_factors[cpos] if cpos >= 0 else None)
+        item = ranker.content_item(campaign.content_id, seed)
         if item is None:  # neither factors nor a seed: not valued (as ``click_probabilities`` says)
             continue
         j = len(contents)
@@ -172,10 +168,9 @@ def _prices_sharded(*, client, now: datetime, policy) -> dict | None:
         contents.append({"content": campaign.content_id, "at": campaign.created_at.isoformat(),
                          "name": campaign.content.external_id})
     source = _pushable(client, now, policy, source=True)
-    span = Subscriber.objects.filter(client=client).aggregate(lo=Min("pk"), hi=Max("pk"), n=Count("pk"))
     bounds = shards.shard_bounds(span["lo"], span["hi"], span["n"])
-    spec = {"source": source, "mf": ranker.version.pk, "click": ranker.click_version.pk, "contents": contents,
-            "objective": policy.slot_objective, "inactive_days": int(policy.inactive_days), "now": now.isoformat()}
+    spec = {"source": source, "mf": ranker.version.pk, "click": ranker.click_version.pk, "ranking": ranker.ranking,
+            "contents": contents, "objective": policy.slot_objective, "inactive_days": int(policy.inactive_days), "now": now.isoformat()}
     merged, results = shards.run("price", spec=spec, arrays=arrays, bounds=bounds, client_id=client.pk,
                                  label=f"{span['n']:,} subscribers × {len(contents)} contents")
     prices = np.concatenate([r["prices"] for r in results]) if results else np.zeros(0)
@@ -202,12 +197,10 @@ class PriceShards:
     @staticmethod
     def _setup(job):
         from apps.contents.models import Content
-        from apps.mlops.models import ModelVersion
         from apps.mlops.ranking import ModelRanker
 
         spec = job.spec
-        versions = {v.pk: v for v in ModelVersion.objects.filter(pk__in=[spec["mf"], spec["click"]])}
-        ranker = ModelRanker(versions[spec["mf"]], versions[spec["click"]])
+        ranker = ModelRanker.from_spec(spec)
         contents = Content.objects.in_bulk([c["content"] for c in spec["contents"]])
         return ranker, [(contents[c["content"]], datetime.fromisoformat(c["at"])) for c in spec["contents"]]
 
