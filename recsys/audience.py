@@ -532,6 +532,12 @@ def audience_moments(candidates: Candidates, content: Content) -> Moments:
     return _moments(candidates, side, _chunk_size(len(candidates), 1))[0]
 
 
+def _standardisation(moments: Moments, side: _Side) -> tuple[dict, dict]:
+    """Each content component's means and standard deviations (one per content) from ``moments``."""
+    got = {c: moments.mean_std(c) for c in side.mats}
+    return {c: m for c, (m, _) in got.items()}, {c: sd for c, (_, sd) in got.items()}
+
+
 def _linear_best(cands: Candidates, contents: Sequence[Content], side: _Side, weights: BlendWeights,
                  moments: Moments, first, chunk: int, depth: int):
     """Each content's best ``depth`` candidates by the linear total (positions, totals: finite
@@ -543,8 +549,7 @@ def _linear_best(cands: Candidates, contents: Sequence[Content], side: _Side, we
         if weights.get(c):
             mean, std = moments.mean_std(c)
             z_cand = z_cand + weights.get(c) * _zscore(v, mean[0], std[0])
-    mean = {c: moments.mean_std(c)[0] for c in side.mats}
-    std = {c: moments.mean_std(c)[1] for c in side.mats}
+    mean, std = _standardisation(moments, side)
     w = {c: np.where(side.present[c], weights.get(c), 0.0).astype(np.float32) for c in side.mats}
     excl = _exclusion_sorted(contents)
     best: list = [(None, None)] * m
@@ -658,8 +663,7 @@ def audience_rescore(candidates: Candidates, content: Content, linear: np.ndarra
     if rerank_by not in RERANK_BY:
         raise ValueError(f"rerank_by: {rerank_by!r} is not one of {', '.join(RERANK_BY)}")
     side = _content_side(candidates, [content])
-    mean = {c: moments.mean_std(c)[0] for c in side.mats}
-    std = {c: moments.mean_std(c)[1] for c in side.mats}
+    mean, std = _standardisation(moments, side)
     per_cand = _candidate_components(candidates, moments.worst())
     sl, _ = _shortlist(candidates, content, side, 0, np.arange(len(candidates)), np.asarray(linear, np.float32),
                        mean, std, per_cand, reranker, rerank_by)

@@ -163,8 +163,10 @@ def _run_finish(r, job: _Job, i: int, state, merged: dict, owner: str) -> None:
 
 
 def _missing(r, job: _Job, what: str) -> list[int]:
-    keys = [_key(job.id, what, i) for i in range(len(job.bounds))]
-    return [i for i, there in enumerate(r.exists(k) for k in keys) if not there]
+    pipe = r.pipeline(transaction=False)
+    for i in range(len(job.bounds)):
+        pipe.exists(_key(job.id, what, i))
+    return [i for i, there in enumerate(pipe.execute()) if not there]
 
 
 def _merged(r, job: _Job) -> dict | None:
