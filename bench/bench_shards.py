@@ -9,7 +9,8 @@ Run through bench/bench_shards.sh (throwaway PostgreSQL and Redis).
 
 The click model is a stand-in: LightGBM (``recsys.click.ClickModel``, the product's) fitted on
 200,000 people's real click-model rows with clicks drawn from a known law (the bench world has
-no sends to learn from); it costs what a trained one of its size costs."""
+no sends to learn from), with ``ML_THREADS`` threads as the product's training gives it; it costs
+what a trained one of its size costs."""
 
 from __future__ import annotations
 
@@ -51,6 +52,7 @@ def stand_in_click(client, at):
     from apps.mlops.ranking import ModelRanker
     from apps.mlops.selectors import active_version
     from apps.mlops.services import model_version_activate, model_version_register
+    from apps.mlops.training import ml_threads
     from recsys.audience import product_features
     from recsys.click import CLICK_FEATURES, ClickModel, ClickParams
 
@@ -70,7 +72,7 @@ def stand_in_click(client, at):
     logit = -4.2 + 0.9 * z("mf_z") + 0.6 * z("lookalike_z") + 0.4 * z("category_z") \
         + np.log(np.maximum(z("baseline_ctr"), 1e-4) / 0.02)
     y = (rng.random(len(x)) < 1 / (1 + np.exp(-logit))).astype(float)
-    click = ClickModel(ClickParams(num_threads=1)).fit(x, y, groups=np.arange(len(x)) // 2000)
+    click = ClickModel(ClickParams(num_threads=ml_threads())).fit(x, y, groups=np.arange(len(x)) // 2000)
     version = model_version_register(client=client, kind=ModelKind.CLICK, build=lambda d: click.save(d / "model"),
                                      metrics={"stand_in": True, "rows": len(x), "clicks": int(y.sum())}, now=at)
     model_version_activate(version=version, now=at)

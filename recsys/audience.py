@@ -496,13 +496,15 @@ def _best(val: np.ndarray, ids: np.ndarray, depth: int, salt: int) -> np.ndarray
     """Where the ``depth`` largest ``val`` are, ties at the cut going to the smallest
     ``recsys.ids.tie_order(ids, salt)`` (``ids``: the subscribers at those places): the same people
     however the candidates are chunked or split in parts (``merge_best`` cuts the same way), in
-    linear time; the tie order is worked out for the tied only."""
+    linear time; the tie order is worked out for the tied only. In no particular order."""
     if len(val) <= depth:
         return np.arange(len(val))
     cut = val[np.argpartition(-val, depth - 1)[depth - 1]]
     above = np.flatnonzero(val > cut)
     tied = np.flatnonzero(val == cut)
-    tied = tied[np.argsort(tie_order(ids[tied], salt), kind="stable")][:depth - len(above)]
+    need = depth - len(above)
+    if need < len(tied):  # the ``need`` smallest keys (distinct for distinct ids: splitmix64 is a bijection)
+        tied = tied[np.argpartition(tie_order(ids[tied], salt), need - 1)[:need]]
     return np.concatenate([above, tied])
 
 

@@ -18,6 +18,7 @@ from django.db.models import F
 from apps.audience.selectors import Segment
 from apps.campaigns.models import Campaign, Wave, WaveFeatures, WavePool
 from apps.campaigns.selectors import ramp_config
+from apps.core.sql import create_with_blob
 
 
 def campaign_create(*, content, user=None, now: datetime, segment: dict, **settings) -> Campaign:
@@ -76,20 +77,33 @@ def wave_record_plan(*, wave: Wave, sends: int, expected_clicks: float, allocati
     return wave
 
 
-def wave_pool_record(*, wave: Wave, ids, ctr, language, push_sends=None, push_clicks=None,
-                     days_inactive=None, reads_decayed=None, active_days_decayed=None) -> WavePool:
-    """Keep who was eligible for an exploring wave (see ``WavePool``): with their push history
-    and days inactive, a ranker that uses them (the click model's) re-ranks the pool as it was."""
+def wave_pool_pack(*, ids, ctr, language, push_sends=None, push_clicks=None, days_inactive=None,
+                   reads_decayed=None, active_days_decayed=None) -> tuple[int, bytes]:
+    """(size, bytes) of an exploring wave's pool (``WavePool``): pure, so it can run beside the
+    planning that goes on (compressing a pool of millions takes seconds; zlib lets go of the
+    interpreter while it works)."""
     n = len(ids)
-    arrays = npz_bytes(ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
-                       language=np.asarray(language, dtype=str),
-                       push_sends=np.zeros(n, np.int64) if push_sends is None else np.asarray(push_sends, dtype=np.int64),
-                       push_clicks=np.zeros(n, np.int64) if push_clicks is None else np.asarray(push_clicks, dtype=np.int64),
-                       days_inactive=np.full(n, np.nan, np.float32) if days_inactive is None
-                       else np.asarray(days_inactive, dtype=np.float32),
-                       **{name: np.asarray(v, dtype=np.float64) for name, v in
-                          (("reads_decayed", reads_decayed), ("active_days_decayed", active_days_decayed)) if v is not None})
-    return WavePool.objects.create(wave=wave, size=len(ids), arrays=arrays)
+    return n, npz_bytes(ids=np.asarray(ids, dtype=np.int64), ctr=np.asarray(ctr, dtype=np.float32),
+                        language=np.asarray(language, dtype=str),
+                        push_sends=np.zeros(n, np.int64) if push_sends is None else np.asarray(push_sends, dtype=np.int64),
+                        push_clicks=np.zeros(n, np.int64) if push_clicks is None else np.asarray(push_clicks, dtype=np.int64),
+                        days_inactive=np.full(n, np.nan, np.float32) if days_inactive is None
+                        else np.asarray(days_inactive, dtype=np.float32),
+                        **{name: np.asarray(v, dtype=np.float64) for name, v in
+                           (("reads_decayed", reads_decayed), ("active_days_decayed", active_days_decayed)) if v is not None})
+
+
+def wave_pool_store(*, wave: Wave, packed: tuple[int, bytes]) -> WavePool:
+    """Keep a pool ``wave_pool_pack`` packed."""
+    size, arrays = packed
+    return create_with_blob(WavePool, "arrays", arrays, wave=wave, size=size)
+
+
+def wave_pool_record(*, wave: Wave, ids, ctr, language, **columns) -> WavePool:
+    """Keep who was eligible for an exploring wave (see ``WavePool``): with their push history
+    and days inactive (``wave_pool_pack``'s columns), a ranker that uses them (the click
+    model's) re-ranks the pool as it was."""
+    return wave_pool_store(wave=wave, packed=wave_pool_pack(ids=ids, ctr=ctr, language=language, **columns))
 
 
 def wave_features_record(*, wave: Wave, ids, x, names) -> WaveFeatures | None:
@@ -99,7 +113,7 @@ def wave_features_record(*, wave: Wave, ids, x, names) -> WaveFeatures | None:
         return None
     if x.shape != (len(ids), len(names)):
         raise ValueError(f"features: expected {len(ids)} rows of {len(names)} columns, got {x.shape}")
-    return WaveFeatures.objects.create(wave=wave, size=len(ids), names=list(names), arrays=npz_bytes(ids=ids, x=x))
+    return create_with_blob(WaveFeatures, "arrays", npz_bytes(ids=ids, x=x), wave=wave, size=len(ids), names=list(names))
 
 
 def wave_record_sent(*, wave: Wave, sent_at: datetime) -> None:

@@ -2,15 +2,18 @@
 
 Fixed-width rows (8-byte columns: bigint, double precision, timestamptz) are parsed by numpy a
 chunk at a time into arrays that grow in place: no Python object per row. Several COPYs can run
-side by side on their own connections (``copy_out``). The training readers
-(``apps.mlops.readers``) and the eligible audience of a wave (``apps.delivery.selectors``) read
-their millions of rows this way.
+side by side on their own connections (``copy_out``), one query's pages split between them in one
+snapshot (``copy_split``). The training readers (``apps.mlops.readers``) and the eligible audience
+of a wave (``apps.delivery.selectors``) read their millions of rows this way.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
 import numpy as np
-from django.db import connection
+from django.db import connection, transaction
 
 _HEADER = b"PGCOPY\n\xff\r\n\x00"
 _TRAILER = b"\xff\xff"
@@ -63,12 +66,15 @@ class CopyStream:
                 self.failed, self.state = res, "ending"
         if self.state == "copying":
             buf, get = self.buf, pg.get_copy_data
-            while True:
+            held, flush, consume = len(buf), self.flush, self.consume
+            while True:  # once per row: every step here counts
                 nbytes, data = get(1)
                 if nbytes > 0:
                     buf += data
-                    if len(buf) >= self.flush:
-                        self.consume(buf)
+                    held += nbytes
+                    if held >= flush:
+                        consume(buf)
+                        held = len(buf)
                 elif nbytes == 0:  # nothing whole buffered: wait for the socket
                     return
                 else:
@@ -206,3 +212,90 @@ def copy_arrays(sql: str, params, dtypes: tuple, *, capacity: int = 1 << 16, flu
     parse, result = row_parser(dtypes, capacity)
     copy_out([(None, f"COPY ({query}) TO STDOUT (FORMAT BINARY)", parse)], flush)
     return result()
+
+
+STREAM_MIN_ROWS = 200_000  # below this many rows a second connection costs more than it saves
+_SNAPSHOT = re.compile(r"^[0-9A-F-]+$")
+
+
+def copy_split(query_of: Callable[[str], str], table: str, dtypes: tuple, streams: int, capacity: int,
+               flush: int = 1 << 20, alias: str | None = None) -> list[np.ndarray] | None:
+    """One query's rows over ``streams`` connections at once, as ``copy_arrays`` gives them (None:
+    a row was not what was asked for). ``query_of(condition)``: the whole ``COPY ... TO STDOUT``
+    statement with ``condition`` (SQL on ``table``'s ``ctid``, named ``alias`` when given) among
+    its filters.
+
+    Outside a transaction, Django's connection exports a repeatable-read snapshot and
+    ``streams - 1`` new connections import it (as ``pg_dump --jobs`` does), so together they see
+    exactly the rows one statement would. Inside one (a wave's plan; PostgreSQL exports no
+    snapshot from a savepoint, which Django's nested blocks are) each new connection reads in
+    its own snapshot, taken as it starts: a row updated meanwhile may be read by two parts (its
+    old and its new version, on other pages) or by none, and what the transaction has written
+    and not committed is not seen by them; the caller asks for a split only where that cannot
+    matter, and drops repeated rows. Each connection reads the rows of one range of the table's
+    pages (the last range open-ended); the parts are joined in page order, not sorted.
+    PostgreSQL 14 or newer (a range of pages is a TID range scan)."""
+    quoted = connection.ops.quote_name(table)
+    others, parts = [], []
+    shared = not connection.in_atomic_block
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            if shared:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            # a partitioned table (events) has its pages in its partitions: a range of pages is
+            # read in each, the ranges cut by the largest one's size
+            cursor.execute(f"SELECT {'pg_export_snapshot()' if shared else 'NULL'}, "
+                           "(SELECT COALESCE(MAX(pg_relation_size(relid)), 0) "
+                           "FROM pg_partition_tree(%s::regclass) WHERE isleaf) / current_setting('block_size')::bigint",
+                           [quoted])
+            snapshot, pages = cursor.fetchone()
+        if shared and not _SNAPSHOT.match(snapshot):
+            raise ValueError(f"unexpected snapshot id {snapshot!r}")
+        bounds = [pages * k // streams for k in range(streams)] + [None]
+        queries = []
+        for k in range(streams):
+            lo, hi = bounds[k], bounds[k + 1]
+            name = alias or quoted
+            queries.append(query_of(f"{name}.ctid >= '({lo},0)'::tid"
+                                    + (f" AND {name}.ctid < '({hi},0)'::tid" if hi is not None else "")))
+        try:
+            params = connection.get_connection_params()
+            for _ in range(streams - 1):
+                other = connection.Database.connect(**params)
+                others.append(other)
+                other.autocommit = True
+                if shared:
+                    other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+                    other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
+            # room for twice an even share: a part that gets more rows than its share rarely
+            # grows (and copies), and pages never written cost no memory
+            share = min(capacity, 2 * capacity // streams) + 4096
+            jobs = []
+            for raw, query in zip([None, *others], queries):
+                parse, result = row_parser(dtypes, share)
+                parts.append(result)
+                jobs.append((raw, query, parse))
+            copy_out(jobs, flush)
+        finally:
+            for other in others:
+                other.close()
+    got = [result() for result in parts]
+    del parts
+    if any(g is None for g in got):
+        return None
+    # joined in place, a column at a time: the first part's column grows to hold the others'
+    # (``resize`` zeroes what it adds, so those pages count at once), which are freed as soon as
+    # they are copied; beyond the rows themselves the join holds one column's growth, not every
+    # column's growth and the other parts together
+    total = sum(len(g[0]) for g in got)
+    out = got[0]
+    for k in range(len(out)):
+        at = len(out[k])
+        out[k].resize(total, refcheck=False)
+        for part in got[1:]:
+            piece = part[k]
+            out[k][at:at + len(piece)] = piece
+            at += len(piece)
+            part[k] = None
+            del piece
+    return out

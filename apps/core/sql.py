@@ -30,3 +30,21 @@ def rows_update(model, names: list[str], rows) -> None:
     with connection.cursor() as cur:
         cur.executemany(sql, [[f.get_db_prep_save(v, connection) for f, v in zip(fields, row[:-1])] + [row[-1]]
                               for row in rows])
+
+
+def create_with_blob(model, field: str, data: bytes, **values):
+    """``model.objects.create(**values)`` with the binary column ``field`` set to ``data``. On
+    PostgreSQL the bytes go as a binary parameter of their own statement: Django sends bytes as
+    hex text in the SQL, twice their size for the server to parse (a wave's pool of millions of
+    people, tens of megabytes, took three times as long)."""
+    if connection.vendor != "postgresql":
+        return model.objects.create(**values, **{field: data})
+    import psycopg
+
+    obj = model.objects.create(**values, **{field: b""})
+    ops = connection.ops
+    raw = psycopg.Cursor(connection.connection)
+    raw.execute(f"UPDATE {ops.quote_name(model._meta.db_table)} SET {ops.quote_name(model._meta.get_field(field).column)} = %b "
+                f"WHERE {ops.quote_name(model._meta.pk.column)} = %b", [bytes(data), obj.pk])
+    setattr(obj, field, data)
+    return obj

@@ -12,7 +12,6 @@ the sends (which carry text), go through a cursor ``chunk`` rows at a time.
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -24,7 +23,9 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from apps.core.pgcopy import PG_EPOCH_US as _PG_EPOCH_US
+from apps.core.pgcopy import STREAM_MIN_ROWS
 from apps.core.pgcopy import copy_out as _copy_out
+from apps.core.pgcopy import copy_split as _copy_split
 from apps.core.pgcopy import row_parser as _row_parser
 from apps.core.sql import epoch_sql
 from apps.delivery.models import Send
@@ -64,7 +65,6 @@ def _arrays(queryset, dtypes: tuple, chunk: int = CHUNK) -> list[np.ndarray]:
     return [np.concatenate(p) if p else np.zeros(0, dtype=d) for p, d in zip(parts, dtypes)]
 
 
-STREAM_MIN_ROWS = 200_000  # below this many rows a second connection costs more than it saves
 
 
 def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: int = 1 << 20,
@@ -105,75 +105,14 @@ def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: i
     return result()
 
 
-_SNAPSHOT = re.compile(r"^[0-9A-F-]+$")
-
-
 def _copy_rows_streams(queryset, dtypes: tuple, streams: int, capacity: int, flush: int) -> list[np.ndarray] | None:
-    """``_copy_rows`` over ``streams`` connections at once: Django's, in a repeatable-read
-    transaction that exports its snapshot, and ``streams - 1`` new ones that import it (as
-    ``pg_dump --jobs`` does), so together they see exactly the rows one statement would. Each
-    reads the rows of one range of the table's pages (``ctid``; the last range open-ended);
-    the parts are joined in page order."""
-    table = queryset.model._meta.db_table
-    quoted = connection.ops.quote_name(table)
-    others, parts = [], []
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            # a partitioned table (events) has its pages in its partitions: a range of pages is
-            # read in each, the ranges cut by the largest one's size
-            cursor.execute("SELECT pg_export_snapshot(), (SELECT COALESCE(MAX(pg_relation_size(relid)), 0) "
-                           "FROM pg_partition_tree(%s::regclass) WHERE isleaf) / current_setting('block_size')::bigint",
-                           [quoted])
-            snapshot, pages = cursor.fetchone()
-        if not _SNAPSHOT.match(snapshot):
-            raise ValueError(f"unexpected snapshot id {snapshot!r}")
-        bounds = [pages * k // streams for k in range(streams)] + [None]
-        queries = []
-        for k in range(streams):
-            lo, hi = bounds[k], bounds[k + 1]
-            where = f"{quoted}.ctid >= '({lo},0)'::tid" + (f" AND {quoted}.ctid < '({hi},0)'::tid" if hi is not None else "")
-            part = queryset.filter(RawSQL(where, (), output_field=BooleanField()))
-            sql, params = part.query.sql_with_params()
-            queries.append(f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT BINARY)")
-        try:
-            params = connection.get_connection_params()
-            for _ in range(streams - 1):
-                other = connection.Database.connect(**params)
-                others.append(other)
-                other.autocommit = True
-                other.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
-                other.execute(f"SET TRANSACTION SNAPSHOT '{snapshot}'")
-            share = capacity // streams + 4096
-            jobs = []
-            for raw, query in zip([None, *others], queries):
-                parse, result = _row_parser(dtypes, share)
-                parts.append(result)
-                jobs.append((raw, query, parse))
-            _copy_out(jobs, flush)
-        finally:
-            for other in others:
-                other.close()
-    got = [result() for result in parts]
-    del parts
-    if any(g is None for g in got):
-        return None
-    # joined in place, a column at a time: the first part's column grows to hold the others'
-    # (``resize`` zeroes what it adds, so those pages count at once), which are freed as soon as
-    # they are copied; beyond the rows themselves the join holds one column's growth, not every
-    # column's growth and the other parts together
-    total = sum(len(g[0]) for g in got)
-    out = got[0]
-    for k in range(len(out)):
-        at = len(out[k])
-        out[k].resize(total, refcheck=False)
-        for part in got[1:]:
-            piece = part[k]
-            out[k][at:at + len(piece)] = piece
-            at += len(piece)
-            part[k] = None
-            del piece
-    return out
+    """``_copy_rows`` over ``streams`` connections in one snapshot (``apps.core.pgcopy.copy_split``),
+    the parts in the table's page order."""
+    def query_of(condition: str) -> str:
+        sql, params = queryset.filter(RawSQL(condition, (), output_field=BooleanField())).query.sql_with_params()
+        return f"COPY ({connection.ops.compose_sql(sql, params)}) TO STDOUT (FORMAT BINARY)"
+
+    return _copy_split(query_of, queryset.model._meta.db_table, dtypes, streams, capacity, flush)
 
 
 @dataclass(frozen=True)

@@ -201,6 +201,25 @@ def slot_worth(ids: np.ndarray, scores: np.ndarray, pool, *, objective: str, ina
     price = np.where(known, pool.slot_price[np.maximum(at, 0)], 0.0)
     return value >= price, value, price
 WAIT_RECHECK_S = 300  # a waiting wave is looked at again this often
+_PACKER = None  # the thread a plan packs its pool on (``_pack_pool``)
+
+
+def _pack_pool(candidates, a: float, b: float):
+    """A future of ``campaigns.wave_pool_pack`` for everyone eligible, on a thread of its own:
+    at millions of people its compression takes seconds, and runs while the ranker works."""
+    global _PACKER
+    from concurrent.futures import ThreadPoolExecutor
+
+    from recsys.ramp import smoothed_ctr
+
+    if _PACKER is None:
+        _PACKER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="pool-pack")
+    return _PACKER.submit(campaigns.wave_pool_pack, ids=candidates.ids,
+                          ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
+                          language=candidates.language if candidates.language is not None else [""] * len(candidates),
+                          push_sends=candidates.push_sends, push_clicks=candidates.push_clicks,
+                          days_inactive=candidates.days_inactive, reads_decayed=candidates.reads_decayed,
+                          active_days_decayed=candidates.active_days_decayed)
 
 
 @transaction.atomic
@@ -241,6 +260,9 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     mode = "start" if prev is None else ("expand" if prev.decision == Wave.Decision.EXPAND else "resend")
     stage = 1 if prev is None else prev.stage + (mode == "expand")
     explore = int(round(campaign.exploration_share * size)) if mode == "start" else 0
+    a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends) if len(candidates) else (0.5, 49.5)
+    # an exploring wave keeps its pool (another ranker can be judged on it): packed beside the ranking
+    pool = _pack_pool(candidates, a, b) if explore and len(candidates) else None
     probe_n = min(wave.probe_size or wave.planned_size, size - explore)
     ranker = (ranker_for or product_ranker_for)(client)
     slot = (policy.slot_objective, int(policy.inactive_days))
@@ -262,7 +284,6 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     if explore:
         pool_size = int((~np.isin(candidates.ids, probes[0])).sum())
         measurement.update(explored=int(len(drawn)), exploration_probability=round(len(drawn) / pool_size, 6) if pool_size else None)
-    a, b = fit_population_prior(candidates.push_clicks, candidates.push_sends) if len(candidates) else (0.5, 49.5)
     pos = np.searchsorted(candidates.ids, chosen)
     ctr = smoothed_ctr(candidates.push_clicks[pos], candidates.push_sends[pos], a, b) if len(pos) else np.zeros(0)
     # what each push is worth and its recipient's slot price, when the scores are click probabilities
@@ -270,13 +291,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     if ranked.calibrated and candidates.slot_price is not None and len(chosen):
         _, value, price = slot_worth(chosen, scores, candidates, objective=slot[0], inactive_days=slot[1])
         value = np.where(np.isnan(scores), np.nan, value)  # the explored were not valued
-    if explore and len(candidates):  # an exploring wave keeps its pool: another ranker can be judged on it
-        campaigns.wave_pool_record(wave=wave, ids=candidates.ids,
-                                   ctr=smoothed_ctr(candidates.push_clicks, candidates.push_sends, a, b),
-                                   language=candidates.language if candidates.language is not None else [""] * len(candidates),
-                                   push_sends=candidates.push_sends, push_clicks=candidates.push_clicks,
-                                   days_inactive=candidates.days_inactive, reads_decayed=candidates.reads_decayed,
-                                   active_days_decayed=candidates.active_days_decayed)
+    if pool is not None:
+        campaigns.wave_pool_store(wave=wave, packed=pool.result())
     if campaign.holdout_share > 0 and len(chosen):  # held out at random: never sent this content
         held = rng.random(len(chosen)) < campaign.holdout_share
         measurement["held_out"] = sends_hold_out(campaign=campaign, wave=wave, subscriber_ids=chosen[held],

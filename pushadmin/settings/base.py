@@ -294,6 +294,8 @@ PUSHADMIN = {
         "LEAVE_SECONDS": env_int("PUSHADMIN_SHARD_LEAVE_SECONDS", 0, minimum=0),
         "LEASE_SECONDS": env_int("PUSHADMIN_SHARD_LEASE_SECONDS", 120, minimum=1),
         "TIMEOUT_SECONDS": env_int("PUSHADMIN_SHARD_TIMEOUT_SECONDS", 1800, minimum=1),
+        # connections a wave's planner reads its eligible people over, side by side (PostgreSQL)
+        "READ_STREAMS": env_int("PUSHADMIN_READ_STREAMS", 2, minimum=1),
     },
     "TRAINING": {
         "CHECK_SECONDS": env_int("PUSHADMIN_TRAINING_CHECK_SECONDS", 300, minimum=1),

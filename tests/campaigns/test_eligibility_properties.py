@@ -116,3 +116,69 @@ def test_the_columnar_read_gives_the_rows_the_generic_read_gives(client_a, clien
             a, b = getattr(columnar, name), getattr(generic, name)
             assert a.dtype.kind == b.dtype.kind and np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
         assert set(columnar.language.tolist()) >= {"ko", "en", "pt", "zh"}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_read_over_several_connections_gives_what_one_gives(client_a, client_b, content_factory, monkeypatch):
+    """On PostgreSQL many eligible people are read over several connections, each a range of the
+    table's pages: the same arrays as one connection's read, in id order although updates have
+    moved rows to other pages, and another client's people left out; inside a transaction that
+    has itself changed subscribers, one connection reads (the others would not see the change)."""
+    import contextlib
+
+    import numpy as np
+    from django.conf import settings as django_settings
+    from django.db import connection, transaction
+
+    from apps.core import pgcopy
+    from apps.delivery import selectors
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the split read is PostgreSQL's")
+    rng = np.random.default_rng(5)
+    now = datetime(2026, 11, 28, 14, 30, tzinfo=timezone.utc)
+    for client, prefix in ((client_a, "a"), (client_b, "b")):
+        Subscriber.objects.bulk_create([Subscriber(
+            client=client, external_id=f"{prefix}{i}", timezone=ZONES[rng.integers(len(ZONES))], locale="ko-KR",
+            push_opt_in=bool(rng.random() < 0.9), push_sends=int(rng.integers(0, 30)), push_clicks=0,
+            reads_decayed=float(rng.random()), slot_price=float(rng.random() * 0.05),
+            last_activity_at=None if rng.random() < 0.2 else now - timedelta(days=float(rng.uniform(0, 60))))
+            for i in range(4000)])
+    mine = list(Subscriber.objects.filter(client=client_a).order_by("id").values_list("id", flat=True))
+    Subscriber.objects.filter(id__in=mine[:1500:3]).update(push_sends=99)  # new row versions at the table's end
+    content = content_factory(client_a, "split", created_at=now - timedelta(minutes=40))
+    ask = dict(client=client_a, content_id=content.pk, now=now, segment=Segment(activity="any", inactive_days=7),
+               cap_window=DEFAULTS.cap_window, quiet_start=22, quiet_end=8)
+    split = []
+    real = pgcopy.copy_split
+
+    def spy(*args, **kwargs):
+        split.append(args[3])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pgcopy, "copy_split", spy)
+    monkeypatch.setattr(pgcopy, "STREAM_MIN_ROWS", 0)
+    names = ("ids", "push_sends", "push_clicks", "days_inactive", "language", "reads_decayed", "active_days_decayed",
+             "slot_price")
+
+    def read(streams):
+        monkeypatch.setitem(django_settings.PUSHADMIN["SHARDS"], "READ_STREAMS", streams)
+        return eligible_candidates(**ask)
+
+    one = read(1)
+    assert not split and len(one) > 1000 and np.all(np.diff(one.ids) > 0)
+    assert set(one.ids.tolist()) <= set(mine)
+    for streams in (2, 3):
+        for in_transaction in (False, True):
+            with transaction.atomic() if in_transaction else contextlib.nullcontext():
+                got = read(streams)
+            assert split[-1] == streams
+            for name in names:
+                a, b = getattr(got, name), getattr(one, name)
+                assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
+    used = len(split)
+    with transaction.atomic():  # this transaction's own change: only its connection sees it
+        Subscriber.objects.filter(id=one.ids[0]).update(push_sends=12345)
+        got = read(2)
+        assert len(split) == used and got.push_sends[0] == 12345
+        transaction.set_rollback(True)
