@@ -164,6 +164,8 @@ def _language(locale: str | None) -> str:
 
 # PostgreSQL's 64-bit hash of a time zone's or a locale's text -> the text, learnt once per process
 _TEXT_OF_HASH: dict[int, str] = {}
+# client id -> the time zones its eligible people have been seen in, in this process
+_ZONES_OF: dict[int, set[str]] = {}
 
 
 def _texts(client_id: int, zone_hashes: np.ndarray, locale_hashes: np.ndarray) -> None:
@@ -189,8 +191,9 @@ def _eligible_by_copy(client_id: int, where: str, params: list, now: datetime, q
     locale as 64-bit hashes of their text, each distinct one worked out once, the last activity
     as the database stores it (its epoch computed by the database cost a third of the query).
     Many rows are read over ``SHARDS["READ_STREAMS"]`` connections side by side, each a range of
-    the table's pages in one snapshot (``_split_read``). None when a row was not what was asked
-    for (a NULL): the caller reads the rows otherwise."""
+    the table's pages (``_split_read``); people in a time zone already seen to be
+    in quiet hours now are not read at all. None when a row was not what was asked for (a NULL):
+    the caller reads the rows otherwise."""
     from apps.core.pgcopy import PG_EPOCH_US, copy_arrays
 
     subs = Subscriber._meta.db_table
@@ -198,6 +201,11 @@ def _eligible_by_copy(client_id: int, where: str, params: list, now: datetime, q
             "hashtextextended(s.timezone, 0)", "hashtextextended(s.locale, 0)", "s.reads_decayed",
             "s.active_days_decayed", "s.slot_price"]
     dtypes = (">i8", ">i8", ">i8", ">i8", ">i8", ">i8", ">f8", ">f8", ">f8")
+    # the time zones of this client known to be in quiet hours now are left out by the
+    # database (others are found out below, and remembered for the next read)
+    quiet_known = sorted(z for z in _ZONES_OF.get(client_id, ()) if in_quiet_hours(local_hour(now, z), quiet_start, quiet_end))
+    if quiet_known:
+        where, params = f"{where} AND s.timezone <> ALL(%s::varchar[])", [*params, quiet_known]
     sql = f"SELECT {', '.join(cols)} FROM {subs} s WHERE {where}"
     got = _split_read(sql, params, dtypes)
     if got is False:
@@ -209,6 +217,7 @@ def _eligible_by_copy(client_id: int, where: str, params: list, now: datetime, q
         return _no_rows()
     zones, locales = np.unique(zone_h), np.unique(locale_h)  # a few distinct values each, sorted
     _texts(client_id, zones, locales)
+    _ZONES_OF.setdefault(client_id, set()).update(_TEXT_OF_HASH[int(h)] for h in zones)
     language_of = np.array([_language(_TEXT_OF_HASH[int(h)]) for h in locales])
     quiet_zone = np.array([in_quiet_hours(local_hour(now, _TEXT_OF_HASH[int(h)]), quiet_start, quiet_end) for h in zones])
     quiet = quiet_zone[np.searchsorted(zones, zone_h)]
