@@ -146,7 +146,9 @@ bench_services() {
   trap 'stop_started; rm -rf "$BENCH_DIR"' EXIT INT TERM
   local rp pp
   rp=$(free_port); start_redis "$rp" "$BENCH_DIR/redis"
-  pp=$(free_port); start_postgres "$pp" "$BENCH_DIR/pg"
+  # BENCH_PG_OPTIONS: server settings a benchmark's PostgreSQL runs with ("-c name=value" ...)
+  # shellcheck disable=SC2086
+  pp=$(free_port); start_postgres "$pp" "$BENCH_DIR/pg" ${BENCH_PG_OPTIONS:-}
   export REDIS_URL="redis://127.0.0.1:$rp/0" DATABASE_URL="postgres://postgres@127.0.0.1:$pp/postgres"
   # Development settings (the scripts and gunicorn alike), DEBUG off.
   export DJANGO_SETTINGS_MODULE=pushadmin.settings.local
