@@ -123,7 +123,8 @@ def _eligible(client, content_id, now, segment, cap_window, quiet_start, quiet_e
         params.append(content_id)
     sql_where = " AND ".join(where)
     if connection.vendor == "postgresql":
-        got = _eligible_by_copy(client.pk, sql_where, params, now, quiet_start, quiet_end)
+        # a range of ids is a shard of a job split already: one connection reads it
+        got = _eligible_by_copy(client.pk, sql_where, params, now, quiet_start, quiet_end, split=id_range is None)
         if got is not None:
             return got
     sql = (f"SELECT s.id, s.push_sends, s.push_clicks, {epoch_sql('s.last_activity_at')}, s.timezone, s.locale, "
@@ -185,13 +186,13 @@ def _texts(client_id: int, zone_hashes: np.ndarray, locale_hashes: np.ndarray) -
 
 
 def _eligible_by_copy(client_id: int, where: str, params: list, now: datetime, quiet_start: int,
-                      quiet_end: int) -> CandidateRows | None:
+                      quiet_end: int, split: bool = True) -> CandidateRows | None:
     """``eligible_candidates`` on PostgreSQL: the rows by binary COPY into arrays (no Python
     object per person; at 10,000,000 people the row tuples alone took 23 s), the time zone and
     locale as 64-bit hashes of their text, each distinct one worked out once, the last activity
     as the database stores it (its epoch computed by the database cost a third of the query).
-    Many rows are read over ``SHARDS["READ_STREAMS"]`` connections side by side, each a range of
-    the table's pages (``_split_read``); people in a time zone already seen to be
+    Many rows (unless ``split`` is off) are read over ``SHARDS["READ_STREAMS"]`` connections side
+    by side, each a range of the table's pages (``_split_read``); people in a time zone already seen to be
     in quiet hours now are not read at all. None when a row was not what was asked for (a NULL):
     the caller reads the rows otherwise."""
     from apps.core.pgcopy import PG_EPOCH_US, copy_arrays
@@ -207,7 +208,7 @@ def _eligible_by_copy(client_id: int, where: str, params: list, now: datetime, q
     if quiet_known:
         where, params = f"{where} AND s.timezone <> ALL(%s::varchar[])", [*params, quiet_known]
     sql = f"SELECT {', '.join(cols)} FROM {subs} s WHERE {where}"
-    got = _split_read(sql, params, dtypes)
+    got = _split_read(sql, params, dtypes) if split else False
     if got is False:
         got = copy_arrays(sql, params, dtypes)
     if got is None:

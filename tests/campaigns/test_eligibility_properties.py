@@ -126,7 +126,8 @@ def test_the_read_over_several_connections_gives_what_one_gives(client_a, client
     """On PostgreSQL many eligible people are read over several connections, each a range of the
     table's pages: the same arrays as one connection's read, in id order although updates have
     moved rows to other pages, and another client's people left out; inside a transaction that
-    has itself changed subscribers, one connection reads (the others would not see the change)."""
+    has itself changed subscribers, one connection reads (the others would not see the change),
+    and so does a shard's read of a range of ids."""
     import contextlib
 
     import numpy as np
@@ -180,6 +181,9 @@ def test_the_read_over_several_connections_gives_what_one_gives(client_a, client
                 a, b = getattr(got, name), getattr(one, name)
                 assert np.array_equal(a, b, equal_nan=a.dtype.kind == "f"), name
     used = len(split)
+    # a range of ids is a shard of a job split already: read over one connection
+    part = eligible_candidates(**ask, id_range=(int(one.ids[0]), int(one.ids[-1]) + 1))
+    assert len(split) == used and np.array_equal(part.ids, one.ids)
     with transaction.atomic():  # this transaction's own change: only its connection sees it
         Subscriber.objects.filter(id=one.ids[0]).update(push_sends=12345)
         got = read(2)
