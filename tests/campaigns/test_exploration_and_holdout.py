@@ -94,6 +94,9 @@ def test_wave_one_explores_outside_the_ranked_top_and_the_holdout_is_never_pushe
     assert not pool["push_sends"].any() and np.all((pool["ctr"] > 0) & (pool["ctr"] < 0.2))
     held = rows.filter(state="held_out")
     assert held.count() == numbers["held_out"] and 5 <= held.count() <= 40  # 10% of 200, at random
+    # each keeps what chose it, as a recipient would: its usual CTR, how, its chance of being chosen
+    assert all(c > 0 and how in ("probed", "explored") and p is not None and (r is not None) == (how == "probed")
+               for c, how, p, r in held.values_list("baseline_ctr", "chosen_by", "propensity", "rank"))
     assert rows.count() == 200 and rows.filter(state="pending").count() == 200 - held.count() == campaign.waves.get().sends
     # The held out keep their slot and their history; nobody sends them anything.
     held_ids = list(held.values_list("subscriber_id", flat=True))
