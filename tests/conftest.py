@@ -40,6 +40,23 @@ def _clean_cache():
 
 
 @pytest.fixture
+def spy(monkeypatch):
+    """``spy(owner, name, arg)``: ``owner.name`` still runs, and the list returned gets its
+    positional argument ``arg`` at each call."""
+    def watch(owner, name: str, arg: int) -> list:
+        seen, real = [], getattr(owner, name)
+
+        def wrapper(*args, **kwargs):
+            seen.append(args[arg])
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(owner, name, wrapper)
+        return seen
+
+    return watch
+
+
+@pytest.fixture
 def now():
     from django.utils import timezone
 

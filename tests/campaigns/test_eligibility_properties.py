@@ -122,7 +122,8 @@ def test_the_columnar_read_gives_the_rows_the_generic_read_gives(client_a, clien
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_read_over_several_connections_gives_what_one_gives(client_a, client_b, content_factory, monkeypatch):
+def test_the_read_over_several_connections_gives_what_one_gives(client_a, client_b, content_factory, monkeypatch,
+                                                                  spy):
     """On PostgreSQL many eligible people are read over several connections, each a range of the
     table's pages: the same arrays as one connection's read, in id order although updates have
     moved rows to other pages, and another client's people left out; inside a transaction that
@@ -153,14 +154,7 @@ def test_the_read_over_several_connections_gives_what_one_gives(client_a, client
     content = content_factory(client_a, "split", created_at=now - timedelta(minutes=40))
     ask = dict(client=client_a, content_id=content.pk, now=now, segment=Segment(activity="any", inactive_days=7),
                cap_window=DEFAULTS.cap_window, quiet_start=22, quiet_end=8)
-    split = []
-    real = pgcopy.copy_split
-
-    def spy(*args, **kwargs):
-        split.append(args[3])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(pgcopy, "copy_split", spy)
+    split = spy(pgcopy, "copy_split", 3)  # the streams of each split read
     monkeypatch.setattr(pgcopy, "STREAM_MIN_ROWS", 0)
     names = ("ids", "push_sends", "push_clicks", "days_inactive", "language", "reads_decayed", "active_days_decayed",
              "slot_price")

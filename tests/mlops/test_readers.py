@@ -105,7 +105,7 @@ def test_copy_arrays_grow_and_shrink_whatever_the_first_guess(client_a, content_
 
 
 @pytest.mark.django_db(transaction=True)
-def test_several_connections_read_the_same_rows_as_one(client_a, client_b, content_factory, now, monkeypatch):
+def test_several_connections_read_the_same_rows_as_one(client_a, client_b, content_factory, now, monkeypatch, spy):
     """Over 2 or 3 connections in one exported snapshot, each reading a range of the table's
     pages: the rows one COPY gives (another client's rows, updated and deleted rows included in
     the table's pages, none twice), in page order; an error on any connection is the database's
@@ -130,14 +130,7 @@ def test_several_connections_read_the_same_rows_as_one(client_a, client_b, conte
     qs = events.values_list("subscriber_id", "content_id", "occurred_at", "id")
     dtypes = (">i8",) * 4
     want = readers._copy_rows(qs, dtypes)
-    used = []
-    real = readers._copy_rows_streams
-
-    def spy(*args, **kwargs):
-        used.append(args[2])
-        return real(*args, **kwargs)
-
-    monkeypatch.setattr(readers, "_copy_rows_streams", spy)
+    used = spy(readers, "_copy_rows_streams", 2)  # the streams of each split read
     monkeypatch.setattr(readers, "STREAM_MIN_ROWS", 0)
     for streams, flush in [(2, 1 << 20), (3, 100)]:
         got = readers._copy_rows(qs, dtypes, streams=streams, flush=flush)
