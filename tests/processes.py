@@ -33,11 +33,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def stop_process(proc: subprocess.Popen) -> str:
+def stop_process(proc: subprocess.Popen, *, warm: bool = False) -> str:
     """Stop a process a test started in a session of its own (SIGTERM to its group, SIGKILL after
-    30 s) and return what it printed."""
+    30 s) and return what it printed. ``warm``: SIGTERM to the process alone, which lets a Celery
+    worker finish the tasks it is running (its warm shutdown) before it stops its pool."""
     if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGTERM)
+        (os.kill if warm else os.killpg)(proc.pid, signal.SIGTERM)
         try:
             proc.wait(timeout=30)
         except subprocess.TimeoutExpired:
