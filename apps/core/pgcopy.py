@@ -218,6 +218,16 @@ STREAM_MIN_ROWS = 200_000  # below this many rows a second connection costs more
 _SNAPSHOT = re.compile(r"^[0-9A-F-]+$")
 
 
+def estimate_rows(sql: str, params) -> int:
+    """PostgreSQL's planner's estimate of the rows ``sql`` gives (``EXPLAIN``: nothing runs)."""
+    import json
+
+    with connection.cursor() as cursor:
+        cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
+        plan = cursor.fetchone()[0]
+    return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
+
+
 def copy_split(query_of: Callable[[str], str], table: str, dtypes: tuple, streams: int, capacity: int,
                flush: int = 1 << 20, alias: str | None = None) -> list[np.ndarray] | None:
     """One query's rows over ``streams`` connections at once, as ``copy_arrays`` gives them (None:
@@ -252,10 +262,10 @@ def copy_split(query_of: Callable[[str], str], table: str, dtypes: tuple, stream
         if shared and not _SNAPSHOT.match(snapshot):
             raise ValueError(f"unexpected snapshot id {snapshot!r}")
         bounds = [pages * k // streams for k in range(streams)] + [None]
+        name = alias or quoted
         queries = []
         for k in range(streams):
             lo, hi = bounds[k], bounds[k + 1]
-            name = alias or quoted
             queries.append(query_of(f"{name}.ctid >= '({lo},0)'::tid"
                                     + (f" AND {name}.ctid < '({hi},0)'::tid" if hi is not None else "")))
         try:

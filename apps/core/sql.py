@@ -32,6 +32,15 @@ def rows_update(model, names: list[str], rows) -> None:
                               for row in rows])
 
 
+def binary_cursor():
+    """A psycopg cursor on Django's connection (PostgreSQL), whose ``%b`` parameters go to the
+    server in binary: arrays of a wave's hundred thousand values, tens of megabytes of bytes."""
+    import psycopg
+
+    connection.ensure_connection()
+    return psycopg.Cursor(connection.connection)
+
+
 def create_with_blob(model, field: str, data: bytes, **values):
     """``model.objects.create(**values)`` with the binary column ``field`` set to ``data``. On
     PostgreSQL the bytes go as a binary parameter of their own statement: Django sends bytes as
@@ -39,12 +48,9 @@ def create_with_blob(model, field: str, data: bytes, **values):
     people, tens of megabytes, took three times as long)."""
     if connection.vendor != "postgresql":
         return model.objects.create(**values, **{field: data})
-    import psycopg
-
     obj = model.objects.create(**values, **{field: b""})
     ops = connection.ops
-    raw = psycopg.Cursor(connection.connection)
-    raw.execute(f"UPDATE {ops.quote_name(model._meta.db_table)} SET {ops.quote_name(model._meta.get_field(field).column)} = %b "
+    binary_cursor().execute(f"UPDATE {ops.quote_name(model._meta.db_table)} SET {ops.quote_name(model._meta.get_field(field).column)} = %b "
                 f"WHERE {ops.quote_name(model._meta.pk.column)} = %b", [bytes(data), obj.pk])
     setattr(obj, field, data)
     return obj

@@ -242,23 +242,19 @@ def _split_read(sql: str, params: list, dtypes: tuple):
     when one is better: one stream configured, fewer rows expected than ``STREAM_MIN_ROWS``, a
     server older than 14, or a transaction that has itself changed subscribers or sends, which
     the other connections would not see."""
-    import json
-
     from django.conf import settings
 
-    from apps.core.pgcopy import STREAM_MIN_ROWS, copy_split
+    from apps.core.pgcopy import STREAM_MIN_ROWS, copy_split, estimate_rows
 
     streams = int(settings.PUSHADMIN["SHARDS"].get("READ_STREAMS", 1))
     if streams < 2 or connection.pg_version < 140000:
         return False
+    estimate = estimate_rows(sql, params)
+    if estimate < STREAM_MIN_ROWS:
+        return False
     subs, sends = Subscriber._meta.db_table, Send._meta.db_table
-    with connection.cursor() as cur:
-        cur.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-        plan = cur.fetchone()[0]
-        estimate = int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
-        if estimate < STREAM_MIN_ROWS:
-            return False
-        if connection.in_atomic_block:
+    if connection.in_atomic_block:
+        with connection.cursor() as cur:
             cur.execute("SELECT COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_user_tables "
                         "WHERE relid IN (%s::regclass, %s::regclass)", [subs, sends])
             if cur.fetchone()[0]:

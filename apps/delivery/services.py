@@ -18,6 +18,7 @@ from apps.campaigns.selectors import running_campaign_ids
 from apps.contents.services import title_variants_count
 from apps.core import clock
 from apps.core.selectors import paused_client_ids
+from apps.core.sql import binary_cursor
 from apps.delivery.models import Send
 
 RECORD_EVERY = 200  # sends handed to the provider between two writes of their results
@@ -97,9 +98,7 @@ def sends_create_with_slots(*, campaign, wave, subscriber_ids, baseline_ctr, sco
     created: list[int] = []
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            import psycopg
-
-            raw = psycopg.Cursor(connection.connection)
+            raw = binary_cursor()
             for start in range(0, len(ids), 20_000):
                 sl = slice(start, start + 20_000)
                 raw.execute(
@@ -176,10 +175,8 @@ def sends_hold_out(*, campaign, wave, subscriber_ids, baseline_ctr, explored, ra
     recipients. No slot is claimed, nothing is sent."""
     how = _chosen_by(len(subscriber_ids), explored, chosen_by)
     if connection.vendor == "postgresql" and len(subscriber_ids):
-        import psycopg
-
         # one statement on arrays (binary parameters), as the sends themselves are written
-        psycopg.Cursor(connection.connection).execute(
+        binary_cursor().execute(
             f"""INSERT INTO {Send._meta.db_table} (campaign_id, wave_id, subscriber_id, state, baseline_ctr, chosen_by,
                                                  rank, propensity, provider, provider_message_id, attempts, error,
                                                  created_at)

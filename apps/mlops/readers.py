@@ -11,7 +11,6 @@ the sends (which carry text), go through a cursor ``chunk`` rows at a time.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -26,6 +25,7 @@ from apps.core.pgcopy import PG_EPOCH_US as _PG_EPOCH_US
 from apps.core.pgcopy import STREAM_MIN_ROWS
 from apps.core.pgcopy import copy_out as _copy_out
 from apps.core.pgcopy import copy_split as _copy_split
+from apps.core.pgcopy import estimate_rows as _estimate_rows
 from apps.core.pgcopy import row_parser as _row_parser
 from apps.core.sql import epoch_sql
 from apps.delivery.models import Send
@@ -65,8 +65,6 @@ def _arrays(queryset, dtypes: tuple, chunk: int = CHUNK) -> list[np.ndarray]:
     return [np.concatenate(p) if p else np.zeros(0, dtype=d) for p, d in zip(parts, dtypes)]
 
 
-
-
 def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: int = 1 << 20,
                streams: int = 1) -> list[np.ndarray] | None:
     """PostgreSQL: the rows of ``queryset`` (a values_list of 8-byte columns: bigint, double
@@ -87,15 +85,11 @@ def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: i
         sql, params = queryset.query.sql_with_params()
     except EmptyResultSet:
         return [np.zeros(0, np.dtype(d).newbyteorder("=")) for d in dtypes]
-    with connection.cursor() as cursor:
-        if capacity is None:
-            cursor.execute(f"EXPLAIN (FORMAT JSON) {sql}", params)
-            plan = cursor.fetchone()[0]
-            plan = json.loads(plan) if isinstance(plan, str) else plan
-            estimate = int(plan[0]["Plan"]["Plan Rows"])
-            capacity = min(int(estimate * 1.25) + 4096, MAX_CAPACITY)
-        else:
-            estimate = capacity
+    if capacity is None:
+        estimate = _estimate_rows(sql, params)
+        capacity = min(int(estimate * 1.25) + 4096, MAX_CAPACITY)
+    else:
+        estimate = capacity
     if streams > 1 and estimate >= STREAM_MIN_ROWS and not connection.in_atomic_block \
             and connection.pg_version >= 140000:  # a range of pages is a TID range scan from 14 on
         return _copy_rows_streams(queryset, dtypes, streams, capacity, flush)
