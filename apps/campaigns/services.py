@@ -94,16 +94,11 @@ def wave_pool_pack(*, ids, ctr, language, push_sends=None, push_clicks=None, day
 
 
 def wave_pool_store(*, wave: Wave, packed: tuple[int, bytes]) -> WavePool:
-    """Keep a pool ``wave_pool_pack`` packed."""
+    """Keep who was eligible for an exploring wave (see ``WavePool``), as ``wave_pool_pack``
+    packed them: with their push history and days inactive, a ranker that uses them (the click
+    model's) re-ranks the pool as it was."""
     size, arrays = packed
     return create_with_blob(WavePool, "arrays", arrays, wave=wave, size=size)
-
-
-def wave_pool_record(*, wave: Wave, ids, ctr, language, **columns) -> WavePool:
-    """Keep who was eligible for an exploring wave (see ``WavePool``): with their push history
-    and days inactive (``wave_pool_pack``'s columns), a ranker that uses them (the click
-    model's) re-ranks the pool as it was."""
-    return wave_pool_store(wave=wave, packed=wave_pool_pack(ids=ids, ctr=ctr, language=language, **columns))
 
 
 def wave_features_record(*, wave: Wave, ids, x, names) -> WaveFeatures | None:
