@@ -228,6 +228,18 @@ def estimate_rows(sql: str, params) -> int:
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
+def written_in_transaction(*tables: str) -> bool:
+    """Whether the open transaction has itself inserted, updated or deleted rows of any of
+    ``tables`` (PostgreSQL's per-transaction counters): what ``copy_split``'s other connections
+    would not see. False outside a transaction."""
+    if not connection.in_atomic_block:
+        return False
+    with connection.cursor() as cur:
+        cur.execute("SELECT COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_user_tables "
+                    "WHERE relid = ANY(%s::regclass[])", [list(tables)])
+        return bool(cur.fetchone()[0])
+
+
 def copy_split(query_of: Callable[[str], str], table: str, dtypes: tuple, streams: int, capacity: int,
                flush: int = 1 << 20, alias: str | None = None) -> list[np.ndarray] | None:
     """One query's rows over ``streams`` connections at once, as ``copy_arrays`` gives them (None:
@@ -242,7 +254,8 @@ def copy_split(query_of: Callable[[str], str], table: str, dtypes: tuple, stream
     its own snapshot, taken as it starts: a row updated meanwhile may be read by two parts (its
     old and its new version, on other pages) or by none, and what the transaction has written
     and not committed is not seen by them; the caller asks for a split only where that cannot
-    matter, and drops repeated rows. Each connection reads the rows of one range of the table's
+    matter (``written_in_transaction`` of the tables the query reads is False), and drops
+    repeated rows. Each connection reads the rows of one range of the table's
     pages (the last range open-ended); the parts are joined in page order, not sorted.
     PostgreSQL 14 or newer (a range of pages is a TID range scan)."""
     quoted = connection.ops.quote_name(table)

@@ -244,7 +244,7 @@ def _split_read(sql: str, params: list, dtypes: tuple):
     the other connections would not see."""
     from django.conf import settings
 
-    from apps.core.pgcopy import STREAM_MIN_ROWS, copy_split, estimate_rows
+    from apps.core.pgcopy import STREAM_MIN_ROWS, copy_split, estimate_rows, written_in_transaction
 
     streams = int(settings.PUSHADMIN["SHARDS"].get("READ_STREAMS", 1))
     if streams < 2 or connection.pg_version < 140000:
@@ -253,12 +253,8 @@ def _split_read(sql: str, params: list, dtypes: tuple):
     if estimate < STREAM_MIN_ROWS:
         return False
     subs, sends = Subscriber._meta.db_table, Send._meta.db_table
-    if connection.in_atomic_block:
-        with connection.cursor() as cur:
-            cur.execute("SELECT COALESCE(SUM(n_tup_ins + n_tup_upd + n_tup_del), 0) FROM pg_stat_xact_user_tables "
-                        "WHERE relid IN (%s::regclass, %s::regclass)", [subs, sends])
-            if cur.fetchone()[0]:
-                return False
+    if written_in_transaction(subs, sends):
+        return False
     query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
     return copy_split(lambda condition: f"COPY ({query} AND {condition}) TO STDOUT (FORMAT BINARY)", subs, dtypes,
                       streams, capacity=int(estimate * 1.1) + 4096, alias="s")

@@ -292,15 +292,20 @@ def recent_jobs(limit: int = 10) -> list[dict]:
     """The last sharded jobs, newest first, with each shard's step and who did it (the system
     page)."""
     r = _redis()
+    ids = [job_id.decode() for job_id in r.zrevrange(RECENT, 0, limit - 1)]
+    pipe = r.pipeline(transaction=False)  # one round trip for every job's three keys
+    for job_id in ids:
+        pipe.get(_key(job_id, "info"))
+        pipe.get(_key(job_id, "ended"))
+        pipe.hgetall(_key(job_id, "progress"))
+    got = pipe.execute()
     out = []
-    for job_id in r.zrevrange(RECENT, 0, limit - 1):
-        job_id = job_id.decode()
-        info = r.get(_key(job_id, "info"))
+    for n, job_id in enumerate(ids):
+        info, ended, progress = got[3 * n:3 * n + 3]
         if info is None:
             continue
         info = json.loads(info)
-        ended = r.get(_key(job_id, "ended"))
-        shards = {int(k): json.loads(v) for k, v in r.hgetall(_key(job_id, "progress")).items()}
+        shards = {int(k): json.loads(v) for k, v in progress.items()}
         out.append({"id": job_id, **info, "ended": json.loads(ended)["at"] if ended else None,
                     "done": sum(1 for s in shards.values() if s["step"] == "done"),
                     "workers": sorted({s["by"] for s in shards.values()}),
