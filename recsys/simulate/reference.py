@@ -260,7 +260,7 @@ def run_priced(world: World, *, until: float, objective: str = "clicks", push_de
     return log.select(np.arange(len(log)) >= first_log), {"held_back": held}
 
 
-RANKING_CEILINGS = ("truth", "taste", "category_history", "random")
+RANKING_CEILINGS = ("truth", "taste", "history_posterior", "category_history", "random")
 
 
 def ranking_ceilings(world: World, *, pool_size: int = 1000, top_share: float = 0.1, weeks: int = 3,
@@ -271,10 +271,15 @@ def ranking_ceilings(world: World, *, pool_size: int = 1000, top_share: float = 
     by ``truth`` (the world's click probability over the usual CTR: the reference, 1 by
     definition), ``taste`` (the part taste explains, ``World.taste_affinity``: a ranker that
     knew everyone's taste exactly but not their interest in this one story),
-    ``category_history`` (each person's share of history reads in the content's category,
-    Dirichlet-smoothed toward everyone's: what the reads a product holds before its first push
-    say about taste) and ``random`` (the pool's own). Returns one array per name, one value per
-    content. Pools are drawn from everyone pushable, not from the eligible people of a wave."""
+    ``history_posterior`` (the best any ranker can make of those reads: each person's posterior
+    mean taste given their history under the world's own reading model, the prior being the
+    tastes of everyone of their language, applied to the content's true topic mix; it knows the
+    world's model and the content's mix, which no product does, so it bounds what the history
+    allows from above), ``category_history`` (each person's share of history reads in the
+    content's category, Dirichlet-smoothed toward everyone's: what the reads a product holds
+    before its first push say about taste) and ``random`` (the pool's own). Returns one array per
+    name, one value per content. Pools are drawn from everyone pushable, not from the eligible
+    people of a wave."""
     if not 0 < top_share <= 1:
         raise ValueError("top_share must be in (0, 1]")
     who, topic, _ = world.history_reads(np.random.default_rng([world.config.seed, 7919]), weeks=weeks)
@@ -285,6 +290,7 @@ def ranking_ceilings(world: World, *, pool_size: int = 1000, top_share: float = 
     strength = float(n_topics)  # pseudo-reads spread as everyone's reads are
     smoothed = (counts + strength * share) / (counts.sum(axis=1, keepdims=True) + strength)
     column = {t.name: t.index for t in world.vocab.topics}
+    posterior = _history_posterior(world, counts)
     pushable = _pushable(world)
     out = {name: [] for name in RANKING_CEILINGS}
     for spec in world.contents:
@@ -294,11 +300,33 @@ def ranking_ceilings(world: World, *, pool_size: int = 1000, top_share: float = 
         tie = rng.random(len(pool))  # ties broken at random, not by position
         picks = {"truth": world.oracle_rank(spec.index, pool, k, at=at),
                  "taste": pool[np.lexsort((tie, -world.taste_affinity(spec.index, pool)))[:k]],
+                 "history_posterior": pool[np.lexsort((tie, -(posterior[pool] @ np.asarray(spec.topic_mix))))[:k]],
                  "category_history": pool[np.lexsort((tie, -smoothed[pool, column[spec.category]]))[:k]]}
         for name, top in picks.items():
             out[name].append(world.true_improvement(spec.index, top, at=at))
         out["random"].append(world.true_improvement(spec.index, pool, at=at))
     return {name: np.asarray(v, float) for name, v in out.items()}
+
+
+def _history_posterior(world: World, counts: np.ndarray, chunk: int = 2000) -> np.ndarray:
+    """Each person's posterior mean taste given their history reads per topic (``counts``),
+    under the reading model ``World.history_reads`` draws from (a read's topic in proportion to
+    ``(1 - w) / k + w x taste``), the prior being the empirical one: the tastes of everyone of the
+    person's language (importance weights by each one's likelihood of the counts)."""
+    subs = world.subscribers
+    w, k = world.params.cal.taste_weight, counts.shape[1]
+    taste = np.asarray(subs.taste, float)
+    log_q = np.log((1 - w) / k + w * taste).astype(np.float32)
+    out = np.zeros_like(taste)
+    language = np.asarray(subs.language)
+    for lang in np.unique(language):
+        mine = np.flatnonzero(language == lang)
+        for lo in range(0, len(mine), chunk):
+            rows = mine[lo:lo + chunk]
+            ll = counts[rows].astype(np.float32) @ log_q[mine].T
+            p = np.exp(ll - ll.max(axis=1, keepdims=True))
+            out[rows] = (p / p.sum(axis=1, keepdims=True)) @ taste[mine]
+    return out
 
 
 def read_signal(world: World, *, until: float, windows_s=(1800.0, 3600.0, 7200.0, 4 * 3600.0, 86400.0),

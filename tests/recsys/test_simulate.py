@@ -434,8 +434,8 @@ def test_history_reads_follow_taste_and_end_at_each_ones_last_open():
 
 def test_ranking_ceilings_order_the_yardsticks():
     """The truth's top is the best (nearly always per content, on the whole by construction); a
-    ranker knowing taste exactly gets most of it, the history's category shares less, a random
-    pool least."""
+    ranker knowing taste exactly gets most of it, the posterior from the history less, the
+    history's category shares less again, a random pool least."""
     from recsys.simulate.reference import RANKING_CEILINGS, ranking_ceilings
 
     world = World(WorldConfig(n_subscribers=4000, seed=1))
@@ -446,7 +446,7 @@ def test_ranking_ceilings_order_the_yardsticks():
     # (the truth ranks people by their own ratio; a top's improvement is the ratio of its sums,
     # so another top can beat it on one content, not on the whole)
     assert np.mean(got["truth"] >= got["taste"]) > 0.8 and np.all(got["truth"] > got["random"])
-    assert mean["truth"] > mean["taste"] > mean["category_history"] > mean["random"]
+    assert mean["truth"] > mean["taste"] > mean["history_posterior"] > mean["category_history"] > mean["random"]
     again = ranking_ceilings(world, pool_size=800, rng=np.random.default_rng(0))
     assert all(np.array_equal(got[name], again[name]) for name in got)
     with pytest.raises(ValueError, match="top_share"):
