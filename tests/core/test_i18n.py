@@ -124,8 +124,8 @@ def test_makemessages_finds_no_new_string(tmp_path):
         return {(e["msgctxt"], e["msgid"]) for e in parse_po(path)}
 
     fresh, ours = ids(tmp_path / "locale" / "ko" / "LC_MESSAGES" / "django.po"), ids(PO)
-    assert not fresh - ours, f"new strings, not in {PO.name} yet (run bin/messages, translate, commit): {sorted(fresh - ours)[:10]}"
-    assert not ours - fresh, f"strings no longer used, still in {PO.name} (run bin/messages): {sorted(ours - fresh)[:10]}"
+    assert not fresh - ours, f"new strings, not in {PO.name} yet (run bin/messages, translate, commit): {sorted(fresh - ours, key=str)[:10]}"
+    assert not ours - fresh, f"strings no longer used, still in {PO.name} (run bin/messages): {sorted(ours - fresh, key=str)[:10]}"
 
 
 # --- Which language and clock a request gets ---------------------------------------------------
