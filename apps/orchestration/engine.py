@@ -256,7 +256,8 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     pace = None
     if policy.slot_pacing and policy.slot_objective != "first_come" and not priced:
         # a priced objective before anything prices the slots: the content's share of them
-        pace = slot_pace(client_id=client.pk, policy=policy, content=content, sent=campaign.sends, now=now)
+        pace = slot_pace(client_id=client.pk, policy=policy, content=content, sent=campaign.sends,
+                         first_wave=campaign.initial_size, now=now)
         remaining = min(remaining, pace.allowed)
     # Seeded by what the campaign is, not by row ids, so a rerun of the same world draws the same.
     rng = np.random.default_rng([zlib.crc32(f"{client.slug}/{content.external_id}".encode()), wave.number])

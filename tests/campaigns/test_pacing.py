@@ -40,15 +40,15 @@ def test_a_contents_share_is_the_opted_in_over_the_candidates_expected_in_a_week
     policy = policy_of(client_a.pk)
     # 70 contents over the week, ten a day: 70 candidates expected a week, 700 / 70 each
     made = _contents(client_a, content_factory, now, [2.4 * n + 1 for n in range(70)])
-    pace = slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=0, now=now)
+    pace = slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=0, first_wave=1, now=now)
     assert (pace.people, pace.share, pace.allowed) == (700, 10, 10)
     assert pace.candidates_per_window == pytest.approx(70, rel=0.02)
     # what the campaign has sent already is taken off; never below 0
-    assert slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=7, now=now).allowed == 3
-    assert slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=40, now=now).allowed == 0
+    assert slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=7, first_wave=1, now=now).allowed == 3
+    assert slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=40, first_wave=1, now=now).allowed == 0
     # twenty more in the last day: judged on the recent rate (30 a day), not the week's
     _contents(client_a, content_factory, now, [0.5 + n for n in range(20)])
-    pace = slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=0, now=now)
+    pace = slot_pace(client_id=client_a.pk, policy=policy, content=made[0], sent=0, first_wave=1, now=now)
     recent = sum(1 for c in Content.objects.filter(client=client_a) if c.created_at >= now - timedelta(days=1))
     assert pace.candidates_per_window == pytest.approx(recent * 7, rel=0.02)
     assert pace.share == math.ceil(700 / pace.candidates_per_window)
@@ -63,14 +63,14 @@ def test_the_share_follows_the_candidates_share_and_the_contents_score(client_a,
     # scored 2.0 (a candidate), the others 1.0: half the rate of contents is the candidates'
     ages = [12.0 * n + 1 for n in range(14)]
     made = _contents(client_a, content_factory, now, ages, scores=[2.0 if n % 2 else 1.0 for n in range(14)])
-    pace = slot_pace(client_id=client_a.pk, policy=policy, content=made[1], sent=0, now=now)
+    pace = slot_pace(client_id=client_a.pk, policy=policy, content=made[1], sent=0, first_wave=1, now=now)
     assert pace.candidates_per_window == pytest.approx(14 * 168 / 157 / 2)
     assert pace.score_ratio == pytest.approx(1.0) and pace.share == math.ceil(1400 / pace.candidates_per_window)
     # a content scored twice the candidates' mean gets twice the share
     best = content_factory(client_a, "best", created_at=now - timedelta(minutes=30))
     Content.objects.filter(pk=best.pk).update(push_score=4.0)
     best.refresh_from_db()
-    doubled = slot_pace(client_id=client_a.pk, policy=policy, content=best, sent=0, now=now)
+    doubled = slot_pace(client_id=client_a.pk, policy=policy, content=best, sent=0, first_wave=1, now=now)
     assert doubled.score_ratio == pytest.approx(2.0)
     assert doubled.share == math.ceil(1400 / doubled.candidates_per_window * 2.0)
 
@@ -80,21 +80,34 @@ def test_a_new_clients_first_content_is_judged_on_its_first_hour_not_given_every
         client_a, content_factory, subscriber_factory, now):
     subscriber_factory(client_a, 5000)
     first = _contents(client_a, content_factory, now, [0.5])[0]
-    pace = slot_pace(client_id=client_a.pk, policy=policy_of(client_a.pk), content=first, sent=0, now=now)
+    pace = slot_pace(client_id=client_a.pk, policy=policy_of(client_a.pk), content=first, sent=0, first_wave=10, now=now)
     # one content in (at least) an hour: 168 expected a week, each a 168th of the slots
     assert pace.candidates_per_window == pytest.approx(168) and pace.share == math.ceil(5000 / 168)
+    # ... but until the client's pushes are expected to have brought the clicks its models learn
+    # from, a campaign may reach its first wave
+    assert pace.learning
+    learning = slot_pace(client_id=client_a.pk, policy=policy_of(client_a.pk), content=first, sent=0, first_wave=300,
+                         now=now)
+    assert learning.share == 300 and learning.allowed == 300
 
 
 @pytest.mark.django_db
-def test_an_unpriced_campaign_reaches_its_share_and_ends_when_it_is_used(
-        approved_content, population, client_a, now):
+def test_the_first_pushes_teach_the_models_then_a_campaign_reaches_its_share_and_ends_when_it_is_used(
+        approved_content, population, client_a, now, monkeypatch):
+    from apps.orchestration import pacing
+
     population(2000)
     policy_set(client=client_a, slot_pacing=True, slot_objective="clicks")
-    content = approved_content()  # created 40 minutes ago: the client's only content
+    # learning: the first campaign reaches its first wave, whatever its share
+    first = campaign_launch(content=approved_content("first"), now=now)
+    assert first.waves.get().sends == 300 and first.waves.get().plan_numbers["pace"]["learning"]
+    expected = sum(Send.objects.filter(campaign=first).values_list("baseline_ctr", flat=True))
+    monkeypatch.setattr(pacing, "LEARNING_CLICKS", expected * 0.9)  # those pushes brought enough
+    content = approved_content()  # created 40 minutes ago, as the first
     campaign = campaign_launch(content=content, now=now)
     wave = campaign.waves.get()
-    share = math.ceil(2000 / 168)
-    assert wave.planned_size == 300 and wave.sends == share
+    share = math.ceil(2000 / (2 * 168))  # two contents in the client's first hour: 336 a week
+    assert wave.planned_size == 300 and wave.sends == share and not wave.plan_numbers["pace"]["learning"]
     assert wave.plan_numbers["pace"]["share"] == share and wave.plan_numbers["target"] == share
     reasons = wave_shortfall(Wave.objects.get(pk=wave.pk))["reasons"]
     assert reasons[0]["code"] == "paced" and reasons[0]["n"] == share
