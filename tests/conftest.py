@@ -72,8 +72,6 @@ def make_client(db):
         # test turns them on (tests/campaigns/test_exploration_and_holdout.py).
         fields.setdefault("exploration_share", 0.0)
         fields.setdefault("holdout_share", 0.0)
-        # ... and so is the pacing of the slots before a click model (tests/campaigns/test_pacing.py)
-        fields.setdefault("slot_pacing", False)
         client = client_create(slug=slug, name=slug.title(), **fields)
         _, key = api_key_create(client=client, name="test")
         client.plain_key = key

@@ -54,7 +54,6 @@ LABELS: dict[str, dict[str, object]] = {
         "undelivered": pgettext_lazy("decision code", "undelivered"),
         "nobody_left": pgettext_lazy("decision code", "nobody left"),
         "priced_out": pgettext_lazy("decision code", "not worth anyone's slot"),
-        "paced": pgettext_lazy("decision code", "its share of the slots used"),
         "stopped": pgettext_lazy("decision code", "stopped"),
         "expired": pgettext_lazy("decision code", "expired"),
         "immature": pgettext_lazy("decision code", "waiting for late clicks"),

@@ -97,12 +97,6 @@ class Policy(models.Model):
                   "reactivations and first_come, the inactive. With a click model, a content goes to a person only when "
                   "its value (the click probability; for reactivations, only of inactive people) is at least their slot's "
                   "price, what their slot is expected to find in the coming days. first_come: to whoever ranks first.")
-    slot_pacing = models.BooleanField(
-        default=DEFAULTS.slot_pacing,
-        help_text="Until a click model prices the slots (a new client's first days), a campaign of the clicks or "
-                  "reactivations objective reaches at most its share of the week's slots: the opted-in people over the "
-                  "push candidates expected in a cap window, times the content's score over theirs. Off: whoever is "
-                  "free first.")
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -10,8 +10,7 @@ Who reads what:
   (``exploration_share``, ``holdout_share``) and the segment (``slot_objective``,
   ``inactive_days``), copied into the
   campaign so that a later change does not alter a running push;
-- the engine at every wave: ``cap_window`` (the slot), the quiet hours, ``slot_objective`` and
-  ``slot_pacing`` (apps.orchestration.pacing);
+- the engine at every wave: ``cap_window`` (the slot) and the quiet hours;
 - features and dashboards: ``inactive_days``; pages and charts: ``floor`` and ``target``.
 """
 
@@ -44,9 +43,6 @@ class Defaults:
     # clicks: in the simulated world the product's own prices beat first-come on every seed
     # (docs/simulator.md, "The read share, the calibrated rule, and promotion on an interval")
     slot_objective: str = "clicks"
-    # until a click model prices the slots, a campaign of a priced objective reaches at most its
-    # share of the week's slots (apps.orchestration.pacing), not whoever is free first
-    slot_pacing: bool = True
 
 
 DEFAULTS = Defaults()

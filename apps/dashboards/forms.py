@@ -18,8 +18,7 @@ SECTIONS = [
     (_("The ramp"), ["first_wave_size", "growth", "max_sends", "max_waves", "observation_window", "floor", "target",
                      "alpha"]),
     (_("Measurement"), ["exploration_share", "holdout_share"]),
-    (_("Who may be pushed"), ["inactive_days", "cap_window", "quiet_hours_start", "quiet_hours_end", "slot_objective",
-                                 "slot_pacing"]),
+    (_("Who may be pushed"), ["inactive_days", "cap_window", "quiet_hours_start", "quiet_hours_end", "slot_objective"]),
     (_("Auto-approve"), ["auto_enabled", "auto_min_score", "auto_categories"]),
 ]
 
@@ -55,12 +54,6 @@ class ClientSettingsForm(forms.Form):
         help_text=_("Most clicks: everyone opted in may be pushed; the other two: the inactive only. With a click model, "
                     "a content reaches a person only when it is worth at least what their slot is expected to find in "
                     "the coming days. Campaigns already running keep the people they started with."))
-    slot_pacing = forms.BooleanField(
-        label=_("Pace the slots until a click model prices them"), required=False,
-        help_text=_("A new client has no click model for its first days. Paced, each content reaches at most its share "
-                    "of the week's slots (the people opted in over the candidates expected in a week, more for a higher "
-                    "score); not paced, the first contents take whoever is free, and later ones find nobody until the "
-                    "slots come free."))
     auto_enabled = forms.BooleanField(label=_("Auto-approve on"), required=False)
     auto_min_score = forms.FloatField(label=_("Auto-approve from score (×)"), min_value=0, max_value=100)
     auto_categories = forms.CharField(label=_("Auto-approve categories"), required=False, max_length=1000,

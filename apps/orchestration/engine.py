@@ -43,13 +43,11 @@ from apps.delivery.services import sends_cancel_pending, sends_create_with_slots
 from apps.events.selectors import readers_of
 from apps.mlops.ranking import prefer_language, ranker_for as product_ranker_for
 from apps.mlops.selectors import active_versions, click_delay_model
-from apps.orchestration.pacing import slot_pace
 
 RankerFor = Callable[[object], object]
 
 NOBODY_LEFT = "No eligible subscriber left for this content."
 PRICED_OUT = "Nobody eligible valued this content above the price of their weekly slot."
-PACED = "The campaign reached its share of the weekly slots (paced until a click model prices them)."
 
 
 class NotRunning(ApiError):
@@ -252,13 +250,6 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
     seed = campaign_seed_ids(campaign, now)
     if len(seed):  # the seed already has the content: look-alikes only
         candidates = candidates.without(seed)
-    priced = candidates.slot_price is not None and bool(np.any(candidates.slot_price > 0))
-    pace = None
-    if policy.slot_pacing and policy.slot_objective != "first_come" and not priced:
-        # a priced objective before anything prices the slots: the content's share of them
-        pace = slot_pace(client_id=client.pk, policy=policy, content=content, sent=campaign.sends,
-                         first_wave=campaign.initial_size, now=now)
-        remaining = min(remaining, pace.allowed)
     # Seeded by what the campaign is, not by row ids, so a rerun of the same world draws the same.
     rng = np.random.default_rng([zlib.crc32(f"{client.slug}/{content.external_id}".encode()), wave.number])
     size = min(wave.planned_size, remaining)
@@ -343,14 +334,10 @@ def wave_plan(*, wave: Wave, now: datetime | None = None, ranker_for: RankerFor 
                "expected_clicks": round(expected, 4), "prior": [round(float(a), 4), round(float(b), 4)],
                "ranker": ranked.ranker, "allocation": per_variant,
                "stage": stage, "window": int(len(window[0])), "probes": int(np.sum(how == Send.ChosenBy.PROBED)),
-               "expansion_audience": int(len(fill[0])), "held_back_by_price": held_back, **measurement,
-               **({"pace": pace.numbers()} if pace is not None else {})}
-    # with nobody sent: were there people, whose slot's price the content did not beat, or was
-    # the campaign's share of the slots used up?
+               "expansion_audience": int(len(fill[0])), "held_back_by_price": held_back, **measurement}
+    # with nobody sent: were there people, whose slot's price the content did not beat?
     priced_out = held_back > 0 and not picked
-    paced_out = pace is not None and pace.allowed == 0 and len(candidates) > 0
-    empty_reason, empty_code = ((PRICED_OUT, "priced_out") if priced_out else (PACED, "paced") if paced_out
-                                else (NOBODY_LEFT, "nobody_left"))
+    empty_reason, empty_code = (PRICED_OUT, "priced_out") if priced_out else (NOBODY_LEFT, "nobody_left")
     campaigns.wave_record_plan(wave=wave, sends=len(sent_ids), expected_clicks=expected, allocation=allocation,
                                ranker=ranked.ranker, numbers=numbers, now=now, empty_reason=empty_reason,
                                model_versions={"ranker": ranked.ranker, **active_versions(client)},

@@ -13,11 +13,8 @@ def test_the_check_estimates_as_manage_py_ope_does_and_says_how_thin_the_evidenc
     from apps.simulation.runner import OpeTruth, run_strategy
 
     settings.PUSHADMIN = {**settings.PUSHADMIN, "ARTIFACTS_DIR": tmp_path / "artifacts"}
-    # the smallest world whose product launches campaigns early enough for a wave to be a day old;
-    # its first waves unpaced (apps.orchestration.pacing), or so few are explored that the check
-    # has no click to rest on
-    report = run_strategy("product", subscribers=10_000, days=1.5, seed=5, difficulty="default", ope_check=True,
-                          policy={"slot_pacing": False})
+    # the smallest world whose product launches campaigns early enough for a wave to be a day old
+    report = run_strategy("product", subscribers=10_000, days=1.5, seed=5, difficulty="default", ope_check=True)
     check = report["ope_check"]
     assert set(check) == {"uniform", "interim"}
     for name, one in check.items():

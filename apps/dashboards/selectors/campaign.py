@@ -63,11 +63,7 @@ def wave_shortfall(wave: Wave) -> dict | None:
         return None
     target = int(n.get("target", planned))
     reasons = []
-    pace = n.get("pace")
-    if pace and target < planned and target == pace["allowed"]:
-        reasons.append(("paced", target, _("its share of the weekly slots left room for %(n)s (paced: no click model "
-                                           "prices the slots yet)")))
-    elif target < planned:
+    if target < planned:
         reasons.append(("campaign_max", target, _("the campaign's maximum left room for %(n)s")))
     if n["eligible"] < target:
         reasons.append(("eligible", n["eligible"], _("only %(n)s could be sent it now (opted in, in the segment, "
