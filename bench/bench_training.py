@@ -185,9 +185,9 @@ def measure(mode: str, client_id: int, n_events: int, data_dir: str) -> dict:
     client = Client.objects.get(pk=client_id)
     saved = os.path.join(data_dir, f"kept-{n_events}")  # the first version's kept rows, as it left them
     if mode == "refresh_one":  # the cold refresh reading over one connection (the read before streams)
-        from apps.mlops import readers
+        from apps.core import pgcopy
 
-        readers.STREAM_MIN_ROWS = float("inf")
+        pgcopy.STREAM_MIN_ROWS = float("inf")
     if mode in ("refresh_cold", "refresh_one"):  # the same refresh on a worker without the kept rows: everything read
         kept.newest = lambda client: None
     if mode in ("refresh", "refresh_one", "refresh_cold"):  # every refresh starts from the same state

@@ -228,6 +228,17 @@ def estimate_rows(sql: str, params) -> int:
     return int((json.loads(plan) if isinstance(plan, str) else plan)[0]["Plan"]["Plan Rows"])
 
 
+def split_worth(estimate: int, streams: int, *written: str) -> bool:
+    """Whether a read of about ``estimate`` rows is worth ``copy_split`` over ``streams``
+    connections: two or more, ``STREAM_MIN_ROWS`` or more, PostgreSQL 14 or newer (a range of
+    pages is a TID range scan). Inside a transaction only when the caller names the tables its
+    query reads (``written``) and the transaction has not written them (``written_in_transaction``):
+    the other connections would not see those changes; without them, never."""
+    if streams < 2 or estimate < STREAM_MIN_ROWS or connection.pg_version < 140000:
+        return False
+    return not connection.in_atomic_block or (bool(written) and not written_in_transaction(*written))
+
+
 def written_in_transaction(*tables: str) -> bool:
     """Whether the open transaction has itself inserted, updated or deleted rows of any of
     ``tables`` (PostgreSQL's per-transaction counters): what ``copy_split``'s other connections
@@ -254,8 +265,8 @@ def copy_split(query_of: Callable[[str], str], table: str, dtypes: tuple, stream
     its own snapshot, taken as it starts: a row updated meanwhile may be read by two parts (its
     old and its new version, on other pages) or by none, and what the transaction has written
     and not committed is not seen by them; the caller asks for a split only where that cannot
-    matter (``written_in_transaction`` of the tables the query reads is False), and drops
-    repeated rows. Each connection reads the rows of one range of the table's
+    matter (``split_worth`` asks ``written_in_transaction`` of the tables the query reads), and
+    drops repeated rows. Each connection reads the rows of one range of the table's
     pages (the last range open-ended); the parts are joined in page order, not sorted.
     PostgreSQL 14 or newer (a range of pages is a TID range scan)."""
     quoted = connection.ops.quote_name(table)

@@ -244,16 +244,14 @@ def _split_read(sql: str, params: list, dtypes: tuple):
     the other connections would not see."""
     from django.conf import settings
 
-    from apps.core.pgcopy import STREAM_MIN_ROWS, copy_split, estimate_rows, written_in_transaction
+    from apps.core.pgcopy import copy_split, estimate_rows, split_worth
 
     streams = int(settings.PUSHADMIN["SHARDS"].get("READ_STREAMS", 1))
-    if streams < 2 or connection.pg_version < 140000:
+    if streams < 2:  # (no plan asked for)
         return False
     estimate = estimate_rows(sql, params)
-    if estimate < STREAM_MIN_ROWS:
-        return False
     subs, sends = Subscriber._meta.db_table, Send._meta.db_table
-    if written_in_transaction(subs, sends):
+    if not split_worth(estimate, streams, subs, sends):
         return False
     query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
     return copy_split(lambda condition: f"COPY ({query} AND {condition}) TO STDOUT (FORMAT BINARY)", subs, dtypes,

@@ -22,11 +22,11 @@ from django.db.models.expressions import RawSQL
 from django.db.models.functions import Cast
 
 from apps.core.pgcopy import PG_EPOCH_US as _PG_EPOCH_US
-from apps.core.pgcopy import STREAM_MIN_ROWS
 from apps.core.pgcopy import copy_out as _copy_out
 from apps.core.pgcopy import copy_split as _copy_split
 from apps.core.pgcopy import estimate_rows as _estimate_rows
 from apps.core.pgcopy import row_parser as _row_parser
+from apps.core.pgcopy import split_worth as _split_worth
 from apps.core.sql import epoch_sql
 from apps.delivery.models import Send
 from apps.events.models import Event
@@ -90,8 +90,7 @@ def _copy_rows(queryset, dtypes: tuple, *, capacity: int | None = None, flush: i
         capacity = min(int(estimate * 1.25) + 4096, MAX_CAPACITY)
     else:
         estimate = capacity
-    if streams > 1 and estimate >= STREAM_MIN_ROWS and not connection.in_atomic_block \
-            and connection.pg_version >= 140000:  # a range of pages is a TID range scan from 14 on
+    if _split_worth(estimate, streams):  # (outside a transaction: the parts share one snapshot)
         return _copy_rows_streams(queryset, dtypes, streams, capacity, flush)
     query = connection.ops.compose_sql(sql, params)  # COPY takes no bind parameters: the values go in quoted
     parse, result = _row_parser(dtypes, capacity)

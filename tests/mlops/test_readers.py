@@ -7,6 +7,7 @@ import pytest
 
 from apps.audience.models import Subscriber
 from apps.events.models import Event
+from apps.core import pgcopy
 from apps.mlops import readers
 
 
@@ -131,7 +132,7 @@ def test_several_connections_read_the_same_rows_as_one(client_a, client_b, conte
     dtypes = (">i8",) * 4
     want = readers._copy_rows(qs, dtypes)
     used = spy(readers, "_copy_rows_streams", 2)  # the streams of each split read
-    monkeypatch.setattr(readers, "STREAM_MIN_ROWS", 0)
+    monkeypatch.setattr(pgcopy, "STREAM_MIN_ROWS", 0)
     for streams, flush in [(2, 1 << 20), (3, 100)]:
         got = readers._copy_rows(qs, dtypes, streams=streams, flush=flush)
         assert used[-1] == streams
